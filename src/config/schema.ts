@@ -8,7 +8,7 @@ import { parseDuration } from '../core/duration.js';
 export const TRIGGERS = ['scheduled', 'compromise', 'release', 'personnel'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
-export const SECRET_TYPES = ['jwt', 'api-key', 'generic', 'postgres', 'redis', 'grafana'] as const;
+export const SECRET_TYPES = ['jwt', 'api-key', 'generic', 'postgres', 'redis', 'grafana', 'command'] as const;
 export type SecretType = (typeof SECRET_TYPES)[number];
 
 /** An env-file key: what docker compose and dotenv both accept. */
@@ -67,7 +67,10 @@ const postgresSecret = z.strictObject({
   database: z.string().min(1).default('postgres'),
   sslmode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
   strategy: z.enum(['single', 'alternating']).default('single'),
-  roles: z.tuple([z.string().min(1), z.string().min(1)]).optional().describe('alternating: the two login roles.'),
+  roles: z
+    .tuple([z.string().min(1), z.string().min(1)])
+    .optional()
+    .describe('alternating: the two login roles.'),
   memberOf: z
     .string()
     .optional()
@@ -101,6 +104,20 @@ const grafanaSecret = z.strictObject({
   user: z.string().min(1).default('admin'),
 });
 
+const commandSecret = z.strictObject({
+  ...common,
+  type: z.literal('command'),
+  run: z
+    .string()
+    .min(1)
+    .describe('Shell command run for every operation; reads {op,key,trigger,cur,next} as JSON on stdin.'),
+  overlap: z
+    .boolean()
+    .default(false)
+    .describe('True when the service accepts old and new together between stage and finish.'),
+  timeout: duration.default('60s'),
+});
+
 export const secretSchema = z.discriminatedUnion('type', [
   jwtSecret,
   apiKeySecret,
@@ -108,6 +125,7 @@ export const secretSchema = z.discriminatedUnion('type', [
   postgresSecret,
   redisSecret,
   grafanaSecret,
+  commandSecret,
 ]);
 export type SecretConfig = z.infer<typeof secretSchema>;
 export type SecretConfigOf<T extends SecretType> = Extract<SecretConfig, { type: T }>;
@@ -152,19 +170,27 @@ export const configSchema = z.strictObject({
       command: z.string().min(1),
       rollback: z.string().min(1).optional(),
       timeout: duration.default('5m'),
-      passEnv: z.array(envKey).default([]).describe('Env-file keys passed to the deploy command (none by default).'),
+      passEnv: z
+        .array(envKey)
+        .default([])
+        .describe('Env-file keys passed to the deploy command (none by default).'),
     })
     .optional(),
   sessions: z
     .strictObject({
       redis: z
         .strictObject({
-          secret: envKey.optional().describe('The redis secret whose server holds sessions (default: the first).'),
+          secret: envKey
+            .optional()
+            .describe('The redis secret whose server holds sessions (default: the first).'),
           patterns: z.array(z.string().min(1)).optional(),
           flushDb: z.number().int().min(0).optional(),
           flushAll: z.boolean().optional(),
           batch: z.number().int().min(10).max(100_000).default(1000),
-          on: z.array(z.enum(TRIGGERS)).optional().describe('Triggers that purge (default: all; compromise always).'),
+          on: z
+            .array(z.enum(TRIGGERS))
+            .optional()
+            .describe('Triggers that purge (default: all; compromise always).'),
         })
         .optional(),
     })
@@ -185,7 +211,9 @@ export const configSchema = z.strictObject({
       expiry: duration.default('7d'),
     })
     .optional(),
-  audit: z.strictObject({ file: z.string().default('rekey-audit.jsonl') }).default({ file: 'rekey-audit.jsonl' }),
+  audit: z
+    .strictObject({ file: z.string().default('rekey-audit.jsonl') })
+    .default({ file: 'rekey-audit.jsonl' }),
   backups: z
     .strictObject({
       encryptTo: z.array(z.string().min(1)).optional(),

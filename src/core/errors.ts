@@ -28,16 +28,34 @@ export const ERROR_CODES = {
     exit: EXIT.usage,
     hint: 'Run `rekey init --env-file PATH` to write one, or pass --config PATH.',
   },
-  ERR_CONFIG_EXISTS: { exit: EXIT.usage, hint: 'rekey init never overwrites a config; edit it or remove it first.' },
-  ERR_CONFIG_INVALID: { exit: EXIT.usage, hint: 'Fix rekey.yaml at the path named; the schema is schema/rekey.schema.json.' },
+  ERR_CONFIG_EXISTS: {
+    exit: EXIT.usage,
+    hint: 'rekey init never overwrites a config; edit it or remove it first.',
+  },
+  ERR_CONFIG_INVALID: {
+    exit: EXIT.usage,
+    hint: 'Fix rekey.yaml at the path named; the schema is schema/rekey.schema.json.',
+  },
   ERR_CONFIG_INTERPOLATION: {
     exit: EXIT.usage,
     hint: 'Define the variable in the env file or the environment, or write the value literally.',
   },
-  ERR_ENVFILE_NOT_FOUND: { exit: EXIT.usage, hint: 'Check `envFile` in rekey.yaml (paths are relative to the config).' },
-  ERR_ENVFILE_PARSE: { exit: EXIT.usage, hint: 'Fix the line named (quotes must be closed; keys are letters, digits, _ . -).' },
-  ERR_ENVFILE_DUPLICATE: { exit: EXIT.usage, hint: 'Remove one of the two lines so the key has a single value.' },
-  ERR_ENVFILE_MISSING_KEY: { exit: EXIT.usage, hint: 'Add the key to the env file with its current value before rotating.' },
+  ERR_ENVFILE_NOT_FOUND: {
+    exit: EXIT.usage,
+    hint: 'Check `envFile` in rekey.yaml (paths are relative to the config).',
+  },
+  ERR_ENVFILE_PARSE: {
+    exit: EXIT.usage,
+    hint: 'Fix the line named (quotes must be closed; keys are letters, digits, _ . -).',
+  },
+  ERR_ENVFILE_DUPLICATE: {
+    exit: EXIT.usage,
+    hint: 'Remove one of the two lines so the key has a single value.',
+  },
+  ERR_ENVFILE_MISSING_KEY: {
+    exit: EXIT.usage,
+    hint: 'Add the key to the env file with its current value before rotating.',
+  },
   ERR_ENVFILE_TRACKED: {
     exit: EXIT.usage,
     hint: 'Remove it from git (`git rm --cached FILE`), add it to .gitignore, and rotate: its values were exposed.',
@@ -50,42 +68,103 @@ export const ERROR_CODES = {
     exit: EXIT.needsAttention,
     hint: 'Compare the env file with the newest backup and the journal; see README "Exit 4".',
   },
-  ERR_IO: { exit: EXIT.needsAttention, hint: 'Check permissions and free space on the path named, then run the command again.' },
-  ERR_SECRET_WEAK: { exit: EXIT.usage, hint: 'Raise `length` or widen `alphabet` for that secret to at least 128 bits.' },
-  ERR_TYPE_UNSUPPORTED: { exit: EXIT.usage, hint: 'Use one of the supported secret types listed in the README.' },
+  ERR_IO: {
+    exit: EXIT.needsAttention,
+    hint: 'Check permissions and free space on the path named, then run the command again.',
+  },
+  ERR_SECRET_WEAK: {
+    exit: EXIT.usage,
+    hint: 'Raise `length` or widen `alphabet` for that secret to at least 128 bits.',
+  },
+  ERR_TYPE_UNSUPPORTED: {
+    exit: EXIT.usage,
+    hint: 'Use one of the supported secret types listed in the README.',
+  },
   ERR_ONLY_UNKNOWN: { exit: EXIT.usage, hint: 'Name keys that appear under `secrets:` in rekey.yaml.' },
   ERR_TARGET_AUTH: {
     exit: EXIT.failedRolledBack,
     hint: 'The service rejects the credential in the env file: fix the drift by hand, then rotate.',
   },
-  ERR_TARGET_UNREACHABLE: { exit: EXIT.failedRolledBack, hint: 'Start the service or fix host/port in rekey.yaml, then run again.' },
-  ERR_TARGET_REJECTED: { exit: EXIT.failedRolledBack, hint: 'The service refused the change; read its reason above.' },
+  ERR_TARGET_UNREACHABLE: {
+    exit: EXIT.failedRolledBack,
+    hint: 'Start the service or fix host/port in rekey.yaml, then run again.',
+  },
+  ERR_TARGET_REJECTED: {
+    exit: EXIT.failedRolledBack,
+    hint: 'The service refused the change; read its reason above.',
+  },
   ERR_TARGET_PRIVILEGE: {
     exit: EXIT.failedRolledBack,
     hint: 'Grant the privilege named to the role rekey connects as, or change the strategy.',
   },
-  ERR_PREFLIGHT: { exit: EXIT.failedRolledBack, hint: 'Nothing was changed. Fix what is named above and run again.' },
+  ERR_PREFLIGHT: {
+    exit: EXIT.failedRolledBack,
+    hint: 'Nothing was changed. Fix what is named above and run again.',
+  },
   ERR_ROTATION_FAILED: {
     exit: EXIT.failedRolledBack,
     hint: 'Every service was returned to its old credential; fix the cause named above and rotate again.',
   },
-  ERR_ROLLBACK_FAILED: { exit: EXIT.needsAttention, hint: 'Follow the repair steps printed above, then run `rekey recover`.' },
-  ERR_NEEDS_ATTENTION: { exit: EXIT.needsAttention, hint: 'Follow the steps printed above, then run `rekey recover`.' },
-  ERR_DEPLOY_FAILED: { exit: EXIT.failedRolledBack, hint: 'Read the deploy output above (secrets redacted) and fix the deploy.' },
-  ERR_DEPLOY_TIMEOUT: { exit: EXIT.failedRolledBack, hint: 'Raise `deploy.timeout` or find why the deploy hangs.' },
-  ERR_VERIFY_FAILED: { exit: EXIT.failedRolledBack, hint: 'A post-rotation check failed; see the validation table above.' },
-  ERR_LOCKED: { exit: EXIT.locked, hint: 'Wait for the running rotation to end; never delete the lock by hand.' },
-  ERR_LOCK_STALE: { exit: EXIT.locked, hint: 'The holder died. Run `rekey recover` to finish or undo its rotation.' },
-  ERR_RECOVERY_PENDING: { exit: EXIT.locked, hint: 'Run `rekey recover` to finish or undo the interrupted rotation first.' },
-  ERR_JOURNAL_CORRUPT: { exit: EXIT.needsAttention, hint: 'Inspect .rekey/journal.json and the newest backup; see README "Exit 4".' },
-  ERR_BACKUP_NOT_FOUND: { exit: EXIT.usage, hint: 'Pass --backup PATH naming an existing backup of the env file.' },
-  ERR_APPROVAL_MISSING: { exit: EXIT.approvalsMissing, hint: 'Collect the missing approvals with `rekey approve`, then rotate.' },
-  ERR_APPROVAL_INVALID: { exit: EXIT.approvalsMissing, hint: 'Create a new request with `rekey request` and have it approved.' },
+  ERR_ROLLBACK_FAILED: {
+    exit: EXIT.needsAttention,
+    hint: 'Follow the repair steps printed above, then run `rekey recover`.',
+  },
+  ERR_NEEDS_ATTENTION: {
+    exit: EXIT.needsAttention,
+    hint: 'Follow the steps printed above, then run `rekey recover`.',
+  },
+  ERR_DEPLOY_FAILED: {
+    exit: EXIT.failedRolledBack,
+    hint: 'Read the deploy output above (secrets redacted) and fix the deploy.',
+  },
+  ERR_DEPLOY_TIMEOUT: {
+    exit: EXIT.failedRolledBack,
+    hint: 'Raise `deploy.timeout` or find why the deploy hangs.',
+  },
+  ERR_VERIFY_FAILED: {
+    exit: EXIT.failedRolledBack,
+    hint: 'A post-rotation check failed; see the validation table above.',
+  },
+  ERR_LOCKED: {
+    exit: EXIT.locked,
+    hint: 'Wait for the running rotation to end; never delete the lock by hand.',
+  },
+  ERR_LOCK_STALE: {
+    exit: EXIT.locked,
+    hint: 'The holder died. Run `rekey recover` to finish or undo its rotation.',
+  },
+  ERR_RECOVERY_PENDING: {
+    exit: EXIT.locked,
+    hint: 'Run `rekey recover` to finish or undo the interrupted rotation first.',
+  },
+  ERR_JOURNAL_CORRUPT: {
+    exit: EXIT.needsAttention,
+    hint: 'Inspect .rekey/journal.json and the newest backup; see README "Exit 4".',
+  },
+  ERR_BACKUP_NOT_FOUND: {
+    exit: EXIT.usage,
+    hint: 'Pass --backup PATH naming an existing backup of the env file.',
+  },
+  ERR_APPROVAL_MISSING: {
+    exit: EXIT.approvalsMissing,
+    hint: 'Collect the missing approvals with `rekey approve`, then rotate.',
+  },
+  ERR_APPROVAL_INVALID: {
+    exit: EXIT.approvalsMissing,
+    hint: 'Create a new request with `rekey request` and have it approved.',
+  },
   ERR_INTERRUPTED: {
     exit: EXIT.failedRolledBack,
     hint: 'The rotation was interrupted and rolled back; run it again when ready.',
   },
-  ERR_AUDIT_BROKEN: { exit: EXIT.failedRolledBack, hint: 'The audit log was altered; keep a copy for investigation.' },
+  ERR_AUDIT_BROKEN: {
+    exit: EXIT.failedRolledBack,
+    hint: 'The audit log was altered; keep a copy for investigation.',
+  },
+  ERR_INJECTED_FAULT: {
+    exit: EXIT.failedRolledBack,
+    hint: 'A fault was injected with REKEY_FAIL_AT (a test hook); unset it.',
+  },
   ERR_INTERNAL: {
     exit: EXIT.needsAttention,
     hint: 'This is a bug in rekey. If a rotation was running, run `rekey recover`, then report it.',

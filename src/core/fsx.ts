@@ -60,7 +60,11 @@ export async function writeFileAtomic(
  * Creates `file` with `content`, failing when it exists (O_EXCL), fsyncs it and its directory.
  * Returns false instead of throwing when the file already exists.
  */
-export async function writeFileExclusive(file: string, content: string | Uint8Array, mode = 0o600): Promise<boolean> {
+export async function writeFileExclusive(
+  file: string,
+  content: string | Uint8Array,
+  mode = 0o600,
+): Promise<boolean> {
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);

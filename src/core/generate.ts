@@ -32,16 +32,25 @@ export function entropyBits(spec: GenerateSpec): number {
 /** Throws ERR_SECRET_WEAK / ERR_CONFIG_INVALID when a spec is unsafe; `where` names the secret. */
 export function validateSpec(spec: GenerateSpec, where: string): void {
   if (spec.kind === 'chars') {
-    const bad = [...new Set(spec.alphabet)].filter((c) => FORBIDDEN_CHARS.includes(c) || c.charCodeAt(0) > 126 || c.charCodeAt(0) < 33);
+    const bad = [...new Set(spec.alphabet)].filter(
+      (c) => FORBIDDEN_CHARS.includes(c) || c.charCodeAt(0) > 126 || c.charCodeAt(0) < 33,
+    );
     if (bad.length > 0) {
-      throw new RekeyError('ERR_CONFIG_INVALID', `${where}.alphabet: contains characters that break env files or shells (${bad.map((c) => JSON.stringify(c)).join(' ')})`, {
-        hint: 'Use printable ASCII without $ \' " \\ # ` = and whitespace.',
-      });
+      throw new RekeyError(
+        'ERR_CONFIG_INVALID',
+        `${where}.alphabet: contains characters that break env files or shells (${bad.map((c) => JSON.stringify(c)).join(' ')})`,
+        {
+          hint: 'Use printable ASCII without $ \' " \\ # ` = and whitespace.',
+        },
+      );
     }
   }
   const bits = entropyBits(spec);
   if (bits < MIN_ENTROPY_BITS) {
-    throw new RekeyError('ERR_SECRET_WEAK', `${where}: generated values would have ${Math.floor(bits)} bits of entropy, under the minimum of ${MIN_ENTROPY_BITS}`);
+    throw new RekeyError(
+      'ERR_SECRET_WEAK',
+      `${where}: generated values would have ${Math.floor(bits)} bits of entropy, under the minimum of ${MIN_ENTROPY_BITS}`,
+    );
   }
 }
 

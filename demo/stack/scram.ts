@@ -1,0 +1,1 @@
+export { SCRAM_ITERATIONS, scramVerifier } from '../../src/targets/postgres/scram.js';

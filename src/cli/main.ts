@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+/**
+ * The rekey command line. Parses arguments and dispatches to one file per command; this is the only
+ * place that exits, mapping typed errors to the contract's exit codes (core/errors.ts).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { TRIGGERS, type Trigger } from '../config/schema.js';
+import { EXIT, exitCodeOf, RekeyError } from '../core/errors.js';
+import { color } from '../core/log.js';
+import { redactor, safeMessage } from '../core/redact.js';
+import { initCommand } from './init.js';
+import { jsonWasPrinted, printJson } from './output.js';
+import { planCommand } from './plan.js';
+import { recoverCommand } from './recover.js';
+import { rollbackCommand } from './rollback.js';
+import { rotateCommand } from './rotate.js';
+import { verifyCommand } from './verify.js';
+
+const VERSION = '0.1.0';
+
+const list = (v: string, prev: string[] = []) => [
+  ...prev,
+  ...v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+const triggerOption = () =>
+  new Option('--trigger <trigger>', 'why the rotation happens')
+    .choices(TRIGGERS)
+    .default('scheduled' as Trigger);
+
+export function buildProgram(): Command {
+  const program = new Command('rekey')
+    .description(
+      'Rotate the secrets of a production stack safely: live services, env file, deploy, verify, rollback.',
+    )
+    .version(VERSION)
+    .option('--config <path>', 'the rekey.yaml to use', 'rekey.yaml')
+    .option('--allow-unignored', 'accept an env file inside a git work tree that .gitignore does not cover')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, outputError: () => {} });
+  const globals = () => program.opts<{ config: string; allowUnignored?: boolean }>();
+
+  program
+    .command('init')
+    .description('write rekey.yaml detected from the env file')
+    .option('--env-file <path>', 'the env file', '.env.production')
+    .option('--json', 'print one JSON document on stdout')
+    .action((o) => initCommand(globals(), o));
+
+  program
+    .command('plan')
+    .description('dry run: preflight checks and what a rotation would change')
+    .option('--only <keys>', 'comma-separated keys to rotate', list)
+    .addOption(triggerOption())
+    .option('--force', 'with --trigger personnel, honour --only')
+    .option('--json', 'print one JSON document on stdout')
+    .action((o) => planCommand(globals(), o));
+
+  program
+    .command('rotate')
+    .description('rotate: new values on the live services, env file, deploy, verify; rolls back on failure')
+    .option('--only <keys>', 'comma-separated keys to rotate', list)
+    .addOption(triggerOption())
+    .option('--force', 'with --trigger personnel, honour --only')
+    .option('--ticket <id>', 'change ticket, recorded in the audit log')
+    .option('--operator <name>', 'who rotates (default: git user.email, else the OS user)')
+    .option('--attach <file>', 'attach a scan report to the audit record (repeatable)', collect)
+    .option('--yes', 'do not ask for confirmation')
+    .option('--json', 'print one JSON document on stdout')
+    .action((o) => rotateCommand(globals(), o));
+
+  program
+    .command('recover')
+    .description('finish or undo an interrupted rotation')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--json', 'print one JSON document on stdout')
+    .action((o) => recoverCommand(globals(), o));
+
+  program
+    .command('rollback')
+    .description("return to a backup's values, live services included")
+    .option('--backup <path>', 'the backup to return to (default: the newest)')
+    .option('--operator <name>', 'who rolls back')
+    .option('--ticket <id>', 'change ticket')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--json', 'print one JSON document on stdout')
+    .action((o) => rollbackCommand(globals(), o));
+
+  program
+    .command('verify')
+    .description('the post-rotation validation table')
+    .option('--json', 'print one JSON document on stdout')
+    .action((o) => verifyCommand(globals(), o));
+
+  return program;
+}
+
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.includes('--json');
+}
+
+/** Prints an error the contract's way: code and what is wrong, then what to do. */
+function printError(err: unknown, json: boolean): number {
+  const e =
+    err instanceof RekeyError ? err : new RekeyError('ERR_INTERNAL', safeMessage(err), { cause: err });
+  if (json && !jsonWasPrinted()) {
+    printJson({ ok: false, error: { code: e.code, message: e.message, hint: e.hint, details: e.details } });
+  }
+  const lines = [
+    `${color.red('rekey:')} ${e.code}: ${e.message}`,
+    ...e.details.map((d) => `  ${d}`),
+    `  ${color.dim('→')} ${e.hint}`,
+  ];
+  if (!(err instanceof RekeyError) && process.env.REKEY_DEBUG === '1' && err instanceof Error && err.stack) {
+    lines.push(err.stack);
+  }
+  process.stderr.write(`${redactor.redact(lines.join('\n'))}\n`);
+  return exitCodeOf(e);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) {
+        return EXIT.ok;
+      }
+      const message = err.message.replace(/^error: /, '');
+      return printError(new RekeyError('ERR_USAGE', message), wantsJson(argv));
+    }
+    return printError(err, wantsJson(argv));
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    // Let stdout drain (a JSON document piped to another program), then exit: open sockets of
+    // service clients must not keep a finished command alive.
+    process.stdout.write('', () => process.exit(code));
+  },
+  (err) => {
+    process.stderr.write(`rekey: ERR_INTERNAL: ${safeMessage(err)}\n`);
+    process.exit(EXIT.needsAttention);
+  },
+);

@@ -1,0 +1,200 @@
+/**
+ * Loading rekey.yaml: YAML → `${NAME}` interpolation (env file, then environment) → zod validation →
+ * paths made absolute (relative to the config file) and the env file loaded.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import { RekeyError } from '../core/errors.js';
+import { redactor } from '../core/redact.js';
+import { envValues, type LoadedEnvFile, readEnvFile } from '../envfile/index.js';
+import { interpolate } from './interpolate.js';
+import { configSchema, type ParsedConfig, SECRET_TYPES, type SecretConfig } from './schema.js';
+
+export const DEFAULT_CONFIG = 'rekey.yaml';
+
+export interface LoadedConfig {
+  /** The validated config, `${NAME}` resolved. */
+  readonly config: ParsedConfig;
+  /** Absolute path of rekey.yaml. */
+  readonly path: string;
+  /** Folder of rekey.yaml; relative paths in it are relative to this. */
+  readonly dir: string;
+  /** Name of the stack (config `stack`, else the config folder's name). */
+  readonly stack: string;
+  /** Absolute path of the env file, as configured (may be a symlink). */
+  readonly envFile: string;
+  /** Absolute path of the state directory (journal, lock, logs). */
+  readonly stateDir: string;
+  /** The env file as read when the config was loaded. */
+  readonly env: LoadedEnvFile;
+}
+
+/**
+ * Reads and validates a config. Every problem is an ERR_CONFIG_* (exit 2) naming the path in the file.
+ *
+ * @example
+ * const loaded = await loadConfig('rekey.yaml');
+ * loaded.config.secrets.map((s) => s.key); // ['JWT_SECRET', ...]
+ */
+export async function loadConfig(configPath = DEFAULT_CONFIG): Promise<LoadedConfig> {
+  const abs = path.resolve(configPath);
+  let text: string;
+  try {
+    text = await fs.readFile(abs, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new RekeyError('ERR_CONFIG_NOT_FOUND', `no config at ${abs}`);
+    throw new RekeyError('ERR_IO', `cannot read ${abs}: ${code}`);
+  }
+  const raw = parseYaml(text, abs);
+  const dir = path.dirname(abs);
+
+  const envFileRaw = (raw as { envFile?: unknown }).envFile;
+  if (typeof envFileRaw !== 'string' || envFileRaw.length === 0) {
+    throw new RekeyError(
+      'ERR_CONFIG_INVALID',
+      `${path.basename(abs)}: envFile: required (the env file to rotate)`,
+    );
+  }
+  const envFile = path.resolve(dir, String(interpolate(envFileRaw, (n) => process.env[n], 'envFile')));
+  const env = await readEnvFile(envFile);
+  const values = envValues(env.doc);
+  const resolved = interpolate(raw, (n) => values.get(n) ?? process.env[n]);
+  const config = validate(resolved, path.basename(abs));
+
+  checkReferences(config, path.basename(abs));
+  for (const secret of config.secrets) registerSecretValues(secret, values);
+
+  return {
+    config,
+    path: abs,
+    dir,
+    stack: config.stack ?? path.basename(dir),
+    envFile,
+    stateDir: path.resolve(dir, config.stateDir),
+    env,
+  };
+}
+
+/** Registers the current values of a secret's keys with the redactor. */
+export function registerSecretValues(secret: SecretConfig, values: ReadonlyMap<string, string>): void {
+  for (const key of secretKeysOf(secret)) redactor.add(key, values.get(key));
+}
+
+/** Env keys whose values are secret for this secret config (the key itself and its grace/admin slots). */
+export function secretKeysOf(secret: SecretConfig): string[] {
+  const keys = [secret.key];
+  if ((secret.type === 'jwt' || secret.type === 'api-key') && secret.previousKey)
+    keys.push(secret.previousKey);
+  if (secret.type === 'postgres' && secret.admin) keys.push(secret.admin.passwordKey);
+  return keys;
+}
+
+/** Milliseconds of a duration the schema already validated. */
+export function ms(duration: string): number {
+  const v = parseDuration(duration);
+  if (v === undefined) throw new RekeyError('ERR_CONFIG_INVALID', `not a duration: ${duration}`);
+  return v;
+}
+
+function parseYaml(text: string, file: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const err = doc.errors[0];
+  if (err !== undefined) {
+    const line = err.linePos?.[0]?.line;
+    const where = line === undefined ? path.basename(file) : `${path.basename(file)} line ${line}`;
+    throw new RekeyError('ERR_CONFIG_INVALID', `${where}: ${err.message.split('\n')[0]}`);
+  }
+  const value = doc.toJS();
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new RekeyError('ERR_CONFIG_INVALID', `${path.basename(file)}: expected a mapping at the top level`);
+  }
+  return value;
+}
+
+function validate(value: unknown, file: string): ParsedConfig {
+  const result = configSchema.safeParse(value);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => `${formatPath(issue.path)}: ${describeIssue(issue)}`);
+  throw new RekeyError('ERR_CONFIG_INVALID', `${file}: ${lines[0]}`, { details: lines.slice(1, 6) });
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_union':
+      if ('discriminator' in issue && issue.discriminator === 'type') {
+        return `expected type to be one of ${SECRET_TYPES.join(', ')}`;
+      }
+      return issue.message;
+    case 'invalid_type':
+      return `expected ${issue.expected}${issue.input === undefined ? ' (missing)' : ''}`;
+    default:
+      return issue.message.replace(/^Invalid input: /, '');
+  }
+}
+
+/** `['secrets', 3, 'port']` → `secrets[3].port`. */
+export function formatPath(p: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of p) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out || '(top level)';
+}
+
+/** Cross-field rules zod cannot express locally. */
+function checkReferences(config: ParsedConfig, file: string): void {
+  const fail = (where: string, msg: string) => {
+    throw new RekeyError('ERR_CONFIG_INVALID', `${file}: ${where}: ${msg}`);
+  };
+  const seen = new Map<string, number>();
+  config.secrets.forEach((s, i) => {
+    const owned = [s.key, ...('previousKey' in s && s.previousKey ? [s.previousKey] : [])];
+    if (s.type === 'postgres' && s.userKey) owned.push(s.userKey);
+    for (const k of owned) {
+      const prev = seen.get(k);
+      if (prev !== undefined) fail(`secrets[${i}]`, `key ${k} is already managed by secrets[${prev}]`);
+      seen.set(k, i);
+    }
+    if (s.type === 'postgres' && s.strategy === 'alternating') {
+      if (!s.roles) fail(`secrets[${i}].roles`, 'required with strategy: alternating (two role names)');
+      if (!s.userKey)
+        fail(`secrets[${i}].userKey`, 'required with strategy: alternating (the env key naming the role)');
+      if (s.roles && s.roles[0] === s.roles[1]) fail(`secrets[${i}].roles`, 'the two roles must differ');
+    }
+  });
+  const sessions = config.sessions?.redis;
+  if (sessions) {
+    const modes = [
+      sessions.patterns !== undefined,
+      sessions.flushDb !== undefined,
+      sessions.flushAll === true,
+    ];
+    if (modes.filter(Boolean).length !== 1) {
+      fail('sessions.redis', 'set exactly one of patterns, flushDb or flushAll');
+    }
+    const redis = config.secrets.filter((s) => s.type === 'redis');
+    if (sessions.secret !== undefined && !redis.some((s) => s.key === sessions.secret)) {
+      fail('sessions.redis.secret', `no redis secret has key ${sessions.secret}`);
+    }
+    if (redis.length === 0)
+      fail('sessions.redis', 'needs a secret of type redis (its server holds the sessions)');
+  }
+  config.verify.forEach((c, i) => {
+    if ('jwtKey' in c && !config.secrets.some((s) => s.type === 'jwt' && s.key === c.jwtKey)) {
+      fail(`verify[${i}].jwtKey`, `no jwt secret has key ${c.jwtKey}`);
+    }
+  });
+  if (config.approvals) {
+    for (const role of config.approvals.require) {
+      if (!config.approvals.roles[role])
+        fail('approvals.roles', `no principals listed for required role ${role}`);
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Documented fault-injection points for the fault tests (and for anyone who wants to rehearse a
+ * failure on a staging stack). Inert unless the variable is set.
+ *
+ * - `REKEY_CRASH_AT=<step>[@begin|@end]`: the process kills itself with SIGKILL (a real kill -9) right
+ *   after the journal records the step's start (`@begin`), or right after the step's work, before the
+ *   journal records its end (`@end`, the default). `<step>` is a step id from `rekey plan --json`
+ *   (`stage:REDIS_PASSWORD`, `commit`, `revert:POSTGRES_PASSWORD`, `restore`, ...) or a bare phase
+ *   (`stage`), which matches the phase's first step.
+ * - `REKEY_FAIL_AT=<step>[@begin|@end]`: the step fails with ERR_INJECTED_FAULT at that point.
+ *
+ * A real process dies anywhere, not only here: the tests also kill at random times.
+ */
+import { RekeyError } from './errors.js';
+
+function matches(spec: string | undefined, id: string, when: 'begin' | 'end'): boolean {
+  if (!spec) return false;
+  const [where, at = 'end'] = spec.split('@') as [string, string | undefined];
+  return at === when && (where === id || where === id.split(':')[0]);
+}
+
+const fired = new Set<string>();
+
+/** Called by the step runner at each boundary. */
+export function faultPoint(id: string, when: 'begin' | 'end'): void {
+  if (matches(process.env.REKEY_CRASH_AT, id, when)) process.kill(process.pid, 'SIGKILL');
+  // A bare phase fails once (its first step), so a rollback through the same phase can proceed.
+  if (matches(process.env.REKEY_FAIL_AT, id, when) && !fired.has(id.split(':')[0]!)) {
+    fired.add(id.split(':')[0]!);
+    throw new RekeyError('ERR_INJECTED_FAULT', `injected failure at ${id}@${when} (REKEY_FAIL_AT)`);
+  }
+}

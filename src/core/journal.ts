@@ -1,0 +1,167 @@
+/**
+ * The write-ahead journal of a rotation (after Vault's WAL): written and fsynced before each step
+ * begins and after it ends, holding old and new values, so a killed process can always be finished
+ * or undone by `rekey recover`. Mode 0600 in a 0700 state directory. When the rotation ends it is
+ * archived without values (history/<id>.json) and removed.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Trigger } from '../config/schema.js';
+import type { Values } from '../targets/types.js';
+import { RekeyError } from './errors.js';
+import { ensurePrivateDir, readIfExists, removeDurably, writeFileAtomic } from './fsx.js';
+import type { Phase } from './plan.js';
+
+export const JOURNAL_VERSION = 1;
+
+export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+export type TargetState = 'pending' | 'staging' | 'staged' | 'tested' | 'finished' | 'reverting' | 'reverted';
+
+export interface JournalStep {
+  id: string;
+  phase: Phase | 'revert' | 'restore' | 'rollback-deploy' | 'verify-old';
+  target?: string;
+  state: StepState;
+  startedAt?: string;
+  endedAt?: string;
+  ms?: number;
+  /** Error code and one redacted line. */
+  error?: { code: string; message: string };
+}
+
+export interface JournalTarget {
+  key: string;
+  type: string;
+  state: TargetState;
+  old: Values;
+  new: Values;
+}
+
+export interface JournalMeta {
+  ticket?: string;
+  operator?: string;
+  requestId?: string;
+  breakGlass?: string;
+  attachments?: string[];
+  only?: string[];
+  [extra: string]: unknown;
+}
+
+export interface Journal {
+  version: typeof JOURNAL_VERSION;
+  id: string;
+  kind: 'rotate' | 'rollback';
+  trigger: Trigger;
+  status: 'running' | 'rolling-back';
+  createdAt: string;
+  pid: number;
+  host: string;
+  envFile: string;
+  backupPath: string;
+  envBeforeSha256: string;
+  envAfterSha256: string;
+  /** The new env file content is derived from the backup, these changes and this annotation time. */
+  annotation: string;
+  purgeSessions: boolean;
+  steps: JournalStep[];
+  targets: JournalTarget[];
+  meta: JournalMeta;
+  /** Set when rollback began: what failed. */
+  failure?: { step: string; code: string; message: string };
+}
+
+/** The journal file of a state directory. */
+export class JournalStore {
+  readonly file: string;
+  readonly historyDir: string;
+
+  constructor(readonly stateDir: string) {
+    this.file = path.join(stateDir, 'journal.json');
+    this.historyDir = path.join(stateDir, 'history');
+  }
+
+  /** The pending journal, or undefined when no rotation is in flight. */
+  async read(): Promise<Journal | undefined> {
+    const text = await readIfExists(this.file);
+    if (text === undefined) return undefined;
+    let j: Journal;
+    try {
+      j = JSON.parse(text) as Journal;
+    } catch {
+      throw new RekeyError('ERR_JOURNAL_CORRUPT', `${this.file} is not valid JSON`);
+    }
+    if (j.version !== JOURNAL_VERSION || !Array.isArray(j.steps) || !Array.isArray(j.targets)) {
+      throw new RekeyError(
+        'ERR_JOURNAL_CORRUPT',
+        `${this.file} has an unknown format (version ${String(j.version)})`,
+      );
+    }
+    return j;
+  }
+
+  /** Durably writes the journal (atomic replace, fsync, 0600). */
+  async write(j: Journal): Promise<void> {
+    await ensurePrivateDir(this.stateDir);
+    await writeFileAtomic(this.file, `${JSON.stringify(j, null, 2)}\n`, { mode: 0o600, forceMode: true });
+  }
+
+  /** Archives the journal without any value, then removes it. */
+  async close(j: Journal, outcome: string): Promise<string> {
+    await ensurePrivateDir(this.historyDir);
+    const archived = path.join(this.historyDir, `${j.id}.json`);
+    await writeFileAtomic(archived, `${JSON.stringify(withoutValues(j, outcome), null, 2)}\n`, {
+      mode: 0o600,
+    });
+    await removeDurably(this.file);
+    return archived;
+  }
+
+  /** Archived rotations (without values), oldest first. */
+  async history(): Promise<Array<ReturnType<typeof withoutValues>>> {
+    const names = await fs.readdir(this.historyDir).catch(() => [] as string[]);
+    const out: Array<ReturnType<typeof withoutValues>> = [];
+    for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+      const text = await readIfExists(path.join(this.historyDir, name));
+      if (text !== undefined) out.push(JSON.parse(text));
+    }
+    return out;
+  }
+}
+
+/** The journal with every value removed (key names and states kept). */
+export function withoutValues(j: Journal, outcome: string) {
+  const { targets, ...rest } = j;
+  return {
+    ...rest,
+    outcome,
+    closedAt: new Date().toISOString(),
+    targets: targets.map((t) => ({ key: t.key, type: t.type, state: t.state, keys: Object.keys(t.new) })),
+  };
+}
+
+/** Marks a step's start or end in the journal object (the caller writes it). */
+export function markStep(
+  j: Journal,
+  id: string,
+  state: StepState,
+  error?: { code: string; message: string },
+): JournalStep {
+  let s = j.steps.find((x) => x.id === id);
+  if (s === undefined) {
+    const [phase, target] = id.split(':') as [JournalStep['phase'], string | undefined];
+    s = { id, phase, state: 'pending', ...(target === undefined ? {} : { target }) };
+    j.steps.push(s);
+  }
+  const now = new Date();
+  if (state === 'running') {
+    s.startedAt = now.toISOString();
+    delete s.endedAt;
+    delete s.error;
+  } else if (state !== 'pending') {
+    s.endedAt = now.toISOString();
+    if (s.startedAt !== undefined) s.ms = now.getTime() - Date.parse(s.startedAt);
+  }
+  s.state = state;
+  if (error !== undefined) s.error = error;
+  return s;
+}

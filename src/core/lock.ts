@@ -1,0 +1,149 @@
+/**
+ * One rotation per stack at a time: a lock file created with O_EXCL in the state directory, holding
+ * who took it (pid, host, start time, command). A lock whose holder died on this host is reported as
+ * stale, never silently broken: `rekey recover` takes it over.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RekeyError } from './errors.js';
+import { ensurePrivateDir, readIfExists, removeDurably, writeFileExclusive } from './fsx.js';
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  startedAt: string;
+  command: string;
+}
+
+export interface Lock {
+  readonly holder: LockHolder;
+  release(): Promise<void>;
+}
+
+export type LockState =
+  | { state: 'free' }
+  | { state: 'held'; holder: LockHolder }
+  | { state: 'stale'; holder: LockHolder }
+  | { state: 'unknown'; reason: string };
+
+export function lockPath(stateDir: string): string {
+  return path.join(stateDir, 'lock');
+}
+
+/** Reads the lock and tells whether its holder is alive. Changes nothing. */
+export async function inspectLock(stateDir: string): Promise<LockState> {
+  const text = await readIfExists(lockPath(stateDir));
+  if (text === undefined) return { state: 'free' };
+  let holder: LockHolder;
+  try {
+    holder = JSON.parse(text) as LockHolder;
+  } catch {
+    // Created but not yet written by its holder (a few microseconds), or torn by a crash in between.
+    const st = await fs.stat(lockPath(stateDir)).catch(() => undefined);
+    const old = st !== undefined && Date.now() - st.mtimeMs > 10_000;
+    return { state: 'unknown', reason: old ? 'empty lock file left by a crash' : 'lock being taken' };
+  }
+  if (holder.host === os.hostname() && !isAlive(holder.pid)) return { state: 'stale', holder };
+  return { state: 'held', holder };
+}
+
+/**
+ * Takes the stack's lock or throws ERR_LOCKED (a live holder, named) / ERR_LOCK_STALE (a dead one).
+ *
+ * @example
+ * const lock = await acquireLock('.rekey', 'rotate');
+ * try { ... } finally { await lock.release(); }
+ */
+export async function acquireLock(stateDir: string, command: string): Promise<Lock> {
+  await ensurePrivateDir(stateDir);
+  const holder: LockHolder = {
+    pid: process.pid,
+    host: os.hostname(),
+    startedAt: new Date().toISOString(),
+    command,
+  };
+  if (await writeFileExclusive(lockPath(stateDir), JSON.stringify(holder), 0o600))
+    return makeLock(stateDir, holder);
+  const seen = await inspectLock(stateDir);
+  throw lockError(seen);
+}
+
+/**
+ * Takes the lock, taking over a stale one (holder dead on this host). Used by `recover`, which
+ * finishes whatever the dead holder left. A live holder still gets ERR_LOCKED.
+ */
+export async function acquireOrTakeOver(
+  stateDir: string,
+  command: string,
+): Promise<{ lock: Lock; tookOver?: LockHolder }> {
+  try {
+    return { lock: await acquireLock(stateDir, command) };
+  } catch (e) {
+    if (!(e instanceof RekeyError) || e.code !== 'ERR_LOCK_STALE') {
+      const seen = await inspectLock(stateDir);
+      if (!(seen.state === 'unknown' && seen.reason.startsWith('empty'))) throw e;
+    }
+  }
+  // Move the stale lock aside (rename is atomic), check it is the one judged stale, then take ours.
+  const aside = `${lockPath(stateDir)}.stale-${randomBytes(4).toString('hex')}`;
+  await fs.rename(lockPath(stateDir), aside).catch(() => {});
+  const movedText = await readIfExists(aside);
+  let moved: LockHolder | undefined;
+  try {
+    moved = movedText ? (JSON.parse(movedText) as LockHolder) : undefined;
+  } catch {
+    moved = undefined;
+  }
+  if (moved !== undefined && moved.host === os.hostname() && isAlive(moved.pid)) {
+    // Lost a race with a live process that took the lock meanwhile: put it back and give up.
+    await fs.rename(aside, lockPath(stateDir)).catch(() => {});
+    throw lockError({ state: 'held', holder: moved });
+  }
+  await removeDurably(aside);
+  const lock = await acquireLock(stateDir, command);
+  return moved === undefined ? { lock } : { lock, tookOver: moved };
+}
+
+function makeLock(stateDir: string, holder: LockHolder): Lock {
+  let released = false;
+  return {
+    holder,
+    async release() {
+      if (released) return;
+      released = true;
+      const text = await readIfExists(lockPath(stateDir));
+      if (text !== undefined && JSON.parse(text).pid === holder.pid) await removeDurably(lockPath(stateDir));
+    },
+  };
+}
+
+function lockError(seen: LockState): RekeyError {
+  if (seen.state === 'stale') {
+    return new RekeyError(
+      'ERR_LOCK_STALE',
+      `a rotation by pid ${seen.holder.pid} on ${seen.holder.host} (started ${seen.holder.startedAt}) died without finishing`,
+    );
+  }
+  if (seen.state === 'held') {
+    return new RekeyError(
+      'ERR_LOCKED',
+      `locked by \`rekey ${seen.holder.command}\`, pid ${seen.holder.pid} on ${seen.holder.host}, started ${seen.holder.startedAt}`,
+    );
+  }
+  if (seen.state === 'unknown') return new RekeyError('ERR_LOCKED', `the stack is locked (${seen.reason})`);
+  return new RekeyError(
+    'ERR_LOCKED',
+    'the lock changed hands while it was being taken; run the command again',
+  );
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

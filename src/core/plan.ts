@@ -1,0 +1,154 @@
+/**
+ * The rotation plan, in pure code: from the configured secrets (as their targets describe themselves),
+ * the trigger and `--only`, the ordered list of steps the engine will execute. Reads nothing, writes
+ * nothing (STYLE.md 2).
+ */
+import type { Trigger } from '../config/schema.js';
+import { RekeyError } from './errors.js';
+
+export const PHASES = [
+  'prepare',
+  'stage',
+  'test',
+  'commit',
+  'deploy',
+  'invalidate',
+  'verify',
+  'finish',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface Step {
+  /** `phase` or `phase:KEY`, unique in a plan; the crash-point and journal name of the step. */
+  readonly id: string;
+  readonly phase: Phase;
+  readonly target?: string;
+  readonly title: string;
+}
+
+export interface PlanSecret {
+  readonly key: string;
+  readonly type: string;
+  readonly overlap: boolean;
+  readonly fileOnly: boolean;
+  readonly hasAfterDeploy: boolean;
+  readonly actions: readonly string[];
+}
+
+export interface PlanInput {
+  /** Every configured secret, in config order. */
+  readonly secrets: readonly PlanSecret[];
+  readonly trigger: Trigger;
+  readonly only?: readonly string[];
+  /** With `--trigger personnel`, honour `--only` anyway. */
+  readonly force?: boolean;
+  readonly deploy?: { readonly command: string };
+  /** The session purge the config asks for, described, or undefined when none is configured. */
+  readonly sessions?: { readonly describe: string; readonly on?: readonly Trigger[] };
+  readonly verifyChecks: number;
+}
+
+export interface Plan {
+  readonly trigger: Trigger;
+  /** The keys rotated, in config order. */
+  readonly keys: readonly string[];
+  readonly steps: readonly Step[];
+  readonly purgeSessions: boolean;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Builds the ordered steps of a rotation.
+ *
+ * Overlap targets (the old credential stays valid) are staged and tested first; single-credential
+ * targets (the old one stops working the moment the new is set) last, each tested right after, just
+ * before the env file is committed, to keep the window where the env file and service disagree short.
+ *
+ * @example
+ * buildPlan({ secrets, trigger: 'scheduled', verifyChecks: 1 }).steps.map((s) => s.id);
+ * // ['prepare', 'stage:JWT_SECRET', 'test:JWT_SECRET', 'stage:POSTGRES_PASSWORD', ..., 'commit', ...]
+ */
+export function buildPlan(input: PlanInput): Plan {
+  const warnings: string[] = [];
+  const selected = selectSecrets(input, warnings);
+  const early = selected.filter((s) => s.overlap);
+  const late = selected.filter((s) => !s.overlap);
+
+  const steps: Step[] = [
+    {
+      id: 'prepare',
+      phase: 'prepare',
+      title: 'generate new values, back up the env file, write the journal',
+    },
+  ];
+  for (const s of early) steps.push(step('stage', s, 'make the new value valid beside the old'));
+  for (const s of early) steps.push(step('test', s, 'new value works on a new connection'));
+  for (const s of late) {
+    steps.push(step('stage', s, 'set the new value (the old stops working now)'));
+    steps.push(step('test', s, 'new value works on a new connection'));
+  }
+  steps.push({ id: 'commit', phase: 'commit', title: 'write the env file atomically' });
+  steps.push({
+    id: 'deploy',
+    phase: 'deploy',
+    title: input.deploy ? `run \`${input.deploy.command}\`` : 'no deploy command configured (skipped)',
+  });
+  for (const s of selected.filter((x) => x.hasAfterDeploy)) {
+    steps.push(
+      step('invalidate', s, input.trigger === 'compromise' ? 'end sessions of the old credential' : 'check'),
+    );
+  }
+  const purgeSessions =
+    input.sessions !== undefined &&
+    (input.trigger === 'compromise' ||
+      input.sessions.on === undefined ||
+      input.sessions.on.includes(input.trigger));
+  if (input.sessions !== undefined) {
+    steps.push({
+      id: 'invalidate:sessions',
+      phase: 'invalidate',
+      title: purgeSessions
+        ? input.sessions.describe
+        : `sessions kept (purge not configured for ${input.trigger})`,
+    });
+  } else if (input.trigger === 'compromise') {
+    warnings.push('trigger compromise but no `sessions` configured: existing sessions stay valid');
+  }
+  steps.push({
+    id: 'verify',
+    phase: 'verify',
+    title: `validation table (${input.verifyChecks} configured check${input.verifyChecks === 1 ? '' : 's'} + each target)`,
+  });
+  for (const s of selected) steps.push(step('finish', s, 'retire the old value, persist the service config'));
+  if (!input.deploy && selected.some((s) => !s.fileOnly)) {
+    warnings.push('no deploy command: consumers of the env file keep their old values until restarted');
+  }
+  return { trigger: input.trigger, keys: selected.map((s) => s.key), steps, purgeSessions, warnings };
+}
+
+function step(phase: Phase, s: PlanSecret, title: string): Step {
+  return { id: `${phase}:${s.key}`, phase, target: s.key, title };
+}
+
+function selectSecrets(input: PlanInput, warnings: string[]): PlanSecret[] {
+  if (input.only === undefined || input.only.length === 0) return [...input.secrets];
+  const known = new Set(input.secrets.map((s) => s.key));
+  const unknown = input.only.filter((k) => !known.has(k));
+  if (unknown.length > 0) {
+    throw new RekeyError(
+      'ERR_ONLY_UNKNOWN',
+      `--only names unknown key${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+    );
+  }
+  if (input.trigger === 'personnel' && !input.force) {
+    warnings.push('trigger personnel rotates every secret; --only ignored (add --force to honour it)');
+    return [...input.secrets];
+  }
+  const only = new Set(input.only);
+  return input.secrets.filter((s) => only.has(s.key));
+}
+
+/** Steps of a plan that belong to a target, for reverting in reverse order. */
+export function stepIndex(plan: Plan, id: string): number {
+  return plan.steps.findIndex((s) => s.id === id);
+}

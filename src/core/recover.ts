@@ -1,0 +1,85 @@
+/**
+ * `rekey recover`: finish or undo a rotation a killed process left behind. The env file decides:
+ * still the old bytes → roll back; the new bytes → roll forward (deploy, invalidate, verify, finish);
+ * anything else → exit 4 (someone edited it). A rollback that was under way is resumed. Safe to run
+ * any number of times; with nothing pending it only clears a stale lock.
+ */
+
+import { redactor } from '../core/redact.js';
+import { envValues, readEnvFile } from '../envfile/index.js';
+import { execute } from './engine.js';
+import { RekeyError } from './errors.js';
+import { sha256 } from './hash.js';
+import { JournalStore } from './journal.js';
+import { acquireOrTakeOver } from './lock.js';
+import { rollBack } from './rollback.js';
+import { type EngineDeps, type RotationResult, Run } from './run.js';
+
+/**
+ * @example
+ * const r = await recover(deps);
+ * r.outcome; // 'nothing-to-do' | 'rotated' | 'rolled-back' | 'needs-attention'
+ */
+export async function recover(deps: EngineDeps): Promise<RotationResult> {
+  const store = new JournalStore(deps.loaded.stateDir);
+  const { lock, tookOver } = await acquireOrTakeOver(deps.loaded.stateDir, 'recover');
+  const started = new Date();
+  try {
+    if (tookOver) deps.progress.note(`took over the lock of pid ${tookOver.pid} (${tookOver.command}, died)`);
+    const journal = await store.read();
+    if (journal === undefined) {
+      const ended = new Date();
+      return {
+        id: '',
+        kind: 'recover',
+        outcome: 'nothing-to-do',
+        keys: [],
+        startedAt: started.toISOString(),
+        endedAt: ended.toISOString(),
+        ms: ended.getTime() - started.getTime(),
+        steps: [],
+        checks: [],
+        warnings: [],
+      };
+    }
+    for (const t of journal.targets) {
+      for (const [k, v] of Object.entries(t.old)) redactor.add(k, v);
+      for (const [k, v] of Object.entries(t.new)) redactor.add(k, v);
+    }
+    const env = envValues((await readEnvFile(deps.loaded.envFile)).doc);
+    const targets = deps.makeTargets(env);
+    const run = new Run(deps, store, journal, new Map(targets.map((t) => [t.key, t])));
+    deps.progress.note(`recovering rotation ${journal.id} (${journal.kind}, trigger ${journal.trigger})`);
+
+    if (journal.status === 'rolling-back') {
+      const f = journal.failure ?? { step: 'unknown', code: 'ERR_INTERRUPTED', message: 'interrupted' };
+      return await rollBack(run, new RekeyError(f.code as RekeyError['code'], f.message), f.step);
+    }
+    const now = sha256((await readEnvFile(deps.loaded.envFile)).text);
+    if (now === journal.envAfterSha256) {
+      deps.progress.note('the env file holds the new values: rolling forward');
+      return await execute(run);
+    }
+    if (now === journal.envBeforeSha256) {
+      deps.progress.note('the env file holds the old values: rolling back');
+      const running = journal.steps.find((s) => s.state === 'running' || s.state === 'failed');
+      return await rollBack(
+        run,
+        new RekeyError(
+          'ERR_INTERRUPTED',
+          `the rotation was interrupted${running ? ` during ${running.id}` : ''}`,
+        ),
+        running?.id ?? 'unknown',
+      );
+    }
+    throw new RekeyError(
+      'ERR_ENVFILE_CHANGED',
+      "the env file matches neither the backup nor the rotation's new values: it was edited while the rotation was pending",
+      {
+        hint: `Copy the backup (${journal.backupPath}) over the env file to undo the rotation, then run \`rekey recover\` again.`,
+      },
+    );
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Automatic rollback (DESIGN.md): revert targets in reverse order, restore the env file from the
+ * backup (atomically), run the rollback command when a deploy had started, verify the OLD credentials,
+ * record the outcome. Every step is idempotent, so `recover` can run it again after a crash.
+ *
+ * If any of it fails, the journal is kept and the result says which service holds which credential
+ * (by key, never by value) and which command completes the repair: exit 4.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { envValues, readEnvFile, writeEnvFile } from '../envfile/index.js';
+import { runChecks } from '../verify/index.js';
+import { deployNow } from './engine.js';
+import { RekeyError } from './errors.js';
+import { sha256 } from './hash.js';
+import { asRekeyError, errorInfo, type RotationResult, type Run } from './run.js';
+
+/**
+ * Rolls a run back after `failure` (raised by step `failedStep`).
+ *
+ * @example
+ * return rollBack(run, err, 'verify');
+ */
+export async function rollBack(run: Run, failure: RekeyError, failedStep: string): Promise<RotationResult> {
+  const j = run.journal;
+  const first = j.status !== 'rolling-back';
+  if (first) {
+    j.status = 'rolling-back';
+    j.failure = { step: failedStep, code: failure.code, message: failure.message };
+    await run.save();
+    run.deps.progress.note(`${failedStep} failed: ${failure.message}; rolling back`);
+  }
+  const problems: string[] = [];
+  const state: Record<string, string> = {};
+
+  // 1. Targets, in reverse order of the journal (late-staged single-credential targets first).
+  for (const jt of [...j.targets].reverse()) {
+    if (jt.state === 'reverted') {
+      state[jt.key] = 'old value (reverted)';
+      continue;
+    }
+    if (jt.state === 'pending') {
+      state[jt.key] = 'old value (never changed)';
+      continue;
+    }
+    try {
+      const t = run.target(jt.key);
+      await run.step(
+        `revert:${jt.key}`,
+        `revert ${jt.key}`,
+        async () => {
+          jt.state = 'reverting';
+          await run.save();
+          await t.revert(run.ctx, jt.old, jt.new);
+          jt.state = 'reverted';
+        },
+        { forward: false },
+      );
+      state[jt.key] = 'old value (reverted)';
+    } catch (e) {
+      const err = asRekeyError(e);
+      problems.push(`${jt.key}: revert failed: ${err.message}`);
+      state[jt.key] = `UNKNOWN: may hold the new value (kept in the journal); revert failed (${err.code})`;
+    }
+  }
+
+  // 2. The env file, from the backup.
+  try {
+    await run.step('restore', 'restore the env file from the backup', () => restoreEnv(run), {
+      forward: false,
+    });
+    state['env file'] = 'old values (restored from the backup)';
+  } catch (e) {
+    const err = asRekeyError(e);
+    problems.push(`env file: ${err.message}`);
+    state['env file'] = `not restored (${err.code}); backup at ${j.backupPath}`;
+  }
+
+  // 3. The rollback command, when consumers may have been redeployed with new values.
+  const deploy = run.deps.loaded.config.deploy;
+  const deployStep = j.steps.find((s) => s.id === 'deploy');
+  const deployStarted =
+    deployStep !== undefined && deployStep.state !== 'pending' && deployStep.state !== 'skipped';
+  if (deploy && deployStarted) {
+    const command = deploy.rollback ?? deploy.command;
+    try {
+      await run.step('rollback-deploy', `rollback: ${command}`, () => deployNow(run, command, 'rollback'), {
+        forward: false,
+      });
+    } catch (e) {
+      const err = asRekeyError(e);
+      problems.push(`rollback command: ${err.message}`);
+      for (const d of err.details) problems.push(`  ${d}`);
+    }
+  }
+
+  // 4. The old credentials, verified (skipped when something above failed: the table would only
+  // repeat it, and a rejected password costs a Grafana login attempt).
+  if (problems.length === 0) {
+    try {
+      await run.step('verify-old', 'verify the old values', () => verifyOld(run), { forward: false });
+    } catch (e) {
+      const err = asRekeyError(e);
+      problems.push(`verify old values: ${err.message}`);
+      for (const d of err.details) problems.push(`  ${d}`);
+    }
+  }
+
+  if (problems.length > 0) {
+    const e = new RekeyError(
+      'ERR_ROLLBACK_FAILED',
+      `rollback incomplete after ${failedStep} failed (${failure.code}): ${problems[0]}`,
+      {
+        details: [
+          ...problems.slice(1),
+          'what each part holds now:',
+          ...Object.entries(state).map(([k, v]) => `  ${k}: ${v}`),
+          'to finish: fix the cause above, then run `rekey recover` (it resumes this rollback; safe to repeat)',
+        ],
+      },
+    );
+    const result = run.result('needs-attention', { error: errorInfo(e), state });
+    await run.deps.hooks?.completed?.(result, j);
+    return result;
+  }
+  await run.store.close(j, 'rolled-back');
+  const result = run.result('rolled-back', { error: errorInfo(failure), state });
+  await run.deps.hooks?.completed?.(result, j);
+  return result;
+}
+
+/** Puts the backup's bytes back when the env file holds the new values; no-op when it holds the old. */
+async function restoreEnv(run: Run): Promise<string> {
+  const j = run.journal;
+  const file = run.deps.loaded.envFile;
+  const now = sha256((await readEnvFile(file)).text);
+  if (now === j.envBeforeSha256) return 'already the old values';
+  if (now !== j.envAfterSha256) {
+    throw new RekeyError(
+      'ERR_ENVFILE_CHANGED',
+      'the env file matches neither the backup nor the new values: someone edited it',
+      {
+        hint: `Compare it with ${j.backupPath}; copy the backup over it if the edit can go, then run \`rekey recover\`.`,
+      },
+    );
+  }
+  let backup: string;
+  try {
+    backup = await fs.readFile(j.backupPath, 'utf8');
+  } catch {
+    throw new RekeyError('ERR_BACKUP_NOT_FOUND', `the backup ${j.backupPath} is gone`);
+  }
+  if (sha256(backup) !== j.envBeforeSha256) {
+    throw new RekeyError(
+      'ERR_NEEDS_ATTENTION',
+      `the backup ${path.basename(j.backupPath)} does not hold what the env file held`,
+    );
+  }
+  const control = run.deps.control;
+  const write = () => writeEnvFile(file, backup);
+  await (control ? control.criticalSection('restoring the env file', write) : write());
+  return 'old values back';
+}
+
+async function verifyOld(run: Run): Promise<string> {
+  const env = envValues((await readEnvFile(run.deps.loaded.envFile)).doc);
+  const rows = await runChecks({
+    config: run.deps.loaded.config,
+    env,
+    targets: run.pairs().map(({ target, cur }) => ({ target, next: cur })),
+    ctx: run.ctx,
+  });
+  run.checks.splice(0, run.checks.length, ...rows);
+  const failed = rows.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    throw new RekeyError(
+      'ERR_VERIFY_FAILED',
+      `old values not accepted: ${failed.map((r) => r.name).join(', ')}`,
+      {
+        details: failed.map((r) => `${r.name}: ${r.detail}`),
+      },
+    );
+  }
+  return `${rows.length} checks passed`;
+}

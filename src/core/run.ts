@@ -1,0 +1,209 @@
+/**
+ * One rotation in flight: its journal, its targets, and the step runner that journals every step
+ * before it begins and after it ends (fsynced), reports progress, honours interruption at safe
+ * points, and hosts the documented crash points used by the fault tests.
+ */
+import os from 'node:os';
+import type { LoadedConfig } from '../config/load.js';
+import type { SessionInvalidator } from '../sessions/types.js';
+import type { CheckResult, Target, TargetContext, Values } from '../targets/types.js';
+import { RekeyError } from './errors.js';
+import { faultPoint } from './faults.js';
+import {
+  type Journal,
+  type JournalStep,
+  type JournalStore,
+  type JournalTarget,
+  markStep,
+} from './journal.js';
+import type { Logger } from './log.js';
+import type { Progress } from './progress.js';
+import { safeMessage } from './redact.js';
+
+/** Lets the CLI interrupt a rotation (Ctrl-C) and know when interrupting is unsafe. */
+export class RotationControl {
+  #interrupted = false;
+  #critical: string | undefined;
+
+  interrupt(): void {
+    this.#interrupted = true;
+  }
+  get interrupted(): boolean {
+    return this.#interrupted;
+  }
+  /** Set while a step must not be cut short (the env file is being written). */
+  get critical(): string | undefined {
+    return this.#critical;
+  }
+  async criticalSection<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    this.#critical = what;
+    try {
+      return await fn();
+    } finally {
+      this.#critical = undefined;
+    }
+  }
+}
+
+export interface RotationHooks {
+  /** After the read-only preflight checks, before anything changes: approvals. Throws to refuse. */
+  authorize?(run: { plan: import('./plan.js').Plan; meta: Journal['meta'] }): Promise<void>;
+  /** When a rotation ends, whatever the outcome (audit record, backup archive). Must not throw. */
+  completed?(result: RotationResult, journal: Journal): Promise<void>;
+}
+
+export interface EngineDeps {
+  readonly loaded: LoadedConfig;
+  /** Builds the configured targets; `env` is the env file's current values. */
+  readonly makeTargets: (env: ReadonlyMap<string, string>) => Target[];
+  readonly makeSessions?: (env: ReadonlyMap<string, string>) => SessionInvalidator | undefined;
+  readonly progress: Progress;
+  readonly log: Logger;
+  readonly now?: () => Date;
+  readonly hooks?: RotationHooks;
+  readonly control?: RotationControl;
+  readonly allowUnignored?: boolean;
+}
+
+export type Outcome = 'rotated' | 'rolled-back' | 'needs-attention' | 'nothing-to-do' | 'planned';
+
+export interface RotationResult {
+  readonly id: string;
+  readonly kind: 'rotate' | 'rollback' | 'recover';
+  readonly outcome: Outcome;
+  readonly trigger?: string;
+  readonly keys: readonly string[];
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly ms: number;
+  readonly steps: readonly JournalStep[];
+  readonly checks: readonly CheckResult[];
+  readonly backupPath?: string;
+  readonly warnings: readonly string[];
+  readonly error?: { code: string; message: string; hint: string; details: readonly string[] };
+  /** What each service holds after a failed rollback, by key (never a value). */
+  readonly state?: Readonly<Record<string, string>>;
+}
+
+export class Run {
+  readonly ctx: TargetContext;
+  readonly checks: CheckResult[] = [];
+  readonly warnings: string[] = [];
+  readonly startedAt = new Date();
+
+  constructor(
+    readonly deps: EngineDeps,
+    readonly store: JournalStore,
+    readonly journal: Journal,
+    readonly targets: ReadonlyMap<string, Target>,
+  ) {
+    this.ctx = { trigger: journal.trigger, log: deps.log };
+  }
+
+  async save(): Promise<void> {
+    this.journal.pid = process.pid;
+    this.journal.host = os.hostname();
+    await this.store.write(this.journal);
+  }
+
+  target(key: string): Target {
+    const t = this.targets.get(key);
+    if (t === undefined) {
+      throw new RekeyError(
+        'ERR_NEEDS_ATTENTION',
+        `the journal names ${key}, which rekey.yaml no longer configures`,
+        {
+          hint: `Restore the secret ${key} in rekey.yaml as it was when the rotation began, then run \`rekey recover\`.`,
+        },
+      );
+    }
+    return t;
+  }
+
+  journalTarget(key: string): JournalTarget {
+    const t = this.journal.targets.find((x) => x.key === key);
+    if (t === undefined) throw new RekeyError('ERR_INTERNAL', `no journal entry for ${key}`);
+    return t;
+  }
+
+  /** Values of the env file after commit (old env with every target's new values). */
+  pairs(): Array<{ target: Target; cur: Values; next: Values; state: JournalTarget['state'] }> {
+    return this.journal.targets.map((t) => ({
+      target: this.target(t.key),
+      cur: t.old,
+      next: t.new,
+      state: t.state,
+    }));
+  }
+
+  /**
+   * Runs one step: journal "running" (fsync) → crash point @begin → work → crash point @end →
+   * journal "done" (fsync). A forward step first checks for an interruption (the safe point).
+   */
+  async step<T>(
+    id: string,
+    title: string,
+    work: () => Promise<T>,
+    options: { forward?: boolean } = {},
+  ): Promise<T> {
+    if (options.forward !== false && this.deps.control?.interrupted) {
+      throw new RekeyError('ERR_INTERRUPTED', 'interrupted (Ctrl-C or SIGTERM)');
+    }
+    markStep(this.journal, id, 'running');
+    await this.save();
+    this.deps.progress.begin(id, title);
+    let result: T;
+    try {
+      faultPoint(id, 'begin');
+      result = await work();
+      faultPoint(id, 'end');
+    } catch (e) {
+      const err = asRekeyError(e);
+      markStep(this.journal, id, 'failed', { code: err.code, message: err.message });
+      await this.save().catch(() => {});
+      this.deps.progress.end(id, 'failed', err.message);
+      throw err;
+    }
+    markStep(this.journal, id, 'done');
+    await this.save();
+    this.deps.progress.end(id, 'ok', typeof result === 'string' ? result : undefined);
+    return result;
+  }
+
+  /** Marks a step skipped (journaled so recover does not redo it). */
+  async skip(id: string, title: string, why: string): Promise<void> {
+    markStep(this.journal, id, 'skipped');
+    await this.save();
+    this.deps.progress.begin(id, title);
+    this.deps.progress.end(id, 'skipped', why);
+  }
+
+  result(outcome: Outcome, extra: Partial<RotationResult> = {}): RotationResult {
+    const ended = new Date();
+    return {
+      id: this.journal.id,
+      kind: this.journal.kind,
+      outcome,
+      trigger: this.journal.trigger,
+      keys: this.journal.targets.map((t) => t.key),
+      startedAt: this.startedAt.toISOString(),
+      endedAt: ended.toISOString(),
+      ms: ended.getTime() - this.startedAt.getTime(),
+      steps: this.journal.steps,
+      checks: this.checks,
+      backupPath: this.journal.backupPath,
+      warnings: this.warnings,
+      ...extra,
+    };
+  }
+}
+
+/** Any thrown value as a RekeyError with a redacted one-line message. */
+export function asRekeyError(e: unknown): RekeyError {
+  if (e instanceof RekeyError) return e;
+  return new RekeyError('ERR_INTERNAL', safeMessage(e), { cause: e });
+}
+
+export function errorInfo(e: RekeyError): NonNullable<RotationResult['error']> {
+  return { code: e.code, message: e.message, hint: e.hint, details: e.details };
+}

@@ -1,0 +1,103 @@
+/**
+ * Keeping the env file out of version control: refuse a file git tracks, and one in a work tree that
+ * git does not ignore. Only file names reach git, never contents.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { RekeyError } from '../core/errors.js';
+import { resolveSymlink } from '../core/fsx.js';
+import { log } from '../core/log.js';
+
+const GIT_TIMEOUT_MS = 15_000;
+
+/** Variables that would point git at another repository than the one around the file. */
+const REPO_OVERRIDES = [
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_INDEX_FILE',
+  'GIT_COMMON_DIR',
+  'GIT_OBJECT_DIRECTORY',
+];
+
+interface GitResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs git in `cwd`; undefined when git is not installed. */
+function git(cwd: string, args: string[]): Promise<GitResult | undefined> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LC_ALL: 'C',
+    GIT_OPTIONAL_LOCKS: '0',
+    GIT_TERMINAL_PROMPT: '0',
+  };
+  for (const name of REPO_OVERRIDES) delete env[name];
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { cwd, env, timeout: GIT_TIMEOUT_MS, windowsHide: true }, (err, stdout, stderr) => {
+      if (err === null) return resolve({ code: 0, stdout, stderr });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return resolve(undefined);
+      if (typeof code === 'number') return resolve({ code, stdout, stderr });
+      reject(gitFailed(cwd, err.killed ? 'timed out' : (code ?? err.message)));
+    });
+  });
+}
+
+function gitFailed(dir: string, reason: string): RekeyError {
+  return new RekeyError('ERR_IO', `git could not inspect ${dir}: ${reason}`, {
+    hint: 'Fix the git error named (for "dubious ownership", run rekey as the repository owner), then run again.',
+  });
+}
+
+function firstLine(s: string): string {
+  return s.trim().split('\n')[0] ?? '';
+}
+
+/**
+ * Checks that the env file is kept out of git. No git, or a file outside any work tree: fine. Tracked
+ * (or staged): ERR_ENVFILE_TRACKED, always. In a work tree and not ignored: ERR_ENVFILE_NOT_IGNORED,
+ * unless `allowUnignored` (then a warning). The check runs on the file's real path.
+ *
+ * @example
+ * await checkGit('.env.production');
+ * await checkGit('.env.production', { allowUnignored: true });
+ */
+export async function checkGit(file: string, options: { allowUnignored?: boolean } = {}): Promise<void> {
+  const realPath = await resolveSymlink(file);
+  const dir = path.dirname(realPath);
+  const name = path.basename(realPath);
+  const inside = await git(dir, ['rev-parse', '--is-inside-work-tree']);
+  if (inside === undefined) {
+    log.debug(`git not found: cannot check whether ${file} is kept out of version control`);
+    return;
+  }
+  if (inside.code !== 0) {
+    if (/not a git repository/i.test(inside.stderr)) return;
+    throw gitFailed(dir, firstLine(inside.stderr) || `exit ${inside.code}`);
+  }
+  if (inside.stdout.trim() !== 'true') return;
+
+  const tracked = await git(dir, ['--literal-pathspecs', 'ls-files', '--error-unmatch', '--', name]);
+  if (tracked?.code === 0) {
+    throw new RekeyError('ERR_ENVFILE_TRACKED', `${file} is tracked by git (${realPath})`);
+  }
+  if (tracked === undefined || tracked.code !== 1) {
+    throw gitFailed(dir, firstLine(tracked?.stderr ?? '') || `exit ${tracked?.code}`);
+  }
+
+  const ignored = await git(dir, ['check-ignore', '-q', '--', name]);
+  if (ignored?.code === 0) return;
+  if (ignored === undefined || ignored.code !== 1) {
+    throw gitFailed(dir, firstLine(ignored?.stderr ?? '') || `exit ${ignored?.code}`);
+  }
+  if (options.allowUnignored) {
+    log.warn(`${file} is not ignored by git: one \`git add .\` would commit its secrets`);
+    return;
+  }
+  throw new RekeyError(
+    'ERR_ENVFILE_NOT_IGNORED',
+    `${file} is in a git work tree and not ignored (${realPath})`,
+  );
+}

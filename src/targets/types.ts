@@ -1,0 +1,96 @@
+/**
+ * The one interface every secret type implements (after the AWS rotation templates' create / set /
+ * test / finish steps). The engine drives targets only through it and knows nothing of the services.
+ *
+ * Credentials are passed as {@link Values}: the env-file keys a target owns mapped to their values
+ * (for example `{ POSTGRES_USER: 'app_blue', POSTGRES_PASSWORD: '…' }`). `cur` is what the env file
+ * holds before the rotation, `next` what it will hold after.
+ *
+ * Every operation must be idempotent: the engine re-runs any of them after a crash, in any state the
+ * crash left. An operation first checks whether it is already done (try `next`, then `cur`, before
+ * changing anything), and never retries a rejected password in a loop (Grafana locks users out).
+ */
+import type { Trigger } from '../config/schema.js';
+import type { Logger } from '../core/log.js';
+
+export type Values = Readonly<Record<string, string>>;
+
+export interface TargetContext {
+  readonly trigger: Trigger;
+  readonly log: Logger;
+  /** Aborts long operations (connection attempts) when the rotation is interrupted. */
+  readonly signal?: AbortSignal;
+}
+
+/** A row of the validation table. */
+export interface CheckResult {
+  readonly name: string;
+  readonly target?: string;
+  readonly ok: boolean;
+  /** What was seen, one line, no secret. */
+  readonly detail: string;
+  readonly expected?: string;
+  readonly ms?: number;
+}
+
+/** A line `rekey plan` shows for a target: an action it will take, or a warning. */
+export interface PlanNote {
+  readonly level: 'info' | 'warn';
+  readonly text: string;
+}
+
+/** What the rotation will do with a target, for the plan; no I/O. */
+export interface TargetDescription {
+  /** True when the service talks to nothing outside the env file (jwt, api-key, generic). */
+  readonly fileOnly: boolean;
+  /**
+   * True when the old credential stays valid while the new one is staged (Redis dual passwords,
+   * alternating Postgres roles, file-held values). False targets are staged last, right before commit.
+   */
+  readonly overlap: boolean;
+  /** Whether `finish` retires the old credential (so verify may check it is rejected afterwards). */
+  readonly retiresOld: boolean;
+  readonly actions: readonly string[];
+}
+
+export interface Target {
+  /** The primary env key (the secret's `key`). */
+  readonly key: string;
+  readonly type: string;
+  /** Every env key the target reads and writes at commit (key, previousKey, userKey, …). */
+  readonly keys: readonly string[];
+  /** Keys whose values are secret (registered with the redactor); a subset of, or beside, `keys`. */
+  readonly secretKeys: readonly string[];
+
+  describe(trigger: Trigger): TargetDescription;
+
+  /** Read-only look at the live service for `plan` (persistence mode, expiry, roles to create). */
+  inspect(ctx: TargetContext, cur: Values): Promise<PlanNote[]>;
+
+  /** Throws ERR_TARGET_AUTH / ERR_TARGET_UNREACHABLE unless the service accepts `cur`. Changes nothing. */
+  checkCurrent(ctx: TargetContext, cur: Values): Promise<void>;
+
+  /** New values for `keys`, from `cur` (pure apart from the CSPRNG). */
+  generate(ctx: TargetContext, cur: Values): Values;
+
+  /** Makes `next` valid, beside `cur` where the service allows it. Idempotent. */
+  stage(ctx: TargetContext, cur: Values, next: Values): Promise<void>;
+
+  /** Proves `next` works on a NEW connection. Changes nothing. */
+  test(ctx: TargetContext, next: Values): Promise<void>;
+
+  /** After the deploy (for example: terminate sessions of a retired role on compromise). Idempotent. */
+  afterDeploy?(ctx: TargetContext, cur: Values, next: Values): Promise<void>;
+
+  /** Rows for the validation table: `next` accepted; `cur` rejected when `retired` and it differs. */
+  verify(ctx: TargetContext, next: Values, previous?: Values, retired?: boolean): Promise<CheckResult[]>;
+
+  /** Retires `cur` and persists the service's configuration. Idempotent. */
+  finish(ctx: TargetContext, cur: Values, next: Values): Promise<void>;
+
+  /** Makes `cur` valid again and `next` invalid. Idempotent; must work whatever stage did or not. */
+  revert(ctx: TargetContext, cur: Values, next: Values): Promise<void>;
+
+  /** Releases connections. */
+  close?(): Promise<void>;
+}

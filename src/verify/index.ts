@@ -1,0 +1,72 @@
+/**
+ * The post-rotation validation table: the configured HTTP and login checks, then each target's own
+ * rows (new credential accepted on a fresh connection; retired old credential rejected).
+ */
+import { ms } from '../config/load.js';
+import type { ParsedConfig } from '../config/schema.js';
+import { safeMessage } from '../core/redact.js';
+import type { CheckResult, Target, TargetContext, Values } from '../targets/types.js';
+import { type CheckTiming, runHttpCheck } from './http.js';
+import { runLoginCheck } from './login.js';
+
+export interface TargetCheck {
+  readonly target: Target;
+  readonly next: Values;
+  readonly previous?: Values;
+  readonly retired?: boolean;
+}
+
+export function timingOf(config: ParsedConfig): CheckTiming {
+  return {
+    deadlineMs: ms(config.verifyPolicy.deadline),
+    attemptTimeoutMs: ms(config.verifyPolicy.attemptTimeout),
+    successes: config.verifyPolicy.successes,
+  };
+}
+
+/**
+ * Runs every check and returns the rows in table order. Never throws: a check that errors is a
+ * failed row.
+ *
+ * @example
+ * const rows = await runChecks({ config, env, targets: [{ target, next }], ctx });
+ * rows.every((r) => r.ok);
+ */
+export async function runChecks(options: {
+  readonly config: ParsedConfig;
+  readonly env: ReadonlyMap<string, string>;
+  readonly targets: readonly TargetCheck[];
+  readonly ctx: TargetContext;
+}): Promise<CheckResult[]> {
+  const timing = timingOf(options.config);
+  const configured = await Promise.all(
+    options.config.verify.map((check) => {
+      if ('http' in check) return runHttpCheck(check, timing);
+      const secret = options.env.get(check.jwtKey);
+      if (secret === undefined) {
+        return Promise.resolve({
+          name: check.name,
+          ok: false,
+          detail: `${check.jwtKey} missing from the env file`,
+        });
+      }
+      return runLoginCheck(check, secret, timing);
+    }),
+  );
+  const rows: CheckResult[] = [...configured];
+  for (const t of options.targets) {
+    const started = Date.now();
+    try {
+      rows.push(...(await t.target.verify(options.ctx, t.next, t.previous, t.retired)));
+    } catch (e) {
+      rows.push({
+        name: t.target.key,
+        target: t.target.key,
+        ok: false,
+        detail: safeMessage(e),
+        ms: Date.now() - started,
+      });
+    }
+  }
+  return rows;
+}

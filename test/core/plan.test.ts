@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { RekeyError } from '../../src/core/errors.js';
+import { buildPlan, type PlanSecret } from '../../src/core/plan.js';
+
+const s = (key: string, overlap: boolean, extra: Partial<PlanSecret> = {}): PlanSecret => ({
+  key,
+  type: 'x',
+  overlap,
+  fileOnly: false,
+  hasAfterDeploy: false,
+  actions: [],
+  ...extra,
+});
+
+describe('buildPlan', () => {
+  const secrets = [
+    s('JWT_SECRET', true, { fileOnly: true }),
+    s('POSTGRES_PASSWORD', false, { hasAfterDeploy: true }),
+    s('REDIS_PASSWORD', true),
+  ];
+
+  it('stages overlap targets first and single-credential targets last, each tested right after', () => {
+    const plan = buildPlan({ secrets, trigger: 'scheduled', verifyChecks: 1, deploy: { command: 'true' } });
+    expect(plan.steps.map((x) => x.id)).toEqual([
+      'prepare',
+      'stage:JWT_SECRET',
+      'stage:REDIS_PASSWORD',
+      'test:JWT_SECRET',
+      'test:REDIS_PASSWORD',
+      'stage:POSTGRES_PASSWORD',
+      'test:POSTGRES_PASSWORD',
+      'commit',
+      'deploy',
+      'invalidate:POSTGRES_PASSWORD',
+      'verify',
+      'finish:JWT_SECRET',
+      'finish:POSTGRES_PASSWORD',
+      'finish:REDIS_PASSWORD',
+    ]);
+    expect(plan.keys).toEqual(['JWT_SECRET', 'POSTGRES_PASSWORD', 'REDIS_PASSWORD']);
+  });
+
+  it('honours --only and rejects unknown keys', () => {
+    const plan = buildPlan({ secrets, trigger: 'scheduled', only: ['REDIS_PASSWORD'], verifyChecks: 0 });
+    expect(plan.keys).toEqual(['REDIS_PASSWORD']);
+    expect(() => buildPlan({ secrets, trigger: 'scheduled', only: ['NOPE'], verifyChecks: 0 })).toThrow(
+      RekeyError,
+    );
+  });
+
+  it('personnel rotates everything unless --force', () => {
+    const all = buildPlan({ secrets, trigger: 'personnel', only: ['REDIS_PASSWORD'], verifyChecks: 0 });
+    expect(all.keys).toHaveLength(3);
+    expect(all.warnings.join()).toMatch(/--only ignored/);
+    const forced = buildPlan({
+      secrets,
+      trigger: 'personnel',
+      only: ['REDIS_PASSWORD'],
+      force: true,
+      verifyChecks: 0,
+    });
+    expect(forced.keys).toEqual(['REDIS_PASSWORD']);
+  });
+
+  it('purges sessions as configured, and always on compromise', () => {
+    const sessions = { describe: 'purge', on: ['compromise' as const] };
+    expect(buildPlan({ secrets, trigger: 'scheduled', sessions, verifyChecks: 0 }).purgeSessions).toBe(false);
+    expect(buildPlan({ secrets, trigger: 'compromise', sessions, verifyChecks: 0 }).purgeSessions).toBe(true);
+    expect(
+      buildPlan({ secrets, trigger: 'release', sessions: { describe: 'purge' }, verifyChecks: 0 })
+        .purgeSessions,
+    ).toBe(true);
+    expect(buildPlan({ secrets, trigger: 'compromise', verifyChecks: 0 }).warnings.join()).toMatch(
+      /no `sessions`/,
+    );
+  });
+
+  it('warns when live secrets rotate without a deploy', () => {
+    expect(buildPlan({ secrets, trigger: 'scheduled', verifyChecks: 0 }).warnings.join()).toMatch(
+      /no deploy command/,
+    );
+  });
+});

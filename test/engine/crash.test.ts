@@ -1,0 +1,158 @@
+/**
+ * Kill -9 at every step boundary (REKEY_CRASH_AT) and at random moments, then `rekey recover`: every
+ * run must converge to a consistent stack (each service accepts exactly what the env file holds, no
+ * journal left) and a second recover must be a no-op. Also: rollback and recover after crashes in
+ * the rollback itself.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ENV_TEXT, INITIAL, makeStack, type Stack } from './stack.js';
+
+let stacks: Stack[] = [];
+afterEach(async () => {
+  await Promise.all(stacks.map((s) => s.cleanup()));
+  stacks = [];
+});
+async function stack(): Promise<Stack> {
+  const s = await makeStack();
+  stacks.push(s);
+  return s;
+}
+
+const STEPS = [
+  'prepare',
+  'stage:JWT_SECRET',
+  'stage:API_SECRET_KEY',
+  'stage:OVERLAP_PASSWORD',
+  'test:JWT_SECRET',
+  'test:API_SECRET_KEY',
+  'test:OVERLAP_PASSWORD',
+  'stage:SINGLE_PASSWORD',
+  'test:SINGLE_PASSWORD',
+  'commit',
+  'deploy',
+  'verify',
+  'finish:JWT_SECRET',
+  'finish:API_SECRET_KEY',
+  'finish:SINGLE_PASSWORD',
+  'finish:OVERLAP_PASSWORD',
+];
+const POINTS = STEPS.flatMap((s) => [`${s}@begin`, `${s}@end`]);
+const COMMITTED_FROM = POINTS.indexOf('commit@end');
+
+async function recoverTwice(s: Stack): Promise<string> {
+  const r = await s.run(['recover', '--yes', '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  const outcome = JSON.parse(r.stdout).outcome as string;
+  await s.assertConsistent();
+  const again = await s.run(['recover', '--yes', '--json']);
+  expect(again.code, again.stderr).toBe(0);
+  expect(JSON.parse(again.stdout).outcome).toBe('nothing-to-do');
+  return outcome;
+}
+
+describe('kill -9 at every step boundary, then recover', () => {
+  it.each(POINTS)('crash at %s converges', async (point) => {
+    const s = await stack();
+    const r = await s.run(['rotate', '--yes'], { env: { REKEY_CRASH_AT: point } });
+    expect(r.signal).toBe('SIGKILL');
+    // While a rotation is pending, rotate refuses with exit 6.
+    const blocked = await s.run(['rotate', '--yes']);
+    expect(blocked.code).toBe(6);
+    const outcome = await recoverTwice(s);
+    const text = await fs.readFile(s.envFile, 'utf8');
+    if (POINTS.indexOf(point) >= COMMITTED_FROM) {
+      expect(outcome).toBe('rotated');
+      expect(text).not.toBe(ENV_TEXT);
+      expect((await s.env()).get('SINGLE_PASSWORD')).not.toBe(INITIAL.SINGLE_PASSWORD);
+    } else {
+      expect(['rolled-back', 'nothing-to-do']).toContain(outcome);
+      expect(text).toBe(ENV_TEXT);
+    }
+    // And the stack rotates normally afterwards.
+    const next = await s.run(['rotate', '--yes']);
+    expect(next.code, next.stderr).toBe(0);
+    await s.assertConsistent();
+  });
+});
+
+describe('kill -9 during the rollback, then recover', () => {
+  it.each([
+    'revert:SINGLE_PASSWORD@end',
+    'revert:OVERLAP_PASSWORD@begin',
+    'restore@end',
+    'rollback-deploy@begin',
+    'verify-old@begin',
+  ])('verify fails, crash at %s during the rollback: recover resumes the rollback', async (point) => {
+    const s = await stack();
+    const r = await s.run(['rotate', '--yes'], { env: { REKEY_FAIL_AT: 'verify', REKEY_CRASH_AT: point } });
+    expect(r.signal).toBe('SIGKILL');
+    const outcome = await recoverTwice(s);
+    expect(outcome).toBe('rolled-back');
+    expect(await fs.readFile(s.envFile, 'utf8')).toBe(ENV_TEXT);
+  });
+});
+
+describe('kill -9 at random moments', () => {
+  it('30 rotations killed at random times all converge after recover', async () => {
+    const s = await stack();
+    // Measure a whole rotation, then kill inside that span.
+    const t0 = Date.now();
+    const first = await s.run(['rotate', '--yes']);
+    expect(first.code, first.stderr).toBe(0);
+    const span = Date.now() - t0;
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < 30; i++) {
+      const { child, done } = s.start(['rotate', '--yes']);
+      const delay = Math.floor(Math.random() * span);
+      const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+      const r = await done;
+      clearTimeout(timer);
+      const key = r.signal === 'SIGKILL' ? 'killed' : `exit ${r.code}`;
+      outcomes[key] = (outcomes[key] ?? 0) + 1;
+      const rec = await s.run(['recover', '--yes', '--json']);
+      expect(rec.code, rec.stderr).toBe(0);
+      await s.assertConsistent();
+    }
+    expect(outcomes.killed ?? 0).toBeGreaterThan(10);
+  }, 300_000);
+});
+
+describe('recover', () => {
+  it('with nothing pending is a no-op (exit 0)', async () => {
+    const s = await stack();
+    const r = await s.run(['recover', '--yes', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).outcome).toBe('nothing-to-do');
+  });
+
+  it('exits 4 when the env file was edited while a rotation was pending, and works once it is restored', async () => {
+    const s = await stack();
+    await s.run(['rotate', '--yes'], { env: { REKEY_CRASH_AT: 'stage:SINGLE_PASSWORD@end' } });
+    await fs.appendFile(s.envFile, 'EDITED=1\n');
+    const r = await s.run(['recover', '--yes']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/ERR_ENVFILE_CHANGED/);
+    expect(r.stderr).toMatch(/backup/);
+    const backup = (await fs.readdir(s.dir)).find((f) => f.includes('.backup-'))!;
+    await fs.copyFile(path.join(s.dir, backup), s.envFile);
+    expect(await recoverTwice(s)).toBe('rolled-back');
+  });
+
+  it('a rollback that cannot reach a service exits 4 naming who holds what, and recover finishes it later', async () => {
+    const s = await stack();
+    await s.faults({ 'revert:SINGLE_PASSWORD': 'fail' });
+    const r = await s.run(['rotate', '--yes', '--json'], { env: { REKEY_FAIL_AT: 'verify' } });
+    expect(r.code).toBe(4);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.outcome).toBe('needs-attention');
+    expect(doc.state.SINGLE_PASSWORD).toMatch(/may hold the new value/);
+    expect(doc.state.OVERLAP_PASSWORD).toMatch(/old value/);
+    expect(r.stderr).toMatch(/rekey recover/);
+    expect(await fs.readFile(s.envFile, 'utf8')).toBe(ENV_TEXT);
+    // The service comes back: recover completes the rollback.
+    await s.faults({});
+    expect(await recoverTwice(s)).toBe('rolled-back');
+  });
+});
