@@ -8,9 +8,11 @@ import { TRIGGERS, type Trigger } from '../config/schema.js';
 import { EXIT, exitCodeOf, RekeyError } from '../core/errors.js';
 import { color } from '../core/log.js';
 import { redactor, safeMessage } from '../core/redact.js';
+import { registerGovernanceCommands } from './governance-commands.js';
 import { initCommand } from './init.js';
 import { jsonWasPrinted, printJson } from './output.js';
 import { planCommand } from './plan.js';
+import { registerPolicyCommands } from './policy-commands.js';
 import { recoverCommand } from './recover.js';
 import { rollbackCommand } from './rollback.js';
 import { rotateCommand } from './rotate.js';
@@ -96,6 +98,8 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON document on stdout')
     .action((o) => verifyCommand(globals(), o));
 
+  registerGovernanceCommands(program, globals);
+  registerPolicyCommands(program, globals);
   return program;
 }
 

@@ -6,6 +6,7 @@ import { RekeyError } from '../core/errors.js';
 import { commandTarget } from './command/index.js';
 import { fileHeldTarget } from './file/file-held.js';
 import { grafanaTarget } from './grafana/index.js';
+import { postgresTarget } from './postgres/index.js';
 import type { Target } from './types.js';
 
 export type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from './types.js';
@@ -34,6 +35,7 @@ export function createTarget(secret: SecretConfig, env: TargetEnv): Target {
     case 'grafana':
       return grafanaTarget(secret, env);
     case 'postgres':
+      return postgresTarget(secret, env);
     case 'redis':
       throw new RekeyError('ERR_TYPE_UNSUPPORTED', `${secret.key}: type ${secret.type} is not supported yet`);
   }

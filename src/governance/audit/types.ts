@@ -1,0 +1,44 @@
+/**
+ * The audit log's record format: JSONL, one record per rotation, rollback, recover, request and
+ * approval. Each record carries `prev`, the SHA-256 of the previous line (a hash chain), so an edited,
+ * deleted or reordered record breaks the chain; the chain head is also kept in the state directory so
+ * a truncated tail is caught. Values never appear: secrets are identified by an HMAC fingerprint.
+ */
+import type { Trigger } from '../../config/schema.js';
+
+export type AuditKind = 'rotate' | 'rollback' | 'recover' | 'request' | 'approval' | 'break-glass';
+
+export type AuditOutcome = 'rotated' | 'rolled-back' | 'needs-attention' | 'nothing-to-do' | 'recorded';
+
+export interface AuditSecret {
+  readonly key: string;
+  readonly type: string;
+  /** HMAC-SHA256 of the value now in the env file, under the per-install audit key (hex). */
+  readonly fingerprint: string;
+}
+
+export interface AuditRecord {
+  /** 1, 2, 3 … in file order. */
+  readonly seq: number;
+  readonly time: string;
+  readonly kind: AuditKind;
+  readonly stack: string;
+  readonly rotationId?: string;
+  readonly trigger?: Trigger;
+  readonly ticket?: string;
+  readonly operator: string;
+  readonly host: string;
+  readonly requestId?: string;
+  readonly approvals?: ReadonlyArray<{ readonly role: string; readonly principal: string }>;
+  readonly breakGlass?: string;
+  /** The secrets this record is about (rotated, rolled back, requested). */
+  readonly secrets?: readonly AuditSecret[];
+  readonly outcome: AuditOutcome;
+  readonly phases?: ReadonlyArray<{ readonly id: string; readonly state: string; readonly ms?: number }>;
+  readonly attachments?: ReadonlyArray<Record<string, unknown>>;
+  readonly error?: { readonly code: string; readonly message: string };
+  /** SHA-256 (hex) of the previous line's exact text; 64 zeros for the first record. */
+  readonly prev: string;
+}
+
+export const GENESIS = '0'.repeat(64);

@@ -1,0 +1,216 @@
+/**
+ * Connections to the PostgreSQL server: one new `pg.Client` per operation, closed after, so every
+ * check runs on a NEW connection (what consumers will do) and nothing is left open between phases.
+ * Driver errors become RekeyErrors with a stable code and a one-line, redacted message.
+ */
+import type { ConnectionOptions } from 'node:tls';
+import pg from 'pg';
+import type { SecretConfigOf } from '../../config/schema.js';
+import { RekeyError } from '../../core/errors.js';
+import { safeMessage } from '../../core/redact.js';
+import type { TargetContext } from '../types.js';
+
+export type SslMode = NonNullable<SecretConfigOf<'postgres'>['sslmode']>;
+
+/** Where the server is. */
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  /** libpq's meaning; unset means `prefer`, libpq's default. */
+  readonly sslmode?: SslMode;
+}
+
+/** A role and its password (`label` names it in messages, e.g. "admin"). */
+export interface Login {
+  readonly user: string;
+  readonly password: string;
+  readonly label?: string;
+}
+
+export const CONNECT_TIMEOUT_MS = 5_000;
+const QUERY_TIMEOUT_MS = 30_000;
+
+/** SQLSTATEs of a rejected credential: invalid_password, invalid_authorization_specification. */
+export const AUTH_REJECTED: ReadonlySet<string> = new Set(['28P01', '28000']);
+const UNREACHABLE: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+  'EPIPE',
+  '57P03', // cannot_connect_now: starting up or shutting down
+]);
+const TLS_REFUSED = 'The server does not support SSL connections';
+
+/** pg's `ssl` option for a libpq sslmode (`prefer` first tries TLS without verification). */
+function sslOption(mode: SslMode): false | ConnectionOptions {
+  switch (mode) {
+    case 'disable':
+      return false;
+    case 'prefer':
+    case 'require':
+      return { rejectUnauthorized: false };
+    case 'verify-ca':
+      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    case 'verify-full':
+      return { rejectUnauthorized: true };
+  }
+}
+
+/** The SQLSTATE or Node error code of a driver error (AggregateError: its first inner error's). */
+export function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
+  if (err instanceof AggregateError) return errorCode(err.errors[0]);
+  if (err instanceof Error && /timeout expired|connection timeout|Query read timeout/i.test(err.message))
+    return 'ETIMEDOUT';
+  if (err instanceof Error && /Connection terminated/i.test(err.message)) return 'ECONNRESET';
+  return undefined;
+}
+
+/**
+ * The RekeyError for a driver error: ERR_TARGET_AUTH (28P01, 28000), ERR_TARGET_UNREACHABLE
+ * (refused, timed out, unknown host), ERR_TARGET_PRIVILEGE (42501), else ERR_TARGET_REJECTED.
+ * RekeyErrors pass through unchanged.
+ *
+ * @example
+ * throw pgFailure(err, 'POSTGRES_PASSWORD', 'ALTER ROLE app');
+ */
+export function pgFailure(err: unknown, key: string, what: string): RekeyError {
+  if (err instanceof RekeyError) return err;
+  const code = errorCode(err);
+  const message = `${key}: ${what}: ${safeMessage(err) || 'failed'}${code ? ` (${code})` : ''}`;
+  if (code !== undefined && AUTH_REJECTED.has(code))
+    return new RekeyError('ERR_TARGET_AUTH', message, { cause: err });
+  if (code === '42501') return new RekeyError('ERR_TARGET_PRIVILEGE', message, { cause: err });
+  if (code === '22007' || code === '22008')
+    return new RekeyError('ERR_CONFIG_INVALID', message, {
+      cause: err,
+      hint: `Set \`validUntil\` of ${key} to a timestamp PostgreSQL accepts ('infinity', '2030-01-01').`,
+    });
+  if (code !== undefined && UNREACHABLE.has(code))
+    return new RekeyError('ERR_TARGET_UNREACHABLE', message, { cause: err });
+  return new RekeyError('ERR_TARGET_REJECTED', message, { cause: err });
+}
+
+/** What `tryLogin` found: accepted, or rejected with the server's SQLSTATE. */
+export type LoginResult = { readonly ok: true } | { readonly ok: false; readonly code: string };
+
+/** Opens connections to one server for one secret. */
+export interface Connector {
+  readonly endpoint: Endpoint;
+  /**
+   * Runs `fn` on a new connection as `login`, then closes it. Every error becomes a RekeyError.
+   *
+   * @example
+   * await db.withClient(ctx, login, 'SELECT 1', (c) => c.query('SELECT 1'));
+   */
+  withClient<T>(
+    ctx: TargetContext,
+    login: Login,
+    what: string,
+    fn: (client: pg.Client) => Promise<T>,
+  ): Promise<T>;
+  /** One login attempt: accepted or rejected. Throws for anything else (unreachable, ...). */
+  tryLogin(ctx: TargetContext, login: Login): Promise<LoginResult>;
+  /** "connect to host:port/db as user" for messages. */
+  describe(login: Login): string;
+}
+
+/**
+ * A connector for `endpoint`; `key` prefixes every error message.
+ *
+ * @example
+ * const db = connector({ host: '127.0.0.1', port: 5432, database: 'bi' }, 'POSTGRES_PASSWORD');
+ * await db.withClient(ctx, { user: 'app', password }, 'check', (c) => c.query('SELECT 1'));
+ */
+export function connector(endpoint: Endpoint, key: string): Connector {
+  const mode = endpoint.sslmode ?? 'prefer';
+  // `prefer` falls back to a plain connection when the server answers that it has no TLS; remembered.
+  let plain = mode === 'disable';
+
+  const open = async (
+    ctx: TargetContext,
+    login: Login,
+    ssl: false | ConnectionOptions,
+  ): Promise<pg.Client> => {
+    if (ctx.signal?.aborted) throw new RekeyError('ERR_INTERRUPTED', `${key}: interrupted`);
+    const client = new pg.Client({
+      host: endpoint.host,
+      port: endpoint.port,
+      database: endpoint.database,
+      user: login.user,
+      password: login.password,
+      ssl,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+      application_name: 'rekey',
+    });
+    // Errors after connect (server gone, session terminated) surface on the next query.
+    client.on('error', () => {});
+    const abort = () => void client.end().catch(() => {});
+    ctx.signal?.addEventListener('abort', abort, { once: true });
+    client.once('end', () => ctx.signal?.removeEventListener('abort', abort));
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+  };
+
+  const connect = async (ctx: TargetContext, login: Login): Promise<pg.Client> => {
+    if (plain) return open(ctx, login, false);
+    try {
+      return await open(ctx, login, sslOption(mode));
+    } catch (err) {
+      if (mode !== 'prefer' || !(err instanceof Error) || err.message !== TLS_REFUSED) throw err;
+      plain = true;
+      return open(ctx, login, false);
+    }
+  };
+
+  const failure = (ctx: TargetContext, err: unknown, what: string): RekeyError =>
+    ctx.signal?.aborted && !(err instanceof RekeyError)
+      ? new RekeyError('ERR_INTERRUPTED', `${key}: ${what}: interrupted`, { cause: err })
+      : pgFailure(err, key, what);
+
+  const describe = (login: Login) =>
+    `connect to ${endpoint.host}:${endpoint.port}/${endpoint.database} as ${login.user}${login.label ? ` (${login.label})` : ''}`;
+
+  return {
+    endpoint,
+    describe,
+    async withClient(ctx, login, what, fn) {
+      let client: pg.Client;
+      try {
+        client = await connect(ctx, login);
+      } catch (err) {
+        throw failure(ctx, err, describe(login));
+      }
+      try {
+        return await fn(client);
+      } catch (err) {
+        throw failure(ctx, err, what);
+      } finally {
+        await client.end().catch(() => {});
+      }
+    },
+    async tryLogin(ctx, login) {
+      try {
+        const client = await connect(ctx, login);
+        await client.end().catch(() => {});
+        return { ok: true };
+      } catch (err) {
+        const code = errorCode(err);
+        if (code !== undefined && AUTH_REJECTED.has(code)) return { ok: false, code };
+        throw failure(ctx, err, describe(login));
+      }
+    },
+  };
+}

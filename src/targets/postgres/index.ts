@@ -1,0 +1,107 @@
+/**
+ * `type: postgres`: the password of a PostgreSQL login role, rotated live. The new password reaches
+ * the server only as a SCRAM-SHA-256 verifier computed here (never in a statement log,
+ * `pg_stat_statements` or an error message). Two strategies:
+ *
+ * - `single` (default, single.ts): the role's one password is replaced; no overlap.
+ * - `alternating` (alternating.ts): two login roles take turns; zero downtime.
+ *
+ * Files: connect.ts (connections, error mapping), roles.ts (role reads, ALTER ROLE), sessions.ts
+ * (pg_terminate_backend), scram.ts (verifiers), common.ts (checks shared by both strategies).
+ */
+import type { SecretConfigOf } from '../../config/schema.js';
+import { RekeyError } from '../../core/errors.js';
+import { specFor } from '../spec.js';
+import type { Target } from '../types.js';
+import { type AlternatingConfig, alternatingStrategy } from './alternating.js';
+import type { PgContext } from './common.js';
+import { connector, type Login } from './connect.js';
+import { singleStrategy } from './single.js';
+
+export { SCRAM_ITERATIONS, scramVerifier } from './scram.js';
+
+/**
+ * Builds the PostgreSQL target of one secret. `env.env` holds the env file's current values (the
+ * admin password is read from it). Throws ERR_CONFIG_INVALID for an inconsistent configuration.
+ *
+ * @example
+ * const t = postgresTarget(
+ *   { key: 'POSTGRES_PASSWORD', type: 'postgres', host: '127.0.0.1', port: 5432, user: 'app',
+ *     database: 'bi', strategy: 'single', validUntil: 'infinity', terminateOnCompromise: true },
+ *   { env, configDir },
+ * );
+ * await t.checkCurrent(ctx, { POSTGRES_PASSWORD: env.get('POSTGRES_PASSWORD') ?? '' });
+ */
+export function postgresTarget(
+  secret: SecretConfigOf<'postgres'>,
+  env: { env: ReadonlyMap<string, string>; configDir: string },
+): Target {
+  const key = secret.key;
+  if (secret.strategy === 'single' && (secret.roles || secret.userKey || secret.memberOf)) {
+    throw invalid(secret, '`roles`, `userKey` and `memberOf` apply only to `strategy: alternating`');
+  }
+  const alternating = secret.strategy === 'alternating' ? alternatingConfig(secret) : undefined;
+  const adminCfg = secret.admin;
+  const admin = (): Login | undefined => {
+    if (adminCfg === undefined) return undefined;
+    const password = env.env.get(adminCfg.passwordKey);
+    if (!password) {
+      throw new RekeyError(
+        'ERR_ENVFILE_MISSING_KEY',
+        `${adminCfg.passwordKey} (the admin password for ${key}) is missing or empty in the env file`,
+      );
+    }
+    return { user: adminCfg.user, password, label: 'admin' };
+  };
+  const pc: PgContext = {
+    secret,
+    key,
+    spec: specFor(secret),
+    db: connector(
+      {
+        host: secret.host,
+        port: secret.port,
+        database: secret.database,
+        ...(secret.sslmode ? { sslmode: secret.sslmode } : {}),
+      },
+      key,
+    ),
+    admin,
+  };
+  const strategy = alternating ? alternatingStrategy(pc, alternating) : singleStrategy(pc);
+  return {
+    key,
+    type: secret.type,
+    keys: alternating ? [alternating.userKey, key] : [key],
+    // The admin password is secret but not owned: rekey reads it and never writes it.
+    secretKeys: adminCfg ? [key, adminCfg.passwordKey] : [key],
+    ...strategy,
+  };
+}
+
+function invalid(secret: SecretConfigOf<'postgres'>, message: string): RekeyError {
+  return new RekeyError('ERR_CONFIG_INVALID', `secrets.${secret.key}: ${message}`);
+}
+
+/** Checks the alternating fields; throws ERR_CONFIG_INVALID naming what is missing. */
+function alternatingConfig(secret: SecretConfigOf<'postgres'>): AlternatingConfig {
+  const { roles, userKey, admin } = secret;
+  if (roles === undefined) throw invalid(secret, 'strategy alternating needs `roles: [a, b]`');
+  if (roles[0] === roles[1]) throw invalid(secret, '`roles` must name two different roles');
+  if (userKey === undefined)
+    throw invalid(secret, 'strategy alternating needs `userKey` (e.g. POSTGRES_USER)');
+  if (userKey === secret.key) throw invalid(secret, '`userKey` must differ from `key`');
+  if (admin === undefined) {
+    throw invalid(
+      secret,
+      'strategy alternating needs `admin: { user, passwordKey }` (a role with CREATEROLE)',
+    );
+  }
+  if (roles.includes(admin.user)) throw invalid(secret, '`admin.user` must not be one of `roles`');
+  const memberOf = secret.memberOf ?? (roles.includes(secret.user) ? undefined : secret.user);
+  if (memberOf === undefined) {
+    throw invalid(secret, '`memberOf` is required when `user` is one of `roles` (name the application role)');
+  }
+  if (roles.includes(memberOf)) throw invalid(secret, '`memberOf` must not be one of `roles`');
+  return { roles, userKey, memberOf };
+}
