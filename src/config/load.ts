@@ -101,12 +101,13 @@ export function ms(duration: string): number {
 }
 
 function parseYaml(text: string, file: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const err = doc.errors[0];
   if (err !== undefined) {
     const line = err.linePos?.[0]?.line;
     const where = line === undefined ? path.basename(file) : `${path.basename(file)} line ${line}`;
-    throw new RekeyError('ERR_CONFIG_INVALID', `${where}: ${err.message.split('\n')[0]}`);
+    const what = (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    throw new RekeyError('ERR_CONFIG_INVALID', `${where}: ${what}`);
   }
   const value = doc.toJS();
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {

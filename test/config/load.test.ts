@@ -1,0 +1,139 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rekeyJsonSchema } from '../../src/config/json-schema.js';
+import { loadConfig } from '../../src/config/load.js';
+import { isRekeyError, type RekeyError } from '../../src/core/errors.js';
+
+let dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
+  dirs = [];
+});
+
+async function setup(
+  yaml: string,
+  env = 'JWT_SECRET=abcdefghijklmnopqrstuvwxyz123456\nPOSTGRES_USER=bi\nPG_PORT=5433\n',
+) {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-config-'));
+  dirs.push(dir);
+  await fs.writeFile(path.join(dir, '.env.production'), env, { mode: 0o600 });
+  await fs.writeFile(path.join(dir, 'rekey.yaml'), yaml);
+  return path.join(dir, 'rekey.yaml');
+}
+
+async function failure(p: Promise<unknown>): Promise<RekeyError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isRekeyError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a RekeyError');
+}
+
+describe('loadConfig', () => {
+  it('loads, applies defaults, resolves paths and ${NAME} from the env file then the environment', async () => {
+    process.env.REKEY_TEST_DB = 'analytics';
+    const file = await setup(`envFile: .env.production
+secrets:
+  - { key: JWT_SECRET, type: jwt, previousKey: JWT_SECRET_PREVIOUS }
+  - { key: POSTGRES_PASSWORD, type: postgres, user: "\${POSTGRES_USER}", database: "\${REKEY_TEST_DB}", port: 5432 }
+`);
+    const loaded = await loadConfig(file);
+    expect(loaded.config.secrets[1]).toMatchObject({
+      user: 'bi',
+      database: 'analytics',
+      host: '127.0.0.1',
+      strategy: 'single',
+    });
+    expect(loaded.config.policy).toEqual({ maxAge: '90d', warnBefore: '14d' });
+    expect(loaded.envFile).toBe(path.join(path.dirname(file), '.env.production'));
+    expect(loaded.stateDir).toBe(path.join(path.dirname(file), '.rekey'));
+    expect(loaded.stack).toBe(path.basename(path.dirname(file)));
+  });
+
+  it.each([
+    [
+      'an unknown key (typo)',
+      'envFile: .env.production\nsecrets:\n  - { key: JWT_SECRET, type: jwt, previusKey: X }\n',
+      /secrets\[0\]: unknown key "previusKey"/,
+    ],
+    [
+      'a wrong type',
+      'envFile: .env.production\nsecrets:\n  - { key: P, type: redis, port: "6379" }\n',
+      /secrets\[0\]\.port: expected number/,
+    ],
+    [
+      'an unknown secret type',
+      'envFile: .env.production\nsecrets:\n  - { key: P, type: mysql }\n',
+      /secrets\[0\]\.type: expected type to be one of/,
+    ],
+    [
+      'a bad duration',
+      'envFile: .env.production\npolicy: { maxAge: 3 months }\nsecrets:\n  - { key: JWT_SECRET, type: jwt }\n',
+      /policy\.maxAge: expected a duration/,
+    ],
+    ['no secrets', 'envFile: .env.production\nsecrets: []\n', /secrets: /],
+    ['broken YAML', 'envFile: .env.production\nsecrets: [ { key: X\n', /rekey\.yaml line \d+/],
+    [
+      'a key managed twice',
+      'envFile: .env.production\nsecrets:\n  - { key: A, type: generic }\n  - { key: A, type: generic }\n',
+      /already managed by secrets\[0\]/,
+    ],
+    [
+      'alternating without roles',
+      'envFile: .env.production\nsecrets:\n  - { key: P, type: postgres, user: u, strategy: alternating }\n',
+      /secrets\[0\]\.roles: required/,
+    ],
+    [
+      'two session purge modes',
+      'envFile: .env.production\nsecrets:\n  - { key: R, type: redis }\nsessions: { redis: { patterns: ["s:*"], flushAll: true } }\n',
+      /exactly one of/,
+    ],
+  ])('refuses %s with ERR_CONFIG_INVALID naming the path', async (_name, yaml, message) => {
+    const e = await failure(loadConfig(await setup(yaml)));
+    expect(e.code).toBe('ERR_CONFIG_INVALID');
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(message);
+    expect(e.message.split('\n')).toHaveLength(1);
+  });
+
+  it('an unset ${NAME} is ERR_CONFIG_INTERPOLATION naming where', async () => {
+    const e = await failure(
+      loadConfig(
+        await setup(
+          'envFile: .env.production\nsecrets:\n  - { key: P, type: postgres, user: "${NOPE_NOT_SET}" }\n',
+        ),
+      ),
+    );
+    expect(e.code).toBe('ERR_CONFIG_INTERPOLATION');
+    expect(e.message).toMatch(/secrets\[0\]\.user: \$\{NOPE_NOT_SET\} is not set/);
+  });
+
+  it('a missing config is ERR_CONFIG_NOT_FOUND', async () => {
+    const e = await failure(loadConfig('/nonexistent/rekey.yaml'));
+    expect(e.code).toBe('ERR_CONFIG_NOT_FOUND');
+  });
+
+  it('a weak generation spec is refused when targets are built', async () => {
+    const { createTarget } = await import('../../src/targets/index.js');
+    const loaded = await loadConfig(
+      await setup('envFile: .env.production\nsecrets:\n  - { key: JWT_SECRET, type: generic, length: 12 }\n'),
+    );
+    const e = await failure(
+      Promise.resolve().then(() =>
+        createTarget(loaded.config.secrets[0]!, { env: new Map(), configDir: '/' }),
+      ),
+    );
+    expect(e.code).toBe('ERR_SECRET_WEAK');
+  });
+
+  it('the committed JSON Schema is the one the zod schema generates', async () => {
+    const committed = JSON.parse(
+      await fs.readFile(new URL('../../schema/rekey.schema.json', import.meta.url), 'utf8'),
+    );
+    expect(committed).toEqual(rekeyJsonSchema());
+  });
+});
