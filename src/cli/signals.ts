@@ -18,7 +18,7 @@ export function installInterruptHandler(control: RotationControl): () => void {
       return;
     }
     if (control.critical) {
-      writeErr(`${signal} refused: ${control.critical}; rekey exits as soon as it is safe`);
+      writeErr(`${signal} refused: ${control.critical}; rekey stops and rolls back right after`);
       return;
     }
     writeErr(`${signal} again: exiting now; run \`rekey recover\` to finish or undo the rotation`);

@@ -4,7 +4,7 @@
  * stale, never silently broken: `rekey recover` takes it over.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RekeyError } from './errors.js';
@@ -15,6 +15,8 @@ export interface LockHolder {
   host: string;
   startedAt: string;
   command: string;
+  /** The holder's start time in clock ticks since boot (/proc), so a reused pid is not taken for it. */
+  procStart?: string;
 }
 
 export interface Lock {
@@ -45,7 +47,8 @@ export async function inspectLock(stateDir: string): Promise<LockState> {
     const old = st !== undefined && Date.now() - st.mtimeMs > 10_000;
     return { state: 'unknown', reason: old ? 'empty lock file left by a crash' : 'lock being taken' };
   }
-  if (holder.host === os.hostname() && !isAlive(holder.pid)) return { state: 'stale', holder };
+  if (holder.host === os.hostname() && !isAlive(holder.pid, holder.procStart))
+    return { state: 'stale', holder };
   return { state: 'held', holder };
 }
 
@@ -58,11 +61,13 @@ export async function inspectLock(stateDir: string): Promise<LockState> {
  */
 export async function acquireLock(stateDir: string, command: string): Promise<Lock> {
   await ensurePrivateDir(stateDir);
+  const procStart = processStart(process.pid);
   const holder: LockHolder = {
     pid: process.pid,
     host: os.hostname(),
     startedAt: new Date().toISOString(),
     command,
+    ...(procStart ? { procStart } : {}),
   };
   if (await writeFileExclusive(lockPath(stateDir), JSON.stringify(holder), 0o600))
     return makeLock(stateDir, holder);
@@ -96,7 +101,7 @@ export async function acquireOrTakeOver(
   } catch {
     moved = undefined;
   }
-  if (moved !== undefined && moved.host === os.hostname() && isAlive(moved.pid)) {
+  if (moved !== undefined && moved.host === os.hostname() && isAlive(moved.pid, moved.procStart)) {
     // Lost a race with a live process that took the lock meanwhile: put it back and give up.
     await fs.rename(aside, lockPath(stateDir)).catch(() => {});
     throw lockError({ state: 'held', holder: moved });
@@ -139,11 +144,24 @@ function lockError(seen: LockState): RekeyError {
   );
 }
 
-function isAlive(pid: number): boolean {
+function isAlive(pid: number, procStart?: string): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  // The pid exists; it is the holder only if it started when the holder did (pids are reused).
+  const now = processStart(pid);
+  return procStart === undefined || now === undefined || now === procStart;
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), where /proc exists. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }

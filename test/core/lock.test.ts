@@ -1,0 +1,77 @@
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isRekeyError } from '../../src/core/errors.js';
+import { acquireLock, acquireOrTakeOver, inspectLock, lockPath } from '../../src/core/lock.js';
+
+let dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
+  dirs = [];
+});
+async function stateDir(): Promise<string> {
+  const d = await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-lock-'));
+  dirs.push(d);
+  return path.join(d, '.rekey');
+}
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'none';
+  } catch (e) {
+    return isRekeyError(e) ? e.code : String(e);
+  }
+}
+
+describe('lock', () => {
+  it('one holder at a time; the second is told who holds it', async () => {
+    const dir = await stateDir();
+    const lock = await acquireLock(dir, 'rotate');
+    expect((await fs.stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await fs.stat(lockPath(dir))).mode & 0o777).toBe(0o600);
+    expect(await code(acquireLock(dir, 'rotate'))).toBe('ERR_LOCKED');
+    await lock.release();
+    await (await acquireLock(dir, 'rotate')).release();
+  });
+
+  it('a dead holder is reported stale, never broken silently; recover takes it over', async () => {
+    const dir = await stateDir();
+    const dead = spawnSync('true').pid!;
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fs.writeFile(
+      lockPath(dir),
+      JSON.stringify({ pid: dead, host: os.hostname(), startedAt: 'x', command: 'rotate' }),
+    );
+    expect((await inspectLock(dir)).state).toBe('stale');
+    expect(await code(acquireLock(dir, 'rotate'))).toBe('ERR_LOCK_STALE');
+    const { lock, tookOver } = await acquireOrTakeOver(dir, 'recover');
+    expect(tookOver?.pid).toBe(dead);
+    expect(lock.holder.pid).toBe(process.pid);
+    await lock.release();
+  });
+
+  it('a live pid that is not the holder (reused pid) counts as dead', async () => {
+    const dir = await stateDir();
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fs.writeFile(
+      lockPath(dir),
+      JSON.stringify({
+        pid: process.pid,
+        host: os.hostname(),
+        startedAt: 'x',
+        command: 'rotate',
+        procStart: '1',
+      }),
+    );
+    expect((await inspectLock(dir)).state).toBe('stale');
+  });
+
+  it('a live holder is never taken over, even by recover', async () => {
+    const dir = await stateDir();
+    const lock = await acquireLock(dir, 'rotate');
+    expect(await code(acquireOrTakeOver(dir, 'recover'))).toBe('ERR_LOCKED');
+    await lock.release();
+  });
+});
