@@ -2,11 +2,11 @@
  * The target registry: one factory per secret type, each in its own folder.
  */
 import type { SecretConfig } from '../config/schema.js';
-import { RekeyError } from '../core/errors.js';
 import { commandTarget } from './command/index.js';
 import { fileHeldTarget } from './file/file-held.js';
 import { grafanaTarget } from './grafana/index.js';
 import { postgresTarget } from './postgres/index.js';
+import { redisTarget } from './redis/index.js';
 import type { Target } from './types.js';
 
 export type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from './types.js';
@@ -37,6 +37,6 @@ export function createTarget(secret: SecretConfig, env: TargetEnv): Target {
     case 'postgres':
       return postgresTarget(secret, env);
     case 'redis':
-      throw new RekeyError('ERR_TYPE_UNSUPPORTED', `${secret.key}: type ${secret.type} is not supported yet`);
+      return redisTarget(secret, env);
   }
 }

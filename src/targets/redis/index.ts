@@ -1,0 +1,245 @@
+/**
+ * `type: redis`: the password of a Redis ACL user (`default` unless configured), rotated with two
+ * valid passwords in between (SERVICE-FACTS "Redis"):
+ * - stage: `ACL SETUSER <user> #<sha256(new)>`, so old and new both work; then persist;
+ * - finish: `ACL SETUSER <user> !<sha256(old)>` once the new one is in place; then persist;
+ * - revert: `#<sha256(old)> !<sha256(new)>` in one command; then persist.
+ * Only hashes travel in commands; the plaintext goes only in AUTH. Connections already authenticated
+ * keep working throughout. Every operation opens its own connection, first reads `ACL GETUSER` to see
+ * what is already done, and authenticates with the credential it expects first, then the other one
+ * (so a re-run after a crash or a restart finds its way in).
+ */
+import type { SecretConfigOf, Trigger } from '../../config/schema.js';
+import { RekeyError } from '../../core/errors.js';
+import { generate } from '../../core/generate.js';
+import { specFor } from '../spec.js';
+import type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from '../types.js';
+import { type AclUser, aclHash, getUser, setUser } from './acl.js';
+import { type RedisConn, type RedisEndpoint, toRekeyError, where, withRedis } from './connect.js';
+import { describePersistence, type Persistence, persist, resolvePersistence } from './persist.js';
+import { authRow, oldPasswordRow, probe } from './probe.js';
+
+export type RedisSecret = SecretConfigOf<'redis'>;
+
+/**
+ * @example
+ * const t = redisTarget({ key: 'REDIS_PASSWORD', type: 'redis', host: '127.0.0.1', port: 6379,
+ *   user: 'default', tls: false, persist: 'auto' }, { env, configDir });
+ * await t.stage(ctx, { REDIS_PASSWORD: old }, t.generate(ctx, { REDIS_PASSWORD: old }));
+ */
+export function redisTarget(
+  secret: RedisSecret,
+  _env: { env: ReadonlyMap<string, string>; configDir: string },
+): Target {
+  const spec = specFor(secret);
+  const key = secret.key;
+  const ep: RedisEndpoint = { host: secret.host, port: secret.port, user: secret.user, tls: secret.tls, key };
+  const value = (v: Values, which: string): string => {
+    const s = v[key];
+    if (!s) throw new RekeyError('ERR_ENVFILE_MISSING_KEY', `${key}: the ${which} value is missing or empty`);
+    return s;
+  };
+
+  /** Connects (expected password first), reads how to persist, refusing a setting that cannot work. */
+  const session = async <T>(
+    ctx: TargetContext,
+    passwords: string[],
+    context: string,
+    fn: (conn: RedisConn, p: Persistence) => Promise<T>,
+  ): Promise<T> => {
+    try {
+      return await withRedis(
+        ep,
+        passwords,
+        async (conn) => fn(conn, await resolvePersistence(conn, ep, secret.persist)),
+        ctx.signal,
+      );
+    } catch (err) {
+      throw toRekeyError(err, ep, context);
+    }
+  };
+  const mustHold = (user: AclUser, hash: string, present: boolean, what: string) => {
+    if (user.passwords.includes(hash) !== present) {
+      throw new RekeyError(
+        'ERR_TARGET_REJECTED',
+        `${key}: ${where(ep)}: ACL GETUSER ${ep.user} ${present ? 'does not list' : 'still lists'} ${what}`,
+      );
+    }
+  };
+
+  return {
+    key,
+    type: secret.type,
+    keys: [key],
+    secretKeys: [key],
+
+    describe(_trigger: Trigger): TargetDescription {
+      const persistText =
+        secret.persist === 'auto'
+          ? 'CONFIG REWRITE or ACL SAVE, as detected (see plan)'
+          : secret.persist === 'none'
+            ? 'not persisted (persist: none)'
+            : secret.persist === 'rewrite'
+              ? 'CONFIG REWRITE'
+              : 'ACL SAVE';
+      return {
+        fileOnly: false,
+        overlap: true,
+        retiresOld: true,
+        actions: [
+          `ACL SETUSER ${ep.user} #<sha256 of the new password> on ${where(ep)}: old and new both valid (only hashes are sent)`,
+          'after the deploy: check Redis still accepts the new password (a restart may have dropped it)',
+          `finish: ACL SETUSER ${ep.user} !<sha256 of the old password>; persist: ${persistText}`,
+        ],
+      };
+    },
+
+    async inspect(ctx: TargetContext, cur: Values): Promise<PlanNote[]> {
+      return session(ctx, [value(cur, 'current')], 'inspect', async (conn, p) => {
+        const notes: PlanNote[] = [describePersistence(p, ep.user)];
+        const user = await getUser(conn, ep);
+        if (user.flags.includes('nopass')) {
+          notes.push({
+            level: 'warn',
+            text: `user ${ep.user} has nopass: any password works; rotation refused`,
+          });
+        } else if (user.passwords.length > 1) {
+          notes.push({
+            level: 'info',
+            text: `user ${ep.user} has ${user.passwords.length} passwords: rekey adds the new one and removes only the current one`,
+          });
+        }
+        return notes;
+      });
+    },
+
+    async checkCurrent(ctx: TargetContext, cur: Values): Promise<void> {
+      const p = value(cur, 'current');
+      try {
+        await withRedis(
+          ep,
+          p,
+          async (conn) => {
+            await probe(conn);
+            // Catches a missing privilege (ACL needs +@admin) in preflight, before anything changes.
+            const user = await getUser(conn, ep);
+            if (user.flags.includes('nopass')) {
+              throw new RekeyError(
+                'ERR_TARGET_REJECTED',
+                `${key}: ${where(ep)}: user ${ep.user} has nopass (any password works)`,
+                {
+                  hint: `Give ${ep.user} a password first (ACL SETUSER ${ep.user} resetpass >…), then rotate.`,
+                },
+              );
+            }
+          },
+          ctx.signal,
+        );
+      } catch (err) {
+        throw toRekeyError(err, ep, 'current password');
+      }
+    },
+
+    generate: () => ({ [key]: generate(spec) }),
+
+    async stage(ctx: TargetContext, cur: Values, next: Values): Promise<void> {
+      const add = aclHash(value(next, 'new'));
+      await session(ctx, [value(cur, 'current'), value(next, 'new')], 'stage', async (conn, p) => {
+        if (p.problem) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: ${p.problem}`);
+        let user = await getUser(conn, ep);
+        if (!user.passwords.includes(add)) {
+          // Saving the unchanged user first proves persistence works (a read-only redis.conf fails
+          // here) before Redis learns anything new.
+          await persist(conn, ep, p);
+          user = await setUser(conn, ep, [`#${add}`]);
+        }
+        mustHold(user, add, true, 'the new password');
+        await persist(conn, ep, p);
+      });
+    },
+
+    async test(ctx: TargetContext, next: Values): Promise<void> {
+      try {
+        await withRedis(ep, value(next, 'new'), probe, ctx.signal);
+      } catch (err) {
+        throw toRekeyError(err, ep, 'new password, new connection');
+      }
+    },
+
+    async afterDeploy(ctx: TargetContext, _cur: Values, next: Values): Promise<void> {
+      try {
+        await withRedis(ep, value(next, 'new'), probe, ctx.signal);
+      } catch (err) {
+        const e = toRekeyError(err, ep, 'new password, after the deploy');
+        if (e.code !== 'ERR_TARGET_AUTH') throw e;
+        throw new RekeyError(
+          'ERR_TARGET_AUTH',
+          `${key}: ${where(ep)} no longer accepts the new password after the deploy (restarted without it?)`,
+          {
+            cause: err,
+            hint: `If the deploy restarts Redis, have it pass the new ${key} from the env file to Redis, or give Redis a config file or aclfile so rekey can persist the change.`,
+          },
+        );
+      }
+    },
+
+    async verify(
+      ctx: TargetContext,
+      next: Values,
+      previous?: Values,
+      retired?: boolean,
+    ): Promise<CheckResult[]> {
+      const rows: CheckResult[] = [await authRow(ep, next[key] ?? '', ctx.signal)];
+      const old = previous?.[key];
+      if (retired && old && old !== next[key]) rows.push(await oldPasswordRow(ep, old, ctx.signal));
+      return rows;
+    },
+
+    async finish(ctx: TargetContext, cur: Values, next: Values): Promise<void> {
+      const oldPw = value(cur, 'current');
+      const newPw = value(next, 'new');
+      const [drop, keep] = [aclHash(oldPw), aclHash(newPw)];
+      await session(ctx, [newPw, oldPw], 'finish', async (conn, p) => {
+        if (p.problem) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: ${p.problem}`);
+        let user = await getUser(conn, ep);
+        if (!user.passwords.includes(keep)) {
+          throw new RekeyError(
+            'ERR_TARGET_REJECTED',
+            `${key}: ${where(ep)} does not hold the new password (restarted since stage?); the old one was kept`,
+            {
+              hint: 'Run `rekey recover`; if Redis was restarted, check it starts with the password in the env file.',
+            },
+          );
+        }
+        if (drop !== keep && user.passwords.includes(drop)) user = await setUser(conn, ep, [`!${drop}`]);
+        if (drop !== keep) mustHold(user, drop, false, 'the old password');
+        await persist(conn, ep, p, { final: true });
+      });
+    },
+
+    async revert(ctx: TargetContext, cur: Values, next: Values): Promise<void> {
+      const oldPw = value(cur, 'current');
+      const newPw = next[key] ?? '';
+      const [keep, drop] = [aclHash(oldPw), newPw ? aclHash(newPw) : ''];
+      await session(ctx, [oldPw, newPw], 'revert', async (conn, p) => {
+        let user = await getUser(conn, ep);
+        // One command, old added before new removed: the user always has a working password.
+        const rules = [
+          ...(user.passwords.includes(keep) ? [] : [`#${keep}`]),
+          ...(drop && drop !== keep && user.passwords.includes(drop) ? [`!${drop}`] : []),
+        ];
+        user = await setUser(conn, ep, rules);
+        mustHold(user, keep, true, 'the old password');
+        if (drop && drop !== keep) mustHold(user, drop, false, 'the new password');
+        try {
+          await persist(conn, ep, p);
+        } catch (err) {
+          // Nothing changed in this call: stage either failed to persist before changing anything
+          // (nothing on disk to undo) or this is a re-run. Changed now: the disk must follow.
+          if (rules.length > 0) throw err;
+          ctx.log.warn(`${key}: the revert could not be saved: ${(err as Error).message}`);
+        }
+      });
+    },
+  };
+}
