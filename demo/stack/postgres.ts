@@ -38,6 +38,10 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** Fast shutdown and start again: same data dir, same port. */
   restart(): Promise<void>;
+  /** Fast shutdown, keeping the data dir (a service that is down); `start()` brings it back. */
+  halt(): Promise<void>;
+  /** Starts a halted server again (same data dir and port). */
+  start(): Promise<void>;
   /** The whole server log so far. */
   readLog(): Promise<string>;
 }
@@ -228,6 +232,13 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       if (stopping !== undefined) throw new Error('this PostgreSQL server was stopped; start a new one');
       await proc.stop('SIGINT');
       proc = await launch();
+    },
+    async halt() {
+      await proc.stop('SIGINT');
+    },
+    async start() {
+      if (stopping !== undefined) throw new Error('this PostgreSQL server was stopped; start a new one');
+      if (!proc.alive()) proc = await launch();
     },
     readLog: () => readFile(logFile, 'utf8'),
   };

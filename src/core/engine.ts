@@ -225,7 +225,7 @@ async function prepare(
   }
   const after = editEnv(envFile.doc, changes, { annotation: now });
   const backupPath = await writeBackup(deps.loaded.envFile, now);
-  faultPoint('prepare', 'begin');
+  await faultPoint('prepare', 'begin');
   const journal: Journal = {
     version: JOURNAL_VERSION,
     id,
@@ -257,7 +257,7 @@ async function prepare(
     meta: { ...req.meta, ...(req.only ? { only: [...req.only] } : {}) },
   };
   await store.write(journal);
-  faultPoint('prepare', 'end');
+  await faultPoint('prepare', 'end');
   deps.progress.end('prepare', 'ok', `backup ${path.basename(backupPath)}`);
   const run = new Run(deps, store, journal, new Map(pre.targets.map((t) => [t.key, t])));
   run.warnings.push(...pre.plan.warnings);

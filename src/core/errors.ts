@@ -169,6 +169,66 @@ export const ERROR_CODES = {
     exit: EXIT.needsAttention,
     hint: 'This is a bug in rekey. If a rotation was running, run `rekey recover`, then report it.',
   },
+  ERR_OVERDUE: {
+    exit: EXIT.overdue,
+    hint: 'Rotate the secrets named above (`rekey rotate --only KEYS`), then run `rekey check` again.',
+  },
+  ERR_SERVE_UNPROTECTED: {
+    exit: EXIT.usage,
+    hint: 'Bind to 127.0.0.1 (the default), or pass --token-file FILE to require a bearer token.',
+  },
+  ERR_SERVE_TOKEN: {
+    exit: EXIT.usage,
+    hint: 'Write a random token of at least 16 characters to the file, e.g. `openssl rand -hex 32 > FILE`.',
+  },
+  ERR_UNATTENDED_REFUSED: {
+    exit: EXIT.usage,
+    hint: 'Remove `unattended: true` from that secret, or name its type in `rekey schedule --allow-unattended TYPES`.',
+  },
+  ERR_SCHEDULE_CORRUPT: {
+    exit: EXIT.needsAttention,
+    hint: 'Inspect .rekey/schedule.json; removing it resets the failure counts of `rekey schedule`.',
+  },
+  ERR_REQUEST_NOT_FOUND: {
+    exit: EXIT.usage,
+    hint: 'List change requests with `rekey requests`; pass an id it shows, or the path of a request file.',
+  },
+  ERR_APPROVALS_OFF: {
+    exit: EXIT.usage,
+    hint: 'Add an `approvals:` section (require, allowedSigners, roles) to rekey.yaml to use change requests.',
+  },
+  ERR_BREAK_GLASS_TRIGGER: {
+    exit: EXIT.usage,
+    hint: '--break-glass is for a suspected compromise: add --trigger compromise, or get approvals with `rekey request`.',
+  },
+  ERR_SIGNER_UNKNOWN: {
+    exit: EXIT.usage,
+    hint: 'Add your public key to the allowed_signers file of approvals.allowedSigners, or pass --key with a listed key.',
+  },
+  ERR_SIGNING_FAILED: {
+    exit: EXIT.usage,
+    hint: 'Check that --key names your private SSH key (or its .pub, key loaded in ssh-agent) and that OpenSSH 8.2+ is installed.',
+  },
+  ERR_ATTACHMENT: {
+    exit: EXIT.usage,
+    hint: 'Pass --attach a readable file (a scan report such as bandit, safety, npm audit or Trivy JSON).',
+  },
+  ERR_AUDIT_VALUE_CHANGED: {
+    exit: EXIT.failedRolledBack,
+    hint: 'The value was changed outside rekey (hand edit, restore, another tool): find out who changed it, then rotate it.',
+  },
+  ERR_AUDIT_NO_RECORD: {
+    exit: EXIT.usage,
+    hint: 'The audit log has no fingerprint for that key yet: rotate it once with rekey.',
+  },
+  ERR_AUDIT_KEY: {
+    exit: EXIT.needsAttention,
+    hint: 'Restore .rekey/audit.key from a backup of the state directory; without it no fingerprint can be checked.',
+  },
+  ERR_ARCHIVE_DECRYPT: {
+    exit: EXIT.usage,
+    hint: 'Pass --identity a file holding an age identity (AGE-SECRET-KEY-1...) of one of backups.encryptTo.',
+  },
 } as const satisfies Record<string, { exit: ExitCode; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,6 +1,6 @@
 /**
- * Documented fault-injection points for the fault tests (and for anyone who wants to rehearse a
- * failure on a staging stack). Inert unless the variable is set.
+ * Documented fault-injection points for the fault tests (and for rehearsing a failure on a staging
+ * stack). Inert unless the variable is set.
  *
  * - `REKEY_CRASH_AT=<step>[@begin|@end]`: the process kills itself with SIGKILL (a real kill -9) right
  *   after the journal records the step's start (`@begin`), or right after the step's work, before the
@@ -8,9 +8,12 @@
  *   (`stage:REDIS_PASSWORD`, `commit`, `revert:POSTGRES_PASSWORD`, `restore`, ...) or a bare phase
  *   (`stage`), which matches the phase's first step.
  * - `REKEY_FAIL_AT=<step>[@begin|@end]`: the step fails with ERR_INJECTED_FAULT at that point.
+ * - `REKEY_PAUSE_AT=<step>[@begin|@end]` with `REKEY_PAUSE_FILE=<path>`: at that point rekey writes
+ *   the step id to the file and waits until the file is removed (a test stops a service meanwhile).
  *
  * A real process dies anywhere, not only here: the tests also kill at random times.
  */
+import { existsSync, writeFileSync } from 'node:fs';
 import { RekeyError } from './errors.js';
 
 function matches(spec: string | undefined, id: string, when: 'begin' | 'end'): boolean {
@@ -22,8 +25,14 @@ function matches(spec: string | undefined, id: string, when: 'begin' | 'end'): b
 const fired = new Set<string>();
 
 /** Called by the step runner at each boundary. */
-export function faultPoint(id: string, when: 'begin' | 'end'): void {
+export async function faultPoint(id: string, when: 'begin' | 'end'): Promise<void> {
   if (matches(process.env.REKEY_CRASH_AT, id, when)) process.kill(process.pid, 'SIGKILL');
+  const pauseFile = process.env.REKEY_PAUSE_FILE;
+  if (pauseFile && matches(process.env.REKEY_PAUSE_AT, id, when) && !fired.has(`pause:${id}`)) {
+    fired.add(`pause:${id}`);
+    writeFileSync(pauseFile, `${id}@${when}\n`);
+    while (existsSync(pauseFile)) await new Promise((r) => setTimeout(r, 20));
+  }
   // A bare phase fails once (its first step), so a rollback through the same phase can proceed.
   if (matches(process.env.REKEY_FAIL_AT, id, when) && !fired.has(id.split(':')[0]!)) {
     fired.add(id.split(':')[0]!);

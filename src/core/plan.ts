@@ -95,7 +95,11 @@ export function buildPlan(input: PlanInput): Plan {
   });
   for (const s of selected.filter((x) => x.hasAfterDeploy)) {
     steps.push(
-      step('invalidate', s, input.trigger === 'compromise' ? 'end sessions of the old credential' : 'after-deploy checks'),
+      step(
+        'invalidate',
+        s,
+        input.trigger === 'compromise' ? 'end sessions of the old credential' : 'after-deploy checks',
+      ),
     );
   }
   const purgeSessions =

@@ -154,9 +154,9 @@ export class Run {
     this.deps.progress.begin(id, title);
     let result: T;
     try {
-      faultPoint(id, 'begin');
+      await faultPoint(id, 'begin');
       result = await work();
-      faultPoint(id, 'end');
+      await faultPoint(id, 'end');
     } catch (e) {
       const err = asRekeyError(e);
       markStep(this.journal, id, 'failed', { code: err.code, message: err.message });
