@@ -42,7 +42,7 @@ describe('kill -9 at every step boundary with every live target', () => {
       const rec = await s.run(['recover', '--yes', '--json']);
       expect(rec.code, `${point}: ${rec.stderr}`).toBe(0);
       const outcome = JSON.parse(rec.stdout).outcome as string;
-      (outcomes[outcome] ??= []).push(point);
+      outcomes[outcome] = [...(outcomes[outcome] ?? []), point];
       await s.assertConsistent().catch((e) => {
         throw new Error(`${point}: ${(e as Error).message}`);
       });
