@@ -84,6 +84,11 @@ export interface SpawnServerOptions extends Wrap {
   exitSignal: NodeJS.Signals;
   /** Working directory (one the server's user can enter). */
   cwd?: string;
+  /**
+   * Let the server outlive this process (`rekey demo --keep`): no parent-death signal, not killed at
+   * exit. The caller records its pid and stops it later.
+   */
+  persistent?: boolean;
 }
 
 /**
@@ -101,7 +106,11 @@ export async function spawnServer(
   options: SpawnServerOptions,
 ): Promise<ServerProcess> {
   hook();
-  const [file, argv] = await wrapCommand(cmd, args, options);
+  const [file, argv] = await wrapCommand(
+    cmd,
+    args,
+    options.persistent ? { user: options.user, deathSignal: undefined } : options,
+  );
   const fd = openSync(options.logFile, 'a', 0o600);
   let child: ChildProcess;
   try {
@@ -115,19 +124,22 @@ export async function spawnServer(
     closeSync(fd);
   }
   const entry: Tracked = { child, signal: options.exitSignal };
-  children.add(entry);
+  const tracked = new Set<Tracked>([entry]);
+  if (!options.persistent) children.add(entry);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       children.delete(entry);
+      tracked.delete(entry);
       resolve();
     });
     child.once('error', () => {
       children.delete(entry);
+      tracked.delete(entry);
       resolve();
     });
   });
   child.unref();
-  const alive = () => child.exitCode === null && child.signalCode === null && children.has(entry);
+  const alive = () => child.exitCode === null && child.signalCode === null && tracked.has(entry);
   return {
     pid: child.pid ?? -1,
     exited,

@@ -15,6 +15,8 @@ import { makeServerDir } from './tmp.js';
 import { waitUntil } from './wait.js';
 
 export interface PostgresOptions {
+  /** Let the server outlive this process (see spawnServer); its temp dir is not removed at exit. */
+  persistent?: boolean;
   /** `log_statement = 'all'`: every statement lands in the log (for "no secret in the log" tests). */
   logStatementAll?: boolean;
   /** The superuser's password; random when omitted. Never passed on a command line. */
@@ -26,6 +28,8 @@ export interface PostgresOptions {
 }
 
 export interface PostgresServer {
+  /** The server's process id (changes on restart). */
+  readonly pid: number;
   readonly host: '127.0.0.1';
   readonly port: number;
   readonly dataDir: string;
@@ -145,7 +149,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const owner = isRoot() ? await systemUser('postgres') : undefined;
   const password = options.superuserPassword ?? randomBytes(24).toString('base64url');
   const root = await makeServerDir('rekey-pg-', owner);
-  const untrack = trackDir(root);
+  const untrack = (options.persistent ? () => () => {} : trackDir)(root);
   const dataDir = join(root, 'data');
   const socketDir = join(root, 'sock');
   const logFile = join(root, 'postgres.log');
@@ -156,6 +160,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     const offset = (await stat(logFile).catch(() => ({ size: 0 }))).size;
     const logSince = async () => (await readFile(logFile, 'utf8').catch(() => '')).slice(offset);
     const proc = await spawnServer(join(bindir, 'postgres'), ['-D', dataDir], {
+      persistent: options.persistent ?? false,
       logFile,
       exitSignal: 'SIGQUIT',
       deathSignal: 'SIGQUIT',
@@ -213,6 +218,9 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 
   let stopping: Promise<void> | undefined;
   return {
+    get pid() {
+      return proc.pid;
+    },
     host: '127.0.0.1',
     port,
     dataDir,

@@ -21,6 +21,8 @@ import { waitUntil } from './wait.js';
 export type RedisMode = 'config' | 'aclfile' | 'cmdline';
 
 export interface RedisOptions {
+  /** Let the server outlive this process (see spawnServer); its temp dir is not removed at exit. */
+  persistent?: boolean;
   /** The default user's password. */
   password: string;
   mode?: RedisMode;
@@ -29,6 +31,8 @@ export interface RedisOptions {
 }
 
 export interface RedisServer {
+  /** The server's process id (changes on restart). */
+  readonly pid: number;
   readonly host: '127.0.0.1';
   readonly port: number;
   readonly mode: RedisMode;
@@ -121,7 +125,7 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
   const mode = options.mode ?? 'config';
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   const dir = await makeServerDir('rekey-redis-');
-  const untrack = trackDir(dir);
+  const untrack = (options.persistent ? () => () => {} : trackDir)(dir);
   const layout: Layout = {
     dir,
     logFile: join(dir, 'redis.log'),
@@ -136,6 +140,7 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
     const logSince = async () => (await readFile(layout.logFile, 'utf8').catch(() => '')).slice(offset);
     const args = layout.configFile !== undefined ? [layout.configFile] : cmdlineArgs(port, layout, password);
     const proc = await spawnServer(binary, args, {
+      persistent: options.persistent ?? false,
       logFile: layout.logFile,
       exitSignal: 'SIGKILL',
       deathSignal: 'SIGKILL',
@@ -201,6 +206,9 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
 
   let stopping: Promise<void> | undefined;
   return {
+    get pid() {
+      return proc.pid;
+    },
     host: '127.0.0.1',
     port,
     mode,
