@@ -122,7 +122,13 @@ export class JournalStore {
     const out: Array<ReturnType<typeof withoutValues>> = [];
     for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
       const text = await readIfExists(path.join(this.historyDir, name));
-      if (text !== undefined) out.push(JSON.parse(text));
+      if (text === undefined) continue;
+      try {
+        out.push(JSON.parse(text));
+      } catch {
+        // A torn archive (a crash while it was written is impossible with atomic writes, but a disk
+        // can still lie): skip it rather than lose the whole history.
+      }
     }
     return out;
   }

@@ -7,7 +7,7 @@ const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 describe('README', () => {
   it('lists every error code with its exit code (npm run docs regenerates the table)', () => {
     for (const [code, { exit }] of Object.entries(ERROR_CODES)) {
-      expect(readme, code).toMatch(new RegExp(`\\| \`${code}\` \\| ${exit} \\|`));
+      expect(readme, code).toMatch(new RegExp(`\\| \`${code}\` +\\| ${exit} +\\|`));
     }
   });
 
