@@ -98,6 +98,13 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON document on stdout')
     .action((o) => verifyCommand(globals(), o));
 
+  program
+    .command('demo')
+    .description('throwaway local stack, full rotation, then tear down')
+    .option('--keep', 'leave the stack running and print how to reach and stop it')
+    .option('--json', 'print one JSON document (the claims and their outcomes) on stdout')
+    .action(async (o) => (await import('./demo.js')).demoCommand(o));
+
   registerGovernanceCommands(program, globals);
   registerPolicyCommands(program, globals);
   return program;

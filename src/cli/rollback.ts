@@ -1,10 +1,17 @@
-/** `rekey rollback [--backup PATH]`: return the stack, live services included, to a backup's values. */
+/**
+ * `rekey rollback [--backup PATH [--identity FILE]]`: return the stack, live services included, to a
+ * backup's values. An age-encrypted archive is decrypted in memory with the identity, never to disk.
+ */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { decryptArchive, isAgeFile } from '../backups/index.js';
+import { registerSecretValues } from '../config/load.js';
 import { rotate } from '../core/engine.js';
 import { RekeyError } from '../core/errors.js';
 import { RotationControl } from '../core/run.js';
 import { envValues, listBackups, parseEnv } from '../envfile/index.js';
+import { governanceHooks } from '../governance/hooks.js';
+import { operatorIdentity } from '../governance/identity.js';
 import { confirm } from './confirm.js';
 import { type GlobalOptions, openStack } from './context.js';
 import { progressFor } from './progress.js';
@@ -13,21 +20,33 @@ import { installInterruptHandler } from './signals.js';
 
 export async function rollbackCommand(
   globals: GlobalOptions,
-  opts: { backup?: string; json?: boolean; yes?: boolean; operator?: string; ticket?: string },
+  opts: {
+    backup?: string;
+    identity?: string;
+    json?: boolean;
+    yes?: boolean;
+    operator?: string;
+    ticket?: string;
+  },
 ): Promise<void> {
   const progress = progressFor();
   const control = new RotationControl();
-  const deps = await openStack(globals, { progress, control });
+  const stack = await openStack(globals, { progress, control });
+  const operator = await operatorIdentity(stack.loaded.dir, opts.operator);
+  const hooks = governanceHooks(stack.loaded, {
+    command: 'rollback',
+    operator,
+    warn: (m) => progress.note(`warning: ${m}`),
+  });
+  const deps = { ...stack, hooks };
   const backup = opts.backup ? path.resolve(opts.backup) : (await listBackups(deps.loaded.envFile))[0];
   if (backup === undefined)
-    throw new RekeyError('ERR_BACKUP_NOT_FOUND', `no backup of ${path.basename(deps.loaded.envFile)} found`);
-  let text: string;
-  try {
-    text = await fs.readFile(backup, 'utf8');
-  } catch {
-    throw new RekeyError('ERR_BACKUP_NOT_FOUND', `cannot read the backup ${backup}`);
-  }
+    throw new RekeyError('ERR_BACKUP_NOT_FOUND', `no backup of ${path.basename(deps.loaded.envFile)} found`, {
+      hint: 'Pass --backup PATH, or --backup ARCHIVE.age --identity FILE for an encrypted archive.',
+    });
+  const text = await readBackup(backup, opts.identity);
   const values = envValues(parseEnv(text, path.basename(backup)));
+  for (const s of deps.loaded.config.secrets) registerSecretValues(s, values);
   const current = envValues(deps.loaded.env.doc);
   const keys = deps.loaded.config.secrets
     .filter((s) =>
@@ -67,7 +86,7 @@ export async function rollbackCommand(
       fixedValues: values,
       meta: {
         rollbackFrom: backup,
-        ...(opts.operator ? { operator: opts.operator } : {}),
+        operator,
         ...(opts.ticket ? { ticket: opts.ticket } : {}),
       },
     });
@@ -76,5 +95,25 @@ export async function rollbackCommand(
   } finally {
     progress.stop();
     uninstall();
+  }
+}
+
+/** The backup's text: a plain backup as is, an age archive decrypted in memory with --identity. */
+async function readBackup(backup: string, identity: string | undefined): Promise<string> {
+  if (await isAgeFile(backup)) {
+    if (identity === undefined) {
+      throw new RekeyError('ERR_USAGE', `${path.basename(backup)} is an encrypted archive`, {
+        hint: 'Pass --identity FILE, a file holding the age identity (AGE-SECRET-KEY-1...) it was encrypted to.',
+      });
+    }
+    return decryptArchive(backup, identity);
+  }
+  if (identity !== undefined) {
+    throw new RekeyError('ERR_USAGE', `--identity given, but ${path.basename(backup)} is not an age archive`);
+  }
+  try {
+    return await fs.readFile(backup, 'utf8');
+  } catch {
+    throw new RekeyError('ERR_BACKUP_NOT_FOUND', `cannot read the backup ${backup}`);
   }
 }

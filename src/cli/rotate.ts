@@ -1,7 +1,8 @@
-/** `rekey rotate`: the whole protocol under the lock. */
+/** `rekey rotate`: the whole protocol under the lock, behind change control. */
 import type { Trigger } from '../config/schema.js';
 import { rotate } from '../core/engine.js';
 import { RotationControl } from '../core/run.js';
+import { governRotation } from '../governance/hooks.js';
 import { confirm } from './confirm.js';
 import { type GlobalOptions, openStack } from './context.js';
 import { progressFor } from './progress.js';
@@ -14,6 +15,8 @@ export interface RotateOptions {
   ticket?: string;
   operator?: string;
   attach?: string[];
+  request?: string;
+  breakGlass?: string;
   yes?: boolean;
   json?: boolean;
   force?: boolean;
@@ -22,7 +25,17 @@ export interface RotateOptions {
 export async function rotateCommand(globals: GlobalOptions, opts: RotateOptions): Promise<void> {
   const progress = progressFor();
   const control = new RotationControl();
-  const deps = await openStack(globals, { progress, control });
+  const stack = await openStack(globals, { progress, control });
+  const { meta, hooks } = await governRotation(stack.loaded, {
+    trigger: opts.trigger,
+    ...(opts.request !== undefined ? { request: opts.request } : {}),
+    ...(opts.breakGlass !== undefined ? { breakGlass: opts.breakGlass } : {}),
+    ...(opts.operator ? { operator: opts.operator } : {}),
+    ...(opts.ticket ? { ticket: opts.ticket } : {}),
+    ...(opts.attach ? { attach: opts.attach } : {}),
+    warn: (m) => progress.note(`warning: ${m}`),
+  });
+  const deps = { ...stack, hooks };
   await confirm(
     `Rotate ${opts.only?.join(', ') ?? 'every configured secret'} of stack ${deps.loaded.stack} now?`,
     opts.yes,
@@ -33,11 +46,7 @@ export async function rotateCommand(globals: GlobalOptions, opts: RotateOptions)
       trigger: opts.trigger,
       ...(opts.only ? { only: opts.only } : {}),
       ...(opts.force ? { force: true } : {}),
-      meta: {
-        ...(opts.ticket ? { ticket: opts.ticket } : {}),
-        ...(opts.operator ? { operator: opts.operator } : {}),
-        ...(opts.attach ? { attachments: opts.attach } : {}),
-      },
+      meta,
     });
     progress.stop();
     report(result, opts.json);

@@ -398,7 +398,12 @@ export async function deployNow(run: Run, command: string, label: 'deploy' | 'ro
   const { loaded } = run.deps;
   const deploy = loaded.config.deploy!;
   const env = await currentEnv(run);
-  const extraEnv = Object.fromEntries(deploy.passEnv.flatMap((k) => (env.has(k) ? [[k, env.get(k)!]] : [])));
+  const extraEnv: Record<string, string> = {
+    ...Object.fromEntries(deploy.passEnv.flatMap((k) => (env.has(k) ? [[k, env.get(k)!]] : []))),
+    // Lets a deploy script tell rekey's own rollback from an operator's (scripts/deploy.sh does).
+    REKEY_PHASE: label,
+    REKEY_ROTATION_ID: run.journal.id,
+  };
   const secretKeys = [...run.targets.values()].flatMap((t) => t.secretKeys);
   const result = await runCommand(command, {
     cwd: loaded.dir,

@@ -165,6 +165,10 @@ export const ERROR_CODES = {
     exit: EXIT.failedRolledBack,
     hint: 'A fault was injected with REKEY_FAIL_AT (a test hook); unset it.',
   },
+  ERR_DEMO_FAILED: {
+    exit: EXIT.failedRolledBack,
+    hint: 'Read the claims marked ✗ above; run with --keep to inspect the stack.',
+  },
   ERR_INTERNAL: {
     exit: EXIT.needsAttention,
     hint: 'This is a bug in rekey. If a rotation was running, run `rekey recover`, then report it.',

@@ -116,8 +116,8 @@ export class JournalStore {
     return archived;
   }
 
-  /** Archived rotations (without values), oldest first. */
-  async history(): Promise<Array<ReturnType<typeof withoutValues>>> {
+  /** Archived rotations (without values), oldest first; unreadable archives are skipped and named to `onSkip`. */
+  async history(onSkip?: (file: string) => void): Promise<Array<ReturnType<typeof withoutValues>>> {
     const names = await fs.readdir(this.historyDir).catch(() => [] as string[]);
     const out: Array<ReturnType<typeof withoutValues>> = [];
     for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
@@ -126,8 +126,9 @@ export class JournalStore {
       try {
         out.push(JSON.parse(text));
       } catch {
-        // A torn archive (a crash while it was written is impossible with atomic writes, but a disk
-        // can still lie): skip it rather than lose the whole history.
+        // A damaged archive (atomic writes rule out a torn one, but disks and people can still
+        // damage files): skip it rather than lose the whole history.
+        onSkip?.(name);
       }
     }
     return out;

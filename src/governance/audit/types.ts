@@ -8,7 +8,14 @@ import type { Trigger } from '../../config/schema.js';
 
 export type AuditKind = 'rotate' | 'rollback' | 'recover' | 'request' | 'approval' | 'break-glass';
 
-export type AuditOutcome = 'rotated' | 'rolled-back' | 'needs-attention' | 'nothing-to-do' | 'recorded';
+/** `refused`: a rotation that change control stopped before anything changed (exit 5). */
+export type AuditOutcome =
+  | 'rotated'
+  | 'rolled-back'
+  | 'needs-attention'
+  | 'nothing-to-do'
+  | 'recorded'
+  | 'refused';
 
 export interface AuditSecret {
   readonly key: string;
@@ -37,6 +44,15 @@ export interface AuditRecord {
   readonly phases?: ReadonlyArray<{ readonly id: string; readonly state: string; readonly ms?: number }>;
   readonly attachments?: ReadonlyArray<Record<string, unknown>>;
   readonly error?: { readonly code: string; readonly message: string };
+  /** Request records: why, and until when the request can be used. */
+  readonly reason?: string;
+  readonly expires?: string;
+  /** Run by `rekey schedule` under the standing approval of `unattended: true` secrets. */
+  readonly unattended?: boolean;
+  /** Rotations: the env-file backup (file name), its encrypted archive, whether the plaintext was deleted. */
+  readonly backup?: { readonly file: string; readonly archive?: string; readonly localDeleted?: boolean };
+  /** Rollbacks: the backup or archive (file name) the values came from. */
+  readonly rollbackFrom?: string;
   /** SHA-256 (hex) of the previous line's exact text; 64 zeros for the first record. */
   readonly prev: string;
 }

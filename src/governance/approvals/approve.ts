@@ -1,0 +1,162 @@
+/**
+ * `rekey approve REQUEST --role ROLE`: sign the request's digest with the approver's SSH key, find
+ * the approver's principal in allowed_signers from the signature itself (nobody types their own
+ * name), and add the approval to the request.
+ */
+
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { LoadedConfig } from '../../config/load.js';
+import { RekeyError } from '../../core/errors.js';
+import { appendAudit } from '../audit/append.js';
+import { withFileLock } from '../audit/lock.js';
+import { auditPaths } from '../audit/read.js';
+import {
+  type Approval,
+  type ChangeRequest,
+  isExpired,
+  loadRequest,
+  requestDigest,
+  requestUse,
+  saveRequest,
+} from './request.js';
+import { sshFindPrincipals, sshSign, sshVerify } from './ssh.js';
+import { type ApprovalState, allowedSignersFile, approvalState, approvalsConfig } from './state.js';
+
+export interface ApproveInput {
+  readonly role: string;
+  /** The approver's private key (or .pub with the key in ssh-agent); default: git's user.signingkey, else ~/.ssh/id_*. */
+  readonly key?: string;
+  readonly operator: string;
+  readonly now?: Date;
+}
+
+/**
+ * Signs and records one approval; returns the request and what it still needs.
+ *
+ * @example
+ * const { state } = await approveRequest(loaded, 'req-20261125-3fa2c1', { role: 'security-lead',
+ *   key: '~/.ssh/id_ed25519', operator: 'alice@example.com' });
+ * state.missing; // [{ role: 'devops-lead', why: 'no approval' }]
+ */
+export async function approveRequest(
+  loaded: LoadedConfig,
+  ref: string,
+  input: ApproveInput,
+): Promise<{ request: ChangeRequest; approval: Approval; state: ApprovalState }> {
+  const config = approvalsConfig(loaded);
+  const signers = allowedSignersFile(loaded);
+  if (!config.require.includes(input.role) && config.roles[input.role] === undefined) {
+    throw new RekeyError('ERR_USAGE', `unknown role ${input.role}`, {
+      hint: `Roles in rekey.yaml: ${[...new Set([...config.require, ...Object.keys(config.roles)])].join(', ')}.`,
+    });
+  }
+  const keyFile = await signingKey(loaded.dir, input.key);
+  const now = input.now ?? new Date();
+  const { file } = await loadRequest(loaded, ref);
+  return withFileLock(`${file}.lock`, async () => {
+    const { request } = await loadRequest(loaded, file);
+    const digest = requestDigest(request);
+    if (digest !== request.digest) {
+      throw new RekeyError(
+        'ERR_APPROVAL_INVALID',
+        `change request ${request.id} was altered after it was created; not signed`,
+      );
+    }
+    if (request.stack !== loaded.stack) {
+      throw new RekeyError(
+        'ERR_APPROVAL_INVALID',
+        `change request ${request.id} is for stack ${request.stack}, not ${loaded.stack}`,
+      );
+    }
+    if (request.breakGlass === undefined) {
+      const use = await requestUse(loaded, request.id);
+      if (use)
+        throw new RekeyError(
+          'ERR_APPROVAL_INVALID',
+          `change request ${request.id} was already used on ${use.time}`,
+        );
+      if (isExpired(request, now)) {
+        throw new RekeyError(
+          'ERR_APPROVAL_INVALID',
+          `change request ${request.id} expired on ${request.expires}`,
+        );
+      }
+    }
+    const signature = await sshSign(keyFile, digest);
+    const principals = await sshFindPrincipals(signers, signature);
+    if (principals.length === 0) {
+      throw new RekeyError('ERR_SIGNER_UNKNOWN', `the key ${keyFile} is not in ${path.basename(signers)}`);
+    }
+    const listed = principals.filter((p) => (config.roles[input.role] ?? []).includes(p));
+    const principal = listed[0];
+    if (principal === undefined) {
+      throw new RekeyError(
+        'ERR_APPROVAL_INVALID',
+        `the key ${keyFile} belongs to ${principals.join(', ')}, not listed for ${input.role} in approvals.roles`,
+        { hint: `Approvers for ${input.role}: ${(config.roles[input.role] ?? []).join(', ') || 'none'}.` },
+      );
+    }
+    if (!(await sshVerify(signers, principal, signature, digest))) {
+      throw new RekeyError('ERR_SIGNING_FAILED', `the new signature of ${principal} does not verify`, {
+        hint: `Check the allowed_signers line of ${principal} (namespaces must include "rekey", and any valid-before/after window).`,
+      });
+    }
+    const before = await approvalState(loaded, request);
+    const same = before.approvals.find((a) => a.role === input.role);
+    if (same) {
+      throw new RekeyError('ERR_USAGE', `${input.role} already approved by ${same.principal}`, {
+        hint: `Still needed: ${before.missing.map((m) => m.role).join(', ') || 'nothing'}.`,
+      });
+    }
+    const other = before.approvals.find((a) => a.principal === principal);
+    if (other) {
+      throw new RekeyError('ERR_USAGE', `${principal} already approved this request as ${other.role}`, {
+        hint: `Two different people must approve: ask another approver of ${input.role}.`,
+      });
+    }
+    const approval: Approval = { role: input.role, principal, signature, signedAt: now.toISOString() };
+    const updated: ChangeRequest = { ...request, approvals: [...request.approvals, approval] };
+    await saveRequest(file, updated);
+    await appendAudit(auditPaths(loaded), {
+      time: approval.signedAt,
+      kind: 'approval',
+      trigger: request.trigger,
+      ...(request.ticket ? { ticket: request.ticket } : {}),
+      operator: input.operator,
+      requestId: request.id,
+      approvals: [{ role: approval.role, principal: approval.principal }],
+      ...(request.breakGlass ? { breakGlass: request.breakGlass } : {}),
+      outcome: 'recorded',
+    });
+    return { request: updated, approval, state: await approvalState(loaded, updated) };
+  });
+}
+
+const run = promisify(execFile);
+
+/** --key, else git's user.signingkey (a file), else the first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa. */
+async function signingKey(dir: string, explicit?: string): Promise<string> {
+  if (explicit) {
+    const p = path.resolve(explicit.replace(/^~(?=$|\/)/, os.homedir()));
+    if (!existsSync(p)) throw new RekeyError('ERR_SIGNING_FAILED', `no key file at ${p}`);
+    return p;
+  }
+  try {
+    const { stdout } = await run('git', ['config', 'user.signingkey'], { cwd: dir, timeout: 5000 });
+    const k = stdout.trim().replace(/^~(?=$|\/)/, os.homedir());
+    if (k && !k.startsWith('key::') && existsSync(k)) return path.resolve(dir, k);
+  } catch {
+    // not configured
+  }
+  for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
+    const p = path.join(os.homedir(), '.ssh', name);
+    if (existsSync(p)) return p;
+  }
+  throw new RekeyError('ERR_SIGNING_FAILED', 'no SSH key found to sign with', {
+    hint: 'Pass --key PATH (your private key, or its .pub with the key in ssh-agent).',
+  });
+}

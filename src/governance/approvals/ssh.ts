@@ -1,0 +1,121 @@
+/**
+ * OpenSSH signatures (`ssh-keygen -Y`, OpenSSH 8.2+), the scheme git uses for signed commits: the
+ * message goes on stdin, keys and signatures are files named on the command line (no secret is ever
+ * an argument), the namespace `rekey` keeps a rekey signature from passing for anything else.
+ */
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RekeyError } from '../../core/errors.js';
+
+/** The signature namespace of rekey approvals (`ssh-keygen -n`). */
+export const NAMESPACE = 'rekey';
+
+interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function sshKeygen(args: readonly string[], stdin: string): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ssh-keygen', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString('utf8');
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString('utf8');
+    });
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        new RekeyError('ERR_SIGNING_FAILED', `cannot run ssh-keygen: ${e.code ?? e.message}`, {
+          hint: 'Install OpenSSH 8.2 or newer (ssh-keygen -Y); rekey signs and verifies approvals with it.',
+        }),
+      ),
+    );
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on('error', () => {}); // ssh-keygen may exit before reading everything
+    child.stdin.end(stdin);
+  });
+}
+
+/** Runs `fn` with a signature written to a temp file (ssh-keygen reads signatures from files). */
+async function withSignatureFile<T>(signature: string, fn: (file: string) => Promise<T>): Promise<T> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-sig-'));
+  try {
+    const file = path.join(dir, 'signature');
+    await fs.writeFile(file, signature.endsWith('\n') ? signature : `${signature}\n`, { mode: 0o600 });
+    return await fn(file);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Signs `message` with a private key file (or a public key whose private half is in ssh-agent);
+ * returns the armored signature. A passphrase is asked on the terminal by ssh-keygen itself.
+ *
+ * @example
+ * const sig = await sshSign('~/.ssh/id_ed25519', digest); // '-----BEGIN SSH SIGNATURE-----…'
+ */
+export async function sshSign(keyFile: string, message: string): Promise<string> {
+  const r = await sshKeygen(['-Y', 'sign', '-f', keyFile, '-n', NAMESPACE], message);
+  if (r.code !== 0 || !r.stdout.includes('BEGIN SSH SIGNATURE')) {
+    throw new RekeyError(
+      'ERR_SIGNING_FAILED',
+      `ssh-keygen could not sign with ${keyFile}: ${lastLine(r.stderr)}`,
+    );
+  }
+  return r.stdout.trim();
+}
+
+/**
+ * The principals of an allowed_signers file whose key made `signature` (none when it is unknown).
+ *
+ * @example
+ * await sshFindPrincipals('allowed_signers', sig); // ['alice@example.com']
+ */
+export async function sshFindPrincipals(allowedSigners: string, signature: string): Promise<string[]> {
+  return withSignatureFile(signature, async (file) => {
+    const r = await sshKeygen(['-Y', 'find-principals', '-s', file, '-f', allowedSigners], '');
+    if (r.code !== 0) return [];
+    return r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+  });
+}
+
+/**
+ * True when `signature` is a valid `rekey` signature of `message` by `principal`'s key in the
+ * allowed_signers file (OpenSSH checks the key, the namespace and any validity window there).
+ *
+ * @example
+ * await sshVerify('allowed_signers', 'alice@example.com', sig, digest); // true
+ */
+export async function sshVerify(
+  allowedSigners: string,
+  principal: string,
+  signature: string,
+  message: string,
+): Promise<boolean> {
+  if (!/^[^\s,]+$/.test(principal) || principal.startsWith('-')) return false;
+  return withSignatureFile(signature, async (file) => {
+    const r = await sshKeygen(
+      ['-Y', 'verify', '-f', allowedSigners, '-I', principal, '-n', NAMESPACE, '-s', file],
+      message,
+    );
+    return r.code === 0;
+  });
+}
+
+function lastLine(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('Signing data on standard input'));
+  return lines.at(-1) ?? 'no reason given';
+}

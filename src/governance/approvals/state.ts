@@ -1,0 +1,138 @@
+/**
+ * What a request's approvals are worth under the config: every signature checked with
+ * `ssh-keygen -Y verify` against the digest recomputed from the request's fields (so an edited
+ * request invalidates every signature), each principal checked against `approvals.roles`, and the
+ * required roles assigned to distinct principals (two people, not one person twice).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { LoadedConfig } from '../../config/load.js';
+import type { ParsedConfig } from '../../config/schema.js';
+import { RekeyError } from '../../core/errors.js';
+import { type ChangeRequest, requestDigest } from './request.js';
+import { sshVerify } from './ssh.js';
+
+export type ApprovalsConfig = NonNullable<ParsedConfig['approvals']>;
+
+export interface RoleApproval {
+  readonly role: string;
+  readonly principal: string;
+}
+
+export interface ApprovalState {
+  /** The fields no longer hash to the recorded digest: the request was edited. */
+  readonly altered: boolean;
+  /** Required roles satisfied, each by a different principal. */
+  readonly approvals: readonly RoleApproval[];
+  /** Required roles not satisfied, with the reason. */
+  readonly missing: ReadonlyArray<{ readonly role: string; readonly why: string }>;
+  /** Approvals whose signature does not verify. */
+  readonly invalid: readonly string[];
+  readonly satisfied: boolean;
+}
+
+/**
+ * The approvals section, or ERR_APPROVALS_OFF when rekey.yaml has none.
+ *
+ * @example
+ * const approvals = approvalsConfig(loaded); // { require: ['security-lead', 'devops-lead'], ... }
+ */
+export function approvalsConfig(loaded: LoadedConfig): ApprovalsConfig {
+  const a = loaded.config.approvals;
+  if (a === undefined) throw new RekeyError('ERR_APPROVALS_OFF', 'rekey.yaml has no approvals section');
+  return a;
+}
+
+/** The allowed_signers file, absolute; ERR_CONFIG_INVALID when it does not exist. */
+export function allowedSignersFile(loaded: LoadedConfig): string {
+  const file = path.resolve(loaded.dir, approvalsConfig(loaded).allowedSigners);
+  if (!existsSync(file)) {
+    throw new RekeyError('ERR_CONFIG_INVALID', `approvals.allowedSigners: ${file} does not exist`, {
+      hint: 'Create it in OpenSSH allowed_signers format: one line per approver, `alice@example.com ssh-ed25519 AAAA…`.',
+    });
+  }
+  return file;
+}
+
+/**
+ * Evaluates a request's approvals against the config.
+ *
+ * @example
+ * const state = await approvalState(loaded, request);
+ * state.missing; // [{ role: 'devops-lead', why: 'no approval' }]
+ */
+export async function approvalState(loaded: LoadedConfig, request: ChangeRequest): Promise<ApprovalState> {
+  const config = approvalsConfig(loaded);
+  const signers = allowedSignersFile(loaded);
+  const digest = requestDigest(request);
+  const altered = digest !== request.digest;
+  const invalid: string[] = [];
+  const unlisted = new Map<string, string[]>();
+  const badByRole = new Map<string, string[]>();
+  const candidates: RoleApproval[] = [];
+  for (const a of request.approvals) {
+    if (!(await sshVerify(signers, a.principal, a.signature, digest))) {
+      invalid.push(`${a.role} by ${a.principal}`);
+      badByRole.set(a.role, [...(badByRole.get(a.role) ?? []), a.principal]);
+    } else if (!(config.roles[a.role] ?? []).includes(a.principal)) {
+      unlisted.set(a.role, [...(unlisted.get(a.role) ?? []), a.principal]);
+    } else {
+      candidates.push({ role: a.role, principal: a.principal });
+    }
+  }
+  const assigned = assign(config.require, candidates);
+  const approvals = config.require.flatMap((role) => {
+    const principal = assigned.get(role);
+    return principal === undefined ? [] : [{ role, principal }];
+  });
+  const missing = config.require
+    .filter((role) => !assigned.has(role))
+    .map((role) => ({ role, why: whyMissing(role, candidates, assigned, unlisted, badByRole) }));
+  return {
+    altered,
+    approvals,
+    missing,
+    invalid,
+    satisfied: !altered && invalid.length === 0 && missing.length === 0,
+  };
+}
+
+/** Assigns required roles to distinct principals (a tiny bipartite matching, by backtracking). */
+function assign(roles: readonly string[], candidates: readonly RoleApproval[]): Map<string, string> {
+  let best = new Map<string, string>();
+  const walk = (i: number, current: Map<string, string>, used: Set<string>) => {
+    if (current.size > best.size) best = new Map(current);
+    if (i === roles.length || best.size === roles.length) return;
+    const role = roles[i]!;
+    for (const c of candidates) {
+      if (c.role !== role || used.has(c.principal)) continue;
+      current.set(role, c.principal);
+      used.add(c.principal);
+      walk(i + 1, current, used);
+      current.delete(role);
+      used.delete(c.principal);
+    }
+    walk(i + 1, current, used);
+  };
+  walk(0, new Map(), new Set());
+  return best;
+}
+
+function whyMissing(
+  role: string,
+  candidates: readonly RoleApproval[],
+  assigned: ReadonlyMap<string, string>,
+  unlisted: ReadonlyMap<string, string[]>,
+  bad: ReadonlyMap<string, string[]>,
+): string {
+  const dup = candidates.find((c) => c.role === role);
+  if (dup) {
+    const other = [...assigned.entries()].find(([, p]) => p === dup.principal)?.[0];
+    return `${dup.principal} already approved${other ? ` as ${other}` : ''}; a second person must approve ${role}`;
+  }
+  const u = unlisted.get(role);
+  if (u) return `signed by ${u.join(', ')}, not listed for ${role} in approvals.roles`;
+  const b = bad.get(role);
+  if (b) return `the signature of ${b.join(', ')} does not verify`;
+  return 'no approval';
+}

@@ -1,0 +1,134 @@
+/**
+ * Appending to the audit log: under a small lock (requests, approvals and rotations may append at
+ * the same time), read the tail, chain the new record to it, append with O_APPEND and fsync, then
+ * move the chain head. A head that no longer matches the log (truncated or edited tail) is left
+ * alone, so the break stays visible to `rekey audit verify` instead of being papered over.
+ */
+import { constants, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensurePrivateDir, fsyncDir, ioError, readIfExists, writeFileAtomic } from '../../core/fsx.js';
+import { redactor } from '../../core/redact.js';
+import { type ChainHead, headMatches, lineHash, logLines } from './chain.js';
+import { withFileLock } from './lock.js';
+import { type AuditRecord, GENESIS } from './types.js';
+
+/** A record as its author writes it: seq, prev, stack, host and time are filled in on append. */
+export type AuditDraft = Omit<AuditRecord, 'seq' | 'prev' | 'stack' | 'host' | 'time'> & {
+  readonly time?: string;
+};
+
+export interface AuditPaths {
+  /** The JSONL log. */
+  readonly file: string;
+  /** The state directory holding `audit-head` and the append lock. */
+  readonly stateDir: string;
+  readonly stack: string;
+}
+
+export function headFile(stateDir: string): string {
+  return path.join(stateDir, 'audit-head');
+}
+
+/** Reads the chain head; undefined when there is none (or it is unreadable garbage). */
+export async function readHead(stateDir: string): Promise<ChainHead | undefined> {
+  const text = await readIfExists(headFile(stateDir));
+  if (text === undefined) return undefined;
+  try {
+    const h = JSON.parse(text) as Partial<ChainHead>;
+    if (typeof h.seq === 'number' && typeof h.hash === 'string') return { seq: h.seq, hash: h.hash };
+  } catch {
+    // fall through
+  }
+  return { seq: Number.NaN, hash: 'unreadable' };
+}
+
+export interface AppendResult {
+  readonly record: AuditRecord;
+  /** False when the head did not match the log before this append (it was not moved). */
+  readonly chained: boolean;
+}
+
+/**
+ * Appends one record (fsynced) and moves the chain head. Refuses a record that contains a
+ * registered secret value.
+ *
+ * @example
+ * await appendAudit({ file, stateDir, stack }, { kind: 'approval', operator, outcome: 'recorded' });
+ */
+export async function appendAudit(paths: AuditPaths, draft: AuditDraft): Promise<AppendResult> {
+  await ensurePrivateDir(paths.stateDir);
+  await fs.mkdir(path.dirname(paths.file), { recursive: true });
+  return withFileLock(path.join(paths.stateDir, 'audit.lock'), async () => {
+    const text = (await readIfExists(paths.file)) ?? '';
+    const lines = logLines(text);
+    const head = await readHead(paths.stateDir);
+    const chained = headMatches(lines, head);
+    const last = lines.at(-1);
+    const { time, ...rest } = draft;
+    const record: AuditRecord = {
+      seq: lines.length + 1,
+      time: time ?? new Date().toISOString(),
+      stack: paths.stack,
+      host: os.hostname(),
+      ...(redactStrings(rest) as typeof rest),
+      prev: last === undefined ? GENESIS : lineHash(last),
+    };
+    const line = JSON.stringify(record);
+    // A torn last line (a write cut short) stays visible; the new record starts on its own line.
+    const prefix = text === '' || text.endsWith('\n') ? '' : '\n';
+    await appendDurably(paths.file, `${prefix}${line}\n`);
+    if (chained) {
+      await writeFileAtomic(
+        headFile(paths.stateDir),
+        `${JSON.stringify({ seq: record.seq, hash: lineHash(line) })}\n`,
+        {
+          mode: 0o600,
+        },
+      );
+    }
+    return { record, chained };
+  });
+}
+
+/** Digests are never redacted (a short secret could match hex digits by chance). */
+const DIGESTS = new Set(['fingerprint', 'sha256', 'prev', 'hash']);
+
+/**
+ * Every free-text string of a record (operator, reason, ticket, error messages, file names) through
+ * the redactor: a value typed by mistake into `--reason` or echoed in an error never reaches the log.
+ */
+function redactStrings(value: unknown, key?: string): unknown {
+  if (typeof value === 'string')
+    return key !== undefined && DIGESTS.has(key) ? value : redactor.redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactStrings(v, k)]));
+  }
+  return value;
+}
+
+async function appendDurably(file: string, text: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  let created = false;
+  try {
+    try {
+      handle = await fs.open(
+        file,
+        constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL,
+        0o600,
+      );
+      created = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      handle = await fs.open(file, 'a');
+    }
+    await handle.appendFile(text, 'utf8');
+    await handle.sync();
+  } catch (e) {
+    throw ioError('append to', file, e as NodeJS.ErrnoException);
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+  if (created) await fsyncDir(path.dirname(file)).catch(() => {});
+}

@@ -1,0 +1,158 @@
+/**
+ * The hash chain of the audit log, in pure code: each line's `prev` is the SHA-256 of the line
+ * before it, and the chain head (`<stateDir>/audit-head`: seq and hash of the last line) pins the
+ * tail. Verifying needs nothing but the log's text and the head.
+ */
+import { sha256 } from '../../core/hash.js';
+import { GENESIS } from './types.js';
+
+/** The newest record's seq and the SHA-256 of its line, kept apart from the log. */
+export interface ChainHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+export interface ChainVerdict {
+  readonly ok: boolean;
+  /** Records read (lines that parse). */
+  readonly records: number;
+  /** The head as recomputed from the log (what an external anchor should hold). */
+  readonly last?: ChainHead;
+  /** The first record that cannot be trusted, and why. */
+  readonly broken?: { readonly seq: number; readonly reason: string };
+  readonly warnings: readonly string[];
+}
+
+/** The lines of a log: its text split on `\n`, without the empty string after the final newline. */
+export function logLines(text: string): string[] {
+  if (text === '') return [];
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines;
+}
+
+/** The hash a line contributes to the chain. */
+export function lineHash(line: string): string {
+  return sha256(line);
+}
+
+/**
+ * Whether the head still describes these lines: true when the head is the last line's, or an
+ * earlier line's after an append whose head update was cut short. False on a truncated log, an
+ * edited tail, or a log without head.
+ *
+ * @example
+ * headMatches(logLines(text), head); // true
+ */
+export function headMatches(lines: readonly string[], head: ChainHead | undefined): boolean {
+  if (head === undefined) return lines.length === 0;
+  const line = lines[head.seq - 1];
+  return line !== undefined && lineHash(line) === head.hash;
+}
+
+/**
+ * Checks a whole log against its head: every line a JSON record, seq 1, 2, 3 … in order, each `prev`
+ * the hash of the line before, the last line the head's. Names the first record that breaks it.
+ *
+ * @example
+ * const verdict = verifyChain(text, head);
+ * if (!verdict.ok) console.log(verdict.broken); // { seq: 3, reason: 'record 3 was altered …' }
+ */
+export function verifyChain(text: string | undefined, head: ChainHead | undefined): ChainVerdict {
+  const warnings: string[] = [];
+  if (text === undefined) {
+    if (head === undefined) return { ok: true, records: 0, warnings: ['no audit log yet'] };
+    return broken(0, 1, `the audit log is missing, but the chain head says it held ${head.seq} records`);
+  }
+  const lines = logLines(text);
+  let prev = GENESIS;
+  for (const [i, line] of lines.entries()) {
+    const seq = i + 1;
+    let record: { seq?: unknown; prev?: unknown };
+    try {
+      record = JSON.parse(line) as typeof record;
+    } catch {
+      return broken(i, seq, `line ${seq} is not a JSON record (edited, or a write was cut short)`);
+    }
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+      return broken(i, seq, `line ${seq} is not a JSON record`);
+    }
+    if (record.seq !== seq) {
+      return broken(
+        i,
+        seq,
+        `line ${seq} holds record ${String(record.seq)}: record ${seq} was deleted, or records were inserted or reordered`,
+      );
+    }
+    if (record.prev !== prev) {
+      const reason =
+        seq === 1
+          ? 'record 1 does not start the chain (records before it were removed, or it was altered)'
+          : `record ${seq - 1} was altered after it was written (record ${seq} holds a different hash of it)`;
+      return broken(i, Math.max(1, seq - 1), reason);
+    }
+    prev = lineHash(line);
+  }
+  const last = lines.length > 0 ? { seq: lines.length, hash: prev } : undefined;
+  if (head === undefined) {
+    if (lines.length === 0) return { ok: true, records: 0, warnings };
+    return {
+      ok: false,
+      records: lines.length,
+      ...(last ? { last } : {}),
+      broken: {
+        seq: lines.length,
+        reason:
+          'the chain head (audit-head in the state directory) is missing: a removed tail cannot be ruled out',
+      },
+      warnings,
+    };
+  }
+  if (!Number.isInteger(head.seq) || head.seq < 1) {
+    return {
+      ok: false,
+      records: lines.length,
+      ...(last ? { last } : {}),
+      broken: {
+        seq: lines.length,
+        reason: 'the chain head (audit-head in the state directory) is unreadable',
+      },
+      warnings,
+    };
+  }
+  if (head.seq > lines.length) {
+    return {
+      ok: false,
+      records: lines.length,
+      ...(last ? { last } : {}),
+      broken: {
+        seq: lines.length + 1,
+        reason: `the log ends at record ${lines.length} but the chain head says ${head.seq}: records ${lines.length + 1}..${head.seq} were removed`,
+      },
+      warnings,
+    };
+  }
+  const pinned = lines[head.seq - 1];
+  if (pinned === undefined || lineHash(pinned) !== head.hash) {
+    return {
+      ok: false,
+      records: lines.length,
+      ...(last ? { last } : {}),
+      broken: {
+        seq: head.seq,
+        reason: `record ${head.seq} was altered after it was written (it does not match the chain head)`,
+      },
+      warnings,
+    };
+  }
+  if (head.seq < lines.length) {
+    warnings.push(
+      `the chain head is at record ${head.seq} of ${lines.length}: an append was cut short before the head was updated`,
+    );
+  }
+  return { ok: true, records: lines.length, ...(last ? { last } : {}), warnings };
+}
+
+function broken(records: number, seq: number, reason: string): ChainVerdict {
+  return { ok: false, records, broken: { seq, reason }, warnings: [] };
+}

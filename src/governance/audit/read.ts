@@ -1,0 +1,59 @@
+/** Reading the audit log: the records for `status` and `audit show`, and the chain verdict. */
+import path from 'node:path';
+import type { LoadedConfig } from '../../config/load.js';
+import { readIfExists } from '../../core/fsx.js';
+import type { AuditPaths } from './append.js';
+import { readHead } from './append.js';
+import { type ChainVerdict, logLines, verifyChain } from './chain.js';
+import type { AuditRecord } from './types.js';
+
+/**
+ * The absolute path of a stack's audit log (`audit.file`, relative to rekey.yaml).
+ *
+ * @example
+ * auditFileOf(loaded); // '/srv/app/rekey-audit.jsonl'
+ */
+export function auditFileOf(loaded: LoadedConfig): string {
+  return path.resolve(loaded.dir, loaded.config.audit.file);
+}
+
+/** Where a stack's audit log, chain head and append lock live. */
+export function auditPaths(loaded: LoadedConfig): AuditPaths {
+  return { file: auditFileOf(loaded), stateDir: loaded.stateDir, stack: loaded.stack };
+}
+
+/**
+ * The records of an audit log in file order; a missing file is an empty log. Lines that are not
+ * JSON records are skipped: this reads, it does not judge (`verifyAuditLog` checks the chain).
+ *
+ * @example
+ * const records = await readAuditLog(auditFileOf(loaded));
+ * records.filter((r) => r.kind === 'rotate').at(-1)?.time;
+ */
+export async function readAuditLog(file: string): Promise<AuditRecord[]> {
+  const text = await readIfExists(file);
+  if (text === undefined) return [];
+  const records: AuditRecord[] = [];
+  for (const line of logLines(text)) {
+    try {
+      const r = JSON.parse(line) as unknown;
+      if (r !== null && typeof r === 'object' && !Array.isArray(r)) records.push(r as AuditRecord);
+    } catch {
+      // skipped; `rekey audit verify` reports it
+    }
+  }
+  return records;
+}
+
+/**
+ * Verifies a stack's audit log against its chain head (edited, deleted, reordered, truncated).
+ *
+ * @example
+ * const verdict = await verifyAuditLog(loaded);
+ * verdict.ok; // false after someone edited a record
+ */
+export async function verifyAuditLog(loaded: LoadedConfig): Promise<ChainVerdict & { file: string }> {
+  const file = auditFileOf(loaded);
+  const [text, head] = await Promise.all([readIfExists(file), readHead(loaded.stateDir)]);
+  return { file, ...verifyChain(text, head) };
+}

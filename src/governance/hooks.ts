@@ -1,0 +1,188 @@
+/**
+ * The engine's governance hooks (`RotationHooks`): `authorize` is the change-control gate (signed
+ * request, break-glass, or a warning that change control is off), `completed` archives the backup and
+ * writes the audit record. Built per command by {@link governanceHooks}; `rotate` gets its meta and
+ * hooks from {@link governRotation}, which checks the options before anything is asked or changed.
+ */
+import type { LoadedConfig } from '../config/load.js';
+import type { Trigger } from '../config/schema.js';
+import { RekeyError } from '../core/errors.js';
+import type { JournalMeta } from '../core/journal.js';
+import { log } from '../core/log.js';
+import type { Plan } from '../core/plan.js';
+import { safeMessage } from '../core/redact.js';
+import type { RotationHooks } from '../core/run.js';
+import { authorizeRequest } from './approvals/authorize.js';
+import { newRequestId, noteRotation } from './approvals/request.js';
+import { summarizeAttachments } from './attachments/index.js';
+import { appendAudit } from './audit/append.js';
+import { auditPaths } from './audit/read.js';
+import { breakGlass } from './break-glass.js';
+import { operatorIdentity } from './identity.js';
+import { changeControlWarning, type GovernanceOptions } from './options.js';
+import { archiveAfter, completedRecord, type Granted, ticketOf } from './record.js';
+
+/**
+ * Hooks for one command. `rollback` and `recover` are not gated (they return to, or finish, a state
+ * that was already approved) but are audited like rotations.
+ *
+ * @example
+ * const hooks = governanceHooks(deps.loaded, { command: 'rollback', operator: 'alice@example.com' });
+ * await rotate({ ...deps, hooks }, request);
+ */
+export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions): RotationHooks {
+  const warn = options.warn ?? ((m: string) => log.warn(m));
+  const now = options.now ?? (() => new Date());
+  const granted: Granted = {};
+
+  /** Records a refusal in the audit log and returns the error to throw. */
+  const refused = async (plan: Plan, meta: JournalMeta, err: RekeyError): Promise<RekeyError> => {
+    await appendAudit(auditPaths(loaded), {
+      kind: 'rotate',
+      trigger: plan.trigger,
+      ...ticketOf(meta),
+      operator: options.operator,
+      ...(typeof meta.requestId === 'string' ? { requestId: meta.requestId } : {}),
+      outcome: 'refused',
+      ...(options.attachments?.length ? { attachments: options.attachments } : {}),
+      error: { code: err.code, message: err.message },
+    }).catch((e) => warn(`audit record of the refusal not written: ${safeMessage(e)}`));
+    return err;
+  };
+
+  return {
+    async authorize({ plan, meta }) {
+      if (options.command !== 'rotate') return;
+      const approvals = loaded.config.approvals;
+      if (typeof meta.breakGlass === 'string') {
+        await breakGlass(loaded, plan, meta, options, now(), warn);
+        return;
+      }
+      if (approvals === undefined) {
+        warn(changeControlWarning(loaded)!);
+        return;
+      }
+      if (
+        options.unattended &&
+        plan.keys.every((k) => loaded.config.secrets.find((s) => s.key === k)?.unattended)
+      ) {
+        granted.standing = true;
+        return;
+      }
+      if (typeof meta.requestId !== 'string') {
+        throw await refused(
+          plan,
+          meta,
+          new RekeyError(
+            'ERR_APPROVAL_MISSING',
+            `this stack needs the approval of ${approvals.require.join(' and ')} before a rotation; nothing was changed`,
+            {
+              hint: `Create a request (\`rekey request --trigger ${plan.trigger} --only ${plan.keys.join(',')} --ticket ID\`), have it approved with \`rekey approve\`, then \`rekey rotate --request ID\`.`,
+            },
+          ),
+        );
+      }
+      try {
+        const r = await authorizeRequest(loaded, meta.requestId, {
+          keys: plan.keys,
+          trigger: plan.trigger,
+          ...(typeof meta.ticket === 'string' ? { ticket: meta.ticket } : {}),
+          operator: options.operator,
+          now: now(),
+        });
+        granted.approvals = r.approvals;
+        granted.requestId = r.request.id;
+        if (r.request.ticket) granted.ticket = r.request.ticket;
+      } catch (e) {
+        if (
+          e instanceof RekeyError &&
+          (e.code === 'ERR_APPROVAL_MISSING' || e.code === 'ERR_APPROVAL_INVALID')
+        ) {
+          throw await refused(plan, meta, e);
+        }
+        throw e;
+      }
+    },
+
+    async completed(result, journal) {
+      try {
+        const backup = await archiveAfter(loaded, result, warn);
+        const record = await completedRecord(loaded, options, granted, result, journal, backup);
+        await appendAudit(auditPaths(loaded), record);
+        const requestId = granted.requestId ?? journal.meta.requestId;
+        if (typeof requestId === 'string' && result.kind !== 'rollback') {
+          await noteRotation(loaded, requestId, result.id).catch(() => {});
+        }
+      } catch (e) {
+        warn(`the audit record of ${result.id} was NOT written: ${safeMessage(e)}`);
+      }
+    },
+  };
+}
+
+export interface RotateGovernanceInput {
+  readonly trigger: Trigger;
+  readonly request?: string;
+  readonly breakGlass?: string;
+  readonly operator?: string;
+  readonly ticket?: string;
+  readonly attach?: readonly string[];
+  readonly unattended?: boolean;
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * Checks `rotate`'s change-control options before anything is asked or changed, resolves the
+ * operator, summarises the attachments, and returns the journal meta and the hooks of the rotation.
+ *
+ * @example
+ * const { meta, hooks } = await governRotation(deps.loaded, { trigger: 'compromise', breakGlass: 'key leaked' });
+ * await rotate({ ...deps, hooks }, { trigger: 'compromise', meta });
+ */
+export async function governRotation(
+  loaded: LoadedConfig,
+  input: RotateGovernanceInput,
+): Promise<{ meta: JournalMeta; hooks: RotationHooks; operator: string }> {
+  if (input.breakGlass !== undefined) {
+    if (input.breakGlass.trim() === '') {
+      throw new RekeyError('ERR_USAGE', '--break-glass needs a reason (it is recorded in the audit log)');
+    }
+    if (input.trigger !== 'compromise') {
+      throw new RekeyError(
+        'ERR_BREAK_GLASS_TRIGGER',
+        `--break-glass needs --trigger compromise (not ${input.trigger}); nothing was changed`,
+      );
+    }
+    if (input.request !== undefined) {
+      throw new RekeyError('ERR_USAGE', '--break-glass and --request exclude each other');
+    }
+  }
+  if (input.request !== undefined && loaded.config.approvals === undefined) {
+    throw new RekeyError('ERR_APPROVALS_OFF', '--request given, but rekey.yaml has no approvals section');
+  }
+  const operator = await operatorIdentity(loaded.dir, input.operator);
+  const attachments = await summarizeAttachments(input.attach ?? []);
+  const breakGlassId =
+    input.breakGlass !== undefined && loaded.config.approvals !== undefined
+      ? newRequestId(new Date())
+      : undefined;
+  const meta: JournalMeta = {
+    operator,
+    ...(input.ticket ? { ticket: input.ticket } : {}),
+    ...(input.request ? { requestId: input.request } : {}),
+    ...(breakGlassId ? { requestId: breakGlassId } : {}),
+    ...(input.breakGlass !== undefined ? { breakGlass: input.breakGlass.trim() } : {}),
+    ...(input.attach?.length ? { attachments: attachments.map((a) => a.path) } : {}),
+    ...(input.unattended ? { unattended: true } : {}),
+  };
+  const hooks = governanceHooks(loaded, {
+    command: 'rotate',
+    operator,
+    attachments,
+    ...(input.unattended ? { unattended: true } : {}),
+    ...(input.warn ? { warn: input.warn } : {}),
+  });
+  return { meta, hooks, operator };
+}
+
+export { changeControlWarning, type GovernanceOptions } from './options.js';

@@ -1,0 +1,106 @@
+/**
+ * What `completed` writes: the backup archived by policy, then the audit record of a rotation,
+ * rollback or recovery (approvals, fingerprints of the values now in the env file, phases,
+ * attachments, backup, error).
+ */
+import path from 'node:path';
+import { type ArchiveResult, archiveBackup, archivingEnabled } from '../backups/index.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Journal, JournalMeta } from '../core/journal.js';
+import { safeMessage } from '../core/redact.js';
+import type { RotationResult } from '../core/run.js';
+import { loadRequest } from './approvals/request.js';
+import type { RoleApproval } from './approvals/state.js';
+import type { AuditDraft } from './audit/append.js';
+import { fingerprintSecrets } from './audit/secrets.js';
+import type { AuditOutcome } from './audit/types.js';
+import type { GovernanceOptions } from './options.js';
+
+/** What `authorize` granted, for the record `completed` writes. */
+export interface Granted {
+  approvals?: readonly RoleApproval[];
+  requestId?: string;
+  ticket?: string;
+  standing?: boolean;
+}
+
+const OUTCOMES: Readonly<Record<RotationResult['outcome'], AuditOutcome>> = {
+  rotated: 'rotated',
+  'rolled-back': 'rolled-back',
+  'needs-attention': 'needs-attention',
+  'nothing-to-do': 'nothing-to-do',
+  planned: 'recorded',
+};
+
+/** The audit record of a finished rotation, rollback or recovery. */
+export async function completedRecord(
+  loaded: LoadedConfig,
+  options: GovernanceOptions,
+  granted: Granted,
+  result: RotationResult,
+  journal: Journal,
+  backup: { file: string; archive?: string; localDeleted?: boolean } | undefined,
+): Promise<AuditDraft> {
+  const meta = journal.meta;
+  const requestId = granted.requestId ?? (typeof meta.requestId === 'string' ? meta.requestId : undefined);
+  const approvals = granted.approvals ?? (requestId ? await recordedApprovals(loaded, requestId) : undefined);
+  const ticket = typeof meta.ticket === 'string' ? meta.ticket : granted.ticket;
+  return {
+    time: result.endedAt,
+    kind: options.command === 'recover' ? 'recover' : result.kind,
+    rotationId: result.id,
+    trigger: journal.trigger,
+    ...(ticket ? { ticket } : {}),
+    operator: options.operator,
+    ...(requestId ? { requestId } : {}),
+    ...(approvals?.length ? { approvals } : {}),
+    ...(typeof meta.breakGlass === 'string' ? { breakGlass: meta.breakGlass } : {}),
+    ...(meta.unattended === true || granted.standing ? { unattended: true } : {}),
+    secrets: await fingerprintSecrets(loaded, result.keys),
+    outcome: OUTCOMES[result.outcome],
+    phases: result.steps.map((s) => ({
+      id: s.id,
+      state: s.state,
+      ...(s.ms !== undefined ? { ms: s.ms } : {}),
+    })),
+    ...(options.attachments?.length ? { attachments: options.attachments } : {}),
+    ...(result.error ? { error: { code: result.error.code, message: result.error.message } } : {}),
+    ...(backup ? { backup } : {}),
+    ...(typeof meta.rollbackFrom === 'string' ? { rollbackFrom: path.basename(meta.rollbackFrom) } : {}),
+  };
+}
+
+/** The approvals a request holds (recover: the rotating process is gone, its request is not). */
+async function recordedApprovals(loaded: LoadedConfig, id: string): Promise<RoleApproval[] | undefined> {
+  try {
+    const { request } = await loadRequest(loaded, id);
+    return request.approvals.map((a) => ({ role: a.role, principal: a.principal }));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Archives the backup after a successful run when `backups.encryptTo` is set; never throws. */
+export async function archiveAfter(
+  loaded: LoadedConfig,
+  result: RotationResult,
+  warn: (m: string) => void,
+): Promise<{ file: string; archive?: string; localDeleted?: boolean } | undefined> {
+  if (!result.backupPath) return undefined;
+  const file = path.basename(result.backupPath);
+  if (result.outcome !== 'rotated' || !archivingEnabled(loaded)) return { file };
+  let r: ArchiveResult;
+  try {
+    r = await archiveBackup(loaded, result.backupPath);
+  } catch (e) {
+    warn(
+      `the backup was NOT archived (${safeMessage(e)}); the plaintext backup is still at ${result.backupPath}`,
+    );
+    return { file };
+  }
+  return { file, archive: path.basename(r.archive), localDeleted: r.localDeleted };
+}
+
+export function ticketOf(meta: JournalMeta): { ticket?: string } {
+  return typeof meta.ticket === 'string' ? { ticket: meta.ticket } : {};
+}

@@ -1,0 +1,50 @@
+/**
+ * `rekey request`: the keys a rotation with these options would rotate (the engine's own read-only
+ * preflight, without touching any service), written as a change request.
+ */
+import type { Trigger } from '../config/schema.js';
+import { preflight } from '../core/engine.js';
+import type { EngineDeps } from '../core/run.js';
+import { createRequest } from './approvals/create.js';
+import type { ChangeRequest } from './approvals/request.js';
+import { approvalsConfig } from './approvals/state.js';
+import { operatorIdentity } from './identity.js';
+
+export interface RequestRotationInput {
+  readonly trigger: Trigger;
+  readonly ticket: string;
+  readonly only?: readonly string[];
+  readonly force?: boolean;
+  readonly reason?: string;
+  readonly operator?: string;
+}
+
+/**
+ * Creates the change request for `rekey rotate` with the same `--only`/`--trigger`/`--force`.
+ *
+ * @example
+ * const { request } = await requestRotation(deps, { trigger: 'scheduled', ticket: 'CHG-1042' });
+ * request.keys; // ['JWT_SECRET', 'API_SECRET_KEY', ...]
+ */
+export async function requestRotation(
+  deps: EngineDeps,
+  input: RequestRotationInput,
+): Promise<{ request: ChangeRequest; file: string }> {
+  approvalsConfig(deps.loaded);
+  const pre = await preflight(
+    deps,
+    {
+      trigger: input.trigger,
+      ...(input.only ? { only: input.only } : {}),
+      ...(input.force ? { force: true } : {}),
+    },
+    { checkCurrent: false },
+  );
+  return createRequest(deps.loaded, {
+    keys: pre.plan.keys,
+    trigger: input.trigger,
+    ticket: input.ticket,
+    ...(input.reason ? { reason: input.reason } : {}),
+    requester: await operatorIdentity(deps.loaded.dir, input.operator),
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * Which secrets `rekey schedule` may rotate without a human: `unattended: true` in rekey.yaml is a
+ * standing approval, allowed by default only for types whose rotation keeps the old credential working
+ * until the new one is verified and needs no user-facing change (postgres, redis). Other types need
+ * the operator to name them on the command line (`--allow-unattended jwt,api-key`), so the decision is
+ * visible where the service is defined (the systemd unit), not only in the config.
+ */
+import { SECRET_TYPES, type SecretConfig, type SecretType } from '../../config/schema.js';
+import { RekeyError } from '../../core/errors.js';
+
+export const DEFAULT_UNATTENDED_TYPES: readonly SecretType[] = ['postgres', 'redis'];
+
+/**
+ * The types that may be unattended: the defaults plus those named. Throws ERR_USAGE for an unknown
+ * type name.
+ *
+ * @example
+ * allowedUnattendedTypes(['jwt']); // Set { 'postgres', 'redis', 'jwt' }
+ */
+export function allowedUnattendedTypes(extra: readonly string[] = []): ReadonlySet<SecretType> {
+  const unknown = extra.filter((t) => !(SECRET_TYPES as readonly string[]).includes(t));
+  if (unknown.length > 0) {
+    throw new RekeyError('ERR_USAGE', `--allow-unattended: unknown type ${unknown.join(', ')}`, {
+      hint: `Name types among ${SECRET_TYPES.join(', ')}.`,
+    });
+  }
+  return new Set<SecretType>([...DEFAULT_UNATTENDED_TYPES, ...(extra as SecretType[])]);
+}
+
+/**
+ * Throws ERR_UNATTENDED_REFUSED when a secret is marked `unattended: true` but its type is not allowed.
+ *
+ * @example
+ * assertUnattendedAllowed(loaded.config.secrets, allowedUnattendedTypes());
+ */
+export function assertUnattendedAllowed(
+  secrets: readonly SecretConfig[],
+  allowed: ReadonlySet<SecretType>,
+): void {
+  const refused = secrets.filter((s) => s.unattended === true && !allowed.has(s.type));
+  if (refused.length === 0) return;
+  const first = refused[0]!;
+  throw new RekeyError(
+    'ERR_UNATTENDED_REFUSED',
+    `${first.key}: type ${first.type} may not be rotated unattended (by default only ${DEFAULT_UNATTENDED_TYPES.join(' and ')})`,
+    { details: refused.slice(1).map((s) => `${s.key}: type ${s.type}`) },
+  );
+}

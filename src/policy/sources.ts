@@ -1,0 +1,32 @@
+/**
+ * The thin adapter between policy and the governance module: the audit log (`readAuditLog`,
+ * `auditFileOf`) and the break-glass rotations still waiting for their approvals
+ * (`outstandingApprovals`). Policy reads governance only through this file.
+ */
+import type { LoadedConfig } from '../config/load.js';
+import { outstandingApprovals as governanceOutstanding } from '../governance/approvals/index.js';
+import { auditFileOf, readAuditLog } from '../governance/audit/index.js';
+import type { AuditRecord } from '../governance/audit/types.js';
+import type { OutstandingApproval } from './types.js';
+
+/**
+ * The records of the stack's audit log, in file order (an absent log is empty; unreadable lines are
+ * skipped: `rekey audit verify` judges the chain, status only reads it).
+ *
+ * @example
+ * (await auditRecords(loaded)).filter((r) => r.kind === 'rotate').length;
+ */
+export async function auditRecords(loaded: LoadedConfig): Promise<AuditRecord[]> {
+  return readAuditLog(auditFileOf(loaded));
+}
+
+/**
+ * Change requests still waiting for approvals, with the keys they rotated (break-glass rotations
+ * approved after the fact). Empty when rekey.yaml has no `approvals:` section.
+ *
+ * @example
+ * (await outstandingApprovals(loaded)).flatMap((r) => r.keys); // ['JWT_SECRET']
+ */
+export async function outstandingApprovals(loaded: LoadedConfig): Promise<OutstandingApproval[]> {
+  return (await governanceOutstanding(loaded)).map((r) => ({ requestId: r.requestId, keys: r.keys }));
+}

@@ -1,0 +1,169 @@
+/**
+ * Change-control fixtures: real OpenSSH keys made with ssh-keygen in the stack's folder (alice and
+ * bob are the listed approvers, carol is in allowed_signers but listed for no role, eve is unknown),
+ * an allowed_signers file, a stack with an `approvals:` section, and a snapshot of everything a
+ * refused rotation must leave untouched.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { openStack } from '../../src/cli/context.js';
+import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
+import type { Trigger } from '../../src/config/schema.js';
+import { silentProgress } from '../../src/core/progress.js';
+import { approveRequest } from '../../src/governance/approvals/index.js';
+import type { ChangeRequest } from '../../src/governance/approvals/request.js';
+import { requestRotation } from '../../src/governance/request-rotation.js';
+import { makeStack, type Stack, type StackOptions } from '../engine/stack.js';
+
+export const PEOPLE = ['alice', 'bob', 'carol', 'eve'] as const;
+export type Person = (typeof PEOPLE)[number];
+export const EMAIL: Record<Person, string> = {
+  alice: 'alice@example.com',
+  bob: 'bob@example.com',
+  carol: 'carol@example.com',
+  eve: 'eve@example.com',
+};
+
+/** Generates an ed25519 key per person in `dir/keys` and an allowed_signers file (eve left out). */
+export async function makeSigners(dir: string): Promise<{ key: (p: Person) => string; signers: string }> {
+  const keys = path.join(dir, 'keys');
+  await fs.mkdir(keys, { recursive: true, mode: 0o700 });
+  const lines: string[] = [];
+  for (const p of PEOPLE) {
+    const file = path.join(keys, p);
+    execFileSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', EMAIL[p], '-f', file]);
+    const [type, blob] = (await fs.readFile(`${file}.pub`, 'utf8')).split(' ');
+    if (p !== 'eve') lines.push(`${EMAIL[p]} namespaces="rekey" ${type} ${blob}`);
+  }
+  const signers = path.join(dir, 'allowed_signers');
+  await fs.writeFile(signers, `${lines.join('\n')}\n`);
+  return { key: (p) => path.join(keys, p), signers };
+}
+
+export interface GovStack extends Stack {
+  key(p: Person): string;
+  loaded(): Promise<LoadedConfig>;
+  /** A change request made in-process, exactly as `rekey request` makes it. */
+  request(o?: { trigger?: Trigger; only?: string[]; ticket?: string }): Promise<ChangeRequest>;
+  approve(id: string, role: string, who: Person): Promise<void>;
+  requestFile(id: string): string;
+  auditFile: string;
+}
+
+export interface GovOptions extends StackOptions {
+  /** approvals.roles (default: security-lead → alice, devops-lead → bob). */
+  roles?: Record<string, string[]>;
+  expiry?: string;
+  /** false: no approvals section at all. */
+  approvals?: boolean;
+  more?: string;
+}
+
+export async function makeGovStack(options: GovOptions = {}): Promise<GovStack> {
+  const roles = options.roles ?? { 'security-lead': [EMAIL.alice], 'devops-lead': [EMAIL.bob] };
+  const approvals =
+    options.approvals === false
+      ? ''
+      : `approvals:
+  require: [security-lead, devops-lead]
+  allowedSigners: allowed_signers
+  roles:
+${Object.entries(roles)
+  .map(([r, ps]) => `    ${r}: [${ps.join(', ')}]`)
+  .join('\n')}
+${options.expiry ? `  expiry: ${options.expiry}\n` : ''}`;
+  const stack = await makeStack({ ...options, extraConfig: `${approvals}${options.more ?? ''}` });
+  const { key } = await makeSigners(stack.dir);
+  const config = path.join(stack.dir, 'rekey.yaml');
+  const loaded = () => loadConfig(config);
+  return {
+    ...stack,
+    key,
+    loaded,
+    auditFile: path.join(stack.dir, 'rekey-audit.jsonl'),
+    async request(o = {}) {
+      const deps = await openStack({ config }, { progress: silentProgress });
+      const { request } = await requestRotation(deps, {
+        trigger: o.trigger ?? 'scheduled',
+        ticket: o.ticket ?? 'CHG-1042',
+        ...(o.only ? { only: o.only } : {}),
+        operator: 'carol@example.com',
+      });
+      return request;
+    },
+    async approve(id, role, who) {
+      await approveRequest(await loaded(), id, { role, key: key(who), operator: EMAIL[who] });
+    },
+    requestFile: (id) => path.join(stack.stateDir, 'requests', `${id}.json`),
+  };
+}
+
+/** Signs a digest directly with ssh-keygen (what someone editing a request by hand would do). */
+export function signDigest(keyFile: string, digest: string): string {
+  return execFileSync('/usr/bin/ssh-keygen', ['-Y', 'sign', '-f', keyFile, '-n', 'rekey'], {
+    input: digest,
+    stdio: ['pipe', 'pipe', 'ignore'],
+  })
+    .toString()
+    .trim();
+}
+
+/** Adds an approval entry to a request file by hand. */
+export async function addApprovalByHand(
+  file: string,
+  entry: { role: string; principal: string; signature: string },
+): Promise<void> {
+  const r = JSON.parse(await fs.readFile(file, 'utf8')) as ChangeRequest;
+  r.approvals.push({ ...entry, signedAt: new Date().toISOString() });
+  await fs.writeFile(file, JSON.stringify(r, null, 2));
+}
+
+export interface Snapshot {
+  env: Buffer;
+  single: string[];
+  overlap: string[];
+  files: string[];
+  calls: number;
+}
+
+/** The fake services' call log (op:KEY per line). */
+async function calls(s: Stack): Promise<string[]> {
+  const text = await fs.readFile(path.join(s.dir, 'calls.log'), 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean);
+}
+
+/** What a refused rotation must not change: env file bytes, both services, the files beside them. */
+export async function snapshot(s: Stack): Promise<Snapshot> {
+  return {
+    env: await fs.readFile(s.envFile),
+    single: await s.accepted('SINGLE_PASSWORD'),
+    overlap: await s.accepted('OVERLAP_PASSWORD'),
+    // The audit log may grow (a refusal is recorded), the state directory holds the lock and the
+    // audit chain head, the services log the read-only checks of preflight; nothing else may change.
+    files: (await fs.readdir(s.dir))
+      .filter((f) => !['rekey-audit.jsonl', 'calls.log', '.rekey'].includes(f))
+      .sort(),
+    calls: (await calls(s)).length,
+  };
+}
+
+export async function expectUnchanged(s: Stack, before: Snapshot): Promise<void> {
+  const now = await snapshot(s);
+  expect(now.env.equals(before.env)).toBe(true);
+  expect(now.single).toEqual(before.single);
+  expect(now.overlap).toEqual(before.overlap);
+  expect(now.files).toEqual(before.files); // no backup, no deploy log
+  // The services were only asked whether they accept the current value: nothing staged or reverted.
+  expect((await calls(s)).slice(before.calls).every((c) => c.startsWith('check:'))).toBe(true);
+  expect(existsSync(path.join(s.stateDir, 'journal.json'))).toBe(false);
+}
+
+export async function readJsonl(file: string): Promise<Array<Record<string, unknown>>> {
+  const text = await fs.readFile(file, 'utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
