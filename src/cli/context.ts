@@ -4,8 +4,7 @@ import type { Logger } from '../core/log.js';
 import { log } from '../core/log.js';
 import type { Progress } from '../core/progress.js';
 import type { EngineDeps, RotationControl, RotationHooks } from '../core/run.js';
-import { createSessions } from '../sessions/index.js';
-import { createTarget } from '../targets/index.js';
+import { createTargets } from '../targets/index.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -23,8 +22,12 @@ export async function openStack(globals: GlobalOptions, options: StackOptions): 
   const loaded: LoadedConfig = await loadConfig(globals.config);
   return {
     loaded,
-    makeTargets: (env) => loaded.config.secrets.map((s) => createTarget(s, { env, configDir: loaded.dir })),
-    makeSessions: (env) => createSessions(loaded.config, env),
+    makeTargets: (env) => createTargets(loaded.config.secrets, { env, configDir: loaded.dir }),
+    // Loaded on demand: node-redis is only needed when sessions are configured.
+    makeSessions: async (env) =>
+      loaded.config.sessions
+        ? (await import('../sessions/index.js')).createSessions(loaded.config, env)
+        : undefined,
     progress: options.progress,
     log: options.logger ?? log,
     ...(options.control ? { control: options.control } : {}),

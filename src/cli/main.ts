@@ -4,30 +4,17 @@
  * place that exits, mapping typed errors to the contract's exit codes (core/errors.ts).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { TRIGGERS, type Trigger } from '../config/schema.js';
+import { TRIGGERS, type Trigger } from '../config/triggers.js';
 import { EXIT, exitCodeOf, RekeyError } from '../core/errors.js';
 import { color } from '../core/log.js';
 import { redactor, safeMessage } from '../core/redact.js';
 import { registerGovernanceCommands } from './governance-commands.js';
-import { initCommand } from './init.js';
+import { collect, list } from './options.js';
 import { jsonWasPrinted, printJson } from './output.js';
-import { planCommand } from './plan.js';
 import { registerPolicyCommands } from './policy-commands.js';
-import { recoverCommand } from './recover.js';
-import { rollbackCommand } from './rollback.js';
-import { rotateCommand } from './rotate.js';
-import { verifyCommand } from './verify.js';
 
 const VERSION = '0.1.0';
 
-const list = (v: string, prev: string[] = []) => [
-  ...prev,
-  ...v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 const triggerOption = () =>
   new Option('--trigger <trigger>', 'why the rotation happens')
     .choices(TRIGGERS)
@@ -51,7 +38,7 @@ export function buildProgram(): Command {
     .description('write rekey.yaml detected from the env file')
     .option('--env-file <path>', 'the env file', '.env.production')
     .option('--json', 'print one JSON document on stdout')
-    .action((o) => initCommand(globals(), o));
+    .action(async (o) => (await import('./init.js')).initCommand(globals(), o));
 
   program
     .command('plan')
@@ -60,7 +47,7 @@ export function buildProgram(): Command {
     .addOption(triggerOption())
     .option('--force', 'with --trigger personnel, honour --only')
     .option('--json', 'print one JSON document on stdout')
-    .action((o) => planCommand(globals(), o));
+    .action(async (o) => (await import('./plan.js')).planCommand(globals(), o));
 
   program
     .command('rotate')
@@ -73,14 +60,14 @@ export function buildProgram(): Command {
     .option('--attach <file>', 'attach a scan report to the audit record (repeatable)', collect)
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'print one JSON document on stdout')
-    .action((o) => rotateCommand(globals(), o));
+    .action(async (o) => (await import('./rotate.js')).rotateCommand(globals(), o));
 
   program
     .command('recover')
     .description('finish or undo an interrupted rotation')
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'print one JSON document on stdout')
-    .action((o) => recoverCommand(globals(), o));
+    .action(async (o) => (await import('./recover.js')).recoverCommand(globals(), o));
 
   program
     .command('rollback')
@@ -90,13 +77,13 @@ export function buildProgram(): Command {
     .option('--ticket <id>', 'change ticket')
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'print one JSON document on stdout')
-    .action((o) => rollbackCommand(globals(), o));
+    .action(async (o) => (await import('./rollback.js')).rollbackCommand(globals(), o));
 
   program
     .command('verify')
     .description('the post-rotation validation table')
     .option('--json', 'print one JSON document on stdout')
-    .action((o) => verifyCommand(globals(), o));
+    .action(async (o) => (await import('./verify.js')).verifyCommand(globals(), o));
 
   program
     .command('demo')

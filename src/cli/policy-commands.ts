@@ -1,60 +1,23 @@
 /** Commands of policy and observability: status, check, serve, schedule. */
+
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
-import { RekeyError } from '../core/errors.js';
-import { type Logger, log } from '../core/log.js';
-import { redactor } from '../core/redact.js';
-import { RotationControl } from '../core/run.js';
-import {
-  allowedUnattendedTypes,
-  assertUnattendedAllowed,
-  DEFAULT_HOST,
-  DEFAULT_PORT,
-  engineRotator,
-  evaluateCheck,
-  githubAnnotations,
-  type RunReport,
-  readStatus,
-  renderCheck,
-  renderStatus,
-  Scheduler,
-  ScheduleStore,
-  scheduleSettingsOf,
-  serveMetrics,
-  systemClock,
-} from '../policy/index.js';
-import { type GlobalOptions, openStack } from './context.js';
-import { printJson, printLines } from './output.js';
-import { plainProgress } from './progress.js';
-
-const list = (v: string, prev: string[] = []) => [
-  ...prev,
-  ...v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
-
-const port = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new RekeyError('ERR_USAGE', `--port: not a port: ${v}`);
-  return n;
-};
+import { DEFAULT_HOST, DEFAULT_PORT } from '../policy/server-defaults.js';
+import type { GlobalOptions } from './context.js';
+import { list, port } from './options.js';
 
 export function registerPolicyCommands(program: Command, globals: () => GlobalOptions): void {
   program
     .command('status')
     .description('age, last rotation, due date and state of every secret')
     .option('--json', 'print one JSON document on stdout')
-    .action((o) => statusCommand(globals(), o));
+    .action(async (o) => (await import('./policy.js')).statusCommand(globals(), o));
 
   program
     .command('check')
     .description('CI reminder: exit 3 when a secret is overdue (warnings when due soon)')
     .option('--before-release', 'also fail when a secret is older than policy.releaseMaxAge')
     .option('--json', 'print one JSON document on stdout')
-    .action((o) => checkCommand(globals(), o));
+    .action(async (o) => (await import('./policy.js')).checkCommand(globals(), o));
 
   program
     .command('serve')
@@ -62,7 +25,7 @@ export function registerPolicyCommands(program: Command, globals: () => GlobalOp
     .option('--host <host>', 'address to bind', DEFAULT_HOST)
     .option('--port <port>', 'port to bind (0: any free port)', port, DEFAULT_PORT)
     .option('--token-file <file>', 'require `Authorization: Bearer <token>`, the token read from this file')
-    .action((o) => serveCommand(globals(), o));
+    .action(async (o) => (await import('./policy.js')).serveCommand(globals(), o));
 
   program
     .command('schedule')
@@ -76,183 +39,5 @@ export function registerPolicyCommands(program: Command, globals: () => GlobalOp
     )
     .option('--allow-unattended <types>', 'types besides postgres and redis that may be unattended', list)
     .option('--json', 'with --once or --clear: print one JSON document on stdout')
-    .action((o) => scheduleCommand(globals(), o));
-}
-
-async function statusCommand(g: GlobalOptions, o: { json?: boolean }): Promise<void> {
-  const report = await readStatus(await loadConfig(g.config));
-  if (o.json) printJson({ ok: true, ...report });
-  else printLines(renderStatus(report));
-}
-
-async function checkCommand(g: GlobalOptions, o: { json?: boolean; beforeRelease?: boolean }): Promise<void> {
-  const report = await readStatus(await loadConfig(g.config));
-  const result = evaluateCheck(report, { beforeRelease: o.beforeRelease === true });
-  if (o.json) {
-    printJson({ ...result, stack: report.stack, now: report.now, secrets: report.secrets });
-  } else {
-    printLines(renderCheck(result, report.secrets.length));
-    if (process.env.GITHUB_ACTIONS === 'true') {
-      for (const line of githubAnnotations(result)) process.stdout.write(`${redactor.redact(line)}\n`);
-    }
-  }
-  const failing = result.findings.filter((f) => f.level === 'error').map((f) => f.key);
-  if (failing.length > 0) {
-    throw new RekeyError(
-      'ERR_OVERDUE',
-      `${failing.length} secret${failing.length === 1 ? '' : 's'} ${o.beforeRelease ? 'too old for a release or overdue' : 'overdue'}: ${failing.join(', ')}`,
-      o.beforeRelease
-        ? {
-            hint: 'Rotate before releasing: `rekey rotate --trigger release`, then run `rekey check --before-release` again.',
-          }
-        : {},
-    );
-  }
-}
-
-async function serveCommand(
-  g: GlobalOptions,
-  o: { host: string; port: number; tokenFile?: string },
-): Promise<void> {
-  const server = await serveMetrics({
-    ...(g.config ? { configPath: g.config } : {}),
-    host: o.host,
-    port: o.port,
-    ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}),
-    log,
-  });
-  log.info(`serving Prometheus metrics on ${server.url}${o.tokenFile ? ' (bearer token required)' : ''}`);
-  const signal = await untilSignal();
-  log.info(`${signal}: stopping`);
-  await server.close();
-}
-
-interface ScheduleOptions {
-  once?: boolean;
-  clear?: string | true;
-  allowUnattended?: string[];
-  json?: boolean;
-}
-
-async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Promise<void> {
-  const loaded = await loadConfig(g.config);
-  const store = new ScheduleStore(loaded.stateDir);
-  if (o.clear !== undefined) {
-    const cleared = await store.clear(o.clear === true ? [] : list(o.clear));
-    if (o.json) printJson({ ok: true, cleared });
-    else printLines([cleared.length > 0 ? `cleared: ${cleared.join(', ')}` : 'nothing to clear']);
-    return;
-  }
-  const allowed = allowedUnattendedTypes(o.allowUnattended ?? []);
-  assertUnattendedAllowed(loaded.config.secrets, allowed);
-  if (!loaded.config.secrets.some((s) => s.unattended)) {
-    throw new RekeyError(
-      'ERR_CONFIG_INVALID',
-      'no secret has `unattended: true`: rekey schedule has nothing to do',
-      {
-        hint: 'Mark the secrets rekey may rotate on its own with `unattended: true` (postgres and redis by default).',
-      },
-    );
-  }
-  const control = new RotationControl();
-  const logger = stamped(log);
-  const scheduler = new Scheduler({
-    settings: scheduleSettingsOf(loaded.config, allowed),
-    clock: systemClock,
-    status: async () => readStatus(await loadConfig(g.config)),
-    rotate: engineRotator(() => openStack(g, { progress: plainProgress(), control, logger }), {
-      warn: (m) => logger.warn(m),
-    }),
-    store,
-    log: logger,
-  });
-  if (o.once) {
-    const run = await scheduler.runOnce();
-    if (o.json)
-      printJson({ ok: !run.results.some((r) => r.outcome !== 'rotated' && r.outcome !== 'skipped'), ...run });
-    else printLines(summary(run));
-    throwOnFailure(run);
-    return;
-  }
-  const abort = new AbortController();
-  const stop = onStopSignal(control, abort, logger);
-  try {
-    logger.info(
-      `rekey schedule: stack ${loaded.stack}, cron "${scheduleSettingsOf(loaded.config, allowed).cron}"`,
-    );
-    await scheduler.run(abort.signal);
-  } finally {
-    stop();
-  }
-}
-
-function summary(run: RunReport): string[] {
-  if (run.results.length === 0) return ['no unattended secret'];
-  return run.results.map((r) => `${r.key}: ${r.outcome}${r.detail ? ` (${r.detail})` : ''}`);
-}
-
-function throwOnFailure(run: RunReport): void {
-  const attention = run.results.filter((r) => r.outcome === 'needs-attention').map((r) => r.key);
-  if (attention.length > 0) {
-    throw new RekeyError('ERR_NEEDS_ATTENTION', `unattended rotation stopped for ${attention.join(', ')}`, {
-      hint: 'Fix the cause named above, then rotate by hand or run `rekey schedule --clear KEYS`.',
-    });
-  }
-  const failed = run.results.filter((r) => r.outcome === 'failed').map((r) => r.key);
-  if (failed.length > 0) {
-    throw new RekeyError('ERR_ROTATION_FAILED', `unattended rotation failed for ${failed.join(', ')}`);
-  }
-}
-
-/** Log lines prefixed with the time (a container's log has no timestamps of its own). */
-function stamped(inner: Logger): Logger {
-  const t = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return {
-    info: (m) => inner.info(`${t()} ${m}`),
-    warn: (m) => inner.warn(`${t()} ${m}`),
-    error: (m) => inner.error(`${t()} ${m}`),
-    debug: (m) => inner.debug(`${t()} ${m}`),
-  };
-}
-
-/** Resolves with the first SIGINT or SIGTERM. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (s: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(s);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
-}
-
-/**
- * SIGINT/SIGTERM while scheduling: the first stops waiting and interrupts a running rotation at its
- * next safe point (it rolls back); a second exits at once unless the env file is being written.
- */
-function onStopSignal(control: RotationControl, abort: AbortController, logger: Logger): () => void {
-  const handler = (signal: NodeJS.Signals) => {
-    if (!abort.signal.aborted) {
-      abort.abort();
-      control.interrupt();
-      logger.info(`${signal}: stopping (a running rotation stops at its next safe point and rolls back)`);
-      return;
-    }
-    if (control.critical) {
-      logger.warn(`${signal} refused: ${control.critical}; rekey exits as soon as it is safe`);
-      return;
-    }
-    logger.warn(`${signal} again: exiting now; run \`rekey recover\` if a rotation was running`);
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-    process.kill(process.pid, signal);
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-  };
+    .action(async (o) => (await import('./policy.js')).scheduleCommand(globals(), o));
 }

@@ -11,7 +11,7 @@ import { printJson, printLines } from './output.js';
 export async function verifyCommand(globals: GlobalOptions, opts: { json?: boolean }): Promise<void> {
   const deps = await openStack(globals, { progress: silentProgress });
   const env = envValues((await readEnvFile(deps.loaded.envFile)).doc);
-  const targets = deps.makeTargets(env);
+  const targets = await deps.makeTargets(env);
   const rows = await runChecks({
     config: deps.loaded.config,
     env,

@@ -5,8 +5,9 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 
-export const TRIGGERS = ['scheduled', 'compromise', 'release', 'personnel'] as const;
-export type Trigger = (typeof TRIGGERS)[number];
+import { TRIGGERS } from './triggers.js';
+
+export { TRIGGERS, type Trigger } from './triggers.js';
 
 export const SECRET_TYPES = ['jwt', 'api-key', 'generic', 'postgres', 'redis', 'grafana', 'command'] as const;
 export type SecretType = (typeof SECRET_TYPES)[number];

@@ -75,8 +75,8 @@ export async function preflight(
   const envFile = await readEnvFile(loaded.envFile);
   const env = envValues(envFile.doc);
   for (const s of loaded.config.secrets) registerSecretValues(s, env);
-  const targets = deps.makeTargets(env);
-  const sessions = deps.makeSessions?.(env);
+  const targets = await deps.makeTargets(env);
+  const sessions = await deps.makeSessions?.(env);
   const plan = buildPlan({
     secrets: targets.map((t) => {
       const d = t.describe(req.trigger);
@@ -330,7 +330,7 @@ async function runStep(run: Run, id: string, title: string): Promise<void> {
     }
     case 'invalidate': {
       if (key === 'sessions') {
-        const sessions = run.deps.makeSessions?.(await currentEnv(run));
+        const sessions = await run.deps.makeSessions?.(await currentEnv(run));
         if (!j.purgeSessions || !sessions)
           return run.skip(id, 'invalidate sessions', 'not configured for this trigger');
         await run.step(id, 'invalidate sessions', async () =>

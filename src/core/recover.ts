@@ -47,7 +47,7 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
       for (const [k, v] of Object.entries(t.new)) redactor.add(k, v);
     }
     const env = envValues((await readEnvFile(deps.loaded.envFile)).doc);
-    const targets = deps.makeTargets(env);
+    const targets = await deps.makeTargets(env);
     const run = new Run(deps, store, journal, new Map(targets.map((t) => [t.key, t])));
     deps.progress.note(`recovering rotation ${journal.id} (${journal.kind}, trigger ${journal.trigger})`);
 

@@ -55,8 +55,10 @@ export interface RotationHooks {
 export interface EngineDeps {
   readonly loaded: LoadedConfig;
   /** Builds the configured targets; `env` is the env file's current values. */
-  readonly makeTargets: (env: ReadonlyMap<string, string>) => Target[];
-  readonly makeSessions?: (env: ReadonlyMap<string, string>) => SessionInvalidator | undefined;
+  readonly makeTargets: (env: ReadonlyMap<string, string>) => Target[] | Promise<Target[]>;
+  readonly makeSessions?: (
+    env: ReadonlyMap<string, string>,
+  ) => SessionInvalidator | undefined | Promise<SessionInvalidator | undefined>;
   readonly progress: Progress;
   readonly log: Logger;
   readonly now?: () => Date;

@@ -11,8 +11,9 @@ import { RekeyError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { redactor, safeMessage } from '../core/redact.js';
 
-export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_PORT = 9464;
+export { DEFAULT_HOST, DEFAULT_PORT } from './server-defaults.js';
+
+import { DEFAULT_HOST, DEFAULT_PORT } from './server-defaults.js';
 export const MIN_TOKEN_LENGTH = 16;
 
 /**

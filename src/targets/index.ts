@@ -2,11 +2,6 @@
  * The target registry: one factory per secret type, each in its own folder.
  */
 import type { SecretConfig } from '../config/schema.js';
-import { commandTarget } from './command/index.js';
-import { fileHeldTarget } from './file/file-held.js';
-import { grafanaTarget } from './grafana/index.js';
-import { postgresTarget } from './postgres/index.js';
-import { redisTarget } from './redis/index.js';
 import type { Target } from './types.js';
 
 export type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from './types.js';
@@ -19,24 +14,30 @@ export interface TargetEnv {
 }
 
 /**
- * Builds the target for one configured secret.
+ * Builds the target for one configured secret. Each type's module (and its driver: pg, node-redis)
+ * is loaded only when a secret of that type is configured, so commands start fast.
  *
  * @example
- * const targets = config.secrets.map((s) => createTarget(s, { env, configDir }));
+ * const targets = await Promise.all(config.secrets.map((s) => createTarget(s, { env, configDir })));
  */
-export function createTarget(secret: SecretConfig, env: TargetEnv): Target {
+export async function createTarget(secret: SecretConfig, env: TargetEnv): Promise<Target> {
   switch (secret.type) {
     case 'jwt':
     case 'api-key':
     case 'generic':
-      return fileHeldTarget(secret);
+      return (await import('./file/file-held.js')).fileHeldTarget(secret);
     case 'command':
-      return commandTarget(secret, env.configDir);
+      return (await import('./command/index.js')).commandTarget(secret, env.configDir);
     case 'grafana':
-      return grafanaTarget(secret, env);
+      return (await import('./grafana/index.js')).grafanaTarget(secret, env);
     case 'postgres':
-      return postgresTarget(secret, env);
+      return (await import('./postgres/index.js')).postgresTarget(secret, env);
     case 'redis':
-      return redisTarget(secret, env);
+      return (await import('./redis/index.js')).redisTarget(secret, env);
   }
+}
+
+/** Builds every configured target, in config order. */
+export function createTargets(secrets: readonly SecretConfig[], env: TargetEnv): Promise<Target[]> {
+  return Promise.all(secrets.map((s) => createTarget(s, env)));
 }

@@ -124,7 +124,7 @@ secrets:
     );
     const e = await failure(
       Promise.resolve().then(() =>
-        createTarget(loaded.config.secrets[0]!, { env: new Map(), configDir: '/' }),
+        createTarget(loaded.config.secrets[0]!, { env: new Map(), configDir: '/' }).then(() => {}),
       ),
     );
     expect(e.code).toBe('ERR_SECRET_WEAK');

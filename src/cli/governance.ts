@@ -1,0 +1,140 @@
+/** Change control and audit commands: request, approve, requests, audit show|verify|check-value. */
+import { loadConfig } from '../config/load.js';
+import type { Trigger } from '../config/triggers.js';
+import { RekeyError } from '../core/errors.js';
+import { log } from '../core/log.js';
+import { silentProgress } from '../core/progress.js';
+import { approvalState, approveRequest, requestsOverview } from '../governance/approvals/index.js';
+import { checkValue, readAuditLog, verifyAuditLog } from '../governance/audit/index.js';
+import { auditFileOf } from '../governance/audit/read.js';
+import { auditLines, requestLines, requestsLines } from '../governance/format.js';
+import { changeControlWarning } from '../governance/hooks.js';
+import { operatorIdentity } from '../governance/identity.js';
+import { requestRotation } from '../governance/request-rotation.js';
+import { type GlobalOptions, openStack } from './context.js';
+import { printJson, printLines } from './output.js';
+
+export async function requestCommand(
+  globals: GlobalOptions,
+  o: {
+    trigger: Trigger;
+    ticket: string;
+    only?: string[];
+    force?: boolean;
+    reason?: string;
+    operator?: string;
+    json?: boolean;
+  },
+): Promise<void> {
+  const deps = await openStack(globals, { progress: silentProgress });
+  const { request, file } = await requestRotation(deps, {
+    trigger: o.trigger,
+    ticket: o.ticket,
+    ...(o.only ? { only: o.only } : {}),
+    ...(o.force ? { force: true } : {}),
+    ...(o.reason ? { reason: o.reason } : {}),
+    ...(o.operator ? { operator: o.operator } : {}),
+  });
+  if (o.json) {
+    printJson({ ok: true, file, ...request });
+    return;
+  }
+  const state = await approvalState(deps.loaded, request);
+  printLines([
+    ...requestLines(request, state),
+    '',
+    `approvers: rekey approve ${request.id} --role ROLE [--key PATH]`,
+    `then:      rekey rotate --request ${request.id} --trigger ${request.trigger}${o.only ? ` --only ${o.only.join(',')}` : ''}`,
+  ]);
+}
+
+export async function approveCommand(
+  globals: GlobalOptions,
+  ref: string,
+  o: { role: string; key?: string; operator?: string; json?: boolean },
+): Promise<void> {
+  const loaded = await loadConfig(globals.config);
+  const { request, approval, state } = await approveRequest(loaded, ref, {
+    role: o.role,
+    ...(o.key ? { key: o.key } : {}),
+    operator: await operatorIdentity(loaded.dir, o.operator),
+  });
+  if (o.json) {
+    printJson({
+      ok: true,
+      requestId: request.id,
+      approval: { role: approval.role, principal: approval.principal, signedAt: approval.signedAt },
+      approvals: state.approvals,
+      missing: state.missing,
+      satisfied: state.satisfied,
+    });
+    return;
+  }
+  printLines([
+    `approved ${request.id} as ${approval.role}: signed by ${approval.principal}`,
+    state.satisfied
+      ? `every required role has approved: rekey rotate --request ${request.id}`
+      : `still needed: ${state.missing.map((m) => m.role).join(', ')}`,
+  ]);
+}
+
+export async function requestsCommand(globals: GlobalOptions, o: { json?: boolean }): Promise<void> {
+  const loaded = await loadConfig(globals.config);
+  const warning = changeControlWarning(loaded);
+  const list = warning ? [] : await requestsOverview(loaded);
+  if (o.json) {
+    printJson({ ok: true, requests: list, ...(warning ? { warnings: [warning] } : {}) });
+    return;
+  }
+  printLines(warning ? [warning] : requestsLines(list));
+}
+
+export async function auditShowCommand(
+  globals: GlobalOptions,
+  o: { json?: boolean; limit?: number },
+): Promise<void> {
+  const loaded = await loadConfig(globals.config);
+  const records = await readAuditLog(auditFileOf(loaded));
+  const shown = o.limit !== undefined && o.limit > 0 ? records.slice(-o.limit) : records;
+  if (o.json) printJson({ ok: true, file: auditFileOf(loaded), records: shown });
+  else printLines(auditLines(shown));
+}
+
+export async function auditVerifyCommand(globals: GlobalOptions, o: { json?: boolean }): Promise<void> {
+  const loaded = await loadConfig(globals.config);
+  const v = await verifyAuditLog(loaded);
+  if (o.json) printJson(v);
+  else if (v.ok) {
+    printLines([
+      `audit log intact: ${v.records} record(s) in ${v.file}`,
+      ...(v.last
+        ? [`chain head: record ${v.last.seq}, sha256 ${v.last.hash} (note it in the ticket to pin the log)`]
+        : []),
+      ...v.warnings.map((w) => `warning: ${w}`),
+    ]);
+  }
+  if (!v.ok && v.broken) {
+    throw new RekeyError('ERR_AUDIT_BROKEN', `${v.file}: record ${v.broken.seq}: ${v.broken.reason}`);
+  }
+}
+
+export async function auditCheckValueCommand(
+  globals: GlobalOptions,
+  key: string,
+  o: { json?: boolean },
+): Promise<void> {
+  const loaded = await loadConfig(globals.config);
+  if (!loaded.config.secrets.some((s) => s.key === key)) {
+    throw new RekeyError('ERR_ONLY_UNKNOWN', `${key} is not a secret of rekey.yaml`);
+  }
+  const r = await checkValue(loaded, key);
+  if (o.json) printJson({ ok: r.matches, ...r });
+  const where = `record #${r.seq} (${r.kind}${r.rotationId ? ` ${r.rotationId}` : ''}, ${r.time})`;
+  if (!r.matches) {
+    throw new RekeyError(
+      'ERR_AUDIT_VALUE_CHANGED',
+      `${key}: the env file's value is not the one the audit log recorded last, in ${where}`,
+    );
+  }
+  if (!o.json) printLines([`${key}: the env file's value is the one the audit log recorded in ${where}`]);
+}
