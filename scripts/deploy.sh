@@ -64,6 +64,10 @@ wait_healthy() {
       echo "healthy: $url"
       return 0
     fi
+    # The runner gave up (its first workers never became healthy): say why at once.
+    if ! running_pid >/dev/null && [ -f "$status_file" ]; then
+      die "the app stopped: $(status_field lastReload.error)" "fix the cause (see $run_dir/app.log), then deploy again"
+    fi
     sleep 0.2
   done
   die "the app is not healthy at $url" "see $run_dir/app.log (no secrets in it)"
