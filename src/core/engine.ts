@@ -183,7 +183,10 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
       `${req.fixedValues ? 'rolling back' : 'rotating'} ${pre.plan.keys.join(', ')} of stack ${deps.loaded.stack} (trigger ${req.trigger})`,
     );
     for (const w of pre.plan.warnings) deps.progress.note(`warning: ${w}`);
-    await deps.hooks?.authorize?.({ plan: pre.plan, meta: req.meta ?? {} });
+    await deps.hooks?.authorize?.({
+      plan: pre.plan,
+      meta: { ...req.meta, ...(req.only ? { only: [...req.only] } : {}) },
+    });
     if (deps.control?.interrupted) throw new RekeyError('ERR_ABORTED', 'interrupted before anything changed');
 
     run = await prepare(deps, store, pre, req);
@@ -224,7 +227,8 @@ async function prepare(
     );
   }
   const after = editEnv(envFile.doc, changes, { annotation: now });
-  const backupPath = await writeBackup(deps.loaded.envFile, now);
+  // The backup must hold exactly the bytes the new text was derived from.
+  const backupPath = await writeBackup(deps.loaded.envFile, now, { expected: envFile.text });
   await faultPoint('prepare', 'begin');
   const journal: Journal = {
     version: JOURNAL_VERSION,

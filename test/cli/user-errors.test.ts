@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeStack, type Stack } from '../engine/stack.js';
+import { record } from '../helpers/resilience.js';
 
 let stacks: Stack[] = [];
 afterEach(async () => {
@@ -68,7 +69,7 @@ const CASES: Array<[string, (s: Stack) => Promise<void>, RegExp]> = [
 ];
 
 describe('bad input exits 2 and changes nothing', () => {
-  it.each(CASES)('%s', async (_name, breakIt, expected) => {
+  it.each(CASES)('%s', async (name, breakIt, expected) => {
     const s = await makeStack();
     stacks.push(s);
     await breakIt(s);
@@ -79,6 +80,14 @@ describe('bad input exits 2 and changes nothing', () => {
     ]) {
       const only = expected.source.includes('NOPE');
       const r = await s.run(only ? args : args.filter((a) => a !== '--only' && a !== 'NOPE'));
+      record({
+        kind: 'bad-input',
+        suite: 'cli',
+        case: `${name} (${args[0]})`,
+        exit: r.code,
+        code: /ERR_[A-Z_]+/.exec(r.stderr)?.[0] ?? '?',
+        unchanged: JSON.stringify([...(await snapshot(s.dir))]) === JSON.stringify([...before]),
+      });
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(expected);
       const lines = r.stderr.trim().split('\n');

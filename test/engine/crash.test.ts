@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { record, targetOf } from '../helpers/resilience.js';
 import { ENV_TEXT, INITIAL, makeStack, type Stack } from './stack.js';
 
 let stacks: Stack[] = [];
@@ -41,12 +42,32 @@ const STEPS = [
 const POINTS = STEPS.flatMap((s) => [`${s}@begin`, `${s}@end`]);
 const COMMITTED_FROM = POINTS.indexOf('commit@end');
 
-async function recoverTwice(s: Stack): Promise<string> {
+async function recoverTwice(s: Stack, point?: string): Promise<string> {
   const r = await s.run(['recover', '--yes', '--json']);
-  expect(r.code, r.stderr).toBe(0);
-  const outcome = JSON.parse(r.stdout).outcome as string;
-  await s.assertConsistent();
+  let outcome = `exit ${r.code}`;
+  try {
+    outcome = JSON.parse(r.stdout).outcome as string;
+  } catch {
+    // not JSON: the exit code says it
+  }
+  const consistent = await s.assertConsistent().then(
+    () => true,
+    () => false,
+  );
   const again = await s.run(['recover', '--yes', '--json']);
+  const noop = again.code === 0 && again.stdout.includes('"nothing-to-do"');
+  if (point) {
+    record({
+      kind: 'crash',
+      suite: 'engine (file-held + scriptable services)',
+      point,
+      target: targetOf(point),
+      outcome,
+      converged: r.code === 0 && consistent && noop,
+    });
+  }
+  expect(r.code, r.stderr).toBe(0);
+  await s.assertConsistent();
   expect(again.code, again.stderr).toBe(0);
   expect(JSON.parse(again.stdout).outcome).toBe('nothing-to-do');
   return outcome;
@@ -60,7 +81,7 @@ describe('kill -9 at every step boundary, then recover', () => {
     // While a rotation is pending, rotate refuses with exit 6.
     const blocked = await s.run(['rotate', '--yes']);
     expect(blocked.code).toBe(6);
-    const outcome = await recoverTwice(s);
+    const outcome = await recoverTwice(s, point);
     const text = await fs.readFile(s.envFile, 'utf8');
     if (POINTS.indexOf(point) >= COMMITTED_FROM) {
       expect(outcome).toBe('rotated');
@@ -112,6 +133,21 @@ describe('kill -9 at random moments', () => {
       const key = r.signal === 'SIGKILL' ? 'killed' : `exit ${r.code}`;
       outcomes[key] = (outcomes[key] ?? 0) + 1;
       const rec = await s.run(['recover', '--yes', '--json']);
+      const converged =
+        rec.code === 0 &&
+        (await s.assertConsistent().then(
+          () => true,
+          () => false,
+        ));
+      const recovered = /"outcome": "([a-z-]+)"/.exec(rec.stdout)?.[1] ?? `exit ${rec.code}`;
+      record({
+        kind: 'crash',
+        suite: 'engine (file-held + scriptable services)',
+        point: `random kill -9 at ${delay} ms of ~${span} ms`,
+        target: '(wherever it was)',
+        outcome: r.signal === 'SIGKILL' ? `killed; recover: ${recovered}` : `finished first (exit ${r.code})`,
+        converged,
+      });
       expect(rec.code, rec.stderr).toBe(0);
       await s.assertConsistent();
     }

@@ -6,7 +6,20 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { occurrences, record } from '../helpers/resilience.js';
 import { ENV_TEXT, INITIAL, makeStack, type Stack, writtenFiles } from './stack.js';
+
+/** Whether a run ended rolled back: exit 1, env file byte-identical, every service on its old value. */
+async function rolledBack(s: Stack, code: number | null): Promise<boolean> {
+  return (
+    code === 1 &&
+    (await fs.readFile(s.envFile, 'utf8')) === ENV_TEXT &&
+    (await s.assertConsistent().then(
+      () => true,
+      () => false,
+    ))
+  );
+}
 
 let stacks: Stack[] = [];
 afterEach(async () => {
@@ -84,6 +97,14 @@ describe('rotate', () => {
       const s = await stack();
       const before = await fs.stat(s.envFile);
       const r = await s.run(['rotate', '--yes', '--json'], { env: { REKEY_FAIL_AT: step } });
+      record({
+        kind: 'failure',
+        suite: 'engine (file-held + scriptable services)',
+        point: step,
+        cause: 'injected failure (REKEY_FAIL_AT)',
+        exit: r.code,
+        rolledBack: await rolledBack(s, r.code),
+      });
       expect(r.code, r.stderr).toBe(1);
       expect(JSON.parse(r.stdout).outcome).toBe('rolled-back');
       expect(await fs.readFile(s.envFile, 'utf8')).toBe(ENV_TEXT);
@@ -106,6 +127,14 @@ describe('rotate', () => {
     const s = await stack();
     await s.faults({ [point]: how });
     const r = await s.run(['rotate', '--yes']);
+    record({
+      kind: 'failure',
+      suite: 'engine (file-held + scriptable services)',
+      point,
+      cause: `service ${how === 'fail' ? 'error' : 'rejects the new value'}`,
+      exit: r.code,
+      rolledBack: await rolledBack(s, r.code),
+    });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/rolled back/);
     expect(await fs.readFile(s.envFile, 'utf8')).toBe(ENV_TEXT);
@@ -119,6 +148,14 @@ describe('rotate', () => {
       JSON.stringify({ mode: 'single', accepted: ['drifted'] }),
     );
     const r = await s.run(['rotate', '--yes']);
+    record({
+      kind: 'failure',
+      suite: 'engine (file-held + scriptable services)',
+      point: 'preflight',
+      cause: 'service rejects the current value (drift)',
+      exit: r.code,
+      rolledBack: r.code === 1 && (await fs.readFile(s.envFile, 'utf8')) === ENV_TEXT,
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ERR_TARGET_AUTH: preflight: SINGLE_PASSWORD/);
     expect(await fs.readFile(s.envFile, 'utf8')).toBe(ENV_TEXT);
@@ -129,6 +166,14 @@ describe('rotate', () => {
     const s = await stack();
     await fs.writeFile(path.join(s.dir, 'deploy-fault'), 'fail-deploy');
     const r = await s.run(['rotate', '--yes']);
+    record({
+      kind: 'failure',
+      suite: 'engine (file-held + scriptable services)',
+      point: 'deploy',
+      cause: 'deploy command fails (exit 7)',
+      exit: r.code,
+      rolledBack: await rolledBack(s, r.code),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ERR_DEPLOY_FAILED/);
     expect(r.stderr).toMatch(/boom: deploy failed/);
@@ -141,6 +186,14 @@ describe('rotate', () => {
     await fs.writeFile(path.join(s.dir, 'deploy-fault'), 'hang-deploy');
     const t0 = Date.now();
     const r = await s.run(['rotate', '--yes']);
+    record({
+      kind: 'failure',
+      suite: 'engine (file-held + scriptable services)',
+      point: 'deploy',
+      cause: 'deploy command hangs past its timeout',
+      exit: r.code,
+      rolledBack: await rolledBack(s, r.code),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ERR_DEPLOY_TIMEOUT/);
     expect(Date.now() - t0).toBeLessThan(20_000);
@@ -151,6 +204,14 @@ describe('rotate', () => {
     const s = await stack();
     await fs.writeFile(path.join(s.dir, 'deploy-fault'), 'leak-deploy');
     const r = await s.run(['rotate', '--yes']);
+    record({
+      kind: 'failure',
+      suite: 'engine (file-held + scriptable services)',
+      point: 'deploy',
+      cause: 'deploy prints the secrets, then fails',
+      exit: r.code,
+      rolledBack: await rolledBack(s, r.code),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/SINGLE_PASSWORD=\[REDACTED:SINGLE_PASSWORD\]/);
     const env = await s.env();
@@ -176,6 +237,17 @@ describe('rotate', () => {
     }
     const b = await s.run(['rotate', '--yes']);
     const ra = await a.done;
+    const consistent = await s.assertConsistent().then(
+      () => true,
+      () => false,
+    );
+    record({
+      kind: 'concurrency',
+      suite: 'engine (file-held + scriptable services)',
+      case: 'two `rekey rotate` at once',
+      ok: ra.code === 0 && b.code === 6 && consistent,
+      detail: `first exit ${ra.code}, second exit ${b.code} (${/ERR_[A-Z_]+/.exec(b.stderr)?.[0] ?? '?'})`,
+    });
     expect(ra.code, ra.stderr).toBe(0);
     expect(b.code).toBe(6);
     expect(b.stderr).toMatch(/ERR_LOCKED: locked by `rekey rotate`, pid \d+ on .+, started \d{4}-/);
@@ -233,6 +305,14 @@ describe('rotate', () => {
     expect(secrets.length).toBeGreaterThanOrEqual(12);
     const files = (await writtenFiles(s.dir)).filter((f) => !path.basename(f).startsWith('service-'));
     const stored = await Promise.all(files.map(async (f) => [f, await fs.readFile(f, 'utf8')] as const));
+    record({
+      kind: 'canary',
+      suite: 'engine (file-held + scriptable services)',
+      scope: 'stdout, stderr, state dir, deploy logs, child argv (ps) and environment',
+      values: secrets.length,
+      places: outputs.length + stored.length,
+      occurrences: occurrences(secrets, [...outputs, ...stored.map(([, t]) => t)]),
+    });
     for (const v of secrets) {
       for (const o of outputs) expect(o).not.toContain(v);
       for (const [f, text] of stored) expect(text.includes(v), `${v.slice(0, 4)}… found in ${f}`).toBe(false);

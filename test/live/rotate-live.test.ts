@@ -7,6 +7,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { occurrences, record } from '../helpers/resilience.js';
 import { INITIAL, type LiveStack, makeLiveStack } from './live-stack.js';
 
 describe('five secrets on live services', () => {
@@ -61,6 +62,14 @@ describe('five secrets on live services', () => {
     );
     const drifted = await fs.readFile(s.envFile, 'utf8');
     const r = await s.run(['rotate', '--yes']);
+    record({
+      kind: 'failure',
+      suite: 'live (PostgreSQL, Redis, Grafana stand-in, jwt, api-key)',
+      point: 'preflight',
+      cause: 'Redis rejects the env file value (drift)',
+      exit: r.code,
+      rolledBack: r.code === 1 && (await fs.readFile(s.envFile, 'utf8')) === drifted,
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ERR_TARGET_AUTH: preflight: REDIS_PASSWORD/);
     expect(await fs.readFile(s.envFile, 'utf8')).toBe(drifted);
@@ -94,13 +103,33 @@ describe('five secrets on live services', () => {
         await stop(service);
         await fs.rm(pauseFile);
         const r = await running;
-        expect([1, 4], r.stderr).toContain(r.code);
         await start(service);
+        let recovered = 'not needed';
+        if (r.code === 4) {
+          const rec = await s.run(['recover', '--yes', '--json']);
+          recovered = /"outcome": "([a-z-]+)"/.exec(rec.stdout)?.[1] ?? `exit ${rec.code}`;
+        }
+        const consistent = await s.assertConsistent().then(
+          () => true,
+          () => false,
+        );
+        const back = (await fs.readFile(s.envFile, 'utf8')) === before;
+        record({
+          kind: 'failure',
+          suite: 'live (PostgreSQL, Redis, Grafana stand-in, jwt, api-key)',
+          point,
+          cause: `${service} down${r.code === 4 ? ' (also during the rollback: exit 4, then recover once it is back)' : ''}`,
+          exit: r.code,
+          rolledBack:
+            [1, 4].includes(r.code ?? -1) &&
+            (r.code === 1 || recovered === 'rolled-back') &&
+            consistent &&
+            back,
+        });
+        expect([1, 4], r.stderr).toContain(r.code);
         if (r.code === 4) {
           expect(JSON.parse(r.stdout).state[key]).toMatch(/UNKNOWN|revert failed/);
-          const rec = await s.run(['recover', '--yes', '--json']);
-          expect(rec.code, rec.stderr).toBe(0);
-          expect(JSON.parse(rec.stdout).outcome).toBe('rolled-back');
+          expect(recovered).toBe('rolled-back');
         }
         expect(await fs.readFile(s.envFile, 'utf8')).toBe(before);
         await s.assertConsistent();
@@ -144,6 +173,14 @@ describe('five secrets on live services', () => {
     };
     await walk(s.dir);
     expect(s.seen.size).toBeGreaterThanOrEqual(15);
+    record({
+      kind: 'canary',
+      suite: 'live (PostgreSQL, Redis, Grafana stand-in, jwt, api-key)',
+      scope: 'stdout, stderr, state dir, audit log, PostgreSQL server log (log_statement=all), Redis log',
+      values: s.seen.size,
+      places: outputs.length + logs.length + stored.length,
+      occurrences: occurrences(s.seen, [...outputs, ...logs, ...stored.map(([, t]) => t)]),
+    });
     for (const v of s.seen) {
       for (const o of outputs) expect(o.includes(v)).toBe(false);
       for (const l of logs) expect(l.includes(v)).toBe(false); // ...but never a password
@@ -164,6 +201,20 @@ describe('a password policy rejection', () => {
   it('Grafana refusing the new password rolls the whole stack back (exit 1)', async () => {
     const before = await fs.readFile(s.envFile, 'utf8');
     const r = await s.run(['rotate', '--yes']);
+    record({
+      kind: 'failure',
+      suite: 'live (PostgreSQL, Redis, Grafana stand-in, jwt, api-key)',
+      point: 'stage:GRAFANA_ADMIN_PASSWORD',
+      cause: 'Grafana password policy rejects the new value',
+      exit: r.code,
+      rolledBack:
+        r.code === 1 &&
+        (await fs.readFile(s.envFile, 'utf8')) === before &&
+        (await s.assertConsistent().then(
+          () => true,
+          () => false,
+        )),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/password policy/);
     expect(r.stderr).toMatch(/everyClass/);

@@ -1,0 +1,33 @@
+/**
+ * Rows for the resilience report (`npm run resilience` → docs/resilience.md). A fault test records
+ * what it tried and what happened — before asserting, so a failing case is a failing row — into the
+ * JSONL file named by REKEY_RESILIENCE_OUT. Without that variable, nothing is written.
+ */
+import { appendFileSync } from 'node:fs';
+
+export type ResilienceRow =
+  | { kind: 'crash'; suite: string; point: string; target: string; outcome: string; converged: boolean }
+  | { kind: 'failure'; suite: string; point: string; cause: string; exit: number | null; rolledBack: boolean }
+  | { kind: 'concurrency'; suite: string; case: string; ok: boolean; detail: string }
+  | { kind: 'bad-input'; suite: string; case: string; exit: number | null; code: string; unchanged: boolean }
+  | { kind: 'canary'; suite: string; scope: string; values: number; places: number; occurrences: number };
+
+/** Appends one row (no-op unless REKEY_RESILIENCE_OUT is set). */
+export function record(row: ResilienceRow): void {
+  const out = process.env.REKEY_RESILIENCE_OUT;
+  if (out) appendFileSync(out, `${JSON.stringify(row)}\n`);
+}
+
+/** The target a step id names (`stage:REDIS_PASSWORD@end` → REDIS_PASSWORD), else the phase. */
+export function targetOf(point: string): string {
+  const [step] = point.split('@') as [string];
+  return step.split(':')[1] ?? `(${step})`;
+}
+
+/** Counts occurrences of any of `values` in `texts`. */
+export function occurrences(values: Iterable<string>, texts: Iterable<string>): number {
+  let n = 0;
+  const all = [...texts];
+  for (const v of values) for (const t of all) n += t.split(v).length - 1;
+  return n;
+}
