@@ -5,9 +5,10 @@
 #
 #   deploy    start the BI API app (demo/app/cluster.ts), or, when it runs, replace its workers one by
 #             one from the current env file (SIGHUP: no dropped request), then wait for health
-#   rollback  when rekey runs it (during its own rollback): restore the newest env-file backup and
-#             redeploy. Run by hand, it is `rekey rollback`, which returns the LIVE services to the
-#             backup's values too (restoring the file alone would lock the app out)
+#   rollback  restore the newest env-file backup and redeploy. Run by hand, that is `rekey rollback`,
+#             which returns the LIVE services to the backup's values too (restoring the file alone
+#             would lock the app out). Run by rekey during its own rollback (REKEY_PHASE=rollback),
+#             rekey has already restored the file (or refused to, if someone edited it): redeploy only
 #   status    what runs: pid, generation, workers, health
 #   stop      drain and stop the app
 #
@@ -117,18 +118,6 @@ rollback() {
     echo "deploy.sh rollback: restoring the env file alone would lock the app out (the services hold the new values);" >&2
     echo "running \`rekey rollback\`, which returns the live services to the backup's values too" >&2
     exec node "$repo/dist/src/cli/main.js" --config "$stack/rekey.yaml" rollback "$@"
-  fi
-  local newest
-  newest="$(ls -1 "$env_file".backup-* 2>/dev/null | sort | tail -n 1 || true)"
-  [ -n "$newest" ] || die "no backup of $env_file" "nothing to roll back to" 2
-  if ! cmp -s "$newest" "$env_file"; then
-    # Atomic: a copy in the same folder, then rename over the env file.
-    local tmp
-    tmp="$(mktemp "$(dirname "$env_file")/.env.rollback.XXXXXX")"
-    cp -p "$newest" "$tmp"
-    chmod 600 "$tmp"
-    mv -f "$tmp" "$env_file"
-    echo "restored $(basename "$newest")"
   fi
   deploy
 }

@@ -125,5 +125,6 @@ const md = [
   '',
 ];
 writeFileSync(path.join(root, 'docs/resilience.md'), `${md.join('\n')}\n`);
+spawnSync('npx', ['biome', 'format', '--write', 'docs/resilience.md'], { cwd: root, stdio: 'ignore' });
 console.error(`docs/resilience.md: ${rows.length} rows, ${failed.length} failed`);
 process.exit(run.status === 0 && failed.length === 0 && rows.length > 0 ? 0 : 1);

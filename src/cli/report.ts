@@ -26,8 +26,18 @@ export function report(
   if (json) printJson({ ok, ...result });
   else printHuman(result);
   if (result.error && !ok) {
-    const code = result.outcome === 'needs-attention' ? 'ERR_NEEDS_ATTENTION' : result.error.code;
-    throw new RekeyError(code as RekeyError['code'], result.error.message, { hint: result.error.hint });
+    if (result.outcome === 'needs-attention') {
+      throw new RekeyError('ERR_NEEDS_ATTENTION', result.error.message, { hint: result.error.hint });
+    }
+    // Rolled back: exit 1 whatever the cause's own code would exit with (an I/O error is exit 4 when
+    // it stops rekey, but here every service is back on its old value).
+    const cause = new RekeyError(result.error.code as RekeyError['code'], result.error.message, {
+      hint: result.error.hint,
+    });
+    if (result.outcome === 'rolled-back' && cause.exitCode !== 1) {
+      throw new RekeyError('ERR_ROTATION_FAILED', `${cause.code}: ${cause.message}`, { hint: cause.hint });
+    }
+    throw cause;
   }
 }
 

@@ -55,6 +55,16 @@ export async function rollbackCommand(
       ),
     )
     .map((s) => s.key);
+  const missing = keys.filter((k) => !values.get(k));
+  if (missing.length > 0) {
+    throw new RekeyError(
+      'ERR_BACKUP_NOT_FOUND',
+      `the backup has no value for ${missing.join(', ')}; nothing was changed`,
+      {
+        hint: 'Pick a backup written by rekey for this env file (`ls <envfile>.backup-*`), or rotate instead.',
+      },
+    );
+  }
   if (keys.length === 0) {
     report(
       {

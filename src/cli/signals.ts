@@ -5,6 +5,7 @@
  */
 import { writeErr } from '../core/log.js';
 import type { RotationControl } from '../core/run.js';
+import { killRunningCommands } from '../deploy/run.js';
 
 export function installInterruptHandler(control: RotationControl): () => void {
   let count = 0;
@@ -22,10 +23,18 @@ export function installInterruptHandler(control: RotationControl): () => void {
       return;
     }
     writeErr(`${signal} again: exiting now; run \`rekey recover\` to finish or undo the rotation`);
-    // Re-raise with the default action, so the process ends as killed by the signal (exit 130/143).
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
-    process.kill(process.pid, signal);
+    // A deploy still running must not race the `rekey recover` that follows: stop it first.
+    const children = killRunningCommands('SIGTERM');
+    setTimeout(
+      () => {
+        killRunningCommands('SIGKILL');
+        // Re-raise with the default action: the process ends as killed by the signal (exit 130/143).
+        process.kill(process.pid, signal);
+      },
+      children > 0 ? 2000 : 0,
+    );
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

@@ -6,7 +6,7 @@ import { RekeyError } from '../core/errors.js';
 
 const REF = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}/g;
 
-export type Lookup = (name: string) => string | undefined;
+export type Lookup = (name: string, path: string) => string | undefined;
 
 /**
  * Replaces every `${NAME}` in the strings of a parsed YAML tree (returns a new tree).
@@ -29,7 +29,7 @@ export function interpolate(node: unknown, lookup: Lookup, path = ''): unknown {
 function interpolateString(text: string, lookup: Lookup, path: string): string {
   return text.replace(REF, (_whole, name: string | undefined) => {
     if (name === undefined) return '$';
-    const value = lookup(name);
+    const value = lookup(name, path || 'config');
     if (value === undefined) {
       throw new RekeyError(
         'ERR_CONFIG_INTERPOLATION',

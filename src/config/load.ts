@@ -62,8 +62,13 @@ export async function loadConfig(configPath = DEFAULT_CONFIG): Promise<LoadedCon
   const envFile = path.resolve(dir, String(interpolate(envFileRaw, (n) => process.env[n], 'envFile')));
   const env = await readEnvFile(envFile);
   const values = envValues(env.doc);
-  const resolved = interpolate(raw, (n) => values.get(n) ?? process.env[n]);
+  const refs: Array<{ name: string; where: string }> = [];
+  const resolved = interpolate(raw, (name, where) => {
+    refs.push({ name, where });
+    return values.get(name) ?? process.env[name];
+  });
   const config = validate(resolved, path.basename(abs));
+  refuseSecretReferences(config, refs, path.basename(abs));
 
   checkReferences(config, path.basename(abs));
   for (const secret of config.secrets) registerSecretValues(secret, values);
@@ -91,6 +96,28 @@ export function secretKeysOf(secret: SecretConfig): string[] {
     keys.push(secret.previousKey);
   if (secret.type === 'postgres' && secret.admin) keys.push(secret.admin.passwordKey);
   return keys;
+}
+
+/**
+ * `${KEY}` of a managed secret would copy its value into the config: into deploy commands (argv,
+ * logs), URLs, checks — and a stale copy at that. Secrets reach the deploy only through `passEnv`.
+ */
+function refuseSecretReferences(
+  config: ParsedConfig,
+  refs: ReadonlyArray<{ name: string; where: string }>,
+  file: string,
+): void {
+  const secret = new Set(config.secrets.flatMap(secretKeysOf));
+  const bad = refs.find((r) => secret.has(r.name));
+  if (bad) {
+    throw new RekeyError(
+      'ERR_CONFIG_INVALID',
+      `${file}: ${bad.where}: \${${bad.name}} would copy a managed secret into the config`,
+      {
+        hint: 'Leave secrets in the env file: a deploy command gets them with `deploy.passEnv` (as variables, never argv).',
+      },
+    );
+  }
 }
 
 /** Milliseconds of a duration the schema already validated. */

@@ -31,6 +31,7 @@ import type { PlanNote, Target, TargetContext, Values } from '../targets/types.j
 import { runChecks } from '../verify/index.js';
 import { RekeyError } from './errors.js';
 import { faultPoint } from './faults.js';
+import { removeStaleTemps, resolveSymlink } from './fsx.js';
 import { sha256 } from './hash.js';
 import { JOURNAL_VERSION, type Journal, type JournalMeta, JournalStore } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
@@ -156,6 +157,15 @@ function assertCurrentAccepted(pre: Preflight): void {
   );
 }
 
+/** Removes temp files a killed rekey left beside the env file and in the state directory (under the lock). */
+export async function removeTempsOf(deps: EngineDeps): Promise<void> {
+  const real = await resolveSymlink(deps.loaded.envFile);
+  let n = await removeStaleTemps(path.dirname(real), path.basename(real));
+  for (const dir of ['', 'history', 'logs'])
+    n += await removeStaleTemps(path.join(deps.loaded.stateDir, dir));
+  if (n > 0) deps.progress.note(`removed ${n} temp file${n === 1 ? '' : 's'} left by an interrupted write`);
+}
+
 /** The env-file values a target owns (missing keys as empty strings). */
 export function valuesOf(t: Target, env: ReadonlyMap<string, string>): Values {
   return Object.fromEntries(t.keys.map((k) => [k, env.get(k) ?? '']));
@@ -177,6 +187,7 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
     if ((await store.read()) !== undefined) {
       throw new RekeyError('ERR_RECOVERY_PENDING', 'an interrupted rotation is pending');
     }
+    await removeTempsOf(deps);
     const pre = await preflight(deps, req);
     assertCurrentAccepted(pre);
     deps.progress.note(
@@ -192,7 +203,10 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
     run = await prepare(deps, store, pre, req);
     return await execute(run, lock);
   } finally {
-    await lock.release();
+    // A failure to remove the lock must not hide the rotation's own outcome or error.
+    await lock
+      .release()
+      .catch((e) => deps.progress.note(`warning: could not remove the lock: ${safeMessage(e)}`));
   }
 }
 

@@ -10,6 +10,8 @@
  * - `REKEY_FAIL_AT=<step>[@begin|@end]`: the step fails with ERR_INJECTED_FAULT at that point.
  * - `REKEY_PAUSE_AT=<step>[@begin|@end]` with `REKEY_PAUSE_FILE=<path>`: at that point rekey writes
  *   the step id to the file and waits until the file is removed (a test stops a service meanwhile).
+ * - `REKEY_DISK_FULL_AT=<step>[@begin|@end]`: from that point on, every journal write fails with
+ *   ENOSPC, as on a full disk.
  *
  * A real process dies anywhere, not only here: the tests also kill at random times.
  */
@@ -23,10 +25,19 @@ function matches(spec: string | undefined, id: string, when: 'begin' | 'end'): b
 }
 
 const fired = new Set<string>();
+let diskFull = false;
+
+/** Throws ENOSPC once `REKEY_DISK_FULL_AT` was reached (the journal store calls it before writing). */
+export function simulatedDiskFull(file: string): void {
+  if (diskFull) {
+    throw new RekeyError('ERR_IO', `cannot write ${file}: ENOSPC (simulated by REKEY_DISK_FULL_AT)`);
+  }
+}
 
 /** Called by the step runner at each boundary. */
 export async function faultPoint(id: string, when: 'begin' | 'end'): Promise<void> {
   if (matches(process.env.REKEY_CRASH_AT, id, when)) process.kill(process.pid, 'SIGKILL');
+  if (matches(process.env.REKEY_DISK_FULL_AT, id, when)) diskFull = true;
   const pauseFile = process.env.REKEY_PAUSE_FILE;
   if (pauseFile && matches(process.env.REKEY_PAUSE_AT, id, when) && !fired.has(`pause:${id}`)) {
     fired.add(`pause:${id}`);

@@ -136,3 +136,23 @@ export async function resolveSymlink(file: string): Promise<string> {
 export function ioError(action: string, file: string, e: NodeJS.ErrnoException): RekeyError {
   return new RekeyError('ERR_IO', `cannot ${action} ${file}: ${e.code ?? 'error'}`, { cause: e });
 }
+
+/**
+ * Removes temp files {@link writeFileAtomic} left behind when a process died between creating and
+ * renaming them (they may hold a whole env file). Only call it holding the stack's lock.
+ *
+ * @example
+ * await removeStaleTemps('/srv/app', '.env.production');
+ */
+export async function removeStaleTemps(dir: string, basename?: string): Promise<number> {
+  const prefix = basename === undefined ? '.' : `.${basename}.rekey-tmp-`;
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    if (name.startsWith(prefix) && name.includes('.rekey-tmp-')) {
+      await fs.rm(path.join(dir, name), { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Trigger } from '../config/schema.js';
 import type { Values } from '../targets/types.js';
 import { RekeyError } from './errors.js';
+import { simulatedDiskFull } from './faults.js';
 import { ensurePrivateDir, readIfExists, removeDurably, writeFileAtomic } from './fsx.js';
 import type { Phase } from './plan.js';
 
@@ -101,12 +102,14 @@ export class JournalStore {
 
   /** Durably writes the journal (atomic replace, fsync, 0600). */
   async write(j: Journal): Promise<void> {
+    simulatedDiskFull(this.file);
     await ensurePrivateDir(this.stateDir);
     await writeFileAtomic(this.file, `${JSON.stringify(j, null, 2)}\n`, { mode: 0o600, forceMode: true });
   }
 
   /** Archives the journal without any value, then removes it. */
   async close(j: Journal, outcome: string): Promise<string> {
+    simulatedDiskFull(this.file);
     await ensurePrivateDir(this.historyDir);
     const archived = path.join(this.historyDir, `${j.id}.json`);
     await writeFileAtomic(archived, `${JSON.stringify(withoutValues(j, outcome), null, 2)}\n`, {

@@ -8,7 +8,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RekeyError } from './errors.js';
-import { ensurePrivateDir, readIfExists, removeDurably, writeFileExclusive } from './fsx.js';
+import { ensurePrivateDir, fsyncDir, readIfExists, removeDurably, writeFileExclusive } from './fsx.js';
 
 export interface LockHolder {
   pid: number;
@@ -69,10 +69,27 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
     command,
     ...(procStart ? { procStart } : {}),
   };
-  if (await writeFileExclusive(lockPath(stateDir), JSON.stringify(holder), 0o600))
-    return makeLock(stateDir, holder);
-  const seen = await inspectLock(stateDir);
-  throw lockError(seen);
+  if (await createWithContent(lockPath(stateDir), JSON.stringify(holder))) return makeLock(stateDir, holder);
+  throw lockError(await inspectLock(stateDir));
+}
+
+/**
+ * Creates `file` holding `text`, atomically: a reader never sees it empty (the content is written to
+ * a temp file first, then hard-linked into place, which fails when the file exists).
+ */
+async function createWithContent(file: string, text: string): Promise<boolean> {
+  const tmp = `${file}.new-${randomBytes(4).toString('hex')}`;
+  await writeFileExclusive(tmp, text, 0o600);
+  try {
+    await fs.link(tmp, file);
+    await fsyncDir(path.dirname(file));
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
 }
 
 /**
@@ -91,20 +108,22 @@ export async function acquireOrTakeOver(
       if (!(seen.state === 'unknown' && seen.reason.startsWith('empty'))) throw e;
     }
   }
-  // Move the stale lock aside (rename is atomic), check it is the one judged stale, then take ours.
+  // Move the stale lock aside (rename is atomic) and check it is byte for byte the one judged stale;
+  // if another process replaced it meanwhile, put that one back (link: never over a newer lock).
+  const judged = await readIfExists(lockPath(stateDir));
   const aside = `${lockPath(stateDir)}.stale-${randomBytes(4).toString('hex')}`;
   await fs.rename(lockPath(stateDir), aside).catch(() => {});
   const movedText = await readIfExists(aside);
+  if (movedText !== undefined && movedText !== judged) {
+    await fs.link(aside, lockPath(stateDir)).catch(() => {});
+    await fs.rm(aside, { force: true });
+    throw lockError(await inspectLock(stateDir));
+  }
   let moved: LockHolder | undefined;
   try {
     moved = movedText ? (JSON.parse(movedText) as LockHolder) : undefined;
   } catch {
     moved = undefined;
-  }
-  if (moved !== undefined && moved.host === os.hostname() && isAlive(moved.pid, moved.procStart)) {
-    // Lost a race with a live process that took the lock meanwhile: put it back and give up.
-    await fs.rename(aside, lockPath(stateDir)).catch(() => {});
-    throw lockError({ state: 'held', holder: moved });
   }
   await removeDurably(aside);
   const lock = await acquireLock(stateDir, command);

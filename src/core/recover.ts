@@ -5,9 +5,9 @@
  * any number of times; with nothing pending it only clears a stale lock.
  */
 
-import { redactor } from '../core/redact.js';
+import { redactor, safeMessage } from '../core/redact.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
-import { execute } from './engine.js';
+import { execute, removeTempsOf } from './engine.js';
 import { RekeyError } from './errors.js';
 import { sha256 } from './hash.js';
 import { JournalStore } from './journal.js';
@@ -26,6 +26,7 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
   const started = new Date();
   try {
     if (tookOver) deps.progress.note(`took over the lock of pid ${tookOver.pid} (${tookOver.command}, died)`);
+    await removeTempsOf(deps);
     const journal = await store.read();
     if (journal === undefined) {
       const ended = new Date();
@@ -42,12 +43,16 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
         warnings: [],
       };
     }
-    for (const t of journal.targets) {
-      for (const [k, v] of Object.entries(t.old)) redactor.add(k, v);
-      for (const [k, v] of Object.entries(t.new)) redactor.add(k, v);
-    }
     const env = envValues((await readEnvFile(deps.loaded.envFile)).doc);
     const targets = await deps.makeTargets(env);
+    // Register the journal's values before anything can print: the secret keys of each target (a
+    // role name in `userKey` is not secret); every value of a target the config no longer knows.
+    for (const t of journal.targets) {
+      const secretKeys = targets.find((x) => x.key === t.key)?.secretKeys;
+      for (const [k, v] of [...Object.entries(t.old), ...Object.entries(t.new)]) {
+        if (secretKeys === undefined || secretKeys.includes(k)) redactor.add(k, v);
+      }
+    }
     const run = new Run(deps, store, journal, new Map(targets.map((t) => [t.key, t])));
     deps.progress.note(`recovering rotation ${journal.id} (${journal.kind}, trigger ${journal.trigger})`);
 
@@ -80,6 +85,8 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
       },
     );
   } finally {
-    await lock.release();
+    await lock
+      .release()
+      .catch((e) => deps.progress.note(`warning: could not remove the lock: ${safeMessage(e)}`));
   }
 }

@@ -13,6 +13,7 @@ import { runChecks } from '../verify/index.js';
 import { deployNow } from './engine.js';
 import { RekeyError } from './errors.js';
 import { sha256 } from './hash.js';
+import { safeMessage } from './redact.js';
 import { asRekeyError, errorInfo, type RotationResult, type Run } from './run.js';
 
 /**
@@ -27,7 +28,7 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
   if (first) {
     j.status = 'rolling-back';
     j.failure = { step: failedStep, code: failure.code, message: failure.message };
-    await run.save();
+    await run.saveBestEffort();
     run.deps.progress.note(`${failedStep} failed: ${failure.message}; rolling back`);
   }
   const problems: string[] = [];
@@ -50,7 +51,7 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
         `revert ${jt.key}`,
         async () => {
           jt.state = 'reverting';
-          await run.save();
+          await run.saveBestEffort();
           await t.revert(run.ctx, jt.old, jt.new);
           jt.state = 'reverted';
         },
@@ -123,7 +124,18 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
     await run.deps.hooks?.completed?.(result, j);
     return result;
   }
-  await run.store.close(j, 'rolled-back');
+  try {
+    await run.store.close(j, 'rolled-back');
+  } catch (e) {
+    // Every service is back on its old value; only the journal could not be removed. A later
+    // `rekey recover` redoes this (idempotent) rollback and removes it.
+    run.journalWriteError ??= safeMessage(e);
+  }
+  if (run.journalWriteError !== undefined) {
+    run.warnings.push(
+      `the journal could not be written (${run.journalWriteError}); every service was returned to its old value, but run \`rekey recover\` once the disk has room so the journal is closed`,
+    );
+  }
   const result = run.result('rolled-back', { error: errorInfo(failure), state });
   await run.deps.hooks?.completed?.(result, j);
   return result;

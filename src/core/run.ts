@@ -102,10 +102,30 @@ export class Run {
     this.ctx = { trigger: journal.trigger, log: deps.log };
   }
 
+  /** Set when a journal write failed during a rollback (disk full, I/O error): named in the result. */
+  journalWriteError: string | undefined;
+
   async save(): Promise<void> {
     this.journal.pid = process.pid;
     this.journal.host = os.hostname();
     await this.store.write(this.journal);
+  }
+
+  /**
+   * Saves, but during a rollback a failed write must not stop the undoing: the journal on disk still
+   * holds both values of every target and every step is idempotent, so carry on and say so.
+   */
+  async saveBestEffort(): Promise<void> {
+    try {
+      await this.save();
+    } catch (e) {
+      if (this.journalWriteError === undefined) {
+        this.journalWriteError = safeMessage(e);
+        this.deps.progress.note(
+          `warning: cannot write the journal (${this.journalWriteError}); rolling back anyway`,
+        );
+      }
+    }
   }
 
   target(key: string): Target {
@@ -151,8 +171,10 @@ export class Run {
     if (options.forward !== false && this.deps.control?.interrupted) {
       throw new RekeyError('ERR_INTERRUPTED', 'interrupted (Ctrl-C or SIGTERM)');
     }
+    const forward = options.forward !== false;
+    const save = () => (forward ? this.save() : this.saveBestEffort());
     markStep(this.journal, id, 'running');
-    await this.save();
+    await save();
     this.deps.progress.begin(id, title);
     let result: T;
     try {
@@ -167,7 +189,7 @@ export class Run {
       throw err;
     }
     markStep(this.journal, id, 'done');
-    await this.save();
+    await save();
     this.deps.progress.end(id, 'ok', typeof result === 'string' ? result : undefined);
     return result;
   }

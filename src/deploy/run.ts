@@ -38,6 +38,21 @@ export interface RunOptions {
 
 export const MAX_OUTPUT = 1024 * 1024;
 
+/** Process groups of the commands running now (killed when the user insists on exiting). */
+const runningGroups = new Set<number>();
+
+/**
+ * Signals every command rekey is running (each in its own process group), for a hard exit: a
+ * deploy must not go on behind the back of the `rekey recover` that follows.
+ *
+ * @example
+ * killRunningCommands('SIGTERM');
+ */
+export function killRunningCommands(signal: NodeJS.Signals): number {
+  for (const pid of runningGroups) killGroup(pid, signal);
+  return runningGroups.size;
+}
+
 /**
  * Runs a shell command and returns its outcome; throws only when it cannot be started.
  *
@@ -58,15 +73,41 @@ export async function runCommand(command: string, options: RunOptions): Promise<
     child.stdin.on('error', () => {}); // the command may exit without reading
     child.stdin.end(options.input);
   }
-  const chunks: Buffer[] = [];
+  if (child.pid !== undefined) runningGroups.add(child.pid);
+  // Whole lines only reach the combined buffer (per stream), so a secret is never split by the other
+  // stream's output and redaction always sees it whole (generated values hold no newline).
+  const lines: string[] = [];
   let size = 0;
-  const collect = (b: Buffer) => {
-    chunks.push(b);
-    size += b.length;
-    while (size > MAX_OUTPUT * 2 && chunks.length > 1) size -= chunks.shift()!.length;
+  const keep = (text: string) => {
+    lines.push(text);
+    size += text.length;
+    while (size > MAX_OUTPUT * 2 && lines.length > 1) size -= lines.shift()!.length;
   };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  const lineBuffered = () => {
+    let pending = '';
+    return {
+      data(b: Buffer) {
+        pending += b.toString('utf8');
+        const cut = pending.lastIndexOf('\n');
+        if (cut >= 0) {
+          keep(pending.slice(0, cut + 1));
+          pending = pending.slice(cut + 1);
+        }
+        if (pending.length > MAX_OUTPUT) {
+          keep(pending);
+          pending = '';
+        }
+      },
+      end() {
+        if (pending) keep(pending);
+        pending = '';
+      },
+    };
+  };
+  const out = lineBuffered();
+  const err = lineBuffered();
+  child.stdout?.on('data', out.data);
+  child.stderr?.on('data', err.data);
 
   let timedOut = false;
   let killTimer: NodeJS.Timeout | undefined;
@@ -87,13 +128,19 @@ export async function runCommand(command: string, options: RunOptions): Promise<
   clearTimeout(timer);
   if (killTimer) clearTimeout(killTimer);
   if (timedOut) killGroup(child.pid, 'SIGKILL');
+  if (child.pid !== undefined) runningGroups.delete(child.pid);
+  out.end();
+  err.end();
 
-  let raw = Buffer.concat(chunks).toString('utf8');
-  if (raw.length > MAX_OUTPUT) raw = `[… earlier output cut]\n${raw.slice(-MAX_OUTPUT)}`;
-  const output = redactor.redact(raw);
+  // Redact first, then cut at a line boundary: a cut never leaves part of a secret unmasked.
+  let output = redactor.redact(lines.join(''));
+  if (output.length > MAX_OUTPUT) {
+    const tail = output.slice(-MAX_OUTPUT);
+    output = `[… earlier output cut]\n${tail.slice(tail.indexOf('\n') + 1)}`;
+  }
   if (options.logFile) {
     await ensurePrivateDir(path.dirname(options.logFile));
-    await writeFileAtomic(options.logFile, `$ ${command}\n${output}`, { mode: 0o600 });
+    await writeFileAtomic(options.logFile, `$ ${redactor.redact(command)}\n${output}`, { mode: 0o600 });
   }
   return {
     exitCode: code,

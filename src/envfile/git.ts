@@ -87,17 +87,26 @@ export async function checkGit(file: string, options: { allowUnignored?: boolean
     throw gitFailed(dir, firstLine(tracked?.stderr ?? '') || `exit ${tracked?.code}`);
   }
 
-  const ignored = await git(dir, ['check-ignore', '-q', '--', name]);
-  if (ignored?.code === 0) return;
-  if (ignored === undefined || ignored.code !== 1) {
-    throw gitFailed(dir, firstLine(ignored?.stderr ?? '') || `exit ${ignored?.code}`);
+  // The backups rekey writes beside the env file hold every old secret: they must be ignored too.
+  const backup = `${name}.backup-20000101T000000Z`;
+  for (const [candidate, what] of [
+    [name, `${file} is in a git work tree and not ignored (${realPath})`],
+    [
+      backup,
+      `the backups of ${file} (${name}.backup-*) would not be ignored by git; they hold every old secret`,
+    ],
+  ] as const) {
+    const ignored = await git(dir, ['check-ignore', '-q', '--no-index', '--', candidate]);
+    if (ignored?.code === 0) continue;
+    if (ignored === undefined || ignored.code !== 1) {
+      throw gitFailed(dir, firstLine(ignored?.stderr ?? '') || `exit ${ignored?.code}`);
+    }
+    if (options.allowUnignored) {
+      log.warn(`${what}: one \`git add .\` would commit secrets`);
+      continue;
+    }
+    throw new RekeyError('ERR_ENVFILE_NOT_IGNORED', what, {
+      hint: `Add \`${name}\` and \`${name}.backup-*\` to .gitignore, or pass --allow-unignored if you accept the risk.`,
+    });
   }
-  if (options.allowUnignored) {
-    log.warn(`${file} is not ignored by git: one \`git add .\` would commit its secrets`);
-    return;
-  }
-  throw new RekeyError(
-    'ERR_ENVFILE_NOT_IGNORED',
-    `${file} is in a git work tree and not ignored (${realPath})`,
-  );
 }

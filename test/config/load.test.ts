@@ -112,6 +112,20 @@ secrets:
     expect(e.message).toMatch(/secrets\[0\]\.user: \$\{NOPE_NOT_SET\} is not set/);
   });
 
+  it('refuses ${KEY} of a managed secret anywhere in the config (it would reach argv and logs)', async () => {
+    const e = await failure(
+      loadConfig(
+        await setup(
+          'envFile: .env.production\nsecrets:\n  - { key: JWT_SECRET, type: jwt }\ndeploy: { command: "deploy --token ${JWT_SECRET}" }\n',
+        ),
+      ),
+    );
+    expect(e.code).toBe('ERR_CONFIG_INVALID');
+    expect(e.message).toMatch(/deploy\.command: \$\{JWT_SECRET\} would copy a managed secret/);
+    expect(e.message).not.toContain('abcdefghijklmnopqrstuvwxyz123456');
+    expect(e.hint).toMatch(/passEnv/);
+  });
+
   it('a missing config is ERR_CONFIG_NOT_FOUND', async () => {
     const e = await failure(loadConfig('/nonexistent/rekey.yaml'));
     expect(e.code).toBe('ERR_CONFIG_NOT_FOUND');

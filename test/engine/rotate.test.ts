@@ -319,3 +319,36 @@ describe('rotate', () => {
     }
   });
 });
+
+describe('a full disk mid-rotation', () => {
+  it.each(['test:SINGLE_PASSWORD@end', 'deploy@end', 'verify@begin'])(
+    'journal writes failing from %s on: the rollback still returns every service, recover closes the journal',
+    async (point) => {
+      const s = await makeStack();
+      stacks.push(s);
+      const r = await s.run(['rotate', '--yes', '--json'], { env: { REKEY_DISK_FULL_AT: point } });
+      const doc = JSON.parse(r.stdout);
+      record({
+        kind: 'failure',
+        suite: 'engine (file-held + scriptable services)',
+        point,
+        cause: 'disk full: every journal write fails from here on',
+        exit: r.code,
+        rolledBack:
+          r.code === 1 &&
+          (await fs.readFile(s.envFile, 'utf8')) === ENV_TEXT &&
+          (await s.accepted('SINGLE_PASSWORD')).join() === INITIAL.SINGLE_PASSWORD,
+      });
+      expect(r.code, r.stderr).toBe(1);
+      expect(doc.outcome).toBe('rolled-back');
+      expect(doc.warnings.join()).toMatch(/journal could not be written.*rekey recover/);
+      expect(await fs.readFile(s.envFile, 'utf8')).toBe(ENV_TEXT);
+      expect(await s.accepted('SINGLE_PASSWORD')).toEqual([INITIAL.SINGLE_PASSWORD]);
+      expect(await s.accepted('OVERLAP_PASSWORD')).toEqual([INITIAL.OVERLAP_PASSWORD]);
+      // The disk has room again: recover closes the journal (redoing the idempotent rollback).
+      const rec = await s.run(['recover', '--yes', '--json']);
+      expect(rec.code, rec.stderr).toBe(0);
+      await s.assertConsistent();
+    },
+  );
+});

@@ -64,14 +64,25 @@ describe('checkGit', () => {
     const stderr = captureStderr();
     await expect(checkGit(file, { allowUnignored: true })).resolves.toBeUndefined();
     expect(stderr.text()).toBe(
-      `warning ${file} is not ignored by git: one \`git add .\` would commit its secrets\n`,
+      `warning ${file} is in a git work tree and not ignored (${await fs.realpath(file)}): one \`git add .\` would commit secrets\n` +
+        `warning the backups of ${file} (.env.production.backup-*) would not be ignored by git; they hold every old secret: one \`git add .\` would commit secrets\n`,
     );
+  });
+
+  it('refuses an ignored env file whose backups would not be ignored', async () => {
+    const { file } = await repo({ ignore: '.env.production\n' });
+    await expect(checkGit(file)).rejects.toMatchObject({
+      code: 'ERR_ENVFILE_NOT_IGNORED',
+      message: expect.stringMatching(/backups of .* would not be ignored/),
+    });
+    const { file: covered } = await repo({ ignore: '.env.production\n.env.production.backup-*\n' });
+    await expect(checkGit(covered)).resolves.toBeUndefined();
   });
 
   it('accepts an ignored env file, also when the rule is in a parent directory', async () => {
     const { file } = await repo({ ignore: '.env.*\n' });
     await expect(checkGit(file)).resolves.toBeUndefined();
-    const { dir } = await repo({ ignore: '**/.env.production\n' });
+    const { dir } = await repo({ ignore: '**/.env.production*\n' });
     await fs.mkdir(path.join(dir, 'deploy'));
     const nested = path.join(dir, 'deploy', '.env.production');
     await fs.writeFile(nested, 'A=1\n');
