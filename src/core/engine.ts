@@ -28,7 +28,6 @@ import {
 } from '../envfile/index.js';
 import type { SessionInvalidator } from '../sessions/types.js';
 import type { PlanNote, Target, TargetContext, Values } from '../targets/types.js';
-import { runChecks } from '../verify/index.js';
 import { RekeyError } from './errors.js';
 import { faultPoint } from './faults.js';
 import { removeStaleTemps, resolveSymlink } from './fsx.js';
@@ -38,7 +37,7 @@ import { acquireLock, type Lock } from './lock.js';
 import { buildPlan, type Plan } from './plan.js';
 import { redactor, safeMessage } from './redact.js';
 import { rollBack } from './rollback.js';
-import { asRekeyError, type EngineDeps, errorInfo, type RotationResult, Run } from './run.js';
+import { asRekeyError, type EngineDeps, errorInfo, type RotationResult, Run, verifyStep } from './run.js';
 
 export interface RotateRequest {
   readonly trigger: Trigger;
@@ -445,31 +444,14 @@ export async function deployNow(run: Run, command: string, label: 'deploy' | 'ro
   return `done in ${(result.ms / 1000).toFixed(1)} s`;
 }
 
-async function verifyNew(run: Run): Promise<string> {
-  const env = await currentEnv(run);
-  const rows = await runChecks({
-    config: run.deps.loaded.config,
-    env,
-    targets: run.pairs().map(({ target, cur, next }) => ({
-      target,
-      next,
-      previous: cur,
-      retired: !target.describe(run.journal.trigger).overlap,
-    })),
-    ctx: run.ctx,
-  });
-  run.checks.splice(0, run.checks.length, ...rows);
-  const failed = rows.filter((r) => !r.ok);
-  if (failed.length > 0) {
-    throw new RekeyError(
-      'ERR_VERIFY_FAILED',
-      `verification failed: ${failed.map((r) => r.name).join(', ')}`,
-      {
-        details: failed.map((r) => `${r.name}: ${r.detail}`),
-      },
-    );
-  }
-  return `${rows.length} checks passed`;
+function verifyNew(run: Run): Promise<string> {
+  const targets = run.pairs().map(({ target, cur, next }) => ({
+    target,
+    next,
+    previous: cur,
+    retired: !target.describe(run.journal.trigger).overlap,
+  }));
+  return verifyStep(run, targets, 'verification failed');
 }
 
 async function needsAttentionAfterFinish(run: Run, stepId: string, err: RekeyError): Promise<RotationResult> {

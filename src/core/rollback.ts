@@ -8,13 +8,12 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { envValues, readEnvFile, writeEnvFile } from '../envfile/index.js';
-import { runChecks } from '../verify/index.js';
+import { readEnvFile, writeEnvFile } from '../envfile/index.js';
 import { deployNow } from './engine.js';
 import { RekeyError } from './errors.js';
 import { sha256 } from './hash.js';
 import { safeMessage } from './redact.js';
-import { asRekeyError, errorInfo, type RotationResult, type Run } from './run.js';
+import { asRekeyError, errorInfo, type RotationResult, type Run, verifyStep } from './run.js';
 
 /**
  * Rolls a run back after `failure` (raised by step `failedStep`).
@@ -174,24 +173,10 @@ async function restoreEnv(run: Run): Promise<string> {
   return 'old values back';
 }
 
-async function verifyOld(run: Run): Promise<string> {
-  const env = envValues((await readEnvFile(run.deps.loaded.envFile)).doc);
-  const rows = await runChecks({
-    config: run.deps.loaded.config,
-    env,
-    targets: run.pairs().map(({ target, cur }) => ({ target, next: cur })),
-    ctx: run.ctx,
-  });
-  run.checks.splice(0, run.checks.length, ...rows);
-  const failed = rows.filter((r) => !r.ok);
-  if (failed.length > 0) {
-    throw new RekeyError(
-      'ERR_VERIFY_FAILED',
-      `old values not accepted: ${failed.map((r) => r.name).join(', ')}`,
-      {
-        details: failed.map((r) => `${r.name}: ${r.detail}`),
-      },
-    );
-  }
-  return `${rows.length} checks passed`;
+function verifyOld(run: Run): Promise<string> {
+  return verifyStep(
+    run,
+    run.pairs().map(({ target, cur }) => ({ target, next: cur })),
+    'old values not accepted',
+  );
 }

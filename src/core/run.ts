@@ -5,8 +5,10 @@
  */
 import os from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
+import { envValues, readEnvFile } from '../envfile/index.js';
 import type { SessionInvalidator } from '../sessions/types.js';
 import type { CheckResult, Target, TargetContext, Values } from '../targets/types.js';
+import { runChecks, type TargetCheck } from '../verify/index.js';
 import { RekeyError } from './errors.js';
 import { faultPoint } from './faults.js';
 import {
@@ -220,6 +222,23 @@ export class Run {
       ...extra,
     };
   }
+}
+
+/**
+ * Runs the validation table against the env file as it is now, keeps the rows in the run, and throws
+ * ERR_VERIFY_FAILED naming the failed rows. `what` words the failure ("verification failed").
+ */
+export async function verifyStep(run: Run, targets: readonly TargetCheck[], what: string): Promise<string> {
+  const env = envValues((await readEnvFile(run.deps.loaded.envFile)).doc);
+  const rows = await runChecks({ config: run.deps.loaded.config, env, targets, ctx: run.ctx });
+  run.checks.splice(0, run.checks.length, ...rows);
+  const failed = rows.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    throw new RekeyError('ERR_VERIFY_FAILED', `${what}: ${failed.map((r) => r.name).join(', ')}`, {
+      details: failed.map((r) => `${r.name}: ${r.detail}`),
+    });
+  }
+  return `${rows.length} checks passed`;
 }
 
 /** Any thrown value as a RekeyError with a redacted one-line message. */

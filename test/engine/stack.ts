@@ -38,6 +38,33 @@ export OVERLAP_PASSWORD=${INITIAL.OVERLAP_PASSWORD}
 LOG_LEVEL=info
 `;
 
+/**
+ * Starts the built CLI in `cwd` with `env`, collecting its output.
+ *
+ * @example
+ * const { done } = startCli(['plan', '--json'], dir, process.env);
+ */
+export function startCli(
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): { child: ReturnType<typeof spawn>; done: Promise<CliResult> } {
+  const opts: SpawnOptions = { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] };
+  const child = spawn(process.execPath, [CLI, ...args], opts);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (b) => {
+    stdout += b;
+  });
+  child.stderr?.on('data', (b) => {
+    stderr += b;
+  });
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  return { child, done };
+}
+
 export interface Stack {
   dir: string;
   envFile: string;
@@ -115,22 +142,7 @@ ${options.extraConfig ?? ''}
   );
   const baseEnv = { ...process.env, NO_COLOR: '1' } as Record<string, string>;
   delete baseEnv.REKEY_CRASH_AT;
-  const start: Stack['start'] = (args, o = {}) => {
-    const opts: SpawnOptions = { cwd: dir, env: { ...baseEnv, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] };
-    const child = spawn(process.execPath, [CLI, ...args], opts);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (b) => {
-      stdout += b;
-    });
-    child.stderr?.on('data', (b) => {
-      stderr += b;
-    });
-    const done = new Promise<CliResult>((resolve) =>
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-    );
-    return { child, done };
-  };
+  const start: Stack['start'] = (args, o = {}) => startCli(args, dir, { ...baseEnv, ...o.env });
   const stack: Stack = {
     dir,
     envFile,

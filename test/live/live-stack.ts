@@ -1,11 +1,3 @@
-/**
- * A five-secret stack on live services for the integration and fault tests: a throwaway PostgreSQL
- * (log_statement=all, so the canary covers its log), a throwaway Redis (config file), the Grafana
- * stand-in (in this process, with an injectable clock so the lockout window can be fast-forwarded
- * between cases), and an env file + rekey.yaml covering jwt, api-key, postgres, redis and grafana.
- * `assertConsistent()` checks that every service accepts exactly what the env file holds.
- */
-import { type SpawnOptions, spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +8,7 @@ import { type PostgresServer, startPostgres } from '../../demo/stack/postgres.js
 import { createLoginRole } from '../../demo/stack/postgres-roles.js';
 import { type RedisServer, startRedis } from '../../demo/stack/redis.js';
 import { envValues, parseEnv } from '../../src/envfile/index.js';
-import { CLI, type CliResult } from '../engine/stack.js';
+import { type CliResult, startCli } from '../engine/stack.js';
 
 export const INITIAL = {
   JWT_SECRET: 'jwtInitialSecretValue0123456789abcdefABCDEF',
@@ -152,23 +144,7 @@ ${options.extraConfig ?? ''}
       offset += ms;
     },
     async run(args, o = {}) {
-      const spawnOptions: SpawnOptions = {
-        cwd: dir,
-        env: { ...process.env, NO_COLOR: '1', ...o.env } as NodeJS.ProcessEnv,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      };
-      const child = spawn(process.execPath, [CLI, ...args], spawnOptions);
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.on('data', (b) => {
-        stdout += b;
-      });
-      child.stderr?.on('data', (b) => {
-        stderr += b;
-      });
-      const result = await new Promise<CliResult>((resolve) =>
-        child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-      );
+      const result = await startCli(args, dir, { ...process.env, NO_COLOR: '1', ...o.env }).done;
       await remember();
       return result;
     },
