@@ -4,22 +4,11 @@ import { RekeyError } from '../core/errors.js';
 import { type Logger, log } from '../core/log.js';
 import { redactor } from '../core/redact.js';
 import { RotationControl } from '../core/run.js';
-import {
-  allowedUnattendedTypes,
-  assertUnattendedAllowed,
-  engineRotator,
-  evaluateCheck,
-  githubAnnotations,
-  type RunReport,
-  readStatus,
-  renderCheck,
-  renderStatus,
-  Scheduler,
-  ScheduleStore,
-  scheduleSettingsOf,
-  serveMetrics,
-  systemClock,
-} from '../policy/index.js';
+// Each command loads only what it needs (status must start fast: no prom-client, croner or age).
+import { evaluateCheck, githubAnnotations } from '../policy/check.js';
+import { readStatus } from '../policy/inputs.js';
+import { renderCheck, renderStatus } from '../policy/render.js';
+import type { RunReport } from '../policy/schedule/scheduler.js';
 import { type GlobalOptions, openStack } from './context.js';
 import { list } from './options.js';
 import { printJson, printLines } from './output.js';
@@ -63,6 +52,7 @@ export async function serveCommand(
   g: GlobalOptions,
   o: { host: string; port: number; tokenFile?: string },
 ): Promise<void> {
+  const { serveMetrics } = await import('../policy/serve.js');
   const server = await serveMetrics({
     ...(g.config ? { configPath: g.config } : {}),
     host: o.host,
@@ -84,6 +74,19 @@ interface ScheduleOptions {
 }
 
 export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Promise<void> {
+  const [
+    { ScheduleStore },
+    { Scheduler, scheduleSettingsOf },
+    { allowedUnattendedTypes, assertUnattendedAllowed },
+    { engineRotator },
+    { systemClock },
+  ] = await Promise.all([
+    import('../policy/schedule/store.js'),
+    import('../policy/schedule/scheduler.js'),
+    import('../policy/schedule/unattended.js'),
+    import('../policy/schedule/engine-rotate.js'),
+    import('../policy/schedule/clock.js'),
+  ]);
   const loaded = await loadConfig(g.config);
   const store = new ScheduleStore(loaded.stateDir);
   if (o.clear !== undefined) {

@@ -2,7 +2,6 @@
  * The Auth row of the validation table: log in to the app and check that the token it issues
  * verifies with the NEW JWT secret (jose), proving the app signs with what the env file holds.
  */
-import { jwtVerify } from 'jose';
 import type { VerifyCheck } from '../config/schema.js';
 import { safeMessage } from '../core/redact.js';
 import type { CheckResult } from '../targets/types.js';
@@ -22,6 +21,7 @@ export async function runLoginCheck(
   secret: string,
   timing: CheckTiming,
 ): Promise<CheckResult> {
+  const { jwtVerify } = await import('jose'); // loaded only when a login check is configured
   const key = new TextEncoder().encode(secret);
   const outcome = await retryUntil(
     async () => {
