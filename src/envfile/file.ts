@@ -22,6 +22,8 @@ export interface LoadedEnvFile {
   mode: number;
 }
 
+const warned = new Set<string>();
+
 /**
  * Reads and parses an env file. Throws ERR_ENVFILE_NOT_FOUND when it does not exist and
  * ERR_ENVFILE_PARSE when it is not valid UTF-8 (its bytes could not be written back unchanged) or a
@@ -54,7 +56,8 @@ export async function readEnvFile(file: string): Promise<LoadedEnvFile> {
   });
   const text = decodeUtf8(bytes, file);
   const doc = parseEnv(text, file);
-  if ((mode & 0o077) !== 0) {
+  if ((mode & 0o077) !== 0 && !warned.has(realPath)) {
+    warned.add(realPath); // once per process, however often the file is read
     log.warn(
       `${file} is open to group or others (mode ${mode.toString(8).padStart(4, '0')}); it holds secrets: run \`chmod 600 ${file}\``,
     );
