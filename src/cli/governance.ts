@@ -2,7 +2,6 @@
 import { loadConfig } from '../config/load.js';
 import type { Trigger } from '../config/triggers.js';
 import { RekeyError } from '../core/errors.js';
-import { log } from '../core/log.js';
 import { silentProgress } from '../core/progress.js';
 import { approvalState, approveRequest, requestsOverview } from '../governance/approvals/index.js';
 import { checkValue, readAuditLog, verifyAuditLog } from '../governance/audit/index.js';

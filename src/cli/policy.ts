@@ -13,6 +13,7 @@ import { type GlobalOptions, openStack } from './context.js';
 import { list } from './options.js';
 import { printJson, printLines } from './output.js';
 import { plainProgress } from './progress.js';
+import { installInterruptHandler } from './signals.js';
 
 export async function statusCommand(g: GlobalOptions, o: { json?: boolean }): Promise<void> {
   const report = await readStatus(await loadConfig(g.config));
@@ -127,7 +128,15 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
     return;
   }
   const abort = new AbortController();
-  const stop = onStopSignal(control, abort, logger);
+  // The first SIGINT/SIGTERM stops waiting and interrupts a running rotation at its next safe point
+  // (it rolls back); a second exits at once unless the env file is being written.
+  const stop = installInterruptHandler(control, {
+    first: (signal) => {
+      abort.abort();
+      logger.info(`${signal}: stopping (a running rotation stops at its next safe point and rolls back)`);
+    },
+    say: (line) => logger.warn(line.trim()),
+  });
   try {
     logger.info(
       `rekey schedule: stack ${loaded.stack}, cron "${scheduleSettingsOf(loaded.config, allowed).cron}"`,
@@ -178,33 +187,4 @@ function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
-}
-
-/**
- * SIGINT/SIGTERM while scheduling: the first stops waiting and interrupts a running rotation at its
- * next safe point (it rolls back); a second exits at once unless the env file is being written.
- */
-function onStopSignal(control: RotationControl, abort: AbortController, logger: Logger): () => void {
-  const handler = (signal: NodeJS.Signals) => {
-    if (!abort.signal.aborted) {
-      abort.abort();
-      control.interrupt();
-      logger.info(`${signal}: stopping (a running rotation stops at its next safe point and rolls back)`);
-      return;
-    }
-    if (control.critical) {
-      logger.warn(`${signal} refused: ${control.critical}; rekey exits as soon as it is safe`);
-      return;
-    }
-    logger.warn(`${signal} again: exiting now; run \`rekey recover\` if a rotation was running`);
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-    process.kill(process.pid, signal);
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-  };
 }

@@ -40,6 +40,9 @@ export const MAX_OUTPUT = 1024 * 1024;
 
 /** Process groups of the commands running now (killed when the user insists on exiting). */
 const runningGroups = new Set<number>();
+/** Set by {@link haltCommands}: no command starts and none reports back, so the rotation stays put. */
+let halted = false;
+const parked = () => new Promise<never>(() => {});
 
 /**
  * Signals every command rekey is running (each in its own process group), for a hard exit: a
@@ -54,6 +57,24 @@ export function killRunningCommands(signal: NodeJS.Signals): number {
 }
 
 /**
+ * For a hard exit: from now on no command starts, and a running one never reports back (so the
+ * rotation cannot move on to its next step while the process winds down); signals the running ones.
+ * Returns how many are still running.
+ *
+ * @example
+ * haltCommands('SIGTERM');
+ */
+export function haltCommands(signal: NodeJS.Signals): number {
+  halted = true;
+  return killRunningCommands(signal);
+}
+
+/** How many commands are running now. */
+export function runningCommands(): number {
+  return runningGroups.size;
+}
+
+/**
  * Runs a shell command and returns its outcome; throws only when it cannot be started.
  *
  * @example
@@ -61,6 +82,7 @@ export function killRunningCommands(signal: NodeJS.Signals): number {
  * if (r.exitCode !== 0) console.error(lastLines(r.output, 20));
  */
 export async function runCommand(command: string, options: RunOptions): Promise<CommandResult> {
+  if (halted) return parked();
   const started = Date.now();
   const env = childEnv(options.secretKeys, options.extraEnv);
   const child = spawn('/bin/sh', ['-c', command], {
@@ -129,6 +151,7 @@ export async function runCommand(command: string, options: RunOptions): Promise<
   if (killTimer) clearTimeout(killTimer);
   if (timedOut) killGroup(child.pid, 'SIGKILL');
   if (child.pid !== undefined) runningGroups.delete(child.pid);
+  if (halted) return parked();
   out.end();
   err.end();
 

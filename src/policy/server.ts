@@ -13,7 +13,6 @@ import { redactor, safeMessage } from '../core/redact.js';
 
 export { DEFAULT_HOST, DEFAULT_PORT } from './server-defaults.js';
 
-import { DEFAULT_HOST, DEFAULT_PORT } from './server-defaults.js';
 export const MIN_TOKEN_LENGTH = 16;
 
 /**
