@@ -1,0 +1,122 @@
+/**
+ * The load generator for the zero-downtime benchmark, run as its own process (`fork`): an open-loop
+ * schedule of about `rate` requests per second for `seconds`, round-robin over
+ *   GET /api/health, GET /api/reports (X-API-Key), GET /api/auth/me (Bearer, one of the tokens)
+ * on keep-alive connections, each request timed and classified. It never retries: a request that
+ * fails counts as failed, as a user would see it.
+ *
+ * Protocol (IPC, so no key or token ever reaches argv or the environment): the parent sends
+ * `{ type: 'start', url, apiKey, tokens, rate, seconds }`; we answer `{ type: 'started', at }`. The
+ * load runs for at least `seconds` and until the parent sends `{ type: 'release' }` (so it can
+ * watch a while after a slow rotation); then we answer `{ type: 'done', requests }` with one record
+ * per request (no secret in it).
+ */
+import http from 'node:http';
+
+export interface LoadStart {
+  type: 'start';
+  url: string;
+  apiKey: string;
+  tokens: string[];
+  rate: number;
+  seconds: number;
+}
+
+export type Endpoint = 'health' | 'reports' | 'me';
+
+/** One request: when it was sent and answered (epoch ms), and how it ended. */
+export interface RequestRecord {
+  endpoint: Endpoint;
+  /** For `me`: which token (index into `tokens`). */
+  token?: number;
+  sentAt: number;
+  doneAt: number;
+  /** HTTP status, or 0 when no answer came. */
+  status: number;
+  /** Connection error code (ECONNRESET, ECONNREFUSED, timeout…) when status is 0. */
+  error?: string;
+}
+
+const TIMEOUT_MS = 5_000;
+const now = () => performance.timeOrigin + performance.now();
+
+function request(
+  agent: http.Agent,
+  url: URL,
+  headers: Record<string, string>,
+): Promise<{ status: number; error?: string }> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent, headers, timeout: TIMEOUT_MS }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      res.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, error: err.code ?? err.message }));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, error: err.code ?? err.message }));
+  });
+}
+
+async function run(start: LoadStart): Promise<RequestRecord[]> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const base = new URL(start.url);
+  const targets: Array<{ endpoint: Endpoint; url: URL; headers: (i: number) => Record<string, string> }> = [
+    { endpoint: 'health', url: new URL('/api/health', base), headers: () => ({}) },
+    {
+      endpoint: 'reports',
+      url: new URL('/api/reports', base),
+      headers: () => ({ 'x-api-key': start.apiKey }),
+    },
+    {
+      endpoint: 'me',
+      url: new URL('/api/auth/me', base),
+      headers: (i) => ({ authorization: `Bearer ${start.tokens[i % start.tokens.length] ?? ''}` }),
+    },
+  ];
+  const records: RequestRecord[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const interval = 1000 / start.rate;
+  const minimum = Math.round(start.rate * start.seconds);
+  let released = false;
+  process.on('message', (m: { type?: string }) => {
+    if (m.type === 'release') released = true;
+  });
+  const t0 = now();
+  process.send?.({ type: 'started', at: t0 });
+  let meCount = 0;
+  for (let n = 0; n < minimum || !released; n++) {
+    // Open loop: request n is due at t0 + n * interval, whatever happened to the earlier ones.
+    const due = t0 + n * interval;
+    const wait = due - now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const target = targets[n % targets.length];
+    if (target === undefined) continue;
+    const token = target.endpoint === 'me' ? meCount++ % start.tokens.length : undefined;
+    const sentAt = now();
+    const p = request(agent, target.url, target.headers(token ?? 0)).then((r) => {
+      records.push({
+        endpoint: target.endpoint,
+        ...(token === undefined ? {} : { token }),
+        sentAt,
+        doneAt: now(),
+        status: r.status,
+        ...(r.error === undefined ? {} : { error: r.error }),
+      });
+      inFlight.delete(p);
+    });
+    inFlight.add(p);
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  return records;
+}
+
+// Never outlive the benchmark that started us.
+process.on('disconnect', () => process.exit(0));
+
+process.once('message', (m: LoadStart) => {
+  if (m.type !== 'start') return;
+  run(m).then(
+    (requests) => process.send?.({ type: 'done', requests }, () => process.exit(0)),
+    (err: unknown) => process.send?.({ type: 'error', message: String(err) }, () => process.exit(1)),
+  );
+});

@@ -1,0 +1,87 @@
+/**
+ * `npm run bench -- <name> [options]`: runs one benchmark (or `all`) and writes
+ * bench/results/<name>.json and <name>.md. Benchmarks are scripts, not tests: they print progress on
+ * stderr and fail (exit 1) only when something did not work, never on a missed target.
+ *
+ *   zero-downtime [--seconds 30] [--rate 200]   the demo stack under load during a rotation, rekey vs naive
+ *   purge [--runs 3] [--sessions N] [--others N]   session purge: rekey vs shell vs FLUSHDB ASYNC (+ chart)
+ *   purge --variants [--runs 3]                 the purge implementations tried, into purge-variants.md
+ *   rotate [--runs 5] [--status-runs 10]        a full five-secret rotation; `rekey status` cold start
+ *   scale [--sizes 10,100,1000] [--runs 3]      N PostgreSQL roles in one rotation
+ *   all                                         every one of them, in that order
+ */
+import { parseArgs } from 'node:util';
+import { benchPurge } from './purge.js';
+import { say } from './report.js';
+import { benchRotate } from './rotate.js';
+import { benchScale } from './scale.js';
+import { benchZeroDowntime } from './zero-downtime.js';
+
+const NAMES = ['zero-downtime', 'purge', 'rotate', 'scale'] as const;
+type Name = (typeof NAMES)[number];
+
+const USAGE = `usage: npm run bench -- <${[...NAMES, 'all'].join('|')}> [options] (see bench/README.md)`;
+
+async function main(): Promise<number> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      runs: { type: 'string' },
+      'status-runs': { type: 'string' },
+      variants: { type: 'boolean', default: false },
+      sessions: { type: 'string' },
+      others: { type: 'string' },
+      seconds: { type: 'string' },
+      rate: { type: 'string' },
+      sizes: { type: 'string' },
+    },
+  });
+  const [name, ...rest] = positionals;
+  if (name === undefined || rest.length > 0 || (name !== 'all' && !NAMES.includes(name as Name))) {
+    say(USAGE);
+    return 2;
+  }
+  const int = (v: string | undefined, fallback: number) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got ${v}`);
+    return n;
+  };
+  const which: Name[] = name === 'all' ? [...NAMES] : [name as Name];
+  for (const bench of which) {
+    const started = Date.now();
+    say(`== bench ${bench}`);
+    switch (bench) {
+      case 'purge':
+        await benchPurge({
+          runs: int(values.runs, 3),
+          variants: values.variants ?? false,
+          sessions: int(values.sessions, 1_000_000),
+          others: int(values.others, 1_000_000),
+        });
+        break;
+      case 'zero-downtime':
+        await benchZeroDowntime({ seconds: int(values.seconds, 30), rate: int(values.rate, 200) });
+        break;
+      case 'rotate':
+        await benchRotate({ runs: int(values.runs, 5), statusRuns: int(values['status-runs'], 10) });
+        break;
+      case 'scale':
+        await benchScale({
+          sizes: (values.sizes ?? '10,100,1000').split(',').map((s) => int(s, 0)),
+          runs: int(values.runs, 3),
+        });
+        break;
+    }
+    say(`== ${bench} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    say(`bench failed: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  },
+);
