@@ -10,14 +10,25 @@ export interface CliRun {
   readonly stderr: string;
 }
 
+/** `rekey rotate --trigger scheduled` as the benchmarks run it (no prompt, JSON out, audited). */
+export function rotateArgs(ticket: string): string[] {
+  return ['rotate', '--trigger', 'scheduled', '--yes', '--json', '--ticket', ticket, '--operator', 'bench'];
+}
+
 /**
+ * Runs a Node script as a child and collects its output.
+ *
  * @example
- * const run = await rekey(['rotate', '--yes', '--json'], stackDir);
+ * const r = await runNode(NAIVE, [grafanaUrl], stackDir);
  */
-export function rekey(args: readonly string[], cwd: string): Promise<CliRun> {
+export function runNode(
+  file: string,
+  args: readonly string[],
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [file, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -26,17 +37,23 @@ export function rekey(args: readonly string[], cwd: string): Promise<CliRun> {
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    child.on('close', (code) => {
-      const wallMs = performance.now() - started;
-      let json: unknown;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, wallMs, json, stderr });
-    });
+    child.on('close', (code) => resolve({ code, stdout, stderr, wallMs: performance.now() - started }));
   });
+}
+
+/**
+ * @example
+ * const run = await rekey(rotateArgs('BENCH-1'), stackDir);
+ */
+export async function rekey(args: readonly string[], cwd: string): Promise<CliRun> {
+  const { code, stdout, stderr, wallMs } = await runNode(CLI, args, cwd);
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch {
+    json = undefined;
+  }
+  return { code, wallMs, json, stderr };
 }
 
 /** The `steps` of a rotate/recover `--json` document: id and duration. */

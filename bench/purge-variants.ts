@@ -4,6 +4,8 @@
  * removes the keys matching `pattern` from the connection's db and returns how many it removed.
  * The one that won is the one in src/sessions/redis-purge.ts; these are not used by rekey.
  */
+
+import { PURGE_SCRIPT } from '../src/sessions/redis-purge.js';
 import type { RedisArg, RedisConn } from '../src/targets/redis/connect.js';
 
 export type PurgeFn = (conn: RedisConn, pattern: string) => Promise<number>;
@@ -71,27 +73,11 @@ function pipelined(
 }
 
 /**
- * Server-side batches: one EVAL runs SCAN (COUNT `step`) + UNLINK on the server, so the keys never
- * travel to the client and back, repeating until `maxKeys` keys were examined or `budgetUs`
- * microseconds of server time were spent (0: one SCAN per call).
+ * Server-side batches: rekey's own script (one EVAL runs SCAN COUNT `step` + UNLINK on the server, so
+ * the keys never travel to the client and back, repeating until `maxKeys` keys were examined or
+ * `budgetUs` microseconds of server time were spent; budget 0: one SCAN per call), driven with other
+ * settings than rekey's.
  */
-export const PURGE_SCRIPT = `
-local cursor, pattern, step, maxKeys, budget = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local function now() local t = redis.call('TIME') return tonumber(t[1]) * 1000000 + tonumber(t[2]) end
-local start = now()
-local deleted, scanned = 0, 0
-repeat
-  local r = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', step)
-  cursor = r[1]
-  scanned = scanned + tonumber(step)
-  local keys = r[2]
-  for i = 1, #keys, 1000 do
-    deleted = deleted + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
-  end
-until cursor == '0' or budget <= 0 or scanned >= maxKeys or now() - start >= budget
-return {cursor, deleted}
-`;
-
 function scripted(step: number, maxKeys: number, budgetUs: number): PurgeFn {
   return async (conn, pattern) => {
     let cursor = '0';

@@ -10,7 +10,7 @@ import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { rekey, stepsOf } from './cli.js';
+import { rekey, rotateArgs, stepsOf } from './cli.js';
 import { describeMachine, machineLine } from './machine.js';
 import { say, table, writeResults } from './report.js';
 import { CLI, setUpBenchStack } from './stack.js';
@@ -97,20 +97,7 @@ export async function benchRotate(opts: RotateOptions): Promise<void> {
   try {
     if ((await stack.deployScript('deploy')) !== 0) throw new Error('the first deploy failed');
     for (let i = 0; i < opts.runs; i++) {
-      const run = await rekey(
-        [
-          'rotate',
-          '--trigger',
-          'scheduled',
-          '--yes',
-          '--json',
-          '--ticket',
-          `BENCH-${i + 1}`,
-          '--operator',
-          'bench',
-        ],
-        stack.dir,
-      );
+      const run = await rekey(rotateArgs(`BENCH-${i + 1}`), stack.dir);
       if (run.code !== 0) throw new Error(`rotation ${i + 1} exited ${run.code}: ${run.stderr.slice(-2000)}`);
       const steps = stepsOf(run.json);
       const deployMs = steps.filter((s) => s.id === 'deploy').reduce((sum, s) => sum + s.ms, 0);

@@ -9,11 +9,12 @@
  * Reports failed requests (non-2xx and connection errors), forced logouts (a token whose /me worked
  * and later answered 401) and the longest gap between successes, overall and per endpoint.
  */
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { appLogin, appMe } from '../demo/probes.js';
 import { envValues, parseEnv } from '../src/envfile/index.js';
+import { rotateArgs, runNode } from './cli.js';
 import type { Endpoint, LoadStart, RequestRecord } from './load.js';
 import { describeMachine, machineLine } from './machine.js';
 import { say, table, writeResults } from './report.js';
@@ -66,25 +67,6 @@ interface ModeResult {
 
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function runProcess(
-  file: string,
-  args: string[],
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /**
  * Starts load.ts; resolves once it sent its first request, with `release()` (let it stop once its
@@ -225,22 +207,8 @@ async function runMode(mode: Mode, opts: ZeroDowntimeOptions): Promise<ModeResul
     const start = now();
     const res =
       mode === 'rekey'
-        ? await runProcess(
-            CLI,
-            [
-              'rotate',
-              '--trigger',
-              'scheduled',
-              '--yes',
-              '--json',
-              '--ticket',
-              'BENCH-ZD',
-              '--operator',
-              'bench',
-            ],
-            stack.dir,
-          )
-        : await runProcess(NAIVE, [stack.grafanaUrl], stack.dir);
+        ? await runNode(CLI, rotateArgs('BENCH-ZD'), stack.dir)
+        : await runNode(NAIVE, [stack.grafanaUrl], stack.dir);
     const end = now();
     let steps: Step[] = [];
     try {
@@ -261,6 +229,9 @@ async function runMode(mode: Mode, opts: ZeroDowntimeOptions): Promise<ModeResul
     say(
       `  ${mode}: rotation took ${((end - start) / 1000).toFixed(1)} s (exit ${res.code}); load continues…`,
     );
+    // Watch a while after the rotation: failures that show only once it ended count too.
+    await sleep(Math.max(0, end + TAIL_MS - now()));
+    load.release();
     const records = await load.done;
     const result = analyze(mode, label, records, load.at, { start, end, ok: res.code === 0, steps }, opts);
     say(

@@ -14,9 +14,13 @@ import { ENV_TEXT, INITIAL, makeStack, type Stack } from '../engine/stack.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let stacks: Stack[] = [];
+/** Identity files, kept outside the stacks' folders (a rotation must not find them), removed after. */
+let identities: string[] = [];
 afterEach(async () => {
   await Promise.all(stacks.map((s) => s.cleanup()));
+  await Promise.all(identities.map((f) => fs.rm(f, { force: true })));
   stacks = [];
+  identities = [];
 });
 
 interface ArchiveStack extends Stack {
@@ -37,6 +41,7 @@ ${backups.keep ? `  keep: ${backups.keep}\n` : ''}`,
   });
   stacks.push(s);
   const identity = path.join(s.dir, '..', `${path.basename(s.dir)}-age.key`);
+  identities.push(identity);
   await fs.writeFile(identity, `# created: test\n# public key: ${recipient}\n${secret}\n`, { mode: 0o600 });
   return { ...s, identity, archiveDir: path.join(s.dir, 'vault') };
 }

@@ -4,11 +4,10 @@
  * without +@scripting), and a Redis out of memory (noeviction), where only deletions are allowed.
  * Either way exactly the matching keys go, binary ones included, and progress says which path ran.
  */
-import { createClient } from 'redis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type PurgeProgress, purgePattern } from '../../src/sessions/redis-purge.js';
 import { type RedisEndpoint, withRedis } from '../../src/targets/redis/connect.js';
-import { useRedis } from '../helpers/services.js';
+import { type RedisClient, useRedis, withRedisClient } from '../helpers/services.js';
 
 const PASSWORD = 'purge-test-pw-0123456789';
 const NO_SCRIPTS = 'no-scripts';
@@ -24,19 +23,8 @@ describe('purgePattern', () => {
     key: 'REDIS_PASSWORD',
   });
 
-  const withClient = async <T>(fn: (c: ReturnType<typeof createClient>) => Promise<T>): Promise<T> => {
-    const c = createClient({
-      socket: { host: redis().host, port: redis().port, reconnectStrategy: false },
-      password: PASSWORD,
-    });
-    c.on('error', () => {});
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      c.destroy();
-    }
-  };
+  const withClient = <T>(fn: (c: RedisClient) => Promise<T>): Promise<T> =>
+    withRedisClient(redis(), PASSWORD, fn);
 
   const BINARY = Buffer.from([0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x3a, 0xff, 0xfe]); // session:\xff\xfe
 

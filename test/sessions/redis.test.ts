@@ -3,7 +3,6 @@
  * keys of db 0 and nothing else; flushDb empties only its db; flushAll empties everything; the
  * invalidator is chosen and described from the config.
  */
-import { createClient } from 'redis';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ParsedConfig, SecretConfigOf } from '../../src/config/schema.js';
 import { isRekeyError } from '../../src/core/errors.js';
@@ -11,14 +10,12 @@ import { silentLogger } from '../../src/core/log.js';
 import { createSessions, type PurgeProgress } from '../../src/sessions/index.js';
 import { redisSessions } from '../../src/sessions/redis.js';
 import type { TargetContext } from '../../src/targets/types.js';
-import { useRedis } from '../helpers/services.js';
+import { type RedisClient, useRedis, withRedisClient } from '../helpers/services.js';
 
 const ctx: TargetContext = { trigger: 'scheduled', log: silentLogger };
 const PASSWORD = 'sessions-test-pw-0123456789';
 const KEY = 'REDIS_PASSWORD';
 const env = new Map([[KEY, PASSWORD]]);
-
-type Client = ReturnType<typeof createClient>;
 
 const secretFor = (server: { host: string; port: number }): SecretConfigOf<'redis'> => ({
   key: KEY,
@@ -33,19 +30,8 @@ const secretFor = (server: { host: string; port: number }): SecretConfigOf<'redi
 describe('redis sessions', () => {
   const redis = useRedis({ password: PASSWORD });
 
-  const withClient = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
-    const c = createClient({
-      socket: { host: redis().host, port: redis().port, reconnectStrategy: false },
-      password: PASSWORD,
-    });
-    c.on('error', () => {});
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      c.destroy();
-    }
-  };
+  const withClient = <T>(fn: (c: RedisClient) => Promise<T>): Promise<T> =>
+    withRedisClient(redis(), PASSWORD, fn);
 
   /** Writes `count` keys named by `name(i)` into `db`, 1000 per MSET. */
   const seed = (db: number, count: number, name: (i: number) => string) =>
