@@ -12,6 +12,7 @@ import { RekeyError } from '../core/errors.js';
 import { ensurePrivateDir, ioError, removeDurably, writeFileExclusive } from '../core/fsx.js';
 import { safeMessage } from '../core/redact.js';
 import { secureDelete } from './secure-delete.js';
+import { archiveDirOf } from './settings.js';
 
 export const ARCHIVE_SUFFIX = '.age';
 
@@ -19,22 +20,6 @@ export interface ArchiveResult {
   readonly archive: string;
   readonly localDeleted: boolean;
   readonly pruned: readonly string[];
-}
-
-/**
- * The archive folder: `backups.archiveDir` (relative to rekey.yaml), default `<stateDir>/archive`.
- *
- * @example
- * archiveDirOf(loaded); // '/srv/app/.rekey/archive'
- */
-export function archiveDirOf(loaded: LoadedConfig): string {
-  const dir = loaded.config.backups?.archiveDir;
-  return dir ? path.resolve(loaded.dir, dir) : path.join(loaded.stateDir, 'archive');
-}
-
-/** True when rekey.yaml asks for encrypted archives. */
-export function archivingEnabled(loaded: LoadedConfig): boolean {
-  return (loaded.config.backups?.encryptTo?.length ?? 0) > 0;
 }
 
 /**

@@ -4,7 +4,8 @@
  * attachments, backup, error).
  */
 import path from 'node:path';
-import { type ArchiveResult, archiveBackup, archivingEnabled } from '../backups/index.js';
+import type { ArchiveResult } from '../backups/archive.js';
+import { archivingEnabled } from '../backups/settings.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Journal, JournalMeta } from '../core/journal.js';
 import { safeMessage } from '../core/redact.js';
@@ -91,6 +92,8 @@ export async function archiveAfter(
   if (result.outcome !== 'rotated' || !archivingEnabled(loaded)) return { file };
   let r: ArchiveResult;
   try {
+    // Loaded here: only a rotation that archives pays for loading the age implementation.
+    const { archiveBackup } = await import('../backups/archive.js');
     r = await archiveBackup(loaded, result.backupPath);
   } catch (e) {
     warn(
