@@ -9,13 +9,13 @@ import { get } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { createClient } from 'redis';
 import { seed } from '../../demo/app/schema.js';
 import type { RunnerStatus } from '../../demo/app/status.js';
 import type { PostgresServer } from '../../demo/stack/postgres.js';
 import { asSuperuser, createLoginRole } from '../../demo/stack/postgres-roles.js';
 import type { RedisServer } from '../../demo/stack/redis.js';
 import { sleep } from '../../demo/stack/wait.js';
+import { withRedisClient } from '../helpers/services.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const RUNNER = path.join(ROOT, 'dist/demo/app/cluster.js');
@@ -103,19 +103,11 @@ export async function redisCommands(
   password: string,
   commands: string[][],
 ): Promise<unknown[]> {
-  const client = createClient({
-    socket: { host: redis.host, port: redis.port, reconnectStrategy: false },
-    password,
-  });
-  client.on('error', () => {});
-  await client.connect();
-  try {
+  return withRedisClient(redis, password, async (client) => {
     const replies: unknown[] = [];
     for (const command of commands) replies.push(await client.sendCommand(command));
     return replies;
-  } finally {
-    client.destroy();
-  }
+  });
 }
 
 export interface Answer {

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { asSuperuser, createLoginRole } from '../../demo/stack/postgres-roles.js';
 import type { RedisMode, RedisServer } from '../../demo/stack/redis.js';
 import { scramVerifier } from '../../demo/stack/scram.js';
-import { usePostgres, useRedis } from '../helpers/services.js';
+import { usePostgres, useRedis, withRedisClient } from '../helpers/services.js';
 
 describe('scramVerifier', () => {
   it('follows the SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey> format, deterministic per salt', () => {
@@ -119,17 +119,7 @@ async function ping(server: RedisServer, password: string): Promise<string> {
 
 /** Runs one command as the default user with `password`. */
 async function command(server: RedisServer, password: string, args: string[]): Promise<unknown> {
-  const client = createClient({
-    socket: { host: server.host, port: server.port, reconnectStrategy: false },
-    password,
-  });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return await client.sendCommand(args);
-  } finally {
-    client.destroy();
-  }
+  return withRedisClient(server, password, (client) => client.sendCommand(args));
 }
 
 describe.each<RedisMode>(['config', 'aclfile', 'cmdline'])('throwaway Redis, %s mode', (mode) => {
