@@ -113,7 +113,7 @@ export async function makeStack(options: StackOptions = {}): Promise<Stack> {
       '[ "$mode" = "fail-$1" ] && { echo "boom: deploy failed"; exit 7; }',
       '[ "$mode" = "hang-$1" ] && sleep 600',
       '[ "$mode" = "leak-$1" ] && { grep -h PASSWORD .env.production; exit 1; }',
-      '[ "$mode" = "slow-$1" ] && sleep 2',
+      '[ "$mode" = "slow-$1" ] && sleep 5', // long enough for a signal or a second rekey to arrive under load
       'exit 0',
       '',
     ].join('\n'),
