@@ -94,56 +94,36 @@ export function verifyChain(text: string | undefined, head: ChainHead | undefine
     prev = lineHash(line);
   }
   const last = lines.length > 0 ? { seq: lines.length, hash: prev } : undefined;
+  // Every line chains; what is left to check is the head, kept apart from the log.
+  const headBroken = (seq: number, reason: string): ChainVerdict => ({
+    ok: false,
+    records: lines.length,
+    ...(last ? { last } : {}),
+    broken: { seq, reason },
+    warnings,
+  });
   if (head === undefined) {
     if (lines.length === 0) return { ok: true, records: 0, warnings };
-    return {
-      ok: false,
-      records: lines.length,
-      ...(last ? { last } : {}),
-      broken: {
-        seq: lines.length,
-        reason:
-          'the chain head (audit-head in the state directory) is missing: a removed tail cannot be ruled out',
-      },
-      warnings,
-    };
+    return headBroken(
+      lines.length,
+      'the chain head (audit-head in the state directory) is missing: a removed tail cannot be ruled out',
+    );
   }
   if (!Number.isInteger(head.seq) || head.seq < 1) {
-    return {
-      ok: false,
-      records: lines.length,
-      ...(last ? { last } : {}),
-      broken: {
-        seq: lines.length,
-        reason: 'the chain head (audit-head in the state directory) is unreadable',
-      },
-      warnings,
-    };
+    return headBroken(lines.length, 'the chain head (audit-head in the state directory) is unreadable');
   }
   if (head.seq > lines.length) {
-    return {
-      ok: false,
-      records: lines.length,
-      ...(last ? { last } : {}),
-      broken: {
-        seq: lines.length + 1,
-        reason: `the log ends at record ${lines.length} but the chain head says ${head.seq}: records ${lines.length + 1}..${head.seq} were removed`,
-      },
-      warnings,
-    };
+    return headBroken(
+      lines.length + 1,
+      `the log ends at record ${lines.length} but the chain head says ${head.seq}: records ${lines.length + 1}..${head.seq} were removed`,
+    );
   }
   const pinned = lines[head.seq - 1];
   if (pinned === undefined || lineHash(pinned) !== head.hash) {
-    return {
-      ok: false,
-      records: lines.length,
-      ...(last ? { last } : {}),
-      broken: {
-        seq: head.seq,
-        reason: `record ${head.seq} was altered after it was written (it does not match the chain head)`,
-      },
-      warnings,
-    };
+    return headBroken(
+      head.seq,
+      `record ${head.seq} was altered after it was written (it does not match the chain head)`,
+    );
   }
   if (head.seq < lines.length) {
     warnings.push(
