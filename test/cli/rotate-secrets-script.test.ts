@@ -2,20 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ENV_TEXT, makeStack, type Stack } from '../engine/stack.js';
+import { describe, expect, it } from 'vitest';
+import { ENV_TEXT, useStacks } from '../engine/stack.js';
 
 const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/rotate_secrets.sh');
-let stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.map((s) => s.cleanup()));
-  stacks = [];
-});
+const stack = useStacks();
 
 describe('scripts/rotate_secrets.sh (the playbook command)', () => {
   it('rotates the env file with the rekey.yaml beside it', async () => {
-    const s = await makeStack();
-    stacks.push(s);
+    const s = await stack();
     const r = spawnSync('bash', [SCRIPT, '.env.production', '--yes'], {
       cwd: s.dir,
       encoding: 'utf8',
@@ -27,8 +22,7 @@ describe('scripts/rotate_secrets.sh (the playbook command)', () => {
   });
 
   it('refuses when the config manages another env file, changing nothing', async () => {
-    const s = await makeStack();
-    stacks.push(s);
+    const s = await stack();
     await fs.writeFile(path.join(s.dir, 'other.env'), 'X=1\n');
     const r = spawnSync('bash', [SCRIPT, 'other.env', '--yes'], { cwd: s.dir, encoding: 'utf8' });
     expect(r.status).toBe(2);

@@ -6,15 +6,11 @@
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeStack, type Stack } from '../engine/stack.js';
+import { describe, expect, it } from 'vitest';
+import { type Stack, useStacks } from '../engine/stack.js';
 import { record } from '../helpers/resilience.js';
 
-let stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.map((s) => s.cleanup()));
-  stacks = [];
-});
+const stack = useStacks();
 
 async function snapshot(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -70,8 +66,7 @@ const CASES: Array<[string, (s: Stack) => Promise<void>, RegExp]> = [
 
 describe('bad input exits 2 and changes nothing', () => {
   it.each(CASES)('%s', async (name, breakIt, expected) => {
-    const s = await makeStack();
-    stacks.push(s);
+    const s = await stack();
     await breakIt(s);
     const before = await snapshot(s.dir);
     for (const args of [
@@ -98,8 +93,7 @@ describe('bad input exits 2 and changes nothing', () => {
   });
 
   it('the parse error names the line but never echoes its content', async () => {
-    const s = await makeStack();
-    stacks.push(s);
+    const s = await stack();
     await fs.appendFile(s.envFile, 'LEAKY="sup3rSecretValueNeverShown\n');
     const r = await s.run(['plan']);
     expect(r.code).toBe(2);
@@ -108,8 +102,7 @@ describe('bad input exits 2 and changes nothing', () => {
   });
 
   it('--allow-unignored accepts an unignored env file but never a tracked one', async () => {
-    const s = await makeStack();
-    stacks.push(s);
+    const s = await stack();
     execFileSync('git', ['init', '-q'], { cwd: s.dir, stdio: 'ignore' });
     expect((await s.run(['--allow-unignored', 'plan'])).code).toBe(0);
     execFileSync('git', ['add', '.env.production'], { cwd: s.dir, stdio: 'ignore' });
@@ -119,8 +112,7 @@ describe('bad input exits 2 and changes nothing', () => {
   });
 
   it('a usage error (unknown option, bad trigger) is ERR_USAGE, exit 2', async () => {
-    const s = await makeStack();
-    stacks.push(s);
+    const s = await stack();
     for (const args of [['rotate', '--nope'], ['plan', '--trigger', 'whenever'], ['frobnicate']]) {
       const r = await s.run(args);
       expect(r.code).toBe(2);

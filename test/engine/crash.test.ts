@@ -6,20 +6,11 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { record, targetOf } from '../helpers/resilience.js';
-import { ENV_TEXT, INITIAL, makeStack, type Stack } from './stack.js';
+import { ENV_TEXT, INITIAL, type Stack, useStacks } from './stack.js';
 
-let stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.map((s) => s.cleanup()));
-  stacks = [];
-});
-async function stack(): Promise<Stack> {
-  const s = await makeStack();
-  stacks.push(s);
-  return s;
-}
+const stack = useStacks();
 
 const STEPS = [
   'prepare',

@@ -5,9 +5,9 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { occurrences, record } from '../helpers/resilience.js';
-import { ENV_TEXT, INITIAL, makeStack, type Stack, writtenFiles } from './stack.js';
+import { ENV_TEXT, INITIAL, type Stack, useStacks, writtenFiles } from './stack.js';
 
 /** Whether a run ended rolled back: exit 1, env file byte-identical, every service on its old value. */
 async function rolledBack(s: Stack, code: number | null): Promise<boolean> {
@@ -21,16 +21,7 @@ async function rolledBack(s: Stack, code: number | null): Promise<boolean> {
   );
 }
 
-let stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.map((s) => s.cleanup()));
-  stacks = [];
-});
-async function stack(options?: Parameters<typeof makeStack>[0]): Promise<Stack> {
-  const s = await makeStack(options);
-  stacks.push(s);
-  return s;
-}
+const stack = useStacks();
 
 const ALL_STEPS = [
   'stage:JWT_SECRET',
@@ -324,8 +315,7 @@ describe('a full disk mid-rotation', () => {
   it.each(['test:SINGLE_PASSWORD@end', 'deploy@end', 'verify@begin'])(
     'journal writes failing from %s on: the rollback still returns every service, recover closes the journal',
     async (point) => {
-      const s = await makeStack();
-      stacks.push(s);
+      const s = await stack();
       const r = await s.run(['rotate', '--yes', '--json'], { env: { REKEY_DISK_FULL_AT: point } });
       const doc = JSON.parse(r.stdout);
       record({

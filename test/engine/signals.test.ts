@@ -1,16 +1,12 @@
 /** Ctrl-C during a rotation: the first stops at the next safe point and rolls back; the second exits. */
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { installInterruptHandler } from '../../src/cli/signals.js';
 import { RotationControl } from '../../src/core/run.js';
-import { ENV_TEXT, makeStack, type Stack } from './stack.js';
+import { ENV_TEXT, useStacks } from './stack.js';
 
-let stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.map((s) => s.cleanup()));
-  stacks = [];
-});
+const stack = useStacks();
 
 async function waitFor(file: string): Promise<void> {
   for (let i = 0; i < 200 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 25));
@@ -18,8 +14,7 @@ async function waitFor(file: string): Promise<void> {
 
 describe('interrupting a rotation', () => {
   it('SIGINT during the deploy rolls back at the next safe point (exit 1, old values)', async () => {
-    const s = await makeStack();
-    stacks.push(s);
+    const s = await stack();
     await fs.writeFile(path.join(s.dir, 'deploy-fault'), 'slow-deploy');
     const { child, done } = s.start(['rotate', '--yes']);
     await waitFor(path.join(s.dir, 'deploys.log'));
@@ -33,8 +28,7 @@ describe('interrupting a rotation', () => {
   });
 
   it('a second SIGINT exits at once and leaves the journal for recover', async () => {
-    const s = await makeStack();
-    stacks.push(s);
+    const s = await stack();
     await fs.writeFile(path.join(s.dir, 'deploy-fault'), 'slow-deploy');
     const { child, done } = s.start(['rotate', '--yes']);
     await waitFor(path.join(s.dir, 'deploys.log'));

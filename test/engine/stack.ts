@@ -9,6 +9,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
@@ -88,6 +89,26 @@ export interface StackOptions {
   verify?: string;
   extraConfig?: string;
   deployTimeout?: string;
+}
+
+/**
+ * `makeStack` for a test file: every stack it makes is cleaned up after each test.
+ *
+ * @example
+ * const stack = useStacks();
+ * it('rotates', async () => { const s = await stack(); ... });
+ */
+export function useStacks(): (options?: StackOptions) => Promise<Stack> {
+  let stacks: Stack[] = [];
+  afterEach(async () => {
+    await Promise.all(stacks.map((s) => s.cleanup()));
+    stacks = [];
+  });
+  return async (options) => {
+    const s = await makeStack(options);
+    stacks.push(s);
+    return s;
+  };
 }
 
 export async function makeStack(options: StackOptions = {}): Promise<Stack> {

@@ -9,27 +9,18 @@ import { execFileSync } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type AuditPaths, appendAudit } from '../../src/governance/audit/append.js';
 import { verifyChain } from '../../src/governance/audit/chain.js';
 import { readAuditLog } from '../../src/governance/audit/index.js';
 import { operatorIdentity } from '../../src/governance/identity.js';
-import { INITIAL, makeStack, type Stack } from '../engine/stack.js';
+import { INITIAL, useStacks } from '../engine/stack.js';
 import { tempDir } from '../helpers/tmp.js';
 import { readJsonl } from './helpers.js';
 
 const SCANS = path.resolve(import.meta.dirname, '../fixtures/scans');
 
-let stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.map((s) => s.cleanup()));
-  stacks = [];
-});
-async function stack(): Promise<Stack> {
-  const s = await makeStack();
-  stacks.push(s);
-  return s;
-}
+const stack = useStacks();
 
 /** Five records appended the way rekey appends them. */
 async function fiveRecords(paths: AuditPaths): Promise<void> {

@@ -5,19 +5,10 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeStack, type Stack } from '../engine/stack.js';
+import { describe, expect, it } from 'vitest';
+import { type Stack, useStacks } from '../engine/stack.js';
 
-let stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.map((s) => s.cleanup()));
-  stacks = [];
-});
-async function stack(options?: Parameters<typeof makeStack>[0]): Promise<Stack> {
-  const s = await makeStack(options);
-  stacks.push(s);
-  return s;
-}
+const stack = useStacks();
 
 const DAY = 86_400_000;
 const KEYS = ['JWT_SECRET', 'API_SECRET_KEY', 'SINGLE_PASSWORD', 'OVERLAP_PASSWORD'];

@@ -6,21 +6,12 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildPlan, type PlanSecret } from '../../src/core/plan.js';
 import type { SecretStatus } from '../../src/policy/types.js';
-import { INITIAL, makeStack, type Stack } from '../engine/stack.js';
+import { INITIAL, type Stack, useStacks } from '../engine/stack.js';
 
-let stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.map((s) => s.cleanup()));
-  stacks = [];
-});
-async function stack(options?: Parameters<typeof makeStack>[0]): Promise<Stack> {
-  const s = await makeStack(options);
-  stacks.push(s);
-  return s;
-}
+const stack = useStacks();
 
 const KEYS = ['JWT_SECRET', 'API_SECRET_KEY', 'SINGLE_PASSWORD', 'OVERLAP_PASSWORD'];
 
