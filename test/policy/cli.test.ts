@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Stack, useStacks } from '../engine/stack.js';
+import { samples } from '../helpers/exposition.js';
 
 const stack = useStacks();
 
@@ -149,16 +150,6 @@ async function serve(s: Stack, args: string[] = []) {
     server.done.then((r) => reject(new Error(`serve exited ${r.code}: ${r.stderr}`)));
   });
   return { url, ...server };
-}
-
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
 }
 
 describe('rekey serve', { timeout: 180_000 }, () => {

@@ -11,18 +11,8 @@ import {
   startMetricsServer,
 } from '../../src/policy/server.js';
 import { computeStatus } from '../../src/policy/status.js';
+import { samples } from '../helpers/exposition.js';
 import { ago, event, inputs, NOW, statusConfig } from './helpers.js';
-
-/** `name{labels} value` lines of an exposition, comments dropped. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 describe('buildRegistry', () => {
   it('exposes ages, limits, overdue, state, needs attention and rotation counts', async () => {
