@@ -57,14 +57,43 @@ export async function writeFileAtomic(
 }
 
 /**
- * Creates `file` with `content`, failing when it exists (O_EXCL), fsyncs it and its directory.
- * Returns false instead of throwing when the file already exists.
+ * Creates `file` with `content` (mode `mode`), failing when it exists; fsyncs it and its directory.
+ * Returns false instead of throwing when the file already exists. The file appears whole or not at
+ * all: the content is written and fsynced to a temp file first, then hard-linked to its name (link
+ * fails when the name exists), so a reader or a crash never sees a partial file under that name.
+ * Where the filesystem has no hard links, it is created in place with O_EXCL instead.
+ *
+ * @example
+ * if (!(await writeFileExclusive(marker, text))) throw new Error('already there');
  */
 export async function writeFileExclusive(
   file: string,
   content: string | Uint8Array,
   mode = 0o600,
 ): Promise<boolean> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.rekey-tmp-${randomBytes(6).toString('hex')}`);
+  if (!(await createExclusive(tmp, content, mode))) {
+    throw ioError('create', tmp, Object.assign(new Error('exists'), { code: 'EEXIST' }));
+  }
+  try {
+    await fs.link(tmp, file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') {
+      throw ioError('create', file, e as NodeJS.ErrnoException);
+    }
+    return createExclusive(file, content, mode);
+  } finally {
+    await fs.rm(tmp, { force: true }).catch(() => {});
+  }
+  await fsyncDir(dir);
+  return true;
+}
+
+/** O_EXCL create + write + fsync of `file` itself; false when it exists. */
+async function createExclusive(file: string, content: string | Uint8Array, mode: number): Promise<boolean> {
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
