@@ -8,7 +8,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RekeyError } from './errors.js';
-import { ensurePrivateDir, fsyncDir, readIfExists, removeDurably, writeFileExclusive } from './fsx.js';
+import { ensurePrivateDir, readIfExists, removeDurably, writeFileExclusive } from './fsx.js';
 
 export interface LockHolder {
   pid: number;
@@ -36,7 +36,11 @@ export function lockPath(stateDir: string): string {
 
 /** Reads the lock and tells whether its holder is alive. Changes nothing. */
 export async function inspectLock(stateDir: string): Promise<LockState> {
-  const text = await readIfExists(lockPath(stateDir));
+  return judgeLock(stateDir, await readIfExists(lockPath(stateDir)));
+}
+
+/** What a lock file's text says of its holder (the file's age decides for an unreadable one). */
+async function judgeLock(stateDir: string, text: string | undefined): Promise<LockState> {
   if (text === undefined) return { state: 'free' };
   let holder: LockHolder;
   try {
@@ -51,6 +55,9 @@ export async function inspectLock(stateDir: string): Promise<LockState> {
     return { state: 'stale', holder };
   return { state: 'held', holder };
 }
+
+const takeable = (l: LockState) =>
+  l.state === 'stale' || (l.state === 'unknown' && l.reason.startsWith('empty'));
 
 /**
  * Takes the stack's lock or throws ERR_LOCKED (a live holder, named) / ERR_LOCK_STALE (a dead one).
@@ -69,27 +76,9 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
     command,
     ...(procStart ? { procStart } : {}),
   };
-  if (await createWithContent(lockPath(stateDir), JSON.stringify(holder))) return makeLock(stateDir, holder);
+  // writeFileExclusive links a synced temp file into place: a reader never sees the lock empty.
+  if (await writeFileExclusive(lockPath(stateDir), JSON.stringify(holder))) return makeLock(stateDir, holder);
   throw lockError(await inspectLock(stateDir));
-}
-
-/**
- * Creates `file` holding `text`, atomically: a reader never sees it empty (the content is written to
- * a temp file first, then hard-linked into place, which fails when the file exists).
- */
-async function createWithContent(file: string, text: string): Promise<boolean> {
-  const tmp = `${file}.new-${randomBytes(4).toString('hex')}`;
-  await writeFileExclusive(tmp, text, 0o600);
-  try {
-    await fs.link(tmp, file);
-    await fsyncDir(path.dirname(file));
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    await fs.rm(tmp, { force: true });
-  }
 }
 
 /**
@@ -104,13 +93,16 @@ export async function acquireOrTakeOver(
     return { lock: await acquireLock(stateDir, command) };
   } catch (e) {
     if (!(e instanceof RekeyError) || e.code !== 'ERR_LOCK_STALE') {
-      const seen = await inspectLock(stateDir);
-      if (!(seen.state === 'unknown' && seen.reason.startsWith('empty'))) throw e;
+      if (!takeable(await inspectLock(stateDir))) throw e;
     }
   }
+  // Judge the very text we are about to move aside: another recover may have taken the lock over
+  // since the check above, and its live lock must not be taken in turn.
+  const judged = await readIfExists(lockPath(stateDir));
+  const verdict = await judgeLock(stateDir, judged);
+  if (judged !== undefined && !takeable(verdict)) throw lockError(verdict);
   // Move the stale lock aside (rename is atomic) and check it is byte for byte the one judged stale;
   // if another process replaced it meanwhile, put that one back (link: never over a newer lock).
-  const judged = await readIfExists(lockPath(stateDir));
   const aside = `${lockPath(stateDir)}.stale-${randomBytes(4).toString('hex')}`;
   await fs.rename(lockPath(stateDir), aside).catch(() => {});
   const movedText = await readIfExists(aside);

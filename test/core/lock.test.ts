@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isRekeyError } from '../../src/core/errors.js';
 import { acquireLock, acquireOrTakeOver, inspectLock, lockPath } from '../../src/core/lock.js';
 
@@ -50,6 +50,35 @@ describe('lock', () => {
     expect(tookOver?.pid).toBe(dead);
     expect(lock.holder.pid).toBe(process.pid);
     await lock.release();
+  });
+
+  it('a lock taken over by another recover while we looked is live: never taken over in turn', async () => {
+    const dir = await stateDir();
+    const dead = spawnSync('true').pid!;
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fs.writeFile(
+      lockPath(dir),
+      JSON.stringify({ pid: dead, host: os.hostname(), startedAt: 'x', command: 'rotate' }),
+    );
+    // Right after our first look found it stale, another (live) recover takes the lock over.
+    const live = JSON.stringify({
+      pid: process.pid,
+      host: os.hostname(),
+      startedAt: 'y',
+      command: 'recover',
+    });
+    const readFile = fs.readFile.bind(fs);
+    let reads = 0;
+    const spy = vi.spyOn(fs, 'readFile').mockImplementation((async (file: string, enc: BufferEncoding) => {
+      if (file === lockPath(dir) && ++reads === 2) await fs.writeFile(lockPath(dir), live);
+      return readFile(file, enc);
+    }) as typeof fs.readFile);
+    try {
+      expect(await code(acquireOrTakeOver(dir, 'recover'))).toBe('ERR_LOCKED');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await fs.readFile(lockPath(dir), 'utf8')).toBe(live);
   });
 
   it('a live pid that is not the holder (reused pid) counts as dead', async () => {
