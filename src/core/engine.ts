@@ -156,12 +156,17 @@ function assertCurrentAccepted(pre: Preflight): void {
   );
 }
 
+/** A temp file in the state directory older than this was left by a killed process. */
+const STALE_TEMP_AGE_MS = 60_000;
+
 /** Removes temp files a killed rekey left beside the env file and in the state directory (under the lock). */
 export async function removeTempsOf(deps: EngineDeps): Promise<void> {
   const real = await resolveSymlink(deps.loaded.envFile);
   let n = await removeStaleTemps(path.dirname(real), path.basename(real));
+  // Other processes (approvals, audit appends, the scheduler) write in the state directory without
+  // the stack's lock: only temp files older than any write in progress count as left behind.
   for (const dir of ['', 'history', 'logs'])
-    n += await removeStaleTemps(path.join(deps.loaded.stateDir, dir));
+    n += await removeStaleTemps(path.join(deps.loaded.stateDir, dir), undefined, STALE_TEMP_AGE_MS);
   if (n > 0) deps.progress.note(`removed ${n} temp file${n === 1 ? '' : 's'} left by an interrupted write`);
 }
 

@@ -167,21 +167,28 @@ export function ioError(action: string, file: string, e: NodeJS.ErrnoException):
 }
 
 /**
- * Removes temp files {@link writeFileAtomic} left behind when a process died between creating and
- * renaming them (they may hold a whole env file). Only call it holding the stack's lock.
+ * Removes temp files {@link writeFileAtomic} and {@link writeFileExclusive} left behind when a
+ * process died between creating and renaming them (they may hold a whole env file). Only call it
+ * holding the stack's lock. With `minAgeMs`, younger temp files are left alone: in a folder where
+ * processes that do not hold the stack's lock also write (the audit head, approvals), a young temp
+ * file may be another process's write in progress.
  *
  * @example
  * await removeStaleTemps('/srv/app', '.env.production');
  */
-export async function removeStaleTemps(dir: string, basename?: string): Promise<number> {
+export async function removeStaleTemps(dir: string, basename?: string, minAgeMs = 0): Promise<number> {
   const prefix = basename === undefined ? '.' : `.${basename}.rekey-tmp-`;
   const names = await fs.readdir(dir).catch(() => [] as string[]);
   let removed = 0;
   for (const name of names) {
-    if (name.startsWith(prefix) && name.includes('.rekey-tmp-')) {
-      await fs.rm(path.join(dir, name), { force: true });
-      removed++;
+    if (!name.startsWith(prefix) || !name.includes('.rekey-tmp-')) continue;
+    const file = path.join(dir, name);
+    if (minAgeMs > 0) {
+      const st = await fs.stat(file).catch(() => undefined);
+      if (st === undefined || Date.now() - st.mtimeMs < minAgeMs) continue;
     }
+    await fs.rm(file, { force: true });
+    removed++;
   }
   return removed;
 }

@@ -1,8 +1,8 @@
-/** Exclusive creation: the file appears whole or not at all, 0600, never over an existing one. */
+/** Exclusive creation (whole or not at all, 0600, never over an existing file); stale temp cleanup. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { writeFileExclusive } from '../../src/core/fsx.js';
+import { removeStaleTemps, writeFileExclusive } from '../../src/core/fsx.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('writeFileExclusive', () => {
@@ -57,5 +57,28 @@ describe('writeFileExclusive', () => {
     }
     expect(await fs.readFile(file, 'utf8')).toBe('content');
     expect(await fs.readdir(dir)).toEqual(['backup']);
+  });
+});
+
+describe('removeStaleTemps', () => {
+  it('removes the temp files of a name left by a killed write, and nothing else', async () => {
+    const dir = await tempDir();
+    await fs.writeFile(path.join(dir, '.env.production'), 'A=1\n');
+    await fs.writeFile(path.join(dir, '..env.production.rekey-tmp-aaaaaa'), 'A=2\n');
+    await fs.writeFile(path.join(dir, '.other.rekey-tmp-bbbbbb'), 'x');
+    expect(await removeStaleTemps(dir, '.env.production')).toBe(1);
+    expect((await fs.readdir(dir)).sort()).toEqual(['.env.production', '.other.rekey-tmp-bbbbbb']);
+  });
+
+  it('with a minimum age, leaves young temp files alone (another process may be writing them)', async () => {
+    const dir = await tempDir();
+    const old = path.join(dir, '.audit-head.rekey-tmp-aaaaaa');
+    const young = path.join(dir, '.request.json.rekey-tmp-bbbbbb');
+    await fs.writeFile(old, 'x');
+    await fs.writeFile(young, 'y');
+    const past = new Date(Date.now() - 120_000);
+    await fs.utimes(old, past, past);
+    expect(await removeStaleTemps(dir, undefined, 60_000)).toBe(1);
+    expect(await fs.readdir(dir)).toEqual(['.request.json.rekey-tmp-bbbbbb']);
   });
 });
