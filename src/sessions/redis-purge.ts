@@ -157,7 +157,13 @@ async function pipelined(
       state.cursor = cursorBuf.toString();
       if (options.signal?.aborted) throw interrupted(pattern, state.purged);
       pending = state.cursor === '0' ? undefined : scan(state.cursor);
-      if (keys.length > 0) unlinks.push(conn.command<number>(['UNLINK', ...keys.map(asArg)]));
+      if (keys.length > 0) {
+        const unlink = conn.command<number>(['UNLINK', ...keys.map(asArg)]);
+        // Awaited below, maybe only after the next SCAN: until then a rejection must not count as
+        // unhandled (Node would end the process in the middle of the invalidate step).
+        unlink.catch(() => {});
+        unlinks.push(unlink);
+      }
       while (unlinks.length > MAX_UNLINKS_IN_FLIGHT) state.purged += Number(await unlinks.shift());
       if (pending) report(pattern, options, state);
     }

@@ -81,6 +81,29 @@ describe('purgePattern', () => {
     expect(progress.every((p) => p.via === 'client')).toBe(true);
   });
 
+  it('a refused UNLINK on the client path fails the purge with its error, never as an unhandled rejection', async () => {
+    await withClient((c) =>
+      c.sendCommand([
+        'ACL',
+        'SETUSER',
+        NO_SCRIPTS,
+        'reset',
+        'on',
+        `>${NO_SCRIPTS_PW}`,
+        '~*',
+        '+@all',
+        '-@scripting',
+        '-unlink',
+      ]),
+    );
+    const err = await withRedis(ep(NO_SCRIPTS), NO_SCRIPTS_PW, (conn) =>
+      purgePattern(conn, 'session:*', { batch: 100 }),
+    ).catch((e: unknown) => e);
+    expect(String(err)).toMatch(/NOPERM|no permissions/i);
+    // The SCANs after the refused UNLINK settled too: the process is still here to say so.
+    expect((await left()).sessions).toBeGreaterThan(0);
+  });
+
   it('works when Redis is out of memory (noeviction: writes refused, UNLINK allowed)', async () => {
     await withClient((c) =>
       c.sendCommand(['CONFIG', 'SET', 'maxmemory', '1', 'maxmemory-policy', 'noeviction']),
