@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { RekeyError } from '../core/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../core/fsx.js';
 import { redactor } from '../core/redact.js';
@@ -107,9 +108,12 @@ export async function runCommand(command: string, options: RunOptions): Promise<
   };
   const lineBuffered = () => {
     let pending = '';
+    // One decoder per stream: a character split across two chunks is decoded whole, so a secret
+    // holding non-ASCII characters still matches the redactor.
+    const decoder = new StringDecoder('utf8');
     return {
       data(b: Buffer) {
-        pending += b.toString('utf8');
+        pending += decoder.write(b);
         const cut = pending.lastIndexOf('\n');
         if (cut >= 0) {
           keep(pending.slice(0, cut + 1));
@@ -121,6 +125,7 @@ export async function runCommand(command: string, options: RunOptions): Promise<
         }
       },
       end() {
+        pending += decoder.end();
         if (pending) keep(pending);
         pending = '';
       },
