@@ -45,6 +45,8 @@ async function harness(
     settings?: Partial<ScheduleSettings>;
     script?: Script;
     random?: () => number;
+    /** Called before each status read; an Error returned is thrown by it. */
+    statusFault?: () => Error | undefined;
   } = {},
 ): Promise<Harness> {
   const clock = new FakeClock();
@@ -66,7 +68,11 @@ async function harness(
     },
     clock,
     random: options.random ?? (() => 0),
-    status: async () => computeStatus(config, inputs({ events, schedule: await store.read() }), clock.now()),
+    status: async () => {
+      const fault = options.statusFault?.();
+      if (fault) throw fault;
+      return computeStatus(config, inputs({ events, schedule: await store.read() }), clock.now());
+    },
     rotate: async (key) => {
       const n = (attempts.get(key) ?? 0) + 1;
       attempts.set(key, n);
@@ -298,6 +304,43 @@ describe('Scheduler.run', () => {
     // Long waits are cut into pieces of at most 15 minutes.
     expect(Math.max(...h.clock.sleeps)).toBeLessThanOrEqual(15 * 60_000);
     expect((await h.store.read()).lastRun?.rotated).toEqual(['POSTGRES_PASSWORD']);
+  });
+
+  it('a run that fails to start (config broken by an edit) does not end the daemon: it runs again next time', async () => {
+    const abort = new AbortController();
+    let reads = 0;
+    const h = await harness({
+      events: overdue('POSTGRES_PASSWORD'),
+      secrets: [secret('POSTGRES_PASSWORD', 'postgres', { unattended: true })],
+      statusFault: () =>
+        ++reads === 1 ? new RekeyError('ERR_CONFIG_INVALID', 'rekey.yaml: bad edit') : undefined,
+      script: () => {
+        abort.abort();
+        return { outcome: 'rotated' };
+      },
+    });
+    await h.scheduler.run(abort.signal);
+    // The first cron time's run failed before rotating; the next day's rotated.
+    expect(h.calls).toEqual([{ key: 'POSTGRES_PASSWORD', at: '2026-06-03T03:00:00.000Z' }]);
+  });
+
+  it('stopping while it retries is not a failed run: nothing counted toward needs-attention', async () => {
+    const abort = new AbortController();
+    const h = await harness({
+      events: overdue('POSTGRES_PASSWORD'),
+      secrets: [secret('POSTGRES_PASSWORD', 'postgres', { unattended: true })],
+      settings: { retries: 3, maxFailures: 1 },
+      script: () => {
+        abort.abort(); // SIGTERM arrives: the engine rolls the rotation back
+        return { outcome: 'rolled-back', error: { code: 'ERR_INTERRUPTED', message: 'interrupted' } };
+      },
+    });
+    const run = await h.scheduler.runOnce(abort.signal);
+    expect(run.results).toEqual([
+      { key: 'POSTGRES_PASSWORD', outcome: 'skipped', attempts: 1, detail: 'stopping' },
+    ]);
+    expect((await h.store.read()).secrets.POSTGRES_PASSWORD?.consecutiveFailures ?? 0).toBe(0);
+    expect((await h.store.read()).secrets.POSTGRES_PASSWORD?.needsAttention).toBeUndefined();
   });
 
   it('computes cron times, and refuses an invalid expression', async () => {

@@ -135,7 +135,13 @@ export class Scheduler {
       log.info(`next run at ${at.toISOString()} (cron ${settings.cron})`);
       await sleepUntil(clock, at, signal);
       if (signal.aborted) return;
-      await this.runOnce(signal);
+      try {
+        await this.runOnce(signal);
+      } catch (e) {
+        // A run that could not even start (rekey.yaml broken by an edit, schedule.json unreadable, a
+        // full disk) must not end the daemon: say why, and try again at the next cron time.
+        log.error(`the scheduled run failed: ${safeMessage(e)}; trying again at the next cron time`);
+      }
     }
   }
 
@@ -225,6 +231,9 @@ export class Scheduler {
       log.warn(`${key}: attempt ${attempts} failed: ${last.code}: ${last.message}`);
       if (verdict.kind === 'final') break;
     }
+    // Stopped (SIGTERM, Ctrl-C) while retrying or mid-rotation: the rotation rolled back because we
+    // asked it to, which says nothing about the secret; not a failed run.
+    if (signal?.aborted) return { key, outcome: 'skipped', attempts, detail: 'stopping' };
     const failures = (await this.#failures(key)) + 1;
     const attention =
       failures >= settings.maxFailures
