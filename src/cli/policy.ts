@@ -119,17 +119,10 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
     store,
     log: logger,
   });
-  if (o.once) {
-    const run = await scheduler.runOnce();
-    if (o.json)
-      printJson({ ok: !run.results.some((r) => r.outcome !== 'rotated' && r.outcome !== 'skipped'), ...run });
-    else printLines(summary(run));
-    throwOnFailure(run);
-    return;
-  }
   const abort = new AbortController();
-  // The first SIGINT/SIGTERM stops waiting and interrupts a running rotation at its next safe point
-  // (it rolls back); a second exits at once unless the env file is being written.
+  // The first SIGINT/SIGTERM (a timer's timeout, Ctrl-C) stops waiting and interrupts a running
+  // rotation at its next safe point (it rolls back); a second exits at once unless the env file is
+  // being written. The same for --once, which systemd timers and cron run.
   const stop = installInterruptHandler(control, {
     first: (signal) => {
       abort.abort();
@@ -137,6 +130,26 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
     },
     say: (line) => logger.warn(line.trim()),
   });
+  if (o.once) {
+    try {
+      const run = await scheduler.runOnce(abort.signal);
+      if (o.json)
+        printJson({
+          ok: !run.results.some((r) => r.outcome !== 'rotated' && r.outcome !== 'skipped'),
+          ...run,
+        });
+      else printLines(summary(run));
+      throwOnFailure(run);
+      if (abort.signal.aborted) {
+        throw new RekeyError('ERR_INTERRUPTED', 'the scheduled run was stopped by a signal', {
+          hint: 'A rotation it had started was rolled back; the next run will try again.',
+        });
+      }
+      return;
+    } finally {
+      stop();
+    }
+  }
   try {
     logger.info(
       `rekey schedule: stack ${loaded.stack}, cron "${scheduleSettingsOf(loaded.config, allowed).cron}"`,

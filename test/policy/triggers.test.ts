@@ -4,7 +4,7 @@
  * The session and Postgres parts of compromise are checked in the plan here; the Postgres target's
  * own tests (test/targets/postgres) end the old role's sessions on a real server.
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildPlan, type PlanSecret } from '../../src/core/plan.js';
@@ -249,6 +249,27 @@ describe('scheduled: rekey schedule', { timeout: 180_000 }, () => {
     expect(h).toHaveLength(1);
     expect(h[0]).toMatchObject({ trigger: 'scheduled', outcome: 'rotated', meta: { unattended: true } });
     await s.assertConsistent();
+  });
+
+  it('--once stopped by SIGTERM mid-rotation (a timer timeout): rolls back, exit 1, not counted as a failure', async () => {
+    const s = await stack({
+      extraConfig: 'schedule: { cron: "0 3 * * *", jitter: 0s, retries: 2, backoff: 1s, maxFailures: 1 }',
+    });
+    await unattended(s);
+    await fs.writeFile(path.join(s.dir, 'deploy-fault'), 'slow-deploy');
+    const { child, done } = s.start(['schedule', '--once', ...ALLOW]);
+    const deploys = path.join(s.dir, 'deploys.log');
+    for (let i = 0; i < 400 && !existsSync(deploys); i++) await new Promise((r) => setTimeout(r, 25));
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/SIGTERM: stopping/);
+    expect(r.stderr).toMatch(/ERR_INTERRUPTED: the scheduled run was stopped by a signal/);
+    expect((await s.env()).get('SINGLE_PASSWORD')).toBe(INITIAL.SINGLE_PASSWORD);
+    await s.assertConsistent();
+    expect(existsSync(path.join(s.stateDir, 'journal.json'))).toBe(false);
+    const st = await status(s);
+    expect(st[2]).toMatchObject({ key: 'SINGLE_PASSWORD', state: expect.not.stringMatching(/attention/) });
   });
 
   it('after maxFailures failed runs: needs attention (exit 4), shown in status, cleared by --clear', async () => {
