@@ -202,9 +202,16 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
       plan: pre.plan,
       meta: { ...req.meta, ...(req.only ? { only: [...req.only] } : {}) },
     });
-    if (deps.control?.interrupted) throw new RekeyError('ERR_ABORTED', 'interrupted before anything changed');
-
-    run = await prepare(deps, store, pre, req);
+    try {
+      if (deps.control?.interrupted) {
+        throw new RekeyError('ERR_ABORTED', 'interrupted before anything changed');
+      }
+      run = await prepare(deps, store, pre, req);
+    } catch (e) {
+      // No journal, nothing changed: running the same command again must be allowed.
+      if ((await store.read().catch(() => 'unreadable')) === undefined) await deps.hooks?.notStarted?.(e);
+      throw e;
+    }
     return await execute(run, lock);
   } finally {
     // A failure to remove the lock must not hide the rotation's own outcome or error.

@@ -50,6 +50,12 @@ export class RotationControl {
 export interface RotationHooks {
   /** After the read-only preflight checks, before anything changes: approvals. Throws to refuse. */
   authorize?(run: { plan: import('./plan.js').Plan; meta: Journal['meta'] }): Promise<void>;
+  /**
+   * After `authorize` passed, when the rotation stops before its journal exists (nothing changed:
+   * an env file edited meanwhile, an interruption, a failed journal write): give back what
+   * `authorize` took (a single-use approval). Must not throw.
+   */
+  notStarted?(error: unknown): Promise<void>;
   /** When a rotation ends, whatever the outcome (audit record, backup archive). Must not throw. */
   completed?(result: RotationResult, journal: Journal): Promise<void>;
 }

@@ -13,7 +13,7 @@ import type { Plan } from '../core/plan.js';
 import { safeMessage } from '../core/redact.js';
 import type { RotationHooks } from '../core/run.js';
 import { authorizeRequest } from './approvals/authorize.js';
-import { newRequestId, noteRotation } from './approvals/request.js';
+import { newRequestId, noteRotation, releaseRequest } from './approvals/request.js';
 import { summarizeAttachments } from './attachments/index.js';
 import { appendAudit } from './audit/append.js';
 import { auditPaths } from './audit/read.js';
@@ -102,6 +102,18 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
         }
         throw e;
       }
+    },
+
+    async notStarted(error) {
+      // The request was claimed by authorize, but the rotation never began: give it back, so the
+      // same command can run again without new approvals.
+      if (granted.requestId === undefined) return;
+      const id = granted.requestId;
+      granted.requestId = undefined;
+      await releaseRequest(loaded, id).then(
+        () => warn(`change request ${id} is still unused (${safeMessage(error)}): run the command again`),
+        (e) => warn(`change request ${id} could not be given back: ${safeMessage(e)}`),
+      );
     },
 
     async completed(result, journal) {

@@ -250,6 +250,26 @@ describe('approvals', () => {
 });
 
 describe('recover', () => {
+  it('a rotation that stopped before changing anything gives its request back: the same command runs again', async () => {
+    const s = await stack();
+    const req = await approved(s);
+    // The journal cannot be written (a full disk): the rotation stops before its first change.
+    const failed = await s.run(['rotate', '--yes', '--request', req.id], {
+      env: { REKEY_DISK_FULL_AT: 'prepare@begin' },
+    });
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toMatch(/ENOSPC/);
+    expect(failed.stderr).toMatch(new RegExp(`change request ${req.id} is still unused`));
+    expect(existsSync(path.join(s.stateDir, 'journal.json'))).toBe(false);
+    expect((await s.env()).get('SINGLE_PASSWORD')).toBe(INITIAL.SINGLE_PASSWORD);
+
+    const r = await s.run(['rotate', '--yes', '--json', '--request', req.id]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).outcome).toBe('rotated');
+    await s.assertConsistent();
+    expect(await refused(s, ['--request', req.id])).toContain('already used');
+  });
+
   it('finishes an approved rotation killed half-way and audits it with its request and approvals', async () => {
     const s = await stack();
     const req = await approved(s);

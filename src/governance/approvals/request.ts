@@ -15,6 +15,7 @@ import {
   ensurePrivateDir,
   ioError,
   readIfExists,
+  removeDurably,
   writeFileAtomic,
   writeFileExclusive,
 } from '../../core/fsx.js';
@@ -195,6 +196,16 @@ function usedFile(loaded: LoadedConfig, id: string): string {
 export async function claimRequest(loaded: LoadedConfig, id: string, use: RequestUse): Promise<boolean> {
   await ensurePrivateDir(requestsDir(loaded));
   return writeFileExclusive(usedFile(loaded, id), `${JSON.stringify(use, null, 2)}\n`, 0o600);
+}
+
+/**
+ * Gives a claimed request back, for a rotation that stopped before it changed anything.
+ *
+ * @example
+ * await releaseRequest(loaded, id);
+ */
+export async function releaseRequest(loaded: LoadedConfig, id: string): Promise<void> {
+  await removeDurably(usedFile(loaded, id));
 }
 
 /** Notes the rotation id on a claimed request (known only once the rotation has begun). */
