@@ -45,10 +45,11 @@ export async function decryptArchive(archive: string, identityFile: string): Pro
     throw ioError('read', archive, e);
   });
   const text = Buffer.from(sealed).subarray(0, ARMOR.length).toString('latin1');
-  if (text.startsWith(ARMOR)) sealed = armor.decode(Buffer.from(sealed).toString('utf8'));
   const d = new Decrypter();
   for (const id of identities) d.addIdentity(id);
   try {
+    // A damaged armored file fails here: the same clear error as any undecryptable archive.
+    if (text.startsWith(ARMOR)) sealed = armor.decode(Buffer.from(sealed).toString('utf8'));
     return await d.decrypt(sealed, 'text');
   } catch (e) {
     const why = e instanceof Error ? e.message : 'decryption failed';

@@ -159,4 +159,13 @@ describe('secure delete', () => {
     expect(left.equals(content)).toBe(false);
     await expect(secureDelete(dir)).rejects.toMatchObject({ code: 'ERR_IO' });
   });
+
+  it('a damaged armored archive is a clear ERR_ARCHIVE_DECRYPT, not a crash', async () => {
+    const dir = await tempDir();
+    const archive = path.join(dir, 'x.age');
+    await fs.writeFile(archive, '-----BEGIN AGE ENCRYPTED FILE-----\n!!not base64!!\n');
+    const identity = path.join(dir, 'key.txt');
+    await fs.writeFile(identity, `${await generateIdentity()}\n`, { mode: 0o600 });
+    await expect(decryptArchive(archive, identity)).rejects.toMatchObject({ code: 'ERR_ARCHIVE_DECRYPT' });
+  });
 });
