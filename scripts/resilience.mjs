@@ -1,13 +1,15 @@
 // `npm run resilience`: runs the fault tests of the engine and the live targets with
 // REKEY_RESILIENCE_OUT set, collects the rows they record (test/helpers/resilience.ts) and writes
-// docs/resilience.md. Exits 1 when any row failed or the tests failed.
+// docs/resilience.md. Exits 1 when any row failed or the tests failed. Runs after the build
+// (`npm run resilience` builds first): its temp folder is made and removed by dist's owned-dir.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { makeOwnedDirSync, removeOwnedDirSync } from '../dist/src/core/owned-dir.js';
 
 const root = new URL('..', import.meta.url).pathname;
-const dir = mkdtempSync(path.join(os.tmpdir(), 'rekey-resilience-'));
+const dir = makeOwnedDirSync('rekey-resilience-');
 const out = path.join(dir, 'rows.jsonl');
 writeFileSync(out, '');
 const files = [
@@ -26,7 +28,7 @@ const rows = readFileSync(out, 'utf8')
   .split('\n')
   .filter(Boolean)
   .map((l) => JSON.parse(l));
-rmSync(dir, { recursive: true, force: true });
+removeOwnedDirSync(dir);
 
 const ok = (r) =>
   r.kind === 'crash'

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { appendFile, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { removeOwnedDir } from '../../src/core/owned-dir.js';
 import pg from 'pg';
+import { removeOwnedDir } from '../../src/core/owned-dir.js';
 import { type ServerProcess, spawnServer, trackDir } from './children.js';
 import { isRoot, run, tail, wrapCommand } from './exec.js';
 import { findPostgresBinDir, type SystemUser, systemUser } from './pg-bin.js';

@@ -39,8 +39,7 @@ function checkPrefix(prefix: string): void {
     throw new RekeyError('ERR_INTERNAL', `owned folder prefix ${JSON.stringify(prefix)} is not a file name`);
 }
 
-const markerText = (dir: string) =>
-  `${OWNED_MARKER_HEADER}\n${dir}\n${randomBytes(16).toString('hex')}\n`;
+const markerText = (dir: string) => `${OWNED_MARKER_HEADER}\n${dir}\n${randomBytes(16).toString('hex')}\n`;
 
 function badName(dir: string): boolean {
   return dir.includes('\n') || dir.includes('\r');
