@@ -17,6 +17,9 @@ const files = [
   'test/engine/rotate.test.ts',
   'test/live',
   'test/cli/user-errors.test.ts',
+  'test/demo/demo.test.ts',
+  'test/demo/stop-script.test.ts',
+  'test/core/cleanup-canary.test.ts',
 ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {
@@ -39,7 +42,9 @@ const ok = (r) =>
         ? r.ok
         : r.kind === 'bad-input'
           ? r.exit === 2 && r.unchanged
-          : r.occurrences === 0;
+          : r.kind === 'cleanup'
+            ? r.removedOwn && r.keptOthers
+            : r.occurrences === 0;
 const yes = (b) => (b ? 'yes' : '**NO**');
 const esc = (s) => String(s).replace(/\|/g, '\\|');
 const table = (head, body) => [
@@ -56,6 +61,7 @@ const kinds = [
   ['concurrency', 'concurrent rotations'],
   ['bad-input', 'bad input: exit 2, nothing changed'],
   ['canary', 'canary scans: 0 occurrences'],
+  ['cleanup', 'teardowns: own folders removed, canary beside them kept'],
 ];
 
 const md = [
@@ -123,6 +129,15 @@ const md = [
       r.places,
       r.occurrences === 0 ? '0' : `**${r.occurrences}**`,
     ]),
+  ),
+  '',
+  '## Teardowns (a canary file beside the folders they remove)',
+  '',
+  'TMPDIR and REKEY_STACK_TMPDIR point at folders holding a canary file. "Removed its own" means the teardown left nothing of what it created; "kept the rest" means the canary (and anything it was not asked to remove) is still there. Recursive deletes go through `src/core/owned-dir.ts`: only a folder holding the `.rekey-owned` marker that names it.',
+  '',
+  ...table(
+    ['suite', 'case', 'removed its own', 'kept the rest'],
+    of('cleanup').map((r) => [r.suite, r.case, yes(r.removedOwn), yes(r.keptOthers)]),
   ),
   '',
 ];

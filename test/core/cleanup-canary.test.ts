@@ -14,6 +14,7 @@ import { CLI, makeStack } from '../engine/stack.js';
 import { tempDir as envfileTempDir } from '../envfile/helpers.js';
 import { Harness } from '../grafana-standin/helpers.js';
 import { type CanaryTmp, canaryTmp } from '../helpers/canary-tmp.js';
+import { record } from '../helpers/resilience.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let canary: CanaryTmp;
@@ -60,6 +61,13 @@ describe('cleanup leaves the canary beside the folders it removes', () => {
   }, 120_000);
 
   it('…and remove them, and only them', async () => {
+    record({
+      kind: 'cleanup',
+      suite: 'test helpers',
+      case: 'tempDir, env-file and Grafana stand-in dirs, engine stack, PostgreSQL and Redis servers',
+      removedOwn: made.every((d) => !existsSync(d)) && (await canary.leftovers()).length === 0,
+      keptOthers: await canary.intact(),
+    });
     for (const d of made) expect(existsSync(d), d).toBe(false);
     await canary.assertCanaries();
     expect(await canary.leftovers()).toEqual([]);
@@ -93,6 +101,13 @@ describe('cleanup leaves the canary beside the folders it removes', () => {
       stderr += b;
     });
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    record({
+      kind: 'cleanup',
+      suite: 'bench',
+      case: 'bench/stack.ts set-up, deploy, tearDown',
+      removedOwn: code === 0 && (await canary.leftovers()).length === 0,
+      keptOthers: await canary.intact(),
+    });
     expect(code, stderr).toBe(0);
     const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
       dirs: string[];

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { CLI } from '../engine/stack.js';
 import { canaryTmp } from '../helpers/canary-tmp.js';
+import { record } from '../helpers/resilience.js';
 
 interface Claim {
   step: string;
@@ -59,6 +60,13 @@ describe('rekey demo', () => {
       ...process.env,
       ...canary.env,
       NO_COLOR: '1',
+    });
+    record({
+      kind: 'cleanup',
+      suite: 'demo',
+      case: '`rekey demo` tears down',
+      removedOwn: code === 0 && (await canary.leftovers()).length === 0,
+      keptOthers: await canary.intact(),
     });
     expect(code, stderr).toBe(0);
     const doc = JSON.parse(stdout) as {
@@ -129,6 +137,17 @@ describe('rekey demo', () => {
     for (const d of serverDirs) expect(existsSync(d)).toBe(true);
 
     const stop = await run('bash', [path.join(dir, 'stop-demo.sh')], env, canary.tmp);
+    record({
+      kind: 'cleanup',
+      suite: 'demo',
+      case: '`rekey demo --keep`, then `bash stop-demo.sh`',
+      removedOwn:
+        stop.code === 0 &&
+        servers.length === 3 &&
+        [...servers.map((s) => s.pid), appPid].every((p) => !alive(p)) &&
+        (await canary.leftovers()).length === 0,
+      keptOthers: await canary.intact(),
+    });
     await canary.assertCanaries(); // before: it removed the temp folder itself (dirname of Redis's)
     expect(stop.code, stop.stderr).toBe(0);
     expect(stop.stdout).toMatch(/demo stack stopped and removed/);

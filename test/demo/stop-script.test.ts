@@ -12,6 +12,7 @@ import { processStarted, stopScript } from '../../demo/stack-setup.js';
 import { makeOwnedDir } from '../../src/core/owned-dir.js';
 import { CLI } from '../engine/stack.js';
 import { canaryTmp } from '../helpers/canary-tmp.js';
+import { record } from '../helpers/resilience.js';
 
 const REPO = path.resolve(path.dirname(CLI), '../../..');
 
@@ -78,6 +79,22 @@ describe('stop-demo.sh', () => {
     });
     const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
 
+    await Promise.race([exited(ours), new Promise((r) => setTimeout(r, 2000))]);
+    const reusedAlive = reused.exitCode === null && reused.signalCode === null;
+    record({
+      kind: 'cleanup',
+      suite: 'demo',
+      case: 'stop-demo.sh after the world changed: unmarked, copied-marker and symlinked folders, a reused pid',
+      removedOwn: !existsSync(stackDir) && !existsSync(serverDir) && ours.signalCode === 'SIGTERM',
+      keptOthers:
+        code === 1 &&
+        (await canary.intact()) &&
+        reusedAlive &&
+        existsSync(plain) &&
+        existsSync(path.join(copied, 'dump')) &&
+        existsSync(link) &&
+        existsSync(target),
+    });
     expect(code, stderr).toBe(1);
     await canary.assertCanaries();
     await exited(ours);

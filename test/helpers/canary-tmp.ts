@@ -22,6 +22,8 @@ export interface CanaryTmp {
   leftovers(): Promise<string[]>;
   /** Throws unless both canaries are still there with their content. */
   assertCanaries(): Promise<void>;
+  /** True when both canaries are still there with their content. */
+  intact(): Promise<boolean>;
   /** Removes both folders. */
   remove(): Promise<void>;
 }
@@ -43,6 +45,12 @@ export async function canaryTmp(): Promise<CanaryTmp> {
     await fs.writeFile(path.join(dir, CANARY), `canary of ${dir}\n`);
   }
   const named = { tmp, stack };
+  const assertCanaries = async () => {
+    for (const dir of [tmp, stack]) {
+      const text = await fs.readFile(path.join(dir, CANARY), 'utf8').catch(() => undefined);
+      if (text !== `canary of ${dir}\n`) throw new Error(`the canary in ${dir} was deleted`);
+    }
+  };
   return {
     tmp,
     stack,
@@ -55,12 +63,12 @@ export async function canaryTmp(): Promise<CanaryTmp> {
       }
       return out;
     },
-    async assertCanaries() {
-      for (const dir of [tmp, stack]) {
-        const text = await fs.readFile(path.join(dir, CANARY), 'utf8').catch(() => undefined);
-        if (text !== `canary of ${dir}\n`) throw new Error(`the canary in ${dir} was deleted`);
-      }
-    },
+    assertCanaries,
+    intact: () =>
+      assertCanaries().then(
+        () => true,
+        () => false,
+      ),
     async remove() {
       await removeOwnedDir(tmp);
       if (stack !== tmp) await removeOwnedDir(stack);
