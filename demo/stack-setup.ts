@@ -42,6 +42,24 @@ const password = () => generate({ kind: 'chars', length: 32, alphabet: ALPHANUME
 export async function setUpDemoStack(options: { repo: string; keep: boolean }): Promise<DemoStack> {
   const base = process.env.REKEY_STACK_TMPDIR ?? os.tmpdir();
   const dir = await makeOwnedDir('rekey-demo-', { base });
+  // A set-up that fails half-way stops what it started (servers kept for --keep included) and
+  // removes its folder: nothing is left running or lying around.
+  const undo: Array<() => unknown> = [];
+  try {
+    return await buildStack(options, dir, undo);
+  } catch (error) {
+    for (const step of undo.reverse())
+      await Promise.resolve()
+        .then(step)
+        .catch(() => {});
+    await removeOwnedDir(dir).catch(() => {});
+    throw error;
+  }
+}
+
+type Options = { repo: string; keep: boolean };
+
+async function buildStack(options: Options, dir: string, undo: Array<() => unknown>): Promise<DemoStack> {
   const run = path.join(dir, '.run');
   await fs.mkdir(run, { mode: 0o700 });
   const initial = {
@@ -54,6 +72,7 @@ export async function setUpDemoStack(options: { repo: string; keep: boolean }): 
   };
 
   const pgServer = await startPostgres({ persistent: options.keep });
+  undo.push(() => pgServer.stop());
   await createLoginRole(pgServer, {
     name: 'bi_user',
     password: initial.POSTGRES_PASSWORD,
@@ -77,6 +96,7 @@ export async function setUpDemoStack(options: { repo: string; keep: boolean }): 
     mode: 'config',
     persistent: options.keep,
   });
+  undo.push(() => redis.stop());
 
   const grafanaPort = await freePort();
   await fs.mkdir(path.join(dir, 'grafana'), { recursive: true, mode: 0o700 });
@@ -98,6 +118,7 @@ export async function setUpDemoStack(options: { repo: string; keep: boolean }): 
     },
   );
   closeSync(grafanaLog);
+  undo.push(() => grafana.kill('SIGTERM'));
   if (options.keep) grafana.unref();
   const grafanaUrl = `http://127.0.0.1:${grafanaPort}`;
   await waitFor(`${grafanaUrl}/api/health`);

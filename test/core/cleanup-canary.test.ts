@@ -73,6 +73,41 @@ describe('cleanup leaves the canary beside the folders it removes', () => {
     expect(await canary.leftovers()).toEqual([]);
   });
 
+  it('a demo set-up that fails half-way (--keep: servers meant to outlive us) stops what it started and removes its folders', async () => {
+    // The Grafana stand-in cannot start (no such build): the set-up fails after PostgreSQL and Redis.
+    const script = `
+      const { setUpDemoStack } = await import(${JSON.stringify(path.join(REPO, 'dist/demo/stack-setup.js'))});
+      const error = await setUpDemoStack({ repo: '/nonexistent-rekey-repo', keep: true }).then(() => undefined, (e) => e);
+      console.log(JSON.stringify({ failed: error !== undefined, message: String(error?.message) }));
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, ...canary.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => {
+      stdout += b;
+    });
+    child.stderr.on('data', (b) => {
+      stderr += b;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const left = await canary.leftovers();
+    record({
+      kind: 'cleanup',
+      suite: 'demo',
+      case: 'a `rekey demo --keep` set-up that fails half-way',
+      removedOwn: code === 0 && left.length === 0,
+      keptOthers: await canary.intact(),
+    });
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout.trim()).failed).toBe(true);
+    // with --keep its servers outlive the process: without the undo they and their dirs stay
+    expect(left).toEqual([]);
+    await canary.assertCanaries();
+  }, 120_000);
+
   it("a benchmark's teardown (bench/stack.ts, built: the demo stack, its app and servers) removes only its own folders", async () => {
     // As `npm run bench` runs it: the built module, in its own process, with our TMPDIRs.
     const script = `
