@@ -5,13 +5,13 @@
  * connection, commit, verify old rejected) plus a fixed start-up. Reports wall time, time per role
  * and the marginal cost of one more role. `--runs` (default 3) rotations per size, median reported.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { type PostgresServer, startPostgres } from '../demo/stack/postgres.js';
 import { asSuperuser } from '../demo/stack/postgres-roles.js';
 import { ALPHANUMERIC, generate } from '../src/core/generate.js';
+import { makeOwnedDir, removeOwnedDir } from '../src/core/owned-dir.js';
 import { scramVerifier } from '../src/targets/postgres/scram.js';
 import { rekey, stepsOf } from './cli.js';
 import { describeMachine, machineLine } from './machine.js';
@@ -88,7 +88,7 @@ export async function benchScale(opts: ScaleOptions): Promise<void> {
   const results: SizeResult[] = [];
   try {
     for (const size of opts.sizes) {
-      const dir = await mkdtemp(path.join(os.tmpdir(), `rekey-bench-scale-${size}-`));
+      const dir = await makeOwnedDir(`rekey-bench-scale-${size}-`);
       try {
         await writeStack(dir, server, size, await createRoles(server, size));
         const runsMs: number[] = [];
@@ -118,7 +118,7 @@ export async function benchScale(opts: ScaleOptions): Promise<void> {
           byPhase,
         });
       } finally {
-        await rm(dir, { recursive: true, force: true });
+        await removeOwnedDir(dir);
       }
     }
   } finally {

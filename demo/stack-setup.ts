@@ -7,11 +7,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, promises as fs, openSync } from 'node:fs';
+import { closeSync, promises as fs, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { ALPHANUMERIC, generate } from '../src/core/generate.js';
+import { makeOwnedDir, OWNED_MARKER, OWNED_MARKER_HEADER, removeOwnedDir } from '../src/core/owned-dir.js';
 import { seed } from './app/schema.js';
 import { freePort } from './stack/ports.js';
 import { type PostgresServer, startPostgres } from './stack/postgres.js';
@@ -40,7 +41,25 @@ const password = () => generate({ kind: 'chars', length: 32, alphabet: ALPHANUME
  */
 export async function setUpDemoStack(options: { repo: string; keep: boolean }): Promise<DemoStack> {
   const base = process.env.REKEY_STACK_TMPDIR ?? os.tmpdir();
-  const dir = await fs.mkdtemp(path.join(base, 'rekey-demo-'));
+  const dir = await makeOwnedDir('rekey-demo-', { base });
+  // A set-up that fails half-way stops what it started (servers kept for --keep included) and
+  // removes its folder: nothing is left running or lying around.
+  const undo: Array<() => unknown> = [];
+  try {
+    return await buildStack(options, dir, undo);
+  } catch (error) {
+    for (const step of undo.reverse())
+      await Promise.resolve()
+        .then(step)
+        .catch(() => {});
+    await removeOwnedDir(dir).catch(() => {});
+    throw error;
+  }
+}
+
+type Options = { repo: string; keep: boolean };
+
+async function buildStack(options: Options, dir: string, undo: Array<() => unknown>): Promise<DemoStack> {
   const run = path.join(dir, '.run');
   await fs.mkdir(run, { mode: 0o700 });
   const initial = {
@@ -53,6 +72,7 @@ export async function setUpDemoStack(options: { repo: string; keep: boolean }): 
   };
 
   const pgServer = await startPostgres({ persistent: options.keep });
+  undo.push(() => pgServer.stop());
   await createLoginRole(pgServer, {
     name: 'bi_user',
     password: initial.POSTGRES_PASSWORD,
@@ -76,6 +96,7 @@ export async function setUpDemoStack(options: { repo: string; keep: boolean }): 
     mode: 'config',
     persistent: options.keep,
   });
+  undo.push(() => redis.stop());
 
   const grafanaPort = await freePort();
   await fs.mkdir(path.join(dir, 'grafana'), { recursive: true, mode: 0o700 });
@@ -97,6 +118,7 @@ export async function setUpDemoStack(options: { repo: string; keep: boolean }): 
     },
   );
   closeSync(grafanaLog);
+  undo.push(() => grafana.kill('SIGTERM'));
   if (options.keep) grafana.unref();
   const grafanaUrl = `http://127.0.0.1:${grafanaPort}`;
   await waitFor(`${grafanaUrl}/api/health`);
@@ -157,29 +179,19 @@ verify:
 verifyPolicy: { deadline: 60s, attemptTimeout: 5s, successes: 2 }
 `,
   );
+  const servers: DemoProcess[] = [
+    { name: 'grafana', pid: grafana.pid ?? -1, signal: 'TERM' },
+    { name: 'redis', pid: redis.pid, signal: 'TERM', dir: redis.dir },
+    { name: 'postgres', pid: pgServer.pid, signal: 'INT', dir: pgServer.dir },
+  ].map((p) => ({ ...p, started: processStarted(p.pid) }) as DemoProcess);
+  // For people and tests: what runs and which folders are the stack's. stop-demo.sh does not read it.
   await fs.writeFile(
     path.join(run, 'pids'),
-    `postgres ${pgServer.pid} ${pgServer.dataDir}\nredis ${redis.pid} ${redis.dir}\ngrafana ${grafana.pid}\n`,
+    servers.map((p) => `${p.name} ${p.pid} ${p.started || '-'} ${p.dir ?? '-'}\n`).join(''),
   );
-  await fs.writeFile(
-    path.join(dir, 'stop-demo.sh'),
-    `#!/usr/bin/env bash
-# Stops the demo stack by pid and removes its folder.
-cd ${JSON.stringify(dir)} && bash ${JSON.stringify(path.join(options.repo, 'scripts/deploy.sh'))} stop || true
-while read -r name pid extra; do
-  case "$name" in
-    postgres) kill -INT "$pid" 2>/dev/null ;;
-    *) kill -TERM "$pid" 2>/dev/null ;;
-  esac
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  [ -n "$extra" ] && rm -rf "$(dirname "$extra")" 2>/dev/null
-done < ${JSON.stringify(path.join(run, 'pids'))}
-rm -rf ${JSON.stringify(dir)}
-echo "demo stack stopped and removed"
-`,
-    { mode: 0o755 },
-  );
-
+  await fs.writeFile(path.join(dir, 'stop-demo.sh'), stopScript({ repo: options.repo, dir, servers }), {
+    mode: 0o755,
+  });
   return {
     dir,
     envFile,
@@ -196,7 +208,7 @@ echo "demo stack stopped and removed"
         // already gone
       }
       await Promise.all([pgServer.stop(), redis.stop()]);
-      await fs.rm(dir, { recursive: true, force: true });
+      await removeOwnedDir(dir);
     },
   };
 }
@@ -214,4 +226,102 @@ async function waitFor(url: string, timeoutMs = 15_000): Promise<void> {
     if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A server the demo started, as stop-demo.sh stops it. */
+export interface DemoProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** Its start time (field 22 of /proc/<pid>/stat); '' where /proc is missing. */
+  readonly started: string;
+  readonly signal: 'TERM' | 'INT';
+  /** Its own marked temp dir, removed after it stopped. */
+  readonly dir?: string;
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), '' where /proc is missing. */
+export function processStarted(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** Quotes a string for bash (single quotes; nothing inside is expanded). */
+const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The script `--keep` leaves beside the stack. It stops each server by pid only if that pid still
+ * belongs to the process the demo started (same start time: pids are reused), then removes exactly
+ * the folders listed here — each only if it still holds the marker rekey wrote when it created it
+ * (src/core/owned-dir.ts), naming that very folder. It never computes a parent folder.
+ */
+export function stopScript(o: { repo: string; dir: string; servers: readonly DemoProcess[] }): string {
+  const dirs = [...o.servers.flatMap((p) => (p.dir === undefined ? [] : [p.dir])), o.dir];
+  return `#!/usr/bin/env bash
+# Stops the rekey demo stack and removes its folders (generated by rekey demo --keep).
+# Removes only the folders listed below, each only while it holds the ${OWNED_MARKER} marker naming it.
+set -u
+failed=0
+
+# Field N (3 = state, 22 = start time) of /proc/PID/stat, empty when unknown.
+stat_field() {
+  local stat fields
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  read -r -a fields <<<"\${stat##*) }"
+  echo "\${fields[$(($2 - 3))]:-}"
+}
+started() { stat_field "$1" 22; }
+# True while PID runs (a zombie nobody reaped yet has ended).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  case "$(stat_field "$1" 3)" in Z | X) return 1 ;; esac
+}
+
+# stop_server NAME PID START SIGNAL: stops it only while PID is still the process the demo started.
+stop_server() {
+  local name="$1" pid="$2" want="$3" signal="$4"
+  alive "$pid" || return 0
+  if [ -n "$want" ] && [ "$(started "$pid")" != "$want" ]; then
+    echo "stop-demo.sh: pid $pid is no longer the demo's $name (it was reused): not killed" >&2
+    return 0
+  fi
+  kill "-$signal" "$pid" 2>/dev/null
+  for _ in $(seq 1 100); do alive "$pid" || return 0; sleep 0.1; done
+  echo "stop-demo.sh: the demo's $name (pid $pid) did not stop on SIG$signal: killing it" >&2
+  kill -KILL "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do alive "$pid" || return 0; sleep 0.1; done
+}
+
+# remove_owned DIR: rm -rf DIR only if it is a real folder (not a link) holding our marker naming it.
+remove_owned() {
+  local dir="$1" marker="$1/${OWNED_MARKER}" real header owner
+  [ -e "$dir" ] || [ -L "$dir" ] || return 0
+  refuse() { echo "stop-demo.sh: refusing to remove $dir: $1 (nothing removed)" >&2; failed=1; }
+  if [ -L "$dir" ] || [ ! -d "$dir" ]; then refuse "not a folder"; return; fi
+  real="$(cd -P -- "$dir" && pwd -P)" || { refuse "cannot enter it"; return; }
+  case "$real" in
+    / | /tmp | /var/tmp | /dev/shm | "\${HOME:-/}" | "\${TMPDIR:-/tmp}") refuse "a protected folder"; return ;;
+  esac
+  if [ -L "$marker" ] || [ ! -f "$marker" ] || [ ! -O "$marker" ]; then
+    refuse "no ${OWNED_MARKER} marker of ours in it"
+    return
+  fi
+  { IFS= read -r header; IFS= read -r owner; } <"$marker"
+  if [ "$header" != ${shq(OWNED_MARKER_HEADER)} ] || [ "$owner" != "$real" ] || [ "$real" != "$dir" ]; then
+    refuse "its marker names another folder"
+    return
+  fi
+  rm -rf -- "$real"
+}
+
+cd ${shq(o.dir)} && bash ${shq(path.join(o.repo, 'scripts/deploy.sh'))} stop || true
+${o.servers.map((p) => `stop_server ${p.name} ${p.pid} ${shq(p.started)} ${p.signal}`).join('\n')}
+cd /
+${dirs.map((d) => `remove_owned ${shq(d)}`).join('\n')}
+if [ "$failed" = 0 ]; then echo "demo stack stopped and removed"; else exit 1; fi
+`;
 }

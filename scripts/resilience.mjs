@@ -1,13 +1,15 @@
 // `npm run resilience`: runs the fault tests of the engine and the live targets with
 // REKEY_RESILIENCE_OUT set, collects the rows they record (test/helpers/resilience.ts) and writes
-// docs/resilience.md. Exits 1 when any row failed or the tests failed.
+// docs/resilience.md. Exits 1 when any row failed or the tests failed. Runs after the build
+// (`npm run resilience` builds first): its temp folder is made and removed by dist's owned-dir.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { makeOwnedDirSync, removeOwnedDirSync } from '../dist/src/core/owned-dir.js';
 
 const root = new URL('..', import.meta.url).pathname;
-const dir = mkdtempSync(path.join(os.tmpdir(), 'rekey-resilience-'));
+const dir = makeOwnedDirSync('rekey-resilience-');
 const out = path.join(dir, 'rows.jsonl');
 writeFileSync(out, '');
 const files = [
@@ -15,6 +17,9 @@ const files = [
   'test/engine/rotate.test.ts',
   'test/live',
   'test/cli/user-errors.test.ts',
+  'test/demo/demo.test.ts',
+  'test/demo/stop-script.test.ts',
+  'test/core/cleanup-canary.test.ts',
 ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {
@@ -26,7 +31,7 @@ const rows = readFileSync(out, 'utf8')
   .split('\n')
   .filter(Boolean)
   .map((l) => JSON.parse(l));
-rmSync(dir, { recursive: true, force: true });
+removeOwnedDirSync(dir);
 
 const ok = (r) =>
   r.kind === 'crash'
@@ -37,7 +42,9 @@ const ok = (r) =>
         ? r.ok
         : r.kind === 'bad-input'
           ? r.exit === 2 && r.unchanged
-          : r.occurrences === 0;
+          : r.kind === 'cleanup'
+            ? r.removedOwn && r.keptOthers
+            : r.occurrences === 0;
 const yes = (b) => (b ? 'yes' : '**NO**');
 const esc = (s) => String(s).replace(/\|/g, '\\|');
 const table = (head, body) => [
@@ -54,6 +61,7 @@ const kinds = [
   ['concurrency', 'concurrent rotations'],
   ['bad-input', 'bad input: exit 2, nothing changed'],
   ['canary', 'canary scans: 0 occurrences'],
+  ['cleanup', 'teardowns: own folders removed, canary beside them kept'],
 ];
 
 const md = [
@@ -121,6 +129,15 @@ const md = [
       r.places,
       r.occurrences === 0 ? '0' : `**${r.occurrences}**`,
     ]),
+  ),
+  '',
+  '## Teardowns (a canary file beside the folders they remove)',
+  '',
+  'TMPDIR and REKEY_STACK_TMPDIR point at folders holding a canary file. "Removed its own" means the teardown left nothing of what it created; "kept the rest" means the canary (and anything it was not asked to remove) is still there. Recursive deletes go through `src/core/owned-dir.ts`: only a folder holding the `.rekey-owned` marker that names it.',
+  '',
+  ...table(
+    ['suite', 'case', 'removed its own', 'kept the rest'],
+    of('cleanup').map((r) => [r.suite, r.case, yes(r.removedOwn), yes(r.keptOthers)]),
   ),
   '',
 ];

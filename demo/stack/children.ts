@@ -4,7 +4,8 @@
  * else handles them, and, through setpriv's parent-death signal, even when we are SIGKILLed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, rmSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { removeOwnedDirSync } from '../../src/core/owned-dir.js';
 import { minimalEnv, type Wrap, wrapCommand } from './exec.js';
 
 interface Tracked {
@@ -28,9 +29,10 @@ function reapAll(): void {
   children.clear();
   for (const dir of dirs) {
     try {
-      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-    } catch {
-      // best effort at exit
+      removeOwnedDirSync(dir);
+    } catch (error) {
+      // best effort at exit; a refusal (not a folder we marked) is said, never forced
+      process.stderr.write(`${(error as Error).message}\n`);
     }
   }
   dirs.clear();

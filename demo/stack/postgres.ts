@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFile, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
+import { removeOwnedDir } from '../../src/core/owned-dir.js';
 import { type ServerProcess, spawnServer, trackDir } from './children.js';
 import { isRoot, run, tail, wrapCommand } from './exec.js';
 import { findPostgresBinDir, type SystemUser, systemUser } from './pg-bin.js';
@@ -32,6 +33,8 @@ export interface PostgresServer {
   readonly pid: number;
   readonly host: '127.0.0.1';
   readonly port: number;
+  /** The server's temp dir (marked, see src/core/owned-dir.ts): holds dataDir, socketDir, logFile. */
+  readonly dir: string;
   readonly dataDir: string;
   readonly socketDir: string;
   /** The server's stderr (logging_collector is off). */
@@ -211,7 +214,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       }
     }
   } catch (error) {
-    await rm(root, { recursive: true, force: true, maxRetries: 3 });
+    await removeOwnedDir(root);
     untrack();
     throw error;
   }
@@ -223,6 +226,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     },
     host: '127.0.0.1',
     port,
+    dir: root,
     dataDir,
     socketDir,
     logFile,
@@ -231,7 +235,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     stop() {
       stopping ??= (async () => {
         await proc.stop('SIGINT');
-        await rm(root, { recursive: true, force: true, maxRetries: 3 });
+        await removeOwnedDir(root);
         untrack();
       })();
       return stopping;

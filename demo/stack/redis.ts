@@ -9,8 +9,9 @@
  *   Test-only: never start a real server like this.
  */
 import { createHash } from 'node:crypto';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { removeOwnedDir } from '../../src/core/owned-dir.js';
 import { type ServerProcess, spawnServer, trackDir } from './children.js';
 import { tail, which } from './exec.js';
 import { freePort } from './ports.js';
@@ -199,7 +200,7 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
       }
     }
   } catch (error) {
-    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    await removeOwnedDir(dir);
     untrack();
     throw error;
   }
@@ -219,7 +220,7 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
     stop() {
       stopping ??= (async () => {
         await proc.stop('SIGTERM', 10_000);
-        await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+        await removeOwnedDir(dir);
         untrack();
       })();
       return stopping;

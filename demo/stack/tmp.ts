@@ -1,8 +1,9 @@
 /** Temp dirs for throwaway servers, readable by a service user when we run as root. */
 import { constants } from 'node:fs';
-import { chown, mkdtemp, stat } from 'node:fs/promises';
+import { chown, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { makeOwnedDir } from '../../src/core/owned-dir.js';
 import type { SystemUser } from './pg-bin.js';
 
 /** True when every directory from `/` down to `dir` lets other users traverse it. */
@@ -15,7 +16,7 @@ async function traversable(dir: string): Promise<boolean> {
 }
 
 /**
- * Creates a new private temp dir (mode 0700) named `<prefix>XXXXXX` in $REKEY_STACK_TMPDIR (e.g.
+ * Creates a new private temp dir (mode 0700, marked: see src/core/owned-dir.ts) named `<prefix>XXXXXX` in $REKEY_STACK_TMPDIR (e.g.
  * /dev/shm: initdb is much faster on tmpfs) or the OS temp dir, owned by `owner` when given (we are
  * root and the server runs as that user; the base then falls back to /tmp when that user could not
  * reach it).
@@ -26,7 +27,7 @@ async function traversable(dir: string): Promise<boolean> {
 export async function makeServerDir(prefix: string, owner?: SystemUser): Promise<string> {
   const wanted = process.env.REKEY_STACK_TMPDIR || tmpdir();
   const base = owner === undefined || (await traversable(wanted)) ? wanted : '/tmp';
-  const dir = await mkdtemp(join(base, prefix));
+  const dir = await makeOwnedDir(prefix, { base });
   if (owner !== undefined) await chown(dir, owner.uid, owner.gid);
   return dir;
 }

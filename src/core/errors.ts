@@ -72,6 +72,10 @@ export const ERROR_CODES = {
     exit: EXIT.needsAttention,
     hint: 'Check permissions and free space on the path named, then run the command again.',
   },
+  ERR_NOT_OWNED: {
+    exit: EXIT.needsAttention,
+    hint: 'Nothing was removed: rekey deletes only folders it created and marked (.rekey-owned). Check the path; remove it by hand only if you know what it holds.',
+  },
   ERR_SECRET_WEAK: {
     exit: EXIT.usage,
     hint: 'Raise `length` or widen `alphabet` for that secret to at least 128 bits.',

@@ -1,14 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
 import { CLI } from '../engine/stack.js';
 
 let dirs: string[] = [];
 afterEach(async () => {
-  await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
+  await Promise.all(dirs.map((d) => removeOwnedDir(d)));
   dirs = [];
 });
 
@@ -23,7 +23,7 @@ GF_SECURITY_ADMIN_PASSWORD=eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee
 
 describe('rekey init', () => {
   it('writes a commented config that loads, detecting the common keys, and never overwrites it', async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-init-'));
+    const dir = await makeOwnedDir('rekey-init-');
     dirs.push(dir);
     await fs.writeFile(path.join(dir, '.env.production'), ENV, { mode: 0o600 });
     const run = () => spawnSync(process.execPath, [CLI, 'init', '--json'], { cwd: dir, encoding: 'utf8' });

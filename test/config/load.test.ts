@@ -1,14 +1,14 @@
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rekeyJsonSchema } from '../../src/config/json-schema.js';
 import { loadConfig } from '../../src/config/load.js';
 import { isRekeyError, type RekeyError } from '../../src/core/errors.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
 
 let dirs: string[] = [];
 afterEach(async () => {
-  await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
+  await Promise.all(dirs.map((d) => removeOwnedDir(d)));
   dirs = [];
 });
 
@@ -16,7 +16,7 @@ async function setup(
   yaml: string,
   env = 'JWT_SECRET=abcdefghijklmnopqrstuvwxyz123456\nPOSTGRES_USER=bi\nPG_PORT=5433\n',
 ) {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-config-'));
+  const dir = await makeOwnedDir('rekey-config-');
   dirs.push(dir);
   await fs.writeFile(path.join(dir, '.env.production'), env, { mode: 0o600 });
   await fs.writeFile(path.join(dir, 'rekey.yaml'), yaml);

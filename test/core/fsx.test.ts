@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { removeStaleTemps, writeFileExclusive } from '../../src/core/fsx.js';
-import { tempDir } from '../helpers/tmp.js';
+import { entries, tempDir } from '../helpers/tmp.js';
 
 describe('writeFileExclusive', () => {
   it('creates the file whole with the mode asked for, and leaves no temp file', async () => {
@@ -12,7 +12,7 @@ describe('writeFileExclusive', () => {
     expect(await writeFileExclusive(file, 'secret bytes')).toBe(true);
     expect(await fs.readFile(file, 'utf8')).toBe('secret bytes');
     expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
-    expect(await fs.readdir(dir)).toEqual(['audit.key']);
+    expect(await entries(dir)).toEqual(['audit.key']);
   });
 
   it('returns false and changes nothing when the file exists', async () => {
@@ -21,7 +21,7 @@ describe('writeFileExclusive', () => {
     await fs.writeFile(file, 'first');
     expect(await writeFileExclusive(file, 'second')).toBe(false);
     expect(await fs.readFile(file, 'utf8')).toBe('first');
-    expect(await fs.readdir(dir)).toEqual(['marker']);
+    expect(await entries(dir)).toEqual(['marker']);
   });
 
   it('never shows a partial file under its name: the name appears only once the content is synced', async () => {
@@ -56,7 +56,7 @@ describe('writeFileExclusive', () => {
       spy.mockRestore();
     }
     expect(await fs.readFile(file, 'utf8')).toBe('content');
-    expect(await fs.readdir(dir)).toEqual(['backup']);
+    expect(await entries(dir)).toEqual(['backup']);
   });
 });
 
@@ -67,7 +67,7 @@ describe('removeStaleTemps', () => {
     await fs.writeFile(path.join(dir, '..env.production.rekey-tmp-aaaaaa'), 'A=2\n');
     await fs.writeFile(path.join(dir, '.other.rekey-tmp-bbbbbb'), 'x');
     expect(await removeStaleTemps(dir, '.env.production')).toBe(1);
-    expect((await fs.readdir(dir)).sort()).toEqual(['.env.production', '.other.rekey-tmp-bbbbbb']);
+    expect((await entries(dir)).sort()).toEqual(['.env.production', '.other.rekey-tmp-bbbbbb']);
   });
 
   it('with a minimum age, leaves young temp files alone (another process may be writing them)', async () => {
@@ -79,6 +79,6 @@ describe('removeStaleTemps', () => {
     const past = new Date(Date.now() - 120_000);
     await fs.utimes(old, past, past);
     expect(await removeStaleTemps(dir, undefined, 60_000)).toBe(1);
-    expect(await fs.readdir(dir)).toEqual(['.request.json.rekey-tmp-bbbbbb']);
+    expect(await entries(dir)).toEqual(['.request.json.rekey-tmp-bbbbbb']);
   });
 });

@@ -5,14 +5,15 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isRekeyError } from '../../src/core/errors.js';
 import { acquireLock, acquireOrTakeOver, inspectLock, lockPath } from '../../src/core/lock.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
 
 let dirs: string[] = [];
 afterEach(async () => {
-  await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
+  await Promise.all(dirs.map((d) => removeOwnedDir(d)));
   dirs = [];
 });
 async function stateDir(): Promise<string> {
-  const d = await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-lock-'));
+  const d = await makeOwnedDir('rekey-lock-');
   dirs.push(d);
   return path.join(d, '.rekey');
 }

@@ -1,12 +1,17 @@
 /**
  * `rekey demo` end to end, non-interactively: every claim it prints is asserted on the outcome of
  * the real request behind it (status and error codes), every command it ran exited 0, and the
- * stack is torn down (folder removed).
+ * stack is torn down (folder removed). With `--keep`, the stack runs on and `bash stop-demo.sh`
+ * stops it. Both run with TMPDIR and REKEY_STACK_TMPDIR pointing at private folders holding a canary
+ * file beside the stack's folders: the teardown removes the stack's folders and nothing else.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { CLI } from '../engine/stack.js';
+import { canaryTmp } from '../helpers/canary-tmp.js';
+import { record } from '../helpers/resilience.js';
 
 interface Claim {
   step: string;
@@ -16,21 +21,53 @@ interface Claim {
   ok: boolean;
 }
 
+/** Runs a command to its end; resolves with its exit code and output. */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b) => {
+    stdout += b;
+  });
+  child.stderr.on('data', (b) => {
+    stderr += b;
+  });
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, stderr })),
+  );
+}
+
+/** True while `pid` runs (a zombie nobody reaped yet has ended). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return true;
+  }
+}
+
 describe('rekey demo', () => {
   it('runs to the end, every claim holds, and tears down', async () => {
-    const child = spawn(process.execPath, [CLI, 'demo', '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
+    const canary = await canaryTmp();
+    onTestFinished(() => canary.remove());
+    const { code, stdout, stderr } = await run(process.execPath, [CLI, 'demo', '--json'], {
+      ...process.env,
+      ...canary.env,
+      NO_COLOR: '1',
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => {
-      stdout += b;
+    record({
+      kind: 'cleanup',
+      suite: 'demo',
+      case: '`rekey demo` tears down',
+      removedOwn: code === 0 && (await canary.leftovers()).length === 0,
+      keptOthers: await canary.intact(),
     });
-    child.stderr.on('data', (b) => {
-      stderr += b;
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code, stderr).toBe(0);
     const doc = JSON.parse(stdout) as {
       ok: boolean;
@@ -58,5 +95,66 @@ describe('rekey demo', () => {
     expect(doc.commands.every((c) => c.exitCode === 0)).toBe(true);
     expect(doc.kept).toBe(false);
     expect(existsSync(doc.dir)).toBe(false);
+    await canary.assertCanaries();
+    expect(await canary.leftovers()).toEqual([]);
+  }, 240_000);
+
+  it('--keep leaves the stack running; stop-demo.sh stops it and removes its folders, nothing else', async () => {
+    const canary = await canaryTmp();
+    const env = { ...process.env, ...canary.env, NO_COLOR: '1' };
+    const kept = await run(process.execPath, [CLI, 'demo', '--keep', '--json'], env);
+    const doc = JSON.parse(kept.stdout || '{}') as { ok?: boolean; dir?: string; kept?: boolean };
+    const servers = doc.dir
+      ? (await fs.readFile(path.join(doc.dir, '.run', 'pids'), 'utf8').catch(() => ''))
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            const [name, pid, , dir] = line.split(' ');
+            return { name, pid: Number(pid), dir: dir === '-' ? undefined : dir };
+          })
+      : [];
+    const appPidFile = doc.dir ? path.join(doc.dir, '.run', 'app.pid') : '';
+    const appPid = Number(await fs.readFile(appPidFile, 'utf8').catch(() => '0'));
+    onTestFinished(async () => {
+      // whatever happened, nothing of this test keeps running
+      for (const p of [...servers.map((s) => s.pid), appPid]) {
+        try {
+          if (p > 0) process.kill(p, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      await canary.remove();
+    });
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(doc.ok).toBe(true);
+    expect(doc.kept).toBe(true);
+    const dir = doc.dir ?? '';
+    expect(servers.map((s) => s.name).sort()).toEqual(['grafana', 'postgres', 'redis']);
+    for (const s of servers) expect(alive(s.pid), `${s.name} runs`).toBe(true);
+    expect(alive(appPid), 'the app runs').toBe(true);
+    const serverDirs = servers.flatMap((s) => (s.dir ? [s.dir] : []));
+    for (const d of serverDirs) expect(existsSync(d)).toBe(true);
+
+    const stop = await run('bash', [path.join(dir, 'stop-demo.sh')], env, canary.tmp);
+    record({
+      kind: 'cleanup',
+      suite: 'demo',
+      case: '`rekey demo --keep`, then `bash stop-demo.sh`',
+      removedOwn:
+        stop.code === 0 &&
+        servers.length === 3 &&
+        [...servers.map((s) => s.pid), appPid].every((p) => !alive(p)) &&
+        (await canary.leftovers()).length === 0,
+      keptOthers: await canary.intact(),
+    });
+    await canary.assertCanaries(); // before: it removed the temp folder itself (dirname of Redis's)
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(stop.stdout).toMatch(/demo stack stopped and removed/);
+    expect(serverDirs).toHaveLength(2);
+    for (const s of servers) expect(alive(s.pid), `${s.name} stopped`).toBe(false);
+    expect(alive(appPid), 'the app stopped').toBe(false);
+    for (const d of [dir, ...serverDirs]) expect(existsSync(d), d).toBe(false);
+    expect(await canary.leftovers()).toEqual([]);
   }, 240_000);
 });

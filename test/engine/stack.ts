@@ -6,10 +6,10 @@
  */
 import { type SpawnOptions, spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
+import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
@@ -112,7 +112,7 @@ export function useStacks(): (options?: StackOptions) => Promise<Stack> {
 }
 
 export async function makeStack(options: StackOptions = {}): Promise<Stack> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-engine-'));
+  const dir = await makeOwnedDir('rekey-engine-');
   const envFile = path.join(dir, '.env.production');
   await fs.writeFile(envFile, ENV_TEXT, { mode: 0o600 });
   await fs.writeFile(
@@ -204,7 +204,7 @@ ${options.extraConfig ?? ''}
       if (existsSync(path.join(dir, '.rekey', 'journal.json'))) throw new Error('journal still pending');
     },
     async cleanup() {
-      await fs.rm(dir, { recursive: true, force: true });
+      await removeOwnedDir(dir);
     },
   };
   return stack;

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatBackupTime, listBackups, writeBackup } from '../../src/envfile/index.js';
+import { entries } from '../helpers/tmp.js';
 import { rekeyError, rekeyErrorAsync, tempDir } from './helpers.js';
 
 const NOW = new Date('2026-11-25T10:00:00.789Z');
@@ -65,7 +66,7 @@ describe('writeBackup', () => {
     const dir = await tempDir();
     const file = await envFile(dir);
     await rekeyErrorAsync(writeBackup(file, NOW, { expected: 'A=old\n' }), 'ERR_ENVFILE_CHANGED');
-    expect(await fs.readdir(dir)).toEqual(['.env.production']);
+    expect(await entries(dir)).toEqual(['.env.production']);
     expect(await writeBackup(file, NOW, { expected: BYTES.toString('utf8') })).toBe(
       `${file}.backup-20261125T100000Z`,
     );

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { editEnv, envValues, readEnvFile, writeEnvFile } from '../../src/envfile/index.js';
+import { entries } from '../helpers/tmp.js';
 import { captureStderr, rekeyErrorAsync, tempDir } from './helpers.js';
 
 async function envFile(dir: string, text: string | Uint8Array, mode = 0o600, name = '.env.production') {
@@ -99,7 +100,7 @@ describe('writeEnvFile', () => {
     await writeEnvFile(file, 'A=2\n');
     expect(await fs.readFile(file, 'utf8')).toBe('A=2\n');
     expect((await fs.stat(file)).mode & 0o7777).toBe(0o640);
-    expect(await fs.readdir(dir)).toEqual(['.env.production']);
+    expect(await entries(dir)).toEqual(['.env.production']);
   });
 
   it('replaces the file atomically (a new inode, renamed over the old one)', async () => {
@@ -120,7 +121,7 @@ describe('writeEnvFile', () => {
     expect((await fs.lstat(link)).isSymbolicLink()).toBe(true);
     expect(await fs.readlink(link)).toBe('secrets/prod.env');
     expect(await fs.readFile(target, 'utf8')).toBe('A=2\n');
-    expect(await fs.readdir(dir)).toEqual(['.env.production', 'secrets']);
+    expect(await entries(dir)).toEqual(['.env.production', 'secrets']);
     expect(await fs.readdir(path.join(dir, 'secrets'))).toEqual(['prod.env']);
   });
 

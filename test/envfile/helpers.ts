@@ -1,15 +1,13 @@
 /** Shared helpers for the env-file tests: real temp dirs removed after each test, captured stderr. */
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { expect, onTestFinished, vi } from 'vitest';
 import { RekeyError } from '../../src/core/errors.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
 import type { EnvDocument } from '../../src/envfile/index.js';
 
 /** A fresh directory under the OS temp dir, removed when the current test ends. */
 export async function tempDir(): Promise<string> {
-  const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-envfile-')));
-  onTestFinished(() => fs.rm(dir, { recursive: true, force: true }));
+  const dir = await makeOwnedDir('rekey-envfile-'); // its real path
+  onTestFinished(() => removeOwnedDir(dir).then(() => {}));
   return dir;
 }
 

@@ -1,14 +1,13 @@
 /**
  * Helpers for the Grafana stand-in tests: temp data dirs, a controllable clock, and small HTTP calls.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   type GrafanaStandIn,
   type GrafanaStandInOptions,
   startGrafanaStandIn,
 } from '../../demo/grafana/standin.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
 
 /** A clock the test moves by hand. */
 export interface FakeClock {
@@ -28,7 +27,7 @@ export class Harness {
   readonly logs: string[] = [];
 
   async dataFile(): Promise<string> {
-    const dir = await mkdtemp(path.join(tmpdir(), 'grafana-standin-'));
+    const dir = await makeOwnedDir('grafana-standin-');
     this.#dirs.push(dir);
     return path.join(dir, 'grafana.json');
   }
@@ -47,7 +46,7 @@ export class Harness {
   async cleanup(): Promise<void> {
     for (const server of this.#servers) await server.close();
     this.#servers.clear();
-    for (const dir of this.#dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+    for (const dir of this.#dirs.splice(0)) await removeOwnedDir(dir);
   }
 }
 

@@ -3,11 +3,12 @@
  * lockout with an injected clock, persistence across restarts (GF_SECURITY_ADMIN_PASSWORD applied
  * only on first start), the data file's secrecy, and the failure hook.
  */
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LOGIN_ATTEMPTS_WINDOW_MS } from '../../demo/grafana/limiter.js';
 import type { GrafanaStandInOptions } from '../../demo/grafana/standin.js';
+import { entries } from '../helpers/tmp.js';
 import { basic, call, changePassword, fakeClock, getUser, Harness } from './helpers.js';
 
 const INITIAL = 'first-Admin-pw-1';
@@ -356,7 +357,7 @@ describe('persistence', () => {
     expect(text).not.toContain('rotated-pw-2');
     expect(JSON.parse(text).users[0].passwordHash).toMatch(/^[0-9a-f]{100}$/);
     expect((await stat(dataFile)).mode & 0o777).toBe(0o600);
-    expect(await readdir(path.dirname(dataFile))).toEqual(['grafana.json']);
+    expect(await entries(path.dirname(dataFile))).toEqual(['grafana.json']);
   });
 
   it('refuses to start on a damaged data file instead of recreating the admin', async () => {

@@ -10,7 +10,9 @@ export type ResilienceRow =
   | { kind: 'failure'; suite: string; point: string; cause: string; exit: number | null; rolledBack: boolean }
   | { kind: 'concurrency'; suite: string; case: string; ok: boolean; detail: string }
   | { kind: 'bad-input'; suite: string; case: string; exit: number | null; code: string; unchanged: boolean }
-  | { kind: 'canary'; suite: string; scope: string; values: number; places: number; occurrences: number };
+  | { kind: 'canary'; suite: string; scope: string; values: number; places: number; occurrences: number }
+  /** A teardown with a canary file beside its folders: it removed its own and kept everything else. */
+  | { kind: 'cleanup'; suite: string; case: string; removedOwn: boolean; keptOthers: boolean };
 
 /** Appends one row (no-op unless REKEY_RESILIENCE_OUT is set). */
 export function record(row: ResilienceRow): void {

@@ -1,5 +1,4 @@
 import { existsSync, promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createClient } from 'redis';
@@ -7,6 +6,7 @@ import { type GrafanaStandIn, startGrafanaStandIn } from '../../demo/grafana/sta
 import { type PostgresServer, startPostgres } from '../../demo/stack/postgres.js';
 import { createLoginRole } from '../../demo/stack/postgres-roles.js';
 import { type RedisServer, startRedis } from '../../demo/stack/redis.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
 import { envValues, parseEnv } from '../../src/envfile/index.js';
 import { type CliResult, startCli } from '../engine/stack.js';
 
@@ -46,7 +46,7 @@ export interface LiveOptions {
 }
 
 export async function makeLiveStack(options: LiveOptions = {}): Promise<LiveStack> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-live-'));
+  const dir = await makeOwnedDir('rekey-live-');
   const pgServer = await startPostgres({ logStatementAll: true });
   await createLoginRole(pgServer, {
     name: 'bi_user',
@@ -209,7 +209,7 @@ ${options.extraConfig ?? ''}
       await grafana?.close();
       await pgServer.stop();
       await redis.stop();
-      await fs.rm(dir, { recursive: true, force: true });
+      await removeOwnedDir(dir);
     },
   };
   return stack;

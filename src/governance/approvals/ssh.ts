@@ -5,9 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { RekeyError } from '../../core/errors.js';
+import { makeOwnedDir, removeOwnedDir } from '../../core/owned-dir.js';
 
 /** The signature namespace of rekey approvals (`ssh-keygen -n`). */
 export const NAMESPACE = 'rekey';
@@ -44,13 +44,13 @@ function sshKeygen(args: readonly string[], stdin: string): Promise<Ran> {
 
 /** Runs `fn` with a signature written to a temp file (ssh-keygen reads signatures from files). */
 async function withSignatureFile<T>(signature: string, fn: (file: string) => Promise<T>): Promise<T> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-sig-'));
+  const dir = await makeOwnedDir('rekey-sig-');
   try {
     const file = path.join(dir, 'signature');
     await fs.writeFile(file, signature.endsWith('\n') ? signature : `${signature}\n`, { mode: 0o600 });
     return await fn(file);
   } finally {
-    await fs.rm(dir, { recursive: true, force: true });
+    await removeOwnedDir(dir);
   }
 }
 

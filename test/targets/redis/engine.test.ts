@@ -5,13 +5,13 @@
  * (The registry in src/targets/index.ts is wired separately; here targets are built directly.)
  */
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createClient } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { rotate } from '../../../src/core/engine.js';
 import { silentLogger } from '../../../src/core/log.js';
+import { makeOwnedDir, removeOwnedDir } from '../../../src/core/owned-dir.js';
 import { silentProgress } from '../../../src/core/progress.js';
 import type { EngineDeps } from '../../../src/core/run.js';
 import { envValues, readEnvFile } from '../../../src/envfile/index.js';
@@ -27,11 +27,11 @@ describe('engine + redis target + session purge', () => {
   /** The password the first test left in Redis and its env file. */
   let lastPassword: string | undefined;
   afterEach(async () => {
-    await Promise.all(dirs.splice(0).map((d) => fs.rm(d, { recursive: true, force: true })));
+    await Promise.all(dirs.splice(0).map((d) => removeOwnedDir(d)));
   });
 
   const stack = async (password: string) => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-redis-engine-'));
+    const dir = await makeOwnedDir('rekey-redis-engine-');
     dirs.push(dir);
     await fs.writeFile(path.join(dir, '.env'), `APP=bi\nREDIS_PASSWORD=${password}\n`, { mode: 0o600 });
     await fs.writeFile(
