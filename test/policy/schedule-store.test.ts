@@ -10,9 +10,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRekeyError } from '../../src/core/errors.js';
 import { lockPath } from '../../src/core/lock.js';
+import { silentLogger } from '../../src/core/log.js';
+import { Scheduler } from '../../src/policy/schedule/scheduler.js';
 import { ScheduleStore } from '../../src/policy/schedule/store.js';
+import { allowedUnattendedTypes } from '../../src/policy/schedule/unattended.js';
+import { computeStatus } from '../../src/policy/status.js';
+import type { ScheduleFile } from '../../src/policy/types.js';
 import { record } from '../helpers/resilience.js';
 import { tempDir } from '../helpers/tmp.js';
+import { inputs, NOW, secret, statusConfig } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DIST_STORE = path.join(ROOT, 'dist/src/policy/schedule/store.js');
@@ -123,5 +129,63 @@ setInterval(() => {}, 1000);`,
     await expect(fs.stat(lockPath(store.lockDir))).resolves.toBeDefined();
     await bump(store);
     expect((await store.read()).secrets.K?.consecutiveFailures).toBe(1);
+  });
+
+  it('the scheduler counts failures under the lock: a `schedule --clear` landing mid-run is not undone', async () => {
+    /** A store where `schedule --clear` (another process) runs right after the next read made outside an update. */
+    class RacedStore extends ScheduleStore {
+      armed = false;
+      inUpdate = 0;
+      override async read(): Promise<ScheduleFile> {
+        const state = await super.read();
+        if (this.armed && this.inUpdate === 0) {
+          this.armed = false;
+          await new ScheduleStore(this.stateDir).clear([]);
+        }
+        return state;
+      }
+      override async update(change: (s: ScheduleFile) => void, now?: Date): Promise<ScheduleFile> {
+        this.inUpdate++;
+        try {
+          return await super.update(change, now);
+        } finally {
+          this.inUpdate--;
+        }
+      }
+    }
+    const store = new RacedStore(await tempDir('rekey-schedule-race-'));
+    // Two failed runs already: this one is the third (maxFailures 3).
+    await store.update((s) => {
+      s.secrets.POSTGRES_PASSWORD = { consecutiveFailures: 2 };
+    });
+    const config = statusConfig([secret('POSTGRES_PASSWORD', 'postgres', { unattended: true })]);
+    const scheduler = new Scheduler({
+      settings: {
+        cron: '0 3 * * *',
+        jitterMs: 0,
+        retries: 0,
+        backoffMs: 1000,
+        maxFailures: 3,
+        allowedTypes: allowedUnattendedTypes(),
+      },
+      clock: { now: () => NOW, sleep: async () => {} },
+      status: async () => computeStatus(config, inputs({ schedule: await store.read() }), NOW),
+      rotate: async () => {
+        store.armed = true; // the person runs `rekey schedule --clear` while this attempt fails
+        return { outcome: 'rolled-back', error: { code: 'ERR_TARGET_UNREACHABLE', message: 'down' } };
+      },
+      store,
+      log: silentLogger,
+    });
+    const run = await scheduler.runOnce();
+    store.armed = false;
+    const st = (await store.read()).secrets.POSTGRES_PASSWORD;
+    // Whenever the clear landed, what is recorded agrees with itself and with the run's result: a
+    // "3 failed runs in a row" over a count the clear reset would block the secret for nothing.
+    const failures = st?.consecutiveFailures ?? 0;
+    const reason = st?.needsAttention?.reason;
+    if (reason !== undefined) expect(reason).toMatch(new RegExp(`^${failures} failed runs in a row`));
+    expect(failures >= 3).toBe(reason !== undefined);
+    expect(run.results[0]?.outcome).toBe(reason === undefined ? 'failed' : 'needs-attention');
   });
 });
