@@ -15,6 +15,8 @@ const files = [
   'test/engine/rotate.test.ts',
   'test/live',
   'test/cli/user-errors.test.ts',
+  'test/policy/schedule-store.test.ts',
+  'test/policy/serve-secrets.test.ts',
 ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {
