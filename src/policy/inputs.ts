@@ -11,6 +11,7 @@ import { safeMessage } from '../core/redact.js';
 import { readAnnotationOnly } from '../envfile/index.js';
 import { type ArchivedRotation, eventsFromAudit, eventsFromJournal, mergeEvents } from './events.js';
 import { FileCache } from './file-cache.js';
+import { type PendingNames, readPendingNames } from './pending.js';
 import { emptySchedule, ScheduleStore } from './schedule/store.js';
 import { auditRecords, outstandingApprovals } from './sources.js';
 import { computeStatus, type StatusConfig } from './status.js';
@@ -28,6 +29,8 @@ export interface InputOptions {
    * (`rekey serve` keeps one for its lifetime; by default a new one, so everything is read).
    */
   readonly annotations?: FileCache<Date | undefined>;
+  /** The pending journal's names, kept while it is unchanged (by default a new cache). */
+  readonly pending?: FileCache<PendingNames>;
 }
 
 /**
@@ -66,7 +69,7 @@ export async function readPolicyInputs(
   const journal = eventsFromJournal(history);
   const annotationsBefore = await backupAnnotations(history, annotations);
   const pending = await soft('pending journal', undefined as RotationEvent | undefined, () =>
-    pendingEvent(loaded.stateDir, store),
+    pendingEvent(loaded.stateDir, store, options.pending ?? new FileCache<PendingNames>()),
   );
   const annotation = await soft('env file annotation', undefined as Date | undefined, () =>
     annotations.get(loaded.envFile, readAnnotationOnly),
@@ -105,24 +108,33 @@ async function backupAnnotations(
 
 /**
  * A rotation whose journal is still pending: `running` while its holder lives, else `interrupted`
- * (it awaits `rekey recover`). Only names, never values, leave this function.
+ * (it awaits `rekey recover`). The journal is read without its values (`pending.ts`), once per change.
  */
-async function pendingEvent(stateDir: string, store: JournalStore): Promise<RotationEvent | undefined> {
-  const j = await store.read();
-  if (j === undefined) return undefined;
+async function pendingEvent(
+  stateDir: string,
+  store: JournalStore,
+  cache: FileCache<PendingNames>,
+): Promise<RotationEvent | undefined> {
+  let j: PendingNames;
+  try {
+    j = await cache.get(store.file, readPendingNames);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
   const lock = await inspectLock(stateDir);
   return {
     id: j.id,
     kind: j.kind,
     time: new Date(j.createdAt),
-    keys: j.targets.map((t) => t.key),
+    keys: [...j.keys],
     outcome:
       lock.state === 'held' || (lock.state === 'unknown' && !lock.reason.startsWith('empty'))
         ? 'running'
         : 'interrupted',
     trigger: j.trigger,
     source: 'journal',
-    ...(j.meta.unattended === true ? { unattended: true } : {}),
+    ...(j.unattended ? { unattended: true } : {}),
   };
 }
 

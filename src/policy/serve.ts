@@ -8,6 +8,7 @@ import type { Logger } from '../core/log.js';
 import { FileCache } from './file-cache.js';
 import { readPolicyInputs, statusConfigOf } from './inputs.js';
 import { buildRegistry } from './metrics.js';
+import type { PendingNames } from './pending.js';
 import { ServeConfig } from './serve-config.js';
 import { assertExposureAllowed, type MetricsServer, readToken, startMetricsServer } from './server.js';
 import { computeStatus } from './status.js';
@@ -34,6 +35,7 @@ export interface ServeOptions {
 export class MetricsSource {
   readonly config: ServeConfig;
   readonly annotations = new FileCache<Date | undefined>();
+  readonly pending = new FileCache<PendingNames>();
 
   constructor(configPath?: string) {
     this.config = new ServeConfig(configPath);
@@ -42,7 +44,7 @@ export class MetricsSource {
   /** The Prometheus exposition as of `now` (a fresh registry each call). */
   async scrape(now: Date = new Date()): Promise<{ body: string; contentType: string }> {
     const loaded = await this.config.load();
-    const inputs = await readPolicyInputs(loaded, { annotations: this.annotations });
+    const inputs = await readPolicyInputs(loaded, { annotations: this.annotations, pending: this.pending });
     const registry = buildRegistry(computeStatus(statusConfigOf(loaded), inputs, now), inputs.events);
     return { body: await registry.metrics(), contentType: registry.contentType };
   }

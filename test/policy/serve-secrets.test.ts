@@ -42,7 +42,7 @@ function envText(annotation: string, tag: string): string {
 
 /** Every canary, in the forms a copy of it would take (raw, URL, JSON, base64 std/url at 3 offsets, hex). */
 function canaryForms(): string[] {
-  const values = ['cur', ...BACKUPS].flatMap((tag) => KEYS.map((k) => canary(`${tag}${k}`)));
+  const values = ['cur', 'new', ...BACKUPS].flatMap((tag) => KEYS.map((k) => canary(`${tag}${k}`)));
   const forms = new Set<string>();
   for (const v of values) {
     forms.add(v);
@@ -88,7 +88,7 @@ function strings(root: unknown): string[] {
   return out;
 }
 
-async function stack(): Promise<{ config: string; envFile: string; backups: string[] }> {
+async function stack(): Promise<{ config: string; envFile: string; backups: string[]; journal: string }> {
   const dir = await tempDir('rekey-serve-secrets-');
   const config = path.join(dir, 'rekey.yaml');
   await fsp.writeFile(
@@ -129,7 +129,30 @@ secrets:
     );
     before = `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T00:00:00Z`;
   }
-  return { config, envFile, backups };
+  // A rotation in flight: its journal holds the old and the new values.
+  const journal = path.join(dir, '.rekey', 'journal.json');
+  await fsp.writeFile(
+    journal,
+    JSON.stringify({
+      version: 1,
+      id: '20260601T110000Z-cccccc',
+      kind: 'rotate',
+      trigger: 'personnel',
+      status: 'running',
+      createdAt: '2026-06-01T11:00:00.000Z',
+      steps: [],
+      targets: KEYS.map((k) => ({
+        key: k,
+        type: 'generic',
+        state: 'staged',
+        old: { [k]: canary(`cur${k}`) },
+        new: { [k]: canary(`new${k}`) },
+      })),
+      meta: {},
+    }),
+    { mode: 0o600 },
+  );
+  return { config, envFile, backups, journal };
 }
 
 /** Records every file read through node:fs/promises: whole-file reads, and bytes read through handles. */
@@ -204,7 +227,7 @@ describe('rekey serve holds no secret value', { timeout: 60_000 }, () => {
       reads.reset();
       await scrape();
       await scrape();
-      const touched = [s.config, s.envFile, ...s.backups];
+      const touched = [s.config, s.envFile, s.journal, ...s.backups];
       expect(reads.whole.filter((f) => touched.includes(f))).toEqual([]);
       expect([...reads.bytes.keys()].filter((f) => touched.includes(f))).toEqual([]);
 
@@ -244,14 +267,25 @@ describe('rekey serve holds no secret value', { timeout: 60_000 }, () => {
       const inputs = await readPolicyInputs(held as NonNullable<typeof held>, {
         annotations: source.annotations,
       });
-      const texts = strings({ held, dates: source.annotations.values(), inputs, bodies, source });
+      expect(source.pending.values()).toHaveLength(1);
+      expect(inputs.events.find((e) => e.source === 'journal' && e.outcome === 'interrupted')?.keys).toEqual([
+        ...KEYS,
+      ]);
+      const texts = strings({
+        held,
+        dates: source.annotations.values(),
+        pending: source.pending.values(),
+        inputs,
+        bodies,
+        source,
+      });
       const forms = canaryForms();
       const found = forms.filter((f) => texts.some((t) => t.includes(f)));
       record({
         kind: 'canary',
         suite: 'serve-secrets',
         scope: 'rekey serve: config, annotation cache, inputs, /metrics',
-        values: KEYS.length * (1 + BACKUPS.length),
+        values: KEYS.length * (2 + BACKUPS.length),
         places: texts.length,
         occurrences: found.length,
       });
