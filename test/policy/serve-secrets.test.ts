@@ -20,6 +20,7 @@ import { readPolicyInputs } from '../../src/policy/inputs.js';
 import { MetricsSource, serveMetrics } from '../../src/policy/serve.js';
 import { record } from '../helpers/resilience.js';
 import { tempDir } from '../helpers/tmp.js';
+import { NOW } from './helpers.js';
 
 /** Distinct canaries: current values, and each backup's (older) values. */
 const canary = (tag: string) => `Cn${tag}q7ZpX2vR9kW4mT6yB8nJ3sL5dF1hG0`;
@@ -320,6 +321,24 @@ describe('rekey serve holds no secret value', { timeout: 60_000 }, () => {
     await source.scrape();
     expect(reads.whole).not.toContain(s.envFile);
     expect(reads.bytes.get(s.envFile)).toBeLessThanOrEqual(512);
+  });
+  it('a changed file is read again: a new annotation, a changed rekey.yaml', async () => {
+    const s = await stack();
+    const source = new MetricsSource(s.config);
+    const age = async () =>
+      Number(
+        /rekey_secret_age_seconds\{[^}]*key="DB_PASSWORD"[^}]*\} (\S+)/.exec(
+          (await source.scrape(NOW)).body,
+        )?.[1],
+      );
+    expect(await age()).toBe((NOW.getTime() - Date.parse('2026-05-30T09:00:00Z')) / 1000);
+    const reads = spyReads();
+    await fsp.writeFile(s.envFile, envText('2026-05-31T09:00:00Z', 'cur'));
+    expect(await age()).toBe((NOW.getTime() - Date.parse('2026-05-31T09:00:00Z')) / 1000);
+    expect(reads.bytes.get(s.envFile)).toBeGreaterThan(0);
+    await fsp.appendFile(s.config, 'stateDir: .rekey-moved\n');
+    await source.scrape(NOW);
+    expect(source.config.held()?.stateDir).toBe(path.join(path.dirname(s.config), '.rekey-moved'));
   });
 });
 
