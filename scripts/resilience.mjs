@@ -20,6 +20,8 @@ const files = [
   'test/demo/demo.test.ts',
   'test/demo/stop-script.test.ts',
   'test/core/cleanup-canary.test.ts',
+  'test/policy/schedule-store.test.ts',
+  'test/policy/serve-secrets.test.ts',
 ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {

@@ -32,6 +32,15 @@ export interface LoadedConfig {
   readonly env: LoadedEnvFile;
 }
 
+/** A loaded config without the env file: every path and setting, no secret value. */
+export type StackConfig = Omit<LoadedConfig, 'env'>;
+
+/**
+ * Gives `${NAME}` its env-file values: called once with the env file's absolute path and the names
+ * the config refers to (never a managed secret's key: those are refused before any lookup).
+ */
+export type EnvLookup = (envFile: string, names: ReadonlySet<string>) => Promise<ReadonlyMap<string, string>>;
+
 /**
  * Reads and validates a config. Every problem is an ERR_CONFIG_* (exit 2) naming the path in the file.
  *
@@ -40,6 +49,27 @@ export interface LoadedConfig {
  * loaded.config.secrets.map((s) => s.key); // ['JWT_SECRET', ...]
  */
 export async function loadConfig(configPath = DEFAULT_CONFIG): Promise<LoadedConfig> {
+  let env: LoadedEnvFile | undefined;
+  let values: ReadonlyMap<string, string> = new Map();
+  const stack = await loadStackConfig(configPath, async (envFile) => {
+    env = await readEnvFile(envFile);
+    values = envValues(env.doc);
+    return values;
+  });
+  for (const secret of stack.config.secrets) registerSecretValues(secret, values);
+  return { ...stack, env: env as LoadedEnvFile };
+}
+
+/**
+ * Reads and validates a config like {@link loadConfig}, taking env-file values for `${NAME}` only
+ * from `envLookup`: the part every command shares, and all `rekey serve` loads (its lookup keeps
+ * only the names referred to). A `${KEY}` of a managed secret is refused before any value is looked
+ * up, so its value is never copied.
+ *
+ * @example
+ * const stack = await loadStackConfig('rekey.yaml', async () => new Map());
+ */
+export async function loadStackConfig(configPath: string, envLookup: EnvLookup): Promise<StackConfig> {
   const abs = path.resolve(configPath);
   let text: string;
   try {
@@ -49,30 +79,33 @@ export async function loadConfig(configPath = DEFAULT_CONFIG): Promise<LoadedCon
     if (code === 'ENOENT') throw new RekeyError('ERR_CONFIG_NOT_FOUND', `no config at ${abs}`);
     throw new RekeyError('ERR_IO', `cannot read ${abs}: ${code}`);
   }
+  const file = path.basename(abs);
   const raw = parseYaml(text, abs);
   const dir = path.dirname(abs);
 
   const envFileRaw = (raw as { envFile?: unknown }).envFile;
   if (typeof envFileRaw !== 'string' || envFileRaw.length === 0) {
-    throw new RekeyError(
-      'ERR_CONFIG_INVALID',
-      `${path.basename(abs)}: envFile: required (the env file to rotate)`,
-    );
+    throw new RekeyError('ERR_CONFIG_INVALID', `${file}: envFile: required (the env file to rotate)`);
   }
   const envFile = path.resolve(dir, String(interpolate(envFileRaw, (n) => process.env[n], 'envFile')));
-  const env = await readEnvFile(envFile);
-  const values = envValues(env.doc);
+  // Secret keys are env-file key names (a `${...}` is not one), so the raw YAML already names them.
+  const secretKeys = rawSecretKeys(raw);
+  const names = new Set<string>();
+  interpolate(raw, (name) => {
+    if (!secretKeys.has(name)) names.add(name);
+    return '';
+  });
+  const values = await envLookup(envFile, names);
   const refs: Array<{ name: string; where: string }> = [];
   const resolved = interpolate(raw, (name, where) => {
+    if (secretKeys.has(name)) throw secretReferenceError(file, where, name);
     refs.push({ name, where });
     return values.get(name) ?? process.env[name];
   });
-  const config = validate(resolved, path.basename(abs));
-  refuseSecretReferences(config, refs, path.basename(abs));
+  const config = validate(resolved, file);
+  refuseSecretReferences(config, refs, file);
 
-  checkReferences(config, path.basename(abs));
-  for (const secret of config.secrets) registerSecretValues(secret, values);
-
+  checkReferences(config, file);
   return {
     config,
     path: abs,
@@ -80,8 +113,20 @@ export async function loadConfig(configPath = DEFAULT_CONFIG): Promise<LoadedCon
     stack: config.stack ?? path.basename(dir),
     envFile,
     stateDir: path.resolve(dir, config.stateDir),
-    env,
   };
+}
+
+/** The env keys the raw (unvalidated) config names as secrets: `key`, `previousKey`, `admin.passwordKey`. */
+function rawSecretKeys(raw: unknown): Set<string> {
+  const out = new Set<string>();
+  const secrets = (raw as { secrets?: unknown }).secrets;
+  if (!Array.isArray(secrets)) return out;
+  for (const s of secrets as Array<Record<string, unknown> | null>) {
+    if (s === null || typeof s !== 'object') continue;
+    const admin = s.admin as { passwordKey?: unknown } | null | undefined;
+    for (const k of [s.key, s.previousKey, admin?.passwordKey]) if (typeof k === 'string') out.add(k);
+  }
+  return out;
 }
 
 /** Registers the current values of a secret's keys with the redactor. */
@@ -109,15 +154,17 @@ function refuseSecretReferences(
 ): void {
   const secret = new Set(config.secrets.flatMap(secretKeysOf));
   const bad = refs.find((r) => secret.has(r.name));
-  if (bad) {
-    throw new RekeyError(
-      'ERR_CONFIG_INVALID',
-      `${file}: ${bad.where}: \${${bad.name}} would copy a managed secret into the config`,
-      {
-        hint: 'Leave secrets in the env file: a deploy command gets them with `deploy.passEnv` (as variables, never argv).',
-      },
-    );
-  }
+  if (bad) throw secretReferenceError(file, bad.where, bad.name);
+}
+
+function secretReferenceError(file: string, where: string, name: string): RekeyError {
+  return new RekeyError(
+    'ERR_CONFIG_INVALID',
+    `${file}: ${where}: \${${name}} would copy a managed secret into the config`,
+    {
+      hint: 'Leave secrets in the env file: a deploy command gets them with `deploy.passEnv` (as variables, never argv).',
+    },
+  );
 }
 
 /** Milliseconds of a duration the schema already validated. */

@@ -3,6 +3,7 @@
  * `# LastSecretRotation:` annotation, atomic writes, backups and the git check. See README.md.
  */
 export { ANNOTATION_PREFIX, readAnnotation } from './annotation.js';
+export { readAnnotationOnly } from './annotation-read.js';
 export type { BackupOptions } from './backup.js';
 export { formatBackupTime, listBackups, writeBackup } from './backup.js';
 export type { EditOptions, EnvChange } from './edit.js';

@@ -23,7 +23,7 @@ export {
   assertUnattendedAllowed,
   DEFAULT_UNATTENDED_TYPES,
 } from './schedule/unattended.js';
-export { scrapeMetrics, serveMetrics } from './serve.js';
+export { MetricsSource, scrapeMetrics, serveMetrics } from './serve.js';
 export { DEFAULT_HOST, DEFAULT_PORT, isLoopback } from './server.js';
 export { computeStatus, type StatusConfig } from './status.js';
 export type * from './types.js';

@@ -4,13 +4,14 @@
  * and the scheduler's state. Damaged sources become warnings, not failures: a status that refuses to
  * show anything because one history file is torn would hide every overdue secret.
  */
-import type { LoadedConfig } from '../config/load.js';
-import { readIfExists } from '../core/fsx.js';
+import type { StackConfig } from '../config/load.js';
 import { JournalStore } from '../core/journal.js';
 import { inspectLock } from '../core/lock.js';
 import { safeMessage } from '../core/redact.js';
-import { parseEnv, readAnnotation, readEnvFile } from '../envfile/index.js';
+import { readAnnotationOnly } from '../envfile/index.js';
 import { type ArchivedRotation, eventsFromAudit, eventsFromJournal, mergeEvents } from './events.js';
+import { FileCache } from './file-cache.js';
+import { type PendingNames, readPendingNames } from './pending.js';
 import { emptySchedule, ScheduleStore } from './schedule/store.js';
 import { auditRecords, outstandingApprovals } from './sources.js';
 import { computeStatus, type StatusConfig } from './status.js';
@@ -22,13 +23,28 @@ import type {
   StatusReport,
 } from './types.js';
 
+export interface InputOptions {
+  /**
+   * The annotation dates of the env file and the backups, kept per file while it is unchanged
+   * (`rekey serve` keeps one for its lifetime; by default a new one, so everything is read).
+   */
+  readonly annotations?: FileCache<Date | undefined>;
+  /** The pending journal's names, kept while it is unchanged (by default a new cache). */
+  readonly pending?: FileCache<PendingNames>;
+}
+
 /**
- * Reads the inputs of {@link computeStatus} for a loaded config.
+ * Reads the inputs of {@link computeStatus} for a loaded config. Of the env file and the backups it
+ * reads only the annotation line (see `readAnnotationOnly`): never a value.
  *
  * @example
  * const report = computeStatus(statusConfigOf(loaded), await readPolicyInputs(loaded), new Date());
  */
-export async function readPolicyInputs(loaded: LoadedConfig): Promise<PolicyInputs> {
+export async function readPolicyInputs(
+  loaded: StackConfig,
+  options: InputOptions = {},
+): Promise<PolicyInputs> {
+  const annotations = options.annotations ?? new FileCache<Date | undefined>();
   const warnings: string[] = [];
   const soft = async <T>(what: string, fallback: T, read: () => Promise<T>): Promise<T> => {
     try {
@@ -51,12 +67,12 @@ export async function readPolicyInputs(loaded: LoadedConfig): Promise<PolicyInpu
     ).filter((h) => h !== null && typeof h === 'object'),
   );
   const journal = eventsFromJournal(history);
-  const annotationsBefore = await backupAnnotations(history);
+  const annotationsBefore = await backupAnnotations(history, annotations);
   const pending = await soft('pending journal', undefined as RotationEvent | undefined, () =>
-    pendingEvent(loaded.stateDir, store),
+    pendingEvent(loaded.stateDir, store, options.pending ?? new FileCache<PendingNames>()),
   );
-  const annotation = await soft('env file annotation', undefined as Date | undefined, async () =>
-    readAnnotation((await readEnvFile(loaded.envFile)).doc),
+  const annotation = await soft('env file annotation', undefined as Date | undefined, () =>
+    annotations.get(loaded.envFile, readAnnotationOnly),
   );
   const approvals = await soft('change requests', [] as OutstandingApproval[], () =>
     outstandingApprovals(loaded),
@@ -71,18 +87,20 @@ export async function readPolicyInputs(loaded: LoadedConfig): Promise<PolicyInpu
 
 /**
  * The annotation each successful rotation's backup holds (the env file as it was before it), for
- * the backups still on disk. Only the annotation line is kept.
+ * the backups still on disk. Only the annotation line is read, once per backup while it is unchanged.
  */
-async function backupAnnotations(history: readonly ArchivedRotation[]): Promise<Map<string, Date>> {
+async function backupAnnotations(
+  history: readonly ArchivedRotation[],
+  annotations: FileCache<Date | undefined>,
+): Promise<Map<string, Date>> {
   const out = new Map<string, Date>();
   for (const h of history) {
     if (h.outcome !== 'rotated' || typeof h.backupPath !== 'string') continue;
     try {
-      const text = await readIfExists(h.backupPath);
-      const when = text === undefined ? undefined : readAnnotation(parseEnv(text, h.backupPath));
+      const when = await annotations.get(h.backupPath, readAnnotationOnly);
       if (when) out.set(h.id, when);
     } catch {
-      // an unreadable or unparsable backup only loses this hint
+      // a missing or unreadable backup only loses this hint
     }
   }
   return out;
@@ -90,24 +108,33 @@ async function backupAnnotations(history: readonly ArchivedRotation[]): Promise<
 
 /**
  * A rotation whose journal is still pending: `running` while its holder lives, else `interrupted`
- * (it awaits `rekey recover`). Only names, never values, leave this function.
+ * (it awaits `rekey recover`). The journal is read without its values (`pending.ts`), once per change.
  */
-async function pendingEvent(stateDir: string, store: JournalStore): Promise<RotationEvent | undefined> {
-  const j = await store.read();
-  if (j === undefined) return undefined;
+async function pendingEvent(
+  stateDir: string,
+  store: JournalStore,
+  cache: FileCache<PendingNames>,
+): Promise<RotationEvent | undefined> {
+  let j: PendingNames;
+  try {
+    j = await cache.get(store.file, readPendingNames);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
   const lock = await inspectLock(stateDir);
   return {
     id: j.id,
     kind: j.kind,
     time: new Date(j.createdAt),
-    keys: j.targets.map((t) => t.key),
+    keys: [...j.keys],
     outcome:
       lock.state === 'held' || (lock.state === 'unknown' && !lock.reason.startsWith('empty'))
         ? 'running'
         : 'interrupted',
     trigger: j.trigger,
     source: 'journal',
-    ...(j.meta.unattended === true ? { unattended: true } : {}),
+    ...(j.unattended ? { unattended: true } : {}),
   };
 }
 
@@ -117,7 +144,7 @@ async function pendingEvent(stateDir: string, store: JournalStore): Promise<Rota
  * @example
  * computeStatus(statusConfigOf(loaded), inputs, new Date());
  */
-export function statusConfigOf(loaded: LoadedConfig): StatusConfig {
+export function statusConfigOf(loaded: StackConfig): StatusConfig {
   return { stack: loaded.stack, policy: loaded.config.policy, secrets: loaded.config.secrets };
 }
 
@@ -128,6 +155,6 @@ export function statusConfigOf(loaded: LoadedConfig): StatusConfig {
  * const report = await readStatus(await loadConfig('rekey.yaml'));
  * report.secrets.filter((s) => s.overdue).map((s) => s.key);
  */
-export async function readStatus(loaded: LoadedConfig, now: Date = new Date()): Promise<StatusReport> {
+export async function readStatus(loaded: StackConfig, now: Date = new Date()): Promise<StatusReport> {
   return computeStatus(statusConfigOf(loaded), await readPolicyInputs(loaded), now);
 }

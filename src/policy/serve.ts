@@ -1,11 +1,15 @@
 /**
  * `rekey serve`, wired: check the exposure rules, read the token, start the server whose every scrape
- * loads the config and reads the state on disk afresh.
+ * reads the state on disk afresh. The process holds no secret value: the config is loaded without the
+ * env file's values (`serve-config.ts`), and of the env file and the backups only the annotation line
+ * is read, once per file while it is unchanged (`file-cache.ts`).
  */
-import { loadConfig } from '../config/load.js';
 import type { Logger } from '../core/log.js';
+import { FileCache } from './file-cache.js';
 import { readPolicyInputs, statusConfigOf } from './inputs.js';
 import { buildRegistry } from './metrics.js';
+import type { PendingNames } from './pending.js';
+import { ServeConfig } from './serve-config.js';
 import { assertExposureAllowed, type MetricsServer, readToken, startMetricsServer } from './server.js';
 import { computeStatus } from './status.js';
 
@@ -16,10 +20,38 @@ export interface ServeOptions {
   readonly tokenFile?: string;
   readonly log: Logger;
   readonly now?: () => Date;
+  /** What the server scrapes (default: a new MetricsSource of `configPath`); tests inspect it. */
+  readonly source?: MetricsSource;
 }
 
 /**
- * The Prometheus exposition for a config, as of now (a fresh registry each call).
+ * What `rekey serve` keeps between scrapes: the config without values and the annotation dates. A
+ * scrape of unchanged files reads neither rekey.yaml, the env file nor a backup again.
+ *
+ * @example
+ * const metrics = new MetricsSource('rekey.yaml');
+ * const { body } = await metrics.scrape(new Date());
+ */
+export class MetricsSource {
+  readonly config: ServeConfig;
+  readonly annotations = new FileCache<Date | undefined>();
+  readonly pending = new FileCache<PendingNames>();
+
+  constructor(configPath?: string) {
+    this.config = new ServeConfig(configPath);
+  }
+
+  /** The Prometheus exposition as of `now` (a fresh registry each call). */
+  async scrape(now: Date = new Date()): Promise<{ body: string; contentType: string }> {
+    const loaded = await this.config.load();
+    const inputs = await readPolicyInputs(loaded, { annotations: this.annotations, pending: this.pending });
+    const registry = buildRegistry(computeStatus(statusConfigOf(loaded), inputs, now), inputs.events);
+    return { body: await registry.metrics(), contentType: registry.contentType };
+  }
+}
+
+/**
+ * The Prometheus exposition for a config, as of now (one scrape of a new {@link MetricsSource}).
  *
  * @example
  * const { body } = await scrapeMetrics('rekey.yaml');
@@ -28,10 +60,7 @@ export async function scrapeMetrics(
   configPath?: string,
   now: Date = new Date(),
 ): Promise<{ body: string; contentType: string }> {
-  const loaded = await loadConfig(configPath);
-  const inputs = await readPolicyInputs(loaded);
-  const registry = buildRegistry(computeStatus(statusConfigOf(loaded), inputs, now), inputs.events);
-  return { body: await registry.metrics(), contentType: registry.contentType };
+  return new MetricsSource(configPath).scrape(now);
 }
 
 /**
@@ -45,13 +74,14 @@ export async function scrapeMetrics(
 export async function serveMetrics(options: ServeOptions): Promise<MetricsServer> {
   assertExposureAllowed(options.host, options.tokenFile);
   const token = options.tokenFile === undefined ? undefined : await readToken(options.tokenFile, options.log);
-  await loadConfig(options.configPath); // a broken config fails now (exit 2), not at the first scrape
+  const source = options.source ?? new MetricsSource(options.configPath);
+  await source.config.load(); // a broken config fails now (exit 2), not at the first scrape
   const now = options.now ?? (() => new Date());
   return startMetricsServer({
     host: options.host,
     port: options.port,
     ...(token === undefined ? {} : { token }),
-    collect: () => scrapeMetrics(options.configPath, now()),
+    collect: () => source.scrape(now()),
     log: options.log,
   });
 }

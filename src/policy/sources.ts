@@ -3,7 +3,8 @@
  * `auditFileOf`) and the break-glass rotations still waiting for their approvals
  * (`outstandingApprovals`). Policy reads governance only through this file.
  */
-import type { LoadedConfig } from '../config/load.js';
+import type { LoadedConfig, StackConfig } from '../config/load.js';
+import { RekeyError } from '../core/errors.js';
 import { outstandingApprovals as governanceOutstanding } from '../governance/approvals/index.js';
 import { auditFileOf, readAuditLog } from '../governance/audit/index.js';
 import type { AuditRecord } from '../governance/audit/types.js';
@@ -16,8 +17,8 @@ import type { OutstandingApproval } from './types.js';
  * @example
  * (await auditRecords(loaded)).filter((r) => r.kind === 'rotate').length;
  */
-export async function auditRecords(loaded: LoadedConfig): Promise<AuditRecord[]> {
-  return readAuditLog(auditFileOf(loaded));
+export async function auditRecords(loaded: StackConfig): Promise<AuditRecord[]> {
+  return readAuditLog(auditFileOf(governanceView(loaded)));
 }
 
 /**
@@ -27,6 +28,26 @@ export async function auditRecords(loaded: LoadedConfig): Promise<AuditRecord[]>
  * @example
  * (await outstandingApprovals(loaded)).flatMap((r) => r.keys); // ['JWT_SECRET']
  */
-export async function outstandingApprovals(loaded: LoadedConfig): Promise<OutstandingApproval[]> {
-  return (await governanceOutstanding(loaded)).map((r) => ({ requestId: r.requestId, keys: r.keys }));
+export async function outstandingApprovals(loaded: StackConfig): Promise<OutstandingApproval[]> {
+  return (await governanceOutstanding(governanceView(loaded))).map((r) => ({
+    requestId: r.requestId,
+    keys: r.keys,
+  }));
+}
+
+/**
+ * Governance takes a whole LoadedConfig but reads no env file value on these paths; policy (and so
+ * `rekey serve`) holds none. Given a config without the env file, `env` throws if anything reads it.
+ */
+function governanceView(loaded: StackConfig): LoadedConfig {
+  if ('env' in loaded) return loaded as LoadedConfig;
+  return Object.defineProperty({ ...loaded }, 'env', {
+    enumerable: false,
+    get() {
+      throw new RekeyError(
+        'ERR_INTERNAL',
+        'policy holds no env file values: governance must not need them here',
+      );
+    },
+  }) as LoadedConfig;
 }

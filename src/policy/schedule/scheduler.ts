@@ -15,7 +15,7 @@ import type { ParsedConfig, SecretType } from '../../config/schema.js';
 import { EXIT, exitCodeOf, RekeyError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { safeMessage } from '../../core/redact.js';
-import type { SecretStatus, StatusReport } from '../types.js';
+import type { ScheduleFile, SecretStatus, StatusReport } from '../types.js';
 import { type Clock, sleepUntil } from './clock.js';
 import type { ScheduleStore } from './store.js';
 
@@ -185,19 +185,24 @@ export class Scheduler {
 
   /** A secret that needed attention and was rotated since (by hand) is cleared. */
   async #clearRecovered(report: StatusReport): Promise<void> {
+    const isRecovered = (key: string, st: ScheduleFile['secrets'][string]): boolean => {
+      if (!st.needsAttention) return false;
+      const s = report.secrets.find((x) => x.key === key);
+      return s?.lastRotated !== undefined && Date.parse(s.lastRotated) > Date.parse(st.needsAttention.since);
+    };
     const state = await this.deps.store.read();
-    const recovered = Object.entries(state.secrets)
-      .filter(([key, st]) => {
-        if (!st.needsAttention) return false;
-        const s = report.secrets.find((x) => x.key === key);
-        return (
-          s?.lastRotated !== undefined && Date.parse(s.lastRotated) > Date.parse(st.needsAttention.since)
-        );
-      })
-      .map(([key]) => key);
-    if (recovered.length === 0) return;
-    await this.deps.store.clear(recovered, this.deps.clock.now());
-    this.deps.log.info(`cleared "needs attention" of ${recovered.join(', ')}: rotated since`);
+    if (!Object.entries(state.secrets).some(([key, st]) => isRecovered(key, st))) return;
+    const recovered: string[] = [];
+    // Judged again and cleared in one locked update: a state recorded meanwhile is never lost.
+    await this.deps.store.update((f) => {
+      for (const [key, st] of Object.entries(f.secrets)) {
+        if (!isRecovered(key, st)) continue;
+        delete f.secrets[key];
+        recovered.push(key);
+      }
+    }, this.deps.clock.now());
+    if (recovered.length > 0)
+      this.deps.log.info(`cleared "needs attention" of ${recovered.join(', ')}: rotated since`);
   }
 
   async #rotateWithRetries(key: string, signal?: AbortSignal): Promise<KeyResult & { fatal?: true }> {
@@ -234,12 +239,15 @@ export class Scheduler {
     // Stopped (SIGTERM, Ctrl-C) while retrying or mid-rotation: the rotation rolled back because we
     // asked it to, which says nothing about the secret; not a failed run.
     if (signal?.aborted) return { key, outcome: 'skipped', attempts, detail: 'stopping' };
-    const failures = (await this.#failures(key)) + 1;
-    const attention =
-      failures >= settings.maxFailures
-        ? `${failures} failed runs in a row; last: ${last.code}: ${last.message}`
-        : undefined;
-    await this.#record(key, { ok: false, error: last, ...(attention ? { attention } : {}) });
+    // The count is read inside the locked update: a `schedule --clear` just before it is not undone.
+    const attention = await this.#record(key, {
+      ok: false,
+      error: last,
+      attention: (failures) =>
+        failures >= settings.maxFailures
+          ? `${failures} failed runs in a row; last: ${last.code}: ${last.message}`
+          : undefined,
+    });
     return attention
       ? { key, outcome: 'needs-attention', attempts, detail: attention }
       : { key, outcome: 'failed', attempts, detail: `${last.code}: ${last.message}` };
@@ -275,29 +283,40 @@ export class Scheduler {
     }
   }
 
-  async #failures(key: string): Promise<number> {
-    return (await this.deps.store.read()).secrets[key]?.consecutiveFailures ?? 0;
-  }
-
+  /**
+   * Records an attempt in one locked update of schedule.json. `attention` is the reason for "needs
+   * attention", or a function of the failure count (this one included) as read under the lock.
+   * Returns the reason recorded, if any.
+   */
   async #record(
     key: string,
-    r: { ok: true } | { ok: false; error: { code: string; message: string }; attention?: string },
-  ): Promise<void> {
+    r:
+      | { ok: true }
+      | {
+          ok: false;
+          error: { code: string; message: string };
+          attention?: string | ((failures: number) => string | undefined);
+        },
+  ): Promise<string | undefined> {
     const now = this.deps.clock.now().toISOString();
+    let reason: string | undefined;
     await this.deps.store.update((f) => {
       const prev = f.secrets[key] ?? { consecutiveFailures: 0 };
       if (r.ok) {
         f.secrets[key] = { consecutiveFailures: 0, lastAttemptAt: now, lastSuccessAt: now };
         return;
       }
+      const failures = prev.consecutiveFailures + 1;
+      reason = typeof r.attention === 'function' ? r.attention(failures) : r.attention;
       f.secrets[key] = {
         ...prev,
-        consecutiveFailures: prev.consecutiveFailures + 1,
+        consecutiveFailures: failures,
         lastAttemptAt: now,
         lastError: r.error,
-        ...(r.attention ? { needsAttention: { since: now, reason: r.attention } } : {}),
+        ...(reason ? { needsAttention: { since: now, reason } } : {}),
       };
     }, this.deps.clock.now());
+    return reason;
   }
 
   #logResult(r: KeyResult): void {

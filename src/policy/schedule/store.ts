@@ -1,14 +1,20 @@
 /**
  * `<stateDir>/schedule.json`: what `rekey schedule` remembers between runs (consecutive failures and
  * the "needs attention" state of each secret). No values. Written atomically (temp file, fsync,
- * rename), mode 0600 in the private state directory.
+ * rename), mode 0600 in the private state directory. Every read-modify-write holds the lock of
+ * `<stateDir>/locks/schedule` (the project's lock: a live holder is waited for, a dead one taken
+ * over), so `rekey schedule --clear` racing the daemon never loses either update.
  */
 import path from 'node:path';
 import { RekeyError } from '../../core/errors.js';
 import { ensurePrivateDir, readIfExists, writeFileAtomic } from '../../core/fsx.js';
+import { type WaitOptions, withLock } from '../../core/lock-wait.js';
 import type { ScheduleFile } from '../types.js';
 
 export const SCHEDULE_FILE = 'schedule.json';
+
+/** The folder of the lock that serialises updates of schedule.json, inside the state directory. */
+export const SCHEDULE_LOCK_DIR = path.join('locks', 'schedule');
 
 /**
  * The state before any run.
@@ -29,9 +35,14 @@ export function emptySchedule(): ScheduleFile {
  */
 export class ScheduleStore {
   readonly file: string;
+  readonly lockDir: string;
 
-  constructor(readonly stateDir: string) {
+  constructor(
+    readonly stateDir: string,
+    private readonly lockOptions: WaitOptions = {},
+  ) {
     this.file = path.join(stateDir, SCHEDULE_FILE);
+    this.lockDir = path.join(stateDir, SCHEDULE_LOCK_DIR);
   }
 
   /** The state, or an empty one when the file does not exist. Throws ERR_SCHEDULE_CORRUPT. */
@@ -57,14 +68,28 @@ export class ScheduleStore {
     return f as ScheduleFile;
   }
 
-  /** Read, change, write back atomically; returns what was written. */
+  /**
+   * Read, change, write back atomically, holding the schedule lock throughout (another updater, in
+   * this process or another, waits); returns what was written. Throws ERR_LOCKED when a live holder
+   * keeps the lock longer than the wait (15 s by default).
+   */
   async update(change: (state: ScheduleFile) => void, now: Date = new Date()): Promise<ScheduleFile> {
-    const state = await this.read();
-    change(state);
-    state.updatedAt = now.toISOString();
     await ensurePrivateDir(this.stateDir);
-    await writeFileAtomic(this.file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600, forceMode: true });
-    return state;
+    return withLock(
+      this.lockDir,
+      'schedule',
+      async () => {
+        const state = await this.read();
+        change(state);
+        state.updatedAt = now.toISOString();
+        await writeFileAtomic(this.file, `${JSON.stringify(state, null, 2)}\n`, {
+          mode: 0o600,
+          forceMode: true,
+        });
+        return state;
+      },
+      this.lockOptions,
+    );
   }
 
   /**

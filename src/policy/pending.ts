@@ -1,0 +1,57 @@
+/**
+ * The names of a pending rotation, read from its journal without keeping a value: the journal holds
+ * old and new values while a rotation runs, and status (and so `rekey serve`) needs only who, what
+ * and when. Values are dropped as the JSON is parsed; what is returned holds none.
+ */
+import { promises as fs } from 'node:fs';
+import type { Trigger } from '../config/schema.js';
+import { RekeyError } from '../core/errors.js';
+import { JOURNAL_VERSION } from '../core/journal.js';
+
+export interface PendingNames {
+  readonly id: string;
+  readonly kind: 'rotate' | 'rollback';
+  readonly createdAt: string;
+  readonly trigger: Trigger;
+  readonly keys: readonly string[];
+  readonly unattended: boolean;
+}
+
+/**
+ * The pending journal's names (throws ENOENT when there is none, ERR_JOURNAL_CORRUPT when damaged).
+ *
+ * @example
+ * (await readPendingNames('.rekey/journal.json')).keys; // ['REDIS_PASSWORD']
+ */
+export async function readPendingNames(file: string): Promise<PendingNames> {
+  const text = await fs.readFile(file, 'utf8');
+  let j: {
+    version?: unknown;
+    id?: unknown;
+    kind?: unknown;
+    createdAt?: unknown;
+    trigger?: unknown;
+    targets?: unknown;
+    meta?: { unattended?: unknown };
+  };
+  try {
+    // Each target's `old` and `new` (the values) are dropped as they are parsed.
+    j = JSON.parse(text, (k, v) => (k === 'old' || k === 'new' ? undefined : v));
+  } catch {
+    throw new RekeyError('ERR_JOURNAL_CORRUPT', `${file} is not valid JSON`);
+  }
+  if (j === null || typeof j !== 'object' || j.version !== JOURNAL_VERSION || !Array.isArray(j.targets)) {
+    throw new RekeyError(
+      'ERR_JOURNAL_CORRUPT',
+      `${file} has an unknown format (version ${String(j?.version)})`,
+    );
+  }
+  return {
+    id: String(j.id),
+    kind: j.kind === 'rollback' ? 'rollback' : 'rotate',
+    createdAt: String(j.createdAt),
+    trigger: j.trigger as Trigger,
+    keys: (j.targets as Array<{ key?: unknown }>).map((t) => String(t?.key)),
+    unattended: j.meta?.unattended === true,
+  };
+}
