@@ -8,7 +8,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { record, targetOf } from '../helpers/resilience.js';
-import { ENV_TEXT, INITIAL, type Stack, useStacks } from './stack.js';
+import { CLI, ENV_TEXT, INITIAL, type Stack, useStacks } from './stack.js';
+import { procState, startUnreaped } from './zombie.js';
 
 const stack = useStacks();
 
@@ -33,7 +34,11 @@ const STEPS = [
 const POINTS = STEPS.flatMap((s) => [`${s}@begin`, `${s}@end`]);
 const COMMITTED_FROM = POINTS.indexOf('commit@end');
 
-async function recoverTwice(s: Stack, point?: string): Promise<string> {
+async function recoverTwice(
+  s: Stack,
+  point?: string,
+  suite = 'engine (file-held + scriptable services)',
+): Promise<string> {
   const r = await s.run(['recover', '--yes', '--json']);
   let outcome = `exit ${r.code}`;
   try {
@@ -50,7 +55,7 @@ async function recoverTwice(s: Stack, point?: string): Promise<string> {
   if (point) {
     record({
       kind: 'crash',
-      suite: 'engine (file-held + scriptable services)',
+      suite,
       point,
       target: targetOf(point),
       outcome,
@@ -86,6 +91,28 @@ describe('kill -9 at every step boundary, then recover', () => {
     const next = await s.run(['rotate', '--yes']);
     expect(next.code, next.stderr).toBe(0);
     await s.assertConsistent();
+  });
+});
+
+describe('kill -9 at every step boundary under a parent that never reaps, then recover', () => {
+  // A container without an init (or a CI runner whose pid 1 does not reap): the killed rekey stays a
+  // zombie, its pid still answers kill(pid, 0), and recover must still see it dead.
+  it.each(POINTS)('crash at %s converges while the killed rekey is a zombie', async (point) => {
+    const s = await stack();
+    const env = { ...process.env, NO_COLOR: '1', REKEY_CRASH_AT: point };
+    const u = await startUnreaped(CLI, ['rotate', '--yes'], s.dir, env);
+    try {
+      expect(await u.dead()).toBe(9);
+      u.killGroupButParent();
+      expect(procState(u.pid)).toBe('Z');
+      const outcome = await recoverTwice(s, point, 'engine, killed rekey left a zombie (parent never reaps)');
+      expect(procState(u.pid)).toBe('Z');
+      const text = await fs.readFile(s.envFile, 'utf8');
+      if (POINTS.indexOf(point) >= COMMITTED_FROM) expect(outcome).toBe('rotated');
+      else expect(text).toBe(ENV_TEXT);
+    } finally {
+      await u.release();
+    }
   });
 });
 
