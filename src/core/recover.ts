@@ -8,7 +8,7 @@
 
 import os from 'node:os';
 import { redactor, safeMessage } from '../core/redact.js';
-import { type LeftOver, settleLeftOver } from '../deploy/run.js';
+import { settleLeftOver } from '../deploy/run.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
 import { formatDuration } from './duration.js';
 import { execute, removeTempsOf } from './engine.js';
@@ -114,7 +114,6 @@ async function settleLeftOverCommand(run: Run): Promise<RotationResult['leftOver
   if (c === undefined) return undefined;
   const started = Date.now();
   const what = `the ${c.label} command of the interrupted rotation (process group ${c.pid})`;
-  let outcome: LeftOver;
   if (journal.host !== os.hostname()) {
     // Its processes are on another machine: nothing here can see or end them.
     run.warnings.push(`${what} ran on ${journal.host}: make sure it ended there`);
@@ -128,7 +127,7 @@ async function settleLeftOverCommand(run: Run): Promise<RotationResult['leftOver
       `${what} still runs: waiting up to ${formatDuration(waitMs)} for it to end (what is left of its timeout), then ending it`,
     );
   }
-  outcome = await settleLeftOver(c, waitMs);
+  const outcome = await settleLeftOver(c, waitMs);
   const ms = Date.now() - started;
   if (outcome !== 'not running') {
     deps.progress.note(

@@ -1,12 +1,14 @@
 /**
  * Runs the configured deploy / rollback command: through `/bin/sh -c`, in its own process group (so a
- * timeout kills the whole tree), with a timeout, its output captured, redacted of every known secret
+ * timeout kills the whole tree; the caller can journal the group before the command starts, and
+ * `settleLeftOver` waits for or ends a group a killed rekey left running), with a timeout, its output captured, redacted of every known secret
  * value and stored in the state directory. The child's environment carries no secret: variables named
  * like a managed key, or whose value is a known secret, are removed; `passEnv` keys are added from the
  * env file only when the config asks for them.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RekeyError } from '../core/errors.js';
@@ -112,7 +114,7 @@ export async function runCommand(command: string, options: RunOptions): Promise<
       ...(gated ? ['pipe' as const] : []),
     ],
   });
-  const gate = gated ? (child.stdio[3] as import('node:stream').Writable | null) : null;
+  const gate = gated ? (child.stdio[3] as Writable | null) : null;
   gate?.on('error', () => {}); // the command may be gone already
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.on('error', (e) =>
