@@ -16,6 +16,13 @@ export function procState(pid: number): string | undefined {
   }
 }
 
+/**
+ * Shell (for a background subshell) that waits until its parent shell has become `sleep` (exec): a
+ * shell reaps a finished background job between commands, so the job must outlive the `exec`.
+ */
+const AFTER_EXEC =
+  'read -r _ _ _ parent _ </proc/self/stat; while [ "$(cat /proc/$parent/comm)" != sleep ]; do sleep 0.02; done';
+
 /** Waits until `pid` is a zombie (state Z), or throws after `ms`. */
 export async function untilZombie(pid: number, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -43,7 +50,7 @@ export interface Zombie {
  * const z = await makeZombie(); try { ... z.pid ... } finally { await z.release(); }
  */
 export async function makeZombie(): Promise<Zombie> {
-  const child = spawn('/bin/sh', ['-c', 'true & echo $!; exec sleep 120'], {
+  const child = spawn('/bin/sh', ['-c', `(${AFTER_EXEC}) & echo $!; exec sleep 120`], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const [line] = (await once(child.stdout!, 'data')) as [Buffer];
@@ -119,7 +126,7 @@ export async function startUnreaped(
     '/bin/sh',
     [
       '-c',
-      '"$0" "$@" </dev/null >unreaped.out 2>unreaped.err & echo $!; exec sleep 600',
+      `(${AFTER_EXEC}; exec "$0" "$@" </dev/null >unreaped.out 2>unreaped.err) & echo $!; exec sleep 600`,
       process.execPath,
       cli,
       ...args,
