@@ -4,9 +4,10 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../../src/core/fsx.js';
+import { processAlive } from '../../src/core/process-alive.js';
 
 /**
- * The pid in `file`, when it names a running process.
+ * The pid in `file`, when it names a running process (a zombie is not one).
  *
  * @example
  * const pid = await livePid('/tmp/demo/state/app.pid'); // 4242 or undefined
@@ -14,13 +15,7 @@ import { writeFileAtomic } from '../../src/core/fsx.js';
 export async function livePid(file: string): Promise<number | undefined> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const pid = Number(text.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
-  }
+  return processAlive(pid) ? pid : undefined;
 }
 
 /**

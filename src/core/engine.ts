@@ -35,6 +35,7 @@ import { sha256 } from './hash.js';
 import { JOURNAL_VERSION, type Journal, type JournalMeta, JournalStore } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import { buildPlan, type Plan } from './plan.js';
+import { processStart } from './process-alive.js';
 import { redactor, safeMessage } from './redact.js';
 import { rollBack } from './rollback.js';
 import { asRekeyError, type EngineDeps, errorInfo, type RotationResult, Run, verifyStep } from './run.js';
@@ -434,13 +435,33 @@ export async function deployNow(run: Run, command: string, label: 'deploy' | 'ro
     REKEY_ROTATION_ID: run.journal.id,
   };
   const secretKeys = [...run.targets.values()].flatMap((t) => t.secretKeys);
-  const result = await runCommand(command, {
-    cwd: loaded.dir,
-    timeoutMs: ms(deploy.timeout),
-    secretKeys,
-    extraEnv,
-    logFile: path.join(loaded.stateDir, 'logs', `${run.journal.id}-${label}.log`),
-  });
+  const timeoutMs = ms(deploy.timeout);
+  let result: Awaited<ReturnType<typeof runCommand>>;
+  try {
+    result = await runCommand(command, {
+      cwd: loaded.dir,
+      timeoutMs,
+      secretKeys,
+      extraEnv,
+      logFile: path.join(loaded.stateDir, 'logs', `${run.journal.id}-${label}.log`),
+      // The journal names the command's process group before it may start: a killed rekey leaves
+      // it running, and `recover` waits for it (or ends it) before deploying again.
+      started: async (pid) => {
+        const procStart = processStart(pid);
+        run.journal.command = {
+          pid,
+          ...(procStart === undefined ? {} : { procStart }),
+          label,
+          startedAt: new Date().toISOString(),
+          timeoutMs,
+        };
+        await (label === 'rollback' ? run.saveBestEffort() : run.save());
+      },
+    });
+  } finally {
+    // Ended (or never started): the step's own journal write records that it is gone.
+    delete run.journal.command;
+  }
   if (result.timedOut) {
     throw new RekeyError('ERR_DEPLOY_TIMEOUT', `${label} command did not finish within ${deploy.timeout}`, {
       details: lastLines(result.output, 20),

@@ -38,6 +38,22 @@ export interface JournalTarget {
   new: Values;
 }
 
+/**
+ * A deploy or rollback command's process group, journaled once it is spawned and before it may
+ * start: a killed rekey leaves it running, and `recover` waits for it (or ends it) before going on.
+ * Optional (journals written before it existed have none).
+ */
+export interface JournalCommand {
+  /** The group's id: the pid of its leader, `/bin/sh -c <command>`. */
+  pid: number;
+  /** The leader's start time (clock ticks since boot, /proc): a reused pid is not taken for it. */
+  procStart?: string;
+  label: 'deploy' | 'rollback';
+  startedAt: string;
+  /** The command's timeout (deploy.timeout) when it started. */
+  timeoutMs: number;
+}
+
 export interface JournalMeta {
   ticket?: string;
   operator?: string;
@@ -69,6 +85,8 @@ export interface Journal {
   meta: JournalMeta;
   /** Set when rollback began: what failed. */
   failure?: { step: string; code: string; message: string };
+  /** Set while a deploy or rollback command runs (see {@link JournalCommand}). */
+  command?: JournalCommand;
 }
 
 /** The journal file of a state directory. */

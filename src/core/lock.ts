@@ -1,14 +1,16 @@
 /**
  * One rotation per stack at a time: a lock file created with O_EXCL in the state directory, holding
- * who took it (pid, host, start time, command). A lock whose holder died on this host is reported as
- * stale, never silently broken: `rekey recover` takes it over.
+ * who took it (pid, host, start time, command). A lock whose holder died on this host (a zombie
+ * counts as dead: see process-alive.ts) is reported as stale, never silently broken: `rekey recover`
+ * takes it over.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RekeyError } from './errors.js';
 import { ensurePrivateDir, readIfExists, removeDurably, writeFileExclusive } from './fsx.js';
+import { processAlive, processStart } from './process-alive.js';
 
 export interface LockHolder {
   pid: number;
@@ -51,7 +53,7 @@ async function judgeLock(stateDir: string, text: string | undefined): Promise<Lo
     const old = st !== undefined && Date.now() - st.mtimeMs > 10_000;
     return { state: 'unknown', reason: old ? 'empty lock file left by a crash' : 'lock being taken' };
   }
-  if (holder.host === os.hostname() && !isAlive(holder.pid, holder.procStart))
+  if (holder.host === os.hostname() && !processAlive(holder.pid, holder.procStart))
     return { state: 'stale', holder };
   return { state: 'held', holder };
 }
@@ -153,26 +155,4 @@ function lockError(seen: LockState): RekeyError {
     'ERR_LOCKED',
     'the lock changed hands while it was being taken; run the command again',
   );
-}
-
-function isAlive(pid: number, procStart?: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  // The pid exists; it is the holder only if it started when the holder did (pids are reused).
-  const now = processStart(pid);
-  return procStart === undefined || now === undefined || now === procStart;
-}
-
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), where /proc exists. */
-function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
 }

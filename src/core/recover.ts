@@ -1,17 +1,22 @@
 /**
  * `rekey recover`: finish or undo a rotation a killed process left behind. The env file decides:
  * still the old bytes → roll back; the new bytes → roll forward (deploy, invalidate, verify, finish);
- * anything else → exit 4 (someone edited it). A rollback that was under way is resumed. Safe to run
+ * anything else → exit 4 (someone edited it). A rollback that was under way is resumed. A deploy or
+ * rollback command the killed process left running is waited for (or ended) first. Safe to run
  * any number of times; with nothing pending it only clears a stale lock.
  */
 
+import os from 'node:os';
 import { redactor, safeMessage } from '../core/redact.js';
+import { settleLeftOver } from '../deploy/run.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
+import { formatDuration } from './duration.js';
 import { execute, removeTempsOf } from './engine.js';
 import { RekeyError } from './errors.js';
 import { sha256 } from './hash.js';
 import { JournalStore } from './journal.js';
 import { acquireOrTakeOver } from './lock.js';
+import { groupAlive } from './process-alive.js';
 import { rollBack } from './rollback.js';
 import { type EngineDeps, type RotationResult, Run } from './run.js';
 
@@ -55,26 +60,33 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
     }
     const run = new Run(deps, store, journal, new Map(targets.map((t) => [t.key, t])));
     deps.progress.note(`recovering rotation ${journal.id} (${journal.kind}, trigger ${journal.trigger})`);
+    const leftOver = await settleLeftOverCommand(run);
+    const withLeftOver = (r: RotationResult): RotationResult =>
+      leftOver === undefined ? r : { ...r, leftOverCommand: leftOver };
 
     if (journal.status === 'rolling-back') {
       const f = journal.failure ?? { step: 'unknown', code: 'ERR_INTERRUPTED', message: 'interrupted' };
-      return await rollBack(run, new RekeyError(f.code as RekeyError['code'], f.message), f.step);
+      return withLeftOver(
+        await rollBack(run, new RekeyError(f.code as RekeyError['code'], f.message), f.step),
+      );
     }
     const now = sha256((await readEnvFile(deps.loaded.envFile)).text);
     if (now === journal.envAfterSha256) {
       deps.progress.note('the env file holds the new values: rolling forward');
-      return await execute(run);
+      return withLeftOver(await execute(run));
     }
     if (now === journal.envBeforeSha256) {
       deps.progress.note('the env file holds the old values: rolling back');
       const running = journal.steps.find((s) => s.state === 'running' || s.state === 'failed');
-      return await rollBack(
-        run,
-        new RekeyError(
-          'ERR_INTERRUPTED',
-          `the rotation was interrupted${running ? ` during ${running.id}` : ''}`,
+      return withLeftOver(
+        await rollBack(
+          run,
+          new RekeyError(
+            'ERR_INTERRUPTED',
+            `the rotation was interrupted${running ? ` during ${running.id}` : ''}`,
+          ),
+          running?.id ?? 'unknown',
         ),
-        running?.id ?? 'unknown',
       );
     }
     throw new RekeyError(
@@ -89,4 +101,42 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
       .release()
       .catch((e) => deps.progress.note(`warning: could not remove the lock: ${safeMessage(e)}`));
   }
+}
+
+/**
+ * A deploy or rollback command the killed rotation left running (journaled with its process group):
+ * waits for it to end, up to what is left of its timeout, then ends it; only then may recover deploy
+ * again (two deploys at once could leave either one's result, or break both). Says which.
+ */
+async function settleLeftOverCommand(run: Run): Promise<RotationResult['leftOverCommand']> {
+  const { journal, deps } = run;
+  const c = journal.command;
+  if (c === undefined) return undefined;
+  const started = Date.now();
+  const what = `the ${c.label} command of the interrupted rotation (process group ${c.pid})`;
+  if (journal.host !== os.hostname()) {
+    // Its processes are on another machine: nothing here can see or end them.
+    run.warnings.push(`${what} ran on ${journal.host}: make sure it ended there`);
+    deps.progress.note(`warning: ${what} ran on ${journal.host}; cannot tell whether it still runs`);
+    return undefined;
+  }
+  const left = Date.parse(c.startedAt) + c.timeoutMs - started;
+  const waitMs = Math.max(0, Math.min(c.timeoutMs, Number.isFinite(left) ? left : c.timeoutMs));
+  if (groupAlive(c.pid, c.procStart)) {
+    deps.progress.note(
+      `${what} still runs: waiting up to ${formatDuration(waitMs)} for it to end (what is left of its timeout), then ending it`,
+    );
+  }
+  const outcome = await settleLeftOver(c, waitMs);
+  const ms = Date.now() - started;
+  if (outcome !== 'not running') {
+    deps.progress.note(
+      outcome === 'waited'
+        ? `${what} ended by itself after ${formatDuration(ms)}`
+        : `${what} did not end within its timeout: ended it (${outcome === 'ended' ? 'SIGTERM' : 'SIGKILL'})`,
+    );
+  }
+  delete journal.command;
+  await (journal.status === 'rolling-back' ? run.saveBestEffort() : run.save());
+  return { label: c.label, pid: c.pid, outcome, ms };
 }

@@ -91,6 +91,16 @@ export interface RotationResult {
   readonly backupPath?: string;
   readonly warnings: readonly string[];
   readonly error?: { code: string; message: string; hint: string; details: readonly string[] };
+  /**
+   * recover: the deploy or rollback command the killed rotation left running, and what became of it
+   * (`not running`, `waited` for it to end, `ended` by SIGTERM, `killed` by SIGKILL).
+   */
+  readonly leftOverCommand?: {
+    readonly label: 'deploy' | 'rollback';
+    readonly pid: number;
+    readonly outcome: 'not running' | 'waited' | 'ended' | 'killed';
+    readonly ms: number;
+  };
   /** What each service holds after a failed rollback, by key (never a value). */
   readonly state?: Readonly<Record<string, string>>;
 }

@@ -1,15 +1,19 @@
 /**
  * Runs the configured deploy / rollback command: through `/bin/sh -c`, in its own process group (so a
- * timeout kills the whole tree), with a timeout, its output captured, redacted of every known secret
+ * timeout kills the whole tree; the caller can journal the group before the command starts, and
+ * `settleLeftOver` waits for or ends a group a killed rekey left running), with a timeout, its output captured, redacted of every known secret
  * value and stored in the state directory. The child's environment carries no secret: variables named
  * like a managed key, or whose value is a known secret, are removed; `passEnv` keys are added from the
  * env file only when the config asks for them.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RekeyError } from '../core/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../core/fsx.js';
+import { groupAlive } from '../core/process-alive.js';
 import { redactor } from '../core/redact.js';
 
 export interface CommandResult {
@@ -35,7 +39,19 @@ export interface RunOptions {
   readonly killGraceMs?: number;
   /** Written to the command's stdin (the channel for secrets: never argv, never the environment). */
   readonly input?: string;
+  /**
+   * Called with the process group's id once it exists, before the command may start: the command
+   * starts only when this resolves (the journal then names a deploy a killed rekey leaves running);
+   * if it throws, the command never starts and the error is thrown.
+   */
+  readonly started?: (pgid: number) => Promise<void>;
 }
+
+/**
+ * Runs `$1` once a line arrives on fd 3, from the same pid (exec), so its process group is the one
+ * reported by `started`. If rekey dies first, fd 3 reads end-of-file and nothing runs (exit 125).
+ */
+const GATE = 'IFS= read -r _ <&3 || exit 125; exec 3<&-; exec /bin/sh -c "$1"';
 
 export const MAX_OUTPUT = 1024 * 1024;
 
@@ -86,12 +102,27 @@ export async function runCommand(command: string, options: RunOptions): Promise<
   if (halted) return parked();
   const started = Date.now();
   const env = childEnv(options.secretKeys, options.extraEnv);
-  const child = spawn('/bin/sh', ['-c', command], {
+  const gated = options.started !== undefined;
+  const child = spawn('/bin/sh', gated ? ['-c', GATE, 'rekey-deploy', command] : ['-c', command], {
     cwd: options.cwd,
     env,
     detached: true,
-    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    stdio: [
+      options.input === undefined ? 'ignore' : 'pipe',
+      'pipe',
+      'pipe',
+      ...(gated ? ['pipe' as const] : []),
+    ],
   });
+  const gate = gated ? (child.stdio[3] as Writable | null) : null;
+  gate?.on('error', () => {}); // the command may be gone already
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', (e) =>
+      reject(new RekeyError('ERR_DEPLOY_FAILED', `cannot start the command: ${e.message}`)),
+    );
+    child.on('close', (c, s) => resolve({ code: c, signal: s }));
+  });
+  exited.catch(() => {}); // awaited below; a rejection while `started` runs is not unhandled
   if (options.input !== undefined && child.stdin) {
     child.stdin.on('error', () => {}); // the command may exit without reading
     child.stdin.end(options.input);
@@ -135,6 +166,18 @@ export async function runCommand(command: string, options: RunOptions): Promise<
   const err = lineBuffered();
   child.stdout?.on('data', out.data);
   child.stderr?.on('data', err.data);
+  if (options.started !== undefined) {
+    try {
+      if (child.pid === undefined) throw new RekeyError('ERR_DEPLOY_FAILED', 'cannot start the command');
+      await options.started(child.pid);
+    } catch (e) {
+      gate?.destroy(); // end-of-file: the gate exits without running the command
+      killGroup(child.pid, 'SIGKILL');
+      if (child.pid !== undefined) runningGroups.delete(child.pid);
+      throw e;
+    }
+    gate?.end('go\n');
+  }
 
   let timedOut = false;
   let killTimer: NodeJS.Timeout | undefined;
@@ -144,14 +187,7 @@ export async function runCommand(command: string, options: RunOptions): Promise<
     killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), options.killGraceMs ?? 5000);
   }, options.timeoutMs);
 
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-    (resolve, reject) => {
-      child.on('error', (e) =>
-        reject(new RekeyError('ERR_DEPLOY_FAILED', `cannot start the command: ${e.message}`)),
-      );
-      child.on('close', (c, s) => resolve({ code: c, signal: s }));
-    },
-  );
+  const { code, signal } = await exited;
   clearTimeout(timer);
   if (killTimer) clearTimeout(killTimer);
   if (timedOut) killGroup(child.pid, 'SIGKILL');
@@ -178,6 +214,42 @@ export async function runCommand(command: string, options: RunOptions): Promise<
     output,
     ...(options.logFile ? { logFile: options.logFile } : {}),
   };
+}
+
+export type LeftOver = 'not running' | 'waited' | 'ended' | 'killed';
+
+/**
+ * A command a killed rekey left running (its process group, as journaled): waits up to `waitMs` for
+ * it to end; then ends it (SIGTERM to the group, `graceMs`, SIGKILL). Says which: `not running`
+ * (already over, or the pid now belongs to another process), `waited` (it ended by itself), `ended`
+ * (by SIGTERM), `killed` (by SIGKILL). Throws ERR_NEEDS_ATTENTION if it outlives SIGKILL.
+ *
+ * @example
+ * await settleLeftOver({ pid: 4242, procStart: '991' }, 60_000); // 'waited'
+ */
+export async function settleLeftOver(
+  group: { pid: number; procStart?: string },
+  waitMs: number,
+  graceMs = 5000,
+): Promise<LeftOver> {
+  const alive = () => groupAlive(group.pid, group.procStart);
+  const until = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    while (alive()) {
+      if (Date.now() >= deadline) return false;
+      await sleep(100);
+    }
+    return true;
+  };
+  if (!alive()) return 'not running';
+  if (await until(waitMs)) return 'waited';
+  killGroup(group.pid, 'SIGTERM');
+  if (await until(graceMs)) return 'ended';
+  killGroup(group.pid, 'SIGKILL');
+  if (await until(5000)) return 'killed';
+  throw new RekeyError('ERR_NEEDS_ATTENTION', `process group ${group.pid} still runs after SIGKILL`, {
+    hint: `Find out why its processes cannot end (\`ps -o pid,stat,args -g ${group.pid}\`), then run \`rekey recover\` again.`,
+  });
 }
 
 /** The environment a child gets: ours, minus anything that names or holds a managed secret. */

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isRekeyError } from '../../src/core/errors.js';
 import { acquireLock, acquireOrTakeOver, inspectLock, lockPath } from '../../src/core/lock.js';
 import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
+import { groupAlive, parseProcStat, processAlive, processStart } from '../../src/core/process-alive.js';
+import { makeZombie } from '../engine/zombie.js';
 
 let dirs: string[] = [];
 afterEach(async () => {
@@ -103,5 +106,74 @@ describe('lock', () => {
     const lock = await acquireLock(dir, 'rotate');
     expect(await code(acquireOrTakeOver(dir, 'recover'))).toBe('ERR_LOCKED');
     await lock.release();
+  });
+
+  it('a killed holder nobody reaps (a zombie) is dead: the lock is stale and recover takes it over', async () => {
+    const zombie = await makeZombie();
+    try {
+      const dir = await stateDir();
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      await fs.writeFile(
+        lockPath(dir),
+        JSON.stringify({
+          pid: zombie.pid,
+          host: os.hostname(),
+          startedAt: 'x',
+          command: 'rotate',
+          procStart: processStart(zombie.pid),
+        }),
+      );
+      expect((await inspectLock(dir)).state).toBe('stale');
+      expect(await code(acquireLock(dir, 'rotate'))).toBe('ERR_LOCK_STALE');
+      const { lock, tookOver } = await acquireOrTakeOver(dir, 'recover');
+      expect(tookOver?.pid).toBe(zombie.pid);
+      await lock.release();
+    } finally {
+      await zombie.release();
+    }
+  });
+});
+
+describe('process liveness', () => {
+  it('reads /proc/<pid>/stat after the last ")": a name may hold spaces and parentheses', () => {
+    const fields = Array.from({ length: 50 }, (_, i) => String(i + 3));
+    fields[0] = 'Z'; // state
+    fields[2] = '4242'; // process group
+    fields[19] = '987654'; // start time
+    const stat = `77 (a) S 1 (b c)) ${fields.join(' ')}`;
+    expect(parseProcStat(stat)).toEqual({ state: 'Z', pgrp: 4242, start: '987654' });
+  });
+
+  it('a zombie, a reused pid and a missing pid are dead; we are alive', async () => {
+    expect(processAlive(process.pid)).toBe(true);
+    expect(processAlive(process.pid, processStart(process.pid))).toBe(true);
+    expect(processAlive(process.pid, '1')).toBe(false);
+    expect(processAlive(spawnSync('true').pid!)).toBe(false);
+    const zombie = await makeZombie();
+    try {
+      expect(processAlive(zombie.pid)).toBe(false);
+      expect(processAlive(zombie.parent)).toBe(true);
+    } finally {
+      await zombie.release();
+    }
+  });
+
+  it('a process group is alive while any member runs, even after its leader ended', async () => {
+    // The leader (sh, its own group) starts a member and exits at once; we reap the leader.
+    const leader = spawn('/bin/sh', ['-c', 'sleep 60 & echo $!'], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const start = processStart(leader.pid!);
+    const [line] = (await once(leader.stdout!, 'data')) as [Buffer];
+    const member = Number(line.toString().trim());
+    await once(leader, 'exit');
+    try {
+      expect(processAlive(leader.pid!)).toBe(false);
+      expect(groupAlive(leader.pid!, start)).toBe(true);
+    } finally {
+      process.kill(member, 'SIGKILL');
+    }
+    await expect.poll(() => groupAlive(leader.pid!, start)).toBe(false);
   });
 });

@@ -4,11 +4,14 @@
  * journal left) and a second recover must be a no-op. Also: rollback and recover after crashes in
  * the rollback itself.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { record, targetOf } from '../helpers/resilience.js';
-import { ENV_TEXT, INITIAL, type Stack, useStacks } from './stack.js';
+import { CLI, ENV_TEXT, INITIAL, type Stack, useStacks } from './stack.js';
+import { procState, startUnreaped } from './zombie.js';
 
 const stack = useStacks();
 
@@ -33,7 +36,11 @@ const STEPS = [
 const POINTS = STEPS.flatMap((s) => [`${s}@begin`, `${s}@end`]);
 const COMMITTED_FROM = POINTS.indexOf('commit@end');
 
-async function recoverTwice(s: Stack, point?: string): Promise<string> {
+async function recoverTwice(
+  s: Stack,
+  point?: string,
+  suite = 'engine (file-held + scriptable services)',
+): Promise<string> {
   const r = await s.run(['recover', '--yes', '--json']);
   let outcome = `exit ${r.code}`;
   try {
@@ -50,7 +57,7 @@ async function recoverTwice(s: Stack, point?: string): Promise<string> {
   if (point) {
     record({
       kind: 'crash',
-      suite: 'engine (file-held + scriptable services)',
+      suite,
       point,
       target: targetOf(point),
       outcome,
@@ -87,6 +94,134 @@ describe('kill -9 at every step boundary, then recover', () => {
     expect(next.code, next.stderr).toBe(0);
     await s.assertConsistent();
   });
+});
+
+describe('kill -9 at every step boundary under a parent that never reaps, then recover', () => {
+  // A container without an init (or a CI runner whose pid 1 does not reap): the killed rekey stays a
+  // zombie, its pid still answers kill(pid, 0), and recover must still see it dead.
+  it.each(POINTS)('crash at %s converges while the killed rekey is a zombie', async (point) => {
+    const s = await stack();
+    const env = { ...process.env, NO_COLOR: '1', REKEY_CRASH_AT: point };
+    const u = await startUnreaped(CLI, ['rotate', '--yes'], s.dir, env);
+    try {
+      expect(await u.dead()).toBe(9);
+      u.killGroupButParent();
+      expect(procState(u.pid)).toBe('Z');
+      const outcome = await recoverTwice(s, point, 'engine, killed rekey left a zombie (parent never reaps)');
+      expect(procState(u.pid)).toBe('Z');
+      const text = await fs.readFile(s.envFile, 'utf8');
+      if (POINTS.indexOf(point) >= COMMITTED_FROM) expect(outcome).toBe('rotated');
+      else expect(text).toBe(ENV_TEXT);
+    } finally {
+      await u.release();
+    }
+  });
+});
+
+describe('kill -9 during a deploy that outlives rekey, then recover', () => {
+  // The deploy runs in its own process group, so killing rekey's group (what a killed machine
+  // session or an OOM kill of the group does) leaves it running. Each run of the script records
+  // start and end, and notes any earlier run still alive: two deploys at once must never happen.
+  const SCRIPT = [
+    '#!/bin/sh',
+    'echo "start $1 $$" >> runs.log',
+    'for p in $(cat pids 2>/dev/null); do',
+    '  st=$(sed "s/.*) //" /proc/$p/stat 2>/dev/null | cut -d" " -f1)',
+    '  [ -n "$st" ] && [ "$st" != Z ] && echo "overlap $1 $$ with $p" >> runs.log',
+    'done',
+    'echo $$ >> pids',
+    'if [ -e "slow-$1" ]; then t=$(cat "slow-$1"); rm -f "slow-$1"; sleep "$t"; fi',
+    'echo "end $1 $$" >> runs.log',
+    '',
+  ].join('\n');
+
+  const cases = [
+    { label: 'deploy', sleep: 4, timeout: '30s', expect: 'waited', fail: undefined, outcome: 'rotated' },
+    { label: 'deploy', sleep: 120, timeout: '4s', expect: 'ended', fail: undefined, outcome: 'rotated' },
+    { label: 'rollback', sleep: 4, timeout: '30s', expect: 'waited', fail: 'verify', outcome: 'rolled-back' },
+  ] as const;
+
+  it.each(cases)(
+    'killed during a slow $label (timeout $timeout): recover $expect for it, then converges',
+    async (c) => {
+      const s = await stack({
+        deploy: 'sh slow.sh deploy',
+        rollback: 'sh slow.sh rollback',
+        deployTimeout: c.timeout,
+      });
+      await fs.writeFile(path.join(s.dir, 'slow.sh'), SCRIPT);
+      await fs.writeFile(path.join(s.dir, `slow-${c.label}`), String(c.sleep));
+      const runs = async () =>
+        (await fs.readFile(path.join(s.dir, 'runs.log'), 'utf8').catch(() => '')).trim().split('\n');
+      // rekey in its own process group, as a shell starts a job.
+      const env = { ...process.env, NO_COLOR: '1', ...(c.fail ? { REKEY_FAIL_AT: c.fail } : {}) };
+      const rekey = spawn(process.execPath, [CLI, 'rotate', '--yes'], {
+        cwd: s.dir,
+        env,
+        detached: true,
+        stdio: 'ignore',
+      });
+      const closed = once(rekey, 'close');
+      const firstPid = async (): Promise<string> => {
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const line = (await runs()).find((l) => l.startsWith(`start ${c.label} `));
+          if (line) return line.split(' ')[2]!;
+          if (Date.now() > deadline) throw new Error(`no ${c.label} started: ${(await runs()).join('; ')}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      const first = await firstPid();
+      process.kill(-rekey.pid!, 'SIGKILL');
+      await closed;
+      // The first deploy still runs.
+      expect(procState(Number(first))).not.toBe(undefined);
+      expect(procState(Number(first))).not.toBe('Z');
+
+      const r = await s.run(['recover', '--yes', '--json'], { timeoutMs: 120_000 });
+      let doc: { outcome?: string; leftOverCommand?: { outcome: string; label: string } } = {};
+      try {
+        doc = JSON.parse(r.stdout);
+      } catch {
+        // not JSON: the assertions below say what went wrong
+      }
+      const log = await runs();
+      const overlaps = log.filter((l) => l.startsWith('overlap'));
+      const consistent = await s.assertConsistent().then(
+        () => true,
+        () => false,
+      );
+      record({
+        kind: 'crash',
+        suite: 'engine, deploy in its own process group outlives the killed rekey',
+        point: `kill -9 of rekey's process group during a slow ${c.label} (${c.sleep} s, timeout ${c.timeout})`,
+        target: `(${c.label})`,
+        outcome: `${doc.outcome ?? `exit ${r.code}`}; left-over ${c.label}: ${doc.leftOverCommand?.outcome ?? 'not seen'}; ${overlaps.length} overlapping runs`,
+        converged: r.code === 0 && consistent && overlaps.length === 0,
+      });
+      expect(overlaps, log.join('\n')).toEqual([]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(doc.outcome).toBe(c.outcome);
+      expect(doc.leftOverCommand).toMatchObject({ label: c.label, outcome: c.expect });
+      expect(r.stderr).toMatch(
+        new RegExp(`the ${c.label} command of the interrupted rotation \\(process group \\d+\\)`),
+      );
+      // The first run ended (by itself, or ended by recover) before the next one started.
+      const firstEnd = log.indexOf(`end ${c.label} ${first}`);
+      const nextStart = log.findIndex(
+        (l, i) => i > log.indexOf(`start ${c.label} ${first}`) && l.startsWith('start'),
+      );
+      expect(nextStart, log.join('\n')).toBeGreaterThan(0);
+      if (c.expect === 'waited') expect(firstEnd).toBeGreaterThan(-1);
+      if (c.expect === 'waited') expect(firstEnd).toBeLessThan(nextStart);
+      else expect(firstEnd).toBe(-1);
+      expect(procState(Number(first)) ?? 'Z').toBe('Z');
+      await s.assertConsistent();
+      const again = await s.run(['recover', '--yes', '--json']);
+      expect(JSON.parse(again.stdout).outcome).toBe('nothing-to-do');
+    },
+    180_000,
+  );
 });
 
 describe('kill -9 during the rollback, then recover', () => {
