@@ -4,6 +4,10 @@
  * - stage: `ACL SETUSER <user> #<sha256(new)>`, so old and new both work; then persist;
  * - finish: `ACL SETUSER <user> !<sha256(old)>` once the new one is in place; then persist;
  * - revert: `#<sha256(old)> !<sha256(new)>` in one command; then persist.
+ * The journal keeps what Redis cannot tell afterwards (`ctx.facts`): `service` whether Redis may
+ * accept the new password, `disk` whether its config file or aclfile may hold it. A revert whose save
+ * fails while the disk may hold the new password fails (exit 4) on every run until a save succeeds:
+ * otherwise the discarded password would work again after a Redis restart.
  * Only hashes travel in commands; the plaintext goes only in AUTH. Connections already authenticated
  * keep working throughout. Every operation opens its own connection, first reads `ACL GETUSER` to see
  * what is already done, and authenticates with the credential it expects first, then the other one
@@ -12,10 +16,18 @@
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
 import { RekeyError } from '../../core/errors.js';
 import { generate } from '../../core/generate.js';
+import { safeMessage } from '../../core/redact.js';
 import { specFor } from '../spec.js';
 import type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from '../types.js';
 import { type AclUser, aclHash, getUser, setUser } from './acl.js';
-import { type RedisConn, type RedisEndpoint, toRekeyError, where, withRedis } from './connect.js';
+import {
+  describeDriverError,
+  type RedisConn,
+  type RedisEndpoint,
+  toRekeyError,
+  where,
+  withRedis,
+} from './connect.js';
 import { describePersistence, type Persistence, persist, resolvePersistence } from './persist.js';
 import { authRow, oldPasswordRow, probe } from './probe.js';
 
@@ -57,6 +69,21 @@ export function redisTarget(
     } catch (err) {
       throw toRekeyError(err, ep, context);
     }
+  };
+  /** The revert reached Redis but not its files, which may still hold the discarded password. */
+  const unsavedRevert = (err: unknown, p: Persistence): RekeyError => {
+    const file = (p.mode === 'acl-save' ? p.aclFile : p.configFile) ?? 'its config file';
+    const cmd = p.mode === 'acl-save' ? 'ACL SAVE' : 'CONFIG REWRITE';
+    const driver = err instanceof Error ? err.cause : undefined;
+    const why = driver ? `${cmd}: ${describeDriverError(driver)}` : safeMessage(err);
+    return new RekeyError(
+      'ERR_NEEDS_ATTENTION',
+      `${key}: ${where(ep)} accepts only the old password again, but the revert could not be saved (${why}): ${file} may still hold the new password, which would work again after a Redis restart; make ${file} writable for Redis, then run \`rekey recover\` (until then, do not restart Redis)`,
+      {
+        cause: err,
+        hint: `Make ${file} writable for Redis (not a read-only mount, not replaced by a directory, disk not full), then run \`rekey recover\`: it saves the revert. Do not restart Redis before that.`,
+      },
+    );
   };
   const mustHold = (user: AclUser, hash: string, present: boolean, what: string) => {
     if (user.passwords.includes(hash) !== present) {
@@ -144,6 +171,8 @@ export function redisTarget(
 
     async stage(ctx: TargetContext, cur: Values, next: Values): Promise<void> {
       const add = aclHash(value(next, 'new'));
+      // Before anything changes: neither Redis nor its files know the new password yet.
+      if (ctx.facts?.get('disk') === undefined) await ctx.facts?.record({ service: 'old', disk: 'old' });
       await session(ctx, [value(cur, 'current'), value(next, 'new')], 'stage', async (conn, p) => {
         if (p.problem) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: ${p.problem}`);
         let user = await getUser(conn, ep);
@@ -151,9 +180,11 @@ export function redisTarget(
           // Saving the unchanged user first proves persistence works (a read-only redis.conf fails
           // here) before Redis learns anything new.
           await persist(conn, ep, p);
+          await ctx.facts?.record({ service: 'new' });
           user = await setUser(conn, ep, [`#${add}`]);
         }
         mustHold(user, add, true, 'the new password');
+        await ctx.facts?.record({ service: 'new', disk: 'new' });
         await persist(conn, ep, p);
       });
     },
@@ -231,14 +262,20 @@ export function redisTarget(
         user = await setUser(conn, ep, rules);
         mustHold(user, keep, true, 'the old password');
         if (drop && drop !== keep) mustHold(user, drop, false, 'the new password');
+        await ctx.facts?.record({ service: 'old' });
         try {
           await persist(conn, ep, p);
         } catch (err) {
-          // Nothing changed in this call: stage either failed to persist before changing anything
-          // (nothing on disk to undo) or this is a re-run. Changed now: the disk must follow.
-          if (rules.length > 0) throw err;
+          // The journal says whether the disk may hold the new password (stage got as far as saving
+          // it): then it must be saved over, however often this runs, or a restart brings the
+          // discarded password back. Otherwise (stage failed its save check before changing
+          // anything) there is nothing on disk to undo. Journals of older versions: changed now.
+          const disk = ctx.facts?.get('disk');
+          if (disk === undefined ? rules.length > 0 : disk !== 'old') throw unsavedRevert(err, p);
           ctx.log.warn(`${key}: the revert could not be saved: ${(err as Error).message}`);
+          return;
         }
+        await ctx.facts?.record({ disk: 'old' });
       });
     },
   };
