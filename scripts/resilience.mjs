@@ -15,6 +15,8 @@ const files = [
   'test/engine/rotate.test.ts',
   'test/live',
   'test/cli/user-errors.test.ts',
+  'test/targets/redis/unsaved-revert.test.ts',
+  'test/policy/scheduler-auth.test.ts',
 ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {

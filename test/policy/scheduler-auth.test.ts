@@ -4,7 +4,7 @@
  * never retried (each try is a failed login; Grafana locks a user out after 5 in 5 minutes). The
  * secret needs attention at once, and schedule.json and the metrics say it was an auth rejection.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startGrafanaStandIn } from '../../demo/grafana/standin.js';
@@ -20,7 +20,9 @@ import { Scheduler } from '../../src/policy/schedule/scheduler.js';
 import { ScheduleStore } from '../../src/policy/schedule/store.js';
 import { allowedUnattendedTypes } from '../../src/policy/schedule/unattended.js';
 import { createTargets } from '../../src/targets/index.js';
+import { startCli } from '../engine/stack.js';
 import { samples } from '../helpers/exposition.js';
+import { record } from '../helpers/resilience.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Real time, except that sleeping (the backoff between retries) only moves the clock. */
@@ -112,5 +114,46 @@ describe('rekey schedule and a rejected credential', () => {
     expect(s.get(`rekey_secret_needs_attention{${labels}}`)).toBe(1);
     expect(s.get(`rekey_secret_needs_attention_reason{${labels},reason="auth"}`)).toBe(1);
     expect(s.get(`rekey_secret_needs_attention_reason{${labels},reason="failures"}`)).toBe(0);
+  });
+
+  it('rekey schedule --once (built CLI, real clock): one failed login, exit 4, nothing changed', async () => {
+    const dir = await tempDir('rekey-schedule-auth-cli-');
+    const grafana = await startGrafanaStandIn({
+      dataFile: path.join(dir, 'grafana.json'),
+      initialPassword: 'the-Real-admin-pw-1',
+      log: () => {},
+    });
+    onTestFinished(() => grafana.close());
+    const env = 'GRAFANA_ADMIN_PASSWORD=not-the-Admin-pw-2\n';
+    await writeFile(path.join(dir, '.env'), env, { mode: 0o600 });
+    await writeFile(
+      path.join(dir, 'rekey.yaml'),
+      [
+        'envFile: .env',
+        'secrets:',
+        `  - { key: GRAFANA_ADMIN_PASSWORD, type: grafana, url: "${grafana.url}", user: admin, unattended: true }`,
+        // Short backoff: today's retries would land 4 failed logins within 7 s instead of 7 minutes.
+        'schedule: { cron: "0 3 * * *", jitter: 0s, retries: 3, backoff: 1s, maxFailures: 3 }',
+      ].join('\n'),
+    );
+    const r = await startCli(['schedule', '--once', '--allow-unattended', 'grafana'], dir, {
+      ...process.env,
+      NO_COLOR: '1',
+    }).done;
+    const failed = grafana.stats().failedLogins;
+    const unchanged = (await readFile(path.join(dir, '.env'), 'utf8')) === env;
+    record({
+      kind: 'failure',
+      suite: 'rekey schedule (Grafana stand-in, built CLI)',
+      point: 'preflight',
+      cause: `wrong current Grafana password: ${failed} failed login(s), not retried, needs attention (auth)`,
+      exit: r.code,
+      rolledBack: r.code === 4 && failed === 1 && unchanged,
+    });
+    expect(failed).toBe(1);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/GRAFANA_ADMIN_PASSWORD: needs-attention \(ERR_TARGET_AUTH: .*not retried/);
+    expect(r.stderr).not.toContain('not-the-Admin-pw-2');
+    expect(unchanged).toBe(true);
   });
 });
