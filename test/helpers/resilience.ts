@@ -10,7 +10,9 @@ export type ResilienceRow =
   | { kind: 'failure'; suite: string; point: string; cause: string; exit: number | null; rolledBack: boolean }
   | { kind: 'concurrency'; suite: string; case: string; ok: boolean; detail: string }
   | { kind: 'bad-input'; suite: string; case: string; exit: number | null; code: string; unchanged: boolean }
-  | { kind: 'canary'; suite: string; scope: string; values: number; places: number; occurrences: number };
+  | { kind: 'canary'; suite: string; scope: string; values: number; places: number; occurrences: number }
+  /** A failure inside a step that briefly opens a service (Redis `nopass`): it must end closed. */
+  | { kind: 'fail-closed'; suite: string; point: string; cause: string; closed: boolean; detail: string };
 
 /** Appends one row (no-op unless REKEY_RESILIENCE_OUT is set). */
 export function record(row: ResilienceRow): void {

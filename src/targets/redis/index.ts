@@ -65,6 +65,7 @@ export function redisTarget(
         passwords,
         async (conn) => fn(conn, await resolvePersistence(conn, ep, secret.persist)),
         ctx.signal,
+        { nopass: context === 'finish' },
       );
     } catch (err) {
       throw toRekeyError(err, ep, context);
@@ -91,6 +92,55 @@ export function redisTarget(
         'ERR_TARGET_REJECTED',
         `${key}: ${where(ep)}: ACL GETUSER ${ep.user} ${present ? 'does not list' : 'still lists'} ${what}`,
       );
+    }
+  };
+
+  /** finish on one connection: retire the old password, then persist (clearing requirepass). */
+  const finishOn = (ctx: TargetContext, passwords: string[], drop: string, keep: string) =>
+    session(ctx, passwords, 'finish', async (conn, p) => {
+      if (p.problem) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: ${p.problem}`);
+      let user = await getUser(conn, ep);
+      // A finish cut short while clearing requirepass (killed, timed out) may have left the user open:
+      // close it with the new password (adding a password clears nopass) before anything else.
+      if (user.flags.includes('nopass')) user = await setUser(conn, ep, [`#${keep}`]);
+      if (!user.passwords.includes(keep)) {
+        throw new RekeyError(
+          'ERR_TARGET_REJECTED',
+          `${key}: ${where(ep)} does not hold the new password (restarted since stage?); the old one was kept`,
+          {
+            hint: 'Run `rekey recover`; if Redis was restarted, check it starts with the password in the env file.',
+          },
+        );
+      }
+      if (drop !== keep && user.passwords.includes(drop)) user = await setUser(conn, ep, [`!${drop}`]);
+      if (drop !== keep) mustHold(user, drop, false, 'the old password');
+      await persist(conn, ep, p, { final: true });
+    });
+
+  /**
+   * On a new connection: a user left `nopass` gets the new password back. 'ok' (was not open),
+   * 'closed' (was open, now holds the new password), 'open' (still open), 'unknown' (could not tell).
+   */
+  const closeIfOpen = async (
+    ctx: TargetContext,
+    passwords: string[],
+    keep: string,
+  ): Promise<'ok' | 'closed' | 'open' | 'unknown'> => {
+    try {
+      return await withRedis(
+        ep,
+        passwords,
+        async (conn) => {
+          const user = await getUser(conn, ep);
+          if (!user.flags.includes('nopass')) return 'ok';
+          const after = await setUser(conn, ep, [`#${keep}`]);
+          return !after.flags.includes('nopass') && after.passwords.includes(keep) ? 'closed' : 'open';
+        },
+        ctx.signal,
+        { nopass: true },
+      );
+    } catch {
+      return 'unknown';
     }
   };
 
@@ -230,22 +280,34 @@ export function redisTarget(
       const oldPw = value(cur, 'current');
       const newPw = value(next, 'new');
       const [drop, keep] = [aclHash(oldPw), aclHash(newPw)];
-      await session(ctx, [newPw, oldPw], 'finish', async (conn, p) => {
-        if (p.problem) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: ${p.problem}`);
-        let user = await getUser(conn, ep);
-        if (!user.passwords.includes(keep)) {
+      try {
+        await finishOn(ctx, [newPw, oldPw], drop, keep);
+      } catch (err) {
+        // Clearing requirepass opens the user (nopass) until the same MULTI restores its hashes: a
+        // failure or a timeout there must never leave it open. Check on a new connection.
+        const closed = await closeIfOpen(ctx, [newPw, oldPw], keep);
+        if (closed === 'open' || closed === 'unknown') {
           throw new RekeyError(
-            'ERR_TARGET_REJECTED',
-            `${key}: ${where(ep)} does not hold the new password (restarted since stage?); the old one was kept`,
+            'ERR_NEEDS_ATTENTION',
+            `${safeMessage(err)}; and ${where(ep)} ${closed === 'open' ? 'still shows' : 'could not be checked for'} nopass on user ${ep.user} (any password accepted)`,
             {
-              hint: 'Run `rekey recover`; if Redis was restarted, check it starts with the password in the env file.',
+              cause: err,
+              hint: `At once: ACL SETUSER ${ep.user} >… with the new ${key} from the env file (or stop Redis from being reached), then run \`rekey recover\`.`,
             },
           );
         }
-        if (drop !== keep && user.passwords.includes(drop)) user = await setUser(conn, ep, [`!${drop}`]);
-        if (drop !== keep) mustHold(user, drop, false, 'the old password');
-        await persist(conn, ep, p, { final: true });
-      });
+        if (closed === 'closed' && err instanceof RekeyError) {
+          throw new RekeyError(
+            err.code,
+            `${err.message} (user ${ep.user} was left with nopass: its new password was put back)`,
+            {
+              cause: err,
+              hint: err.hint,
+            },
+          );
+        }
+        throw err;
+      }
     },
 
     async revert(ctx: TargetContext, cur: Values, next: Values): Promise<void> {
