@@ -95,8 +95,17 @@ export function redisTarget(
     }
   };
 
-  /** finish on one connection: retire the old password, then persist (clearing requirepass). */
-  const finishOn = (ctx: TargetContext, passwords: string[], drop: string, keep: string) =>
+  /**
+   * finish on one connection: retire the old password, then persist (clearing requirepass, which
+   * `opened` notes: from then on a failure may have left the user nopass).
+   */
+  const finishOn = (
+    ctx: TargetContext,
+    passwords: string[],
+    drop: string,
+    keep: string,
+    opened: { maybe: boolean },
+  ) =>
     session(ctx, passwords, 'finish', async (conn, p) => {
       if (p.problem) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: ${p.problem}`);
       let user = await getUser(conn, ep);
@@ -114,6 +123,7 @@ export function redisTarget(
       }
       if (drop !== keep && user.passwords.includes(drop)) user = await setUser(conn, ep, [`!${drop}`]);
       if (drop !== keep) mustHold(user, drop, false, 'the old password');
+      opened.maybe = p.mode === 'rewrite' && ep.user === 'default';
       await persist(conn, ep, p, { final: true });
     });
 
@@ -122,7 +132,6 @@ export function redisTarget(
    * 'closed' (was open, now holds the new password), 'open' (still open), 'unknown' (could not tell).
    */
   const closeIfOpen = async (
-    ctx: TargetContext,
     passwords: string[],
     keep: string,
   ): Promise<'ok' | 'closed' | 'open' | 'unknown'> => {
@@ -136,7 +145,8 @@ export function redisTarget(
           const after = await setUser(conn, ep, [`#${keep}`]);
           return !after.flags.includes('nopass') && after.passwords.includes(keep) ? 'closed' : 'open';
         },
-        ctx.signal,
+        // Not cut short by an interruption: this only makes things safe.
+        undefined,
         { nopass: true },
       );
     } catch {
@@ -280,16 +290,18 @@ export function redisTarget(
       const oldPw = value(cur, 'current');
       const newPw = value(next, 'new');
       const [drop, keep] = [aclHash(oldPw), aclHash(newPw)];
+      const opened = { maybe: false };
       try {
-        await finishOn(ctx, [newPw, oldPw], drop, keep);
+        await finishOn(ctx, [newPw, oldPw], drop, keep, opened);
       } catch (err) {
+        if (!opened.maybe) throw err;
         // Clearing requirepass opens the user (nopass) until the same MULTI restores its hashes: a
         // failure or a timeout there must never leave it open. Check on a new connection.
-        const closed = await closeIfOpen(ctx, [newPw, oldPw], keep);
+        const closed = await closeIfOpen([newPw, oldPw], keep);
         if (closed === 'open' || closed === 'unknown') {
           throw new RekeyError(
             'ERR_NEEDS_ATTENTION',
-            `${safeMessage(err)}; and ${where(ep)} ${closed === 'open' ? 'still shows' : 'could not be checked for'} nopass on user ${ep.user} (any password accepted)`,
+            `${safeMessage(err)}; and ${where(ep)} ${closed === 'open' ? 'still shows' : 'could not be checked for'} nopass on user ${ep.user} (nopass lets in any client, without a password)`,
             {
               cause: err,
               hint: `At once: ACL SETUSER ${ep.user} >… with the new ${key} from the env file (or stop Redis from being reached), then run \`rekey recover\`.`,
