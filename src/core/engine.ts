@@ -340,7 +340,7 @@ async function runStep(run: Run, id: string, title: string): Promise<void> {
         if (phase === 'stage') {
           jt.state = 'staging';
           await run.save();
-          await t.stage(run.ctx, jt.old, jt.new);
+          await t.stage(run.targetCtx(jt), jt.old, jt.new);
           jt.state = 'staged';
         } else {
           await t.test(run.ctx, jt.new);

@@ -36,6 +36,12 @@ export interface JournalTarget {
   state: TargetState;
   old: Values;
   new: Values;
+  /**
+   * What the target noted about the live service and its saved configuration that the service itself
+   * cannot tell later (Redis: whether its config file may still hold the new password). Words only,
+   * never a value; written through `TargetContext.facts`. Absent in journals of older versions.
+   */
+  facts?: Record<string, string>;
 }
 
 /**

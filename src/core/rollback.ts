@@ -51,7 +51,7 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
         async () => {
           jt.state = 'reverting';
           await run.saveBestEffort();
-          await t.revert(run.ctx, jt.old, jt.new);
+          await t.revert(run.targetCtx(jt, { forward: false }), jt.old, jt.new);
           jt.state = 'reverted';
         },
         { forward: false },

@@ -7,7 +7,7 @@ import os from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
 import type { SessionInvalidator } from '../sessions/types.js';
-import type { CheckResult, Target, TargetContext, Values } from '../targets/types.js';
+import type { CheckResult, Target, TargetContext, TargetFacts, Values } from '../targets/types.js';
 import { runChecks, type TargetCheck } from '../verify/index.js';
 import { RekeyError } from './errors.js';
 import { faultPoint } from './faults.js';
@@ -164,6 +164,21 @@ export class Run {
     const t = this.journal.targets.find((x) => x.key === key);
     if (t === undefined) throw new RekeyError('ERR_INTERNAL', `no journal entry for ${key}`);
     return t;
+  }
+
+  /**
+   * The context for one target's stage or revert: `facts` are kept in its journal entry. Forward
+   * (stage) a failed journal write fails the step; during a rollback it is best effort, like the rest.
+   */
+  targetCtx(jt: JournalTarget, options: { forward?: boolean } = {}): TargetContext {
+    const facts: TargetFacts = {
+      get: (name) => jt.facts?.[name],
+      record: async (more) => {
+        jt.facts = { ...jt.facts, ...more };
+        await (options.forward === false ? this.saveBestEffort() : this.save());
+      },
+    };
+    return { ...this.ctx, facts };
   }
 
   /** Values of the env file after commit (old env with every target's new values). */

@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import { TRIGGERS } from '../config/schema.js';
-import { type RotationEvent, SECRET_STATES, type StatusReport } from './types.js';
+import { ATTENTION_KINDS, type RotationEvent, SECRET_STATES, type StatusReport } from './types.js';
 
 /** The metric names, for the dashboard, the alert rules and the tests. */
 export const METRICS = {
@@ -16,6 +16,7 @@ export const METRICS = {
   dueSoon: 'rekey_secret_due_soon',
   state: 'rekey_secret_state',
   needsAttention: 'rekey_secret_needs_attention',
+  needsAttentionReason: 'rekey_secret_needs_attention_reason',
   scheduleFailures: 'rekey_schedule_consecutive_failures',
   lastRotation: 'rekey_last_rotation_timestamp_seconds',
   rotations: 'rekey_rotations_total',
@@ -49,6 +50,12 @@ export function buildRegistry(report: StatusReport, events: readonly RotationEve
     METRICS.scheduleFailures,
     'Scheduled runs in a row that failed to rotate the secret.',
   );
+  const attentionReason = new Gauge({
+    name: METRICS.needsAttentionReason,
+    help: 'Why rekey schedule stopped rotating the secret: 1 for the reason (auth: the service rejected the credential, never retried; failures: repeated failed runs; inconsistent: an outcome rekey could not repair; other: recorded by an older rekey), 0 for the others.',
+    labelNames: [...SECRET_LABELS, 'reason'] as const,
+    registers,
+  });
   const state = new Gauge({
     name: METRICS.state,
     help: '1 for the current state of the secret (as rekey status shows it), 0 for the others.',
@@ -63,6 +70,10 @@ export function buildRegistry(report: StatusReport, events: readonly RotationEve
     overdue.set(labels, s.overdue ? 1 : 0);
     dueSoon.set(labels, s.dueSoon ? 1 : 0);
     needsAttention.set(labels, s.schedule?.needsAttention ? 1 : 0);
+    const attention = s.schedule?.needsAttention;
+    const why = attention ? (attention.kind ?? 'other') : undefined;
+    for (const reason of [...ATTENTION_KINDS, 'other'])
+      attentionReason.set({ ...labels, reason }, why === reason ? 1 : 0);
     failures.set(labels, s.schedule?.consecutiveFailures ?? 0);
     for (const st of SECRET_STATES) state.set({ ...labels, state: st }, s.state === st ? 1 : 0);
   }

@@ -44,8 +44,16 @@ export interface SecretScheduleState {
   lastSuccessAt?: string;
   lastError?: { code: string; message: string };
   /** Set after `maxFailures` failed runs (or an engine outcome needing a human): no more attempts. */
-  needsAttention?: { since: string; reason: string };
+  needsAttention?: { since: string; reason: string; kind?: AttentionKind };
 }
+
+/**
+ * Why the scheduler stopped: `auth` a service rejected the credential (never retried: Grafana locks a
+ * user out after 5 failed logins in 5 minutes), `failures` `maxFailures` failed runs in a row,
+ * `inconsistent` an outcome rekey could not repair (exit 4). Absent in files written before it existed.
+ */
+export const ATTENTION_KINDS = ['auth', 'failures', 'inconsistent'] as const;
+export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 
 export interface ScheduleFile {
   version: 1;
@@ -119,7 +127,11 @@ export interface SecretStatus {
   readonly approvalRequest?: string;
   readonly schedule?: {
     readonly consecutiveFailures: number;
-    readonly needsAttention?: { readonly since: string; readonly reason: string };
+    readonly needsAttention?: {
+      readonly since: string;
+      readonly reason: string;
+      readonly kind?: AttentionKind;
+    };
     readonly lastError?: { readonly code: string; readonly message: string };
   };
 }

@@ -20,6 +20,23 @@ export interface TargetContext {
   readonly log: Logger;
   /** Aborts long operations (connection attempts) when the rotation is interrupted. */
   readonly signal?: AbortSignal;
+  /** This target's durable notes in the rotation's journal (stage and revert only; absent elsewhere). */
+  readonly facts?: TargetFacts;
+}
+
+/**
+ * Durable notes a target keeps in the journal about what it did, for what a later step (a revert run
+ * by `rekey recover`, in another process) cannot read back from the service: for example whether a
+ * config file may still hold the new password. Names and values are words, never a secret.
+ *
+ * @example
+ * await ctx.facts?.record({ disk: 'new' }); // journaled (fsynced) before it resolves
+ * ctx.facts?.get('disk'); // 'new'
+ */
+export interface TargetFacts {
+  get(name: string): string | undefined;
+  /** Merges `facts` into the journal and writes it before resolving. */
+  record(facts: Readonly<Record<string, string>>): Promise<void>;
 }
 
 /** A row of the validation table. */

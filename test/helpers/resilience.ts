@@ -12,7 +12,10 @@ export type ResilienceRow =
   | { kind: 'bad-input'; suite: string; case: string; exit: number | null; code: string; unchanged: boolean }
   | { kind: 'canary'; suite: string; scope: string; values: number; places: number; occurrences: number }
   /** A teardown with a canary file beside its folders: it removed its own and kept everything else. */
-  | { kind: 'cleanup'; suite: string; case: string; removedOwn: boolean; keptOthers: boolean };
+  | { kind: 'cleanup'; suite: string; case: string; removedOwn: boolean; keptOthers: boolean }
+
+  /** A failure inside a step that briefly opens a service (Redis `nopass`): it must end closed. */
+  | { kind: 'fail-closed'; suite: string; point: string; cause: string; closed: boolean; detail: string };
 
 /** Appends one row (no-op unless REKEY_RESILIENCE_OUT is set). */
 export function record(row: ResilienceRow): void {

@@ -188,7 +188,10 @@ describe('Scheduler.runOnce', () => {
     expect(state).toMatchObject({
       consecutiveFailures: 3,
       lastError: { code: 'ERR_TARGET_UNREACHABLE', message: 'connection refused' },
-      needsAttention: { reason: '3 failed runs in a row; last: ERR_TARGET_UNREACHABLE: connection refused' },
+      needsAttention: {
+        reason: '3 failed runs in a row; last: ERR_TARGET_UNREACHABLE: connection refused',
+        kind: 'failures',
+      },
     });
     // Status shows it.
     const report = computeStatus(
@@ -207,6 +210,28 @@ describe('Scheduler.runOnce', () => {
       detail: expect.stringMatching(/^not due/),
     });
     expect((await h.store.read()).secrets.POSTGRES_PASSWORD).toBeUndefined();
+  });
+
+  it('a rejected credential (rolled back with ERR_TARGET_AUTH) is never retried; other secrets still rotate', async () => {
+    const h = await harness({
+      events: overdue('POSTGRES_PASSWORD', 'REDIS_PASSWORD'),
+      settings: { retries: 3 },
+      script: (key) =>
+        key === 'POSTGRES_PASSWORD'
+          ? { outcome: 'rolled-back', error: { code: 'ERR_TARGET_AUTH', message: 'password rejected' } }
+          : { outcome: 'rotated' },
+    });
+    const run = await h.scheduler.runOnce();
+    expect(h.calls.map((c) => c.key)).toEqual(['POSTGRES_PASSWORD', 'REDIS_PASSWORD']);
+    expect(h.clock.sleeps).toEqual([]);
+    expect(run.results.map((r) => [r.key, r.outcome, r.attempts])).toEqual([
+      ['POSTGRES_PASSWORD', 'needs-attention', 1],
+      ['REDIS_PASSWORD', 'rotated', 1],
+    ]);
+    expect((await h.store.read()).secrets.POSTGRES_PASSWORD?.needsAttention).toMatchObject({
+      kind: 'auth',
+      reason: expect.stringMatching(/^ERR_TARGET_AUTH: password rejected/),
+    });
   });
 
   it('a rotation the engine could not repair needs attention at once and ends the run', async () => {

@@ -4,8 +4,10 @@
  * its warning window, overdue, or never rotated). A rotation that fails and rolled back is retried
  * with exponential backoff; a run whose attempts all failed counts one failure, and after
  * `maxFailures` failed runs in a row the secret "needs attention": no more attempts until a successful
- * rotation (by hand or otherwise) or `rekey schedule --clear KEY`. An outcome the engine could not
- * repair (exit 4) needs attention at once and ends the run.
+ * rotation (by hand or otherwise) or `rekey schedule --clear KEY`. A credential the service rejects
+ * (ERR_TARGET_AUTH) needs attention at once and is never retried: each try is a failed login, and
+ * Grafana locks the user out after 5 in 5 minutes. An outcome the engine could not repair (exit 4)
+ * needs attention at once and ends the run.
  *
  * Time, status and rotation are injected, so tests drive it with a fake clock and a fake rotate.
  */
@@ -15,7 +17,7 @@ import type { ParsedConfig, SecretType } from '../../config/schema.js';
 import { EXIT, exitCodeOf, RekeyError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { safeMessage } from '../../core/redact.js';
-import type { ScheduleFile, SecretStatus, StatusReport } from '../types.js';
+import type { AttentionKind, ScheduleFile, SecretStatus, StatusReport } from '../types.js';
 import { type Clock, sleepUntil } from './clock.js';
 import type { ScheduleStore } from './store.js';
 
@@ -92,6 +94,9 @@ export interface RunReport {
   readonly at: string;
   readonly results: readonly KeyResult[];
 }
+
+/** The code of a credential the service rejected (wrong password, user locked out). */
+const AUTH_REJECTED = 'ERR_TARGET_AUTH';
 
 /** Whether a secret is due for unattended rotation. */
 function isDue(s: SecretStatus): boolean {
@@ -228,9 +233,14 @@ export class Scheduler {
         return { key, outcome: 'rotated', attempts, ...(verdict.id ? { rotationId: verdict.id } : {}) };
       }
       last = verdict.error;
+      if (verdict.kind === 'auth') {
+        const reason = `${last.code}: ${last.message} (a rejected credential is not retried: each try counts toward the service's lockout)`;
+        await this.#record(key, { ok: false, error: last, attention: reason, kind: 'auth' });
+        return { key, outcome: 'needs-attention', attempts, detail: reason };
+      }
       if (verdict.kind === 'fatal') {
         const reason = `${last.code}: ${last.message}`;
-        await this.#record(key, { ok: false, error: last, attention: reason });
+        await this.#record(key, { ok: false, error: last, attention: reason, kind: 'inconsistent' });
         return { key, outcome: 'needs-attention', attempts, detail: reason, fatal: true };
       }
       log.warn(`${key}: attempt ${attempts} failed: ${last.code}: ${last.message}`);
@@ -247,6 +257,7 @@ export class Scheduler {
         failures >= settings.maxFailures
           ? `${failures} failed runs in a row; last: ${last.code}: ${last.message}`
           : undefined,
+      kind: 'failures',
     });
     return attention
       ? { key, outcome: 'needs-attention', attempts, detail: attention }
@@ -256,19 +267,22 @@ export class Scheduler {
   /**
    * One rotation, classified: `retry` for failures that changed nothing and may pass later (rolled back,
    * exit 1; the lock held by another rotation), `final` for those a retry cannot fix (config, approvals,
-   * a pending recovery), `fatal` for an inconsistent state only a human can repair (exit 4).
+   * a pending recovery), `auth` for a credential the service rejected (in preflight, or at a step that
+   * then rolled back: retrying would only add failed logins), `fatal` for an inconsistent state only a
+   * human can repair (exit 4).
    */
   async #attempt(
     key: string,
   ): Promise<
     | { kind: 'rotated'; id?: string }
-    | { kind: 'retry' | 'final' | 'fatal'; error: { code: string; message: string } }
+    | { kind: 'retry' | 'final' | 'auth' | 'fatal'; error: { code: string; message: string } }
   > {
     try {
       const r = await this.deps.rotate(key);
       if (r.outcome === 'rotated') return { kind: 'rotated', ...(r.id ? { id: r.id } : {}) };
       const error = r.error ?? { code: 'ERR_ROTATION_FAILED', message: `outcome ${r.outcome}` };
-      return { kind: r.outcome === 'needs-attention' ? 'fatal' : 'retry', error };
+      if (r.outcome === 'needs-attention') return { kind: 'fatal', error };
+      return { kind: error.code === AUTH_REJECTED ? 'auth' : 'retry', error };
     } catch (e) {
       const code = exitCodeOf(e);
       const error = {
@@ -276,6 +290,7 @@ export class Scheduler {
         message: safeMessage(e),
       };
       if (code === EXIT.needsAttention) return { kind: 'fatal', error };
+      if (error.code === AUTH_REJECTED) return { kind: 'auth', error };
       if (code === EXIT.failedRolledBack || (e instanceof RekeyError && e.code === 'ERR_LOCKED')) {
         return { kind: 'retry', error };
       }
@@ -296,6 +311,7 @@ export class Scheduler {
           ok: false;
           error: { code: string; message: string };
           attention?: string | ((failures: number) => string | undefined);
+          kind?: AttentionKind;
         },
   ): Promise<string | undefined> {
     const now = this.deps.clock.now().toISOString();
@@ -313,7 +329,7 @@ export class Scheduler {
         consecutiveFailures: failures,
         lastAttemptAt: now,
         lastError: r.error,
-        ...(reason ? { needsAttention: { since: now, reason } } : {}),
+        ...(reason ? { needsAttention: { since: now, reason, ...(r.kind ? { kind: r.kind } : {}) } } : {}),
       };
     }, this.deps.clock.now());
     return reason;

@@ -25,7 +25,12 @@ export interface RedisConn {
   command<T = unknown>(args: readonly RedisArg[]): Promise<T>;
   /** Sends one command; bulk strings come back as Buffers (binary-safe keys). */
   commandRaw<T = unknown>(args: readonly RedisArg[]): Promise<T>;
-  /** MULTI … EXEC: all or nothing, no other client's command in between. */
+  /**
+   * MULTI … EXEC: no other client's command in between. A command that fails when EXEC runs it does
+   * not undo the others (MultiErrorReply). Without a reply within the command timeout the connection
+   * is destroyed (whether EXEC ran is then unknown: read the state again on a new connection) and
+   * the promise rejects with a timeout.
+   */
   transaction(commands: readonly (readonly string[])[]): Promise<unknown[]>;
 }
 
@@ -39,7 +44,8 @@ export const where = (ep: RedisEndpoint) => `Redis ${ep.host}:${ep.port}`;
 
 /**
  * Opens a connection authenticated with the first of `passwords` Redis accepts (each tried once, in
- * order, only while the previous one is refused with WRONGPASS; never in a loop), runs `fn` on it
+ * order, only while the previous one is refused with WRONGPASS; never in a loop; with `nopass`, none
+ * when the default user has no password, i.e. accepts any client), runs `fn` on it
  * and destroys the connection whatever happens. Throws the driver's error as is (see
  * {@link toRekeyError}), or ERR_INTERRUPTED once `signal` aborts.
  *
@@ -51,11 +57,13 @@ export async function withRedis<T>(
   passwords: string | readonly string[],
   fn: (conn: RedisConn) => Promise<T>,
   signal?: AbortSignal,
+  options: { nopass?: boolean } = {},
 ): Promise<T> {
   const list = typeof passwords === 'string' ? [passwords] : passwords;
-  const tries = list.filter((p, i) => p !== '' && list.indexOf(p) === i);
+  const tries: Array<string | undefined> = list.filter((p, i) => p !== '' && list.indexOf(p) === i);
   if (tries.length === 0) throw new RekeyError('ERR_ENVFILE_MISSING_KEY', `${ep.key} is missing or empty`);
-  for (const [n, password] of tries.entries()) {
+  for (let n = 0; n < tries.length; n++) {
+    const password = tries[n];
     if (signal?.aborted) throw interrupted(ep);
     const client = newClient(ep, password);
     const abort = () => client.destroy();
@@ -64,6 +72,12 @@ export async function withRedis<T>(
       try {
         await client.connect();
       } catch (err) {
+        // The default user is `nopass` (no password at all: AUTH is refused, none is needed). With
+        // `nopass` (finish, which closes such a user), connect without one to repair that state.
+        if (options.nopass && password !== undefined && ep.user === 'default' && isNoPasswordSet(err)) {
+          tries.splice(n + 1, tries.length, undefined);
+          continue;
+        }
         if (n < tries.length - 1 && isAuthFailure(err)) continue;
         throw err;
       }
@@ -83,7 +97,11 @@ function interrupted(ep: RedisEndpoint, cause?: unknown): RekeyError {
   return new RekeyError('ERR_INTERRUPTED', `${ep.key}: ${where(ep)}: interrupted`, { cause });
 }
 
-function newClient(ep: RedisEndpoint, password: string) {
+/** `AUTH <password>` to a server whose default user has no password (nopass). */
+const isNoPasswordSet = (err: unknown) =>
+  err instanceof ErrorReply && /called without any password configured/.test(err.message);
+
+function newClient(ep: RedisEndpoint, password: string | undefined) {
   const client = createClient({
     socket: {
       host: ep.host,
@@ -95,7 +113,7 @@ function newClient(ep: RedisEndpoint, password: string) {
     },
     // `AUTH <password>` for the default user works on every Redis; `AUTH <user> <password>` needs 6+.
     ...(ep.user === 'default' ? {} : { username: ep.user }),
-    password,
+    ...(password === undefined ? {} : { password }),
     // No CLIENT SETNAME: a user without +client|setname would fail the handshake.
     disableOfflineQueue: true,
   });
@@ -112,9 +130,29 @@ function wrap(client: ReturnType<typeof newClient>, signal?: AbortSignal): Redis
     async transaction(commands) {
       const multi = client.multi();
       for (const args of commands) multi.addCommand([...args]);
-      return (await multi.exec()) as unknown[];
+      // node-redis applies no timeout to MULTI/EXEC; a paused or stuck server would hang here forever.
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          client.destroy();
+          reject(new TransactionTimeout(COMMAND_TIMEOUT_MS));
+        }, COMMAND_TIMEOUT_MS);
+      });
+      try {
+        return (await Promise.race([multi.exec(), timedOut])) as unknown[];
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
+}
+
+/** MULTI/EXEC got no reply in time (the connection was destroyed; EXEC may or may not have run). */
+export class TransactionTimeout extends Error {
+  constructor(ms: number) {
+    super(`MULTI/EXEC got no reply within ${ms / 1000} s (connection closed; it may or may not have run)`);
+    this.name = 'TransactionTimeout';
+  }
 }
 
 export type FailureKind = 'auth' | 'privilege' | 'unreachable' | 'rejected';

@@ -4,6 +4,10 @@
  * - stage: `ACL SETUSER <user> #<sha256(new)>`, so old and new both work; then persist;
  * - finish: `ACL SETUSER <user> !<sha256(old)>` once the new one is in place; then persist;
  * - revert: `#<sha256(old)> !<sha256(new)>` in one command; then persist.
+ * The journal keeps what Redis cannot tell afterwards (`ctx.facts`): `service` whether Redis may
+ * accept the new password, `disk` whether its config file or aclfile may hold it. A revert whose save
+ * fails while the disk may hold the new password fails (exit 4) on every run until a save succeeds:
+ * otherwise the discarded password would work again after a Redis restart.
  * Only hashes travel in commands; the plaintext goes only in AUTH. Connections already authenticated
  * keep working throughout. Every operation opens its own connection, first reads `ACL GETUSER` to see
  * what is already done, and authenticates with the credential it expects first, then the other one
@@ -12,10 +16,18 @@
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
 import { RekeyError } from '../../core/errors.js';
 import { generate } from '../../core/generate.js';
+import { safeMessage } from '../../core/redact.js';
 import { specFor } from '../spec.js';
 import type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from '../types.js';
 import { type AclUser, aclHash, getUser, setUser } from './acl.js';
-import { type RedisConn, type RedisEndpoint, toRekeyError, where, withRedis } from './connect.js';
+import {
+  describeDriverError,
+  type RedisConn,
+  type RedisEndpoint,
+  toRekeyError,
+  where,
+  withRedis,
+} from './connect.js';
 import { describePersistence, type Persistence, persist, resolvePersistence } from './persist.js';
 import { authRow, oldPasswordRow, probe } from './probe.js';
 
@@ -53,10 +65,26 @@ export function redisTarget(
         passwords,
         async (conn) => fn(conn, await resolvePersistence(conn, ep, secret.persist)),
         ctx.signal,
+        { nopass: context === 'finish' },
       );
     } catch (err) {
       throw toRekeyError(err, ep, context);
     }
+  };
+  /** The revert reached Redis but not its files, which may still hold the discarded password. */
+  const unsavedRevert = (err: unknown, p: Persistence): RekeyError => {
+    const file = (p.mode === 'acl-save' ? p.aclFile : p.configFile) ?? 'its config file';
+    const cmd = p.mode === 'acl-save' ? 'ACL SAVE' : 'CONFIG REWRITE';
+    const driver = err instanceof Error ? err.cause : undefined;
+    const why = driver ? `${cmd}: ${describeDriverError(driver)}` : safeMessage(err);
+    return new RekeyError(
+      'ERR_NEEDS_ATTENTION',
+      `${key}: ${where(ep)} accepts only the old password again, but the revert could not be saved (${why}): ${file} may still hold the new password, which would work again after a Redis restart; make ${file} writable for Redis, then run \`rekey recover\` (until then, do not restart Redis)`,
+      {
+        cause: err,
+        hint: `Make ${file} writable for Redis (not a read-only mount, not replaced by a directory, disk not full), then run \`rekey recover\`: it saves the revert. Do not restart Redis before that.`,
+      },
+    );
   };
   const mustHold = (user: AclUser, hash: string, present: boolean, what: string) => {
     if (user.passwords.includes(hash) !== present) {
@@ -64,6 +92,65 @@ export function redisTarget(
         'ERR_TARGET_REJECTED',
         `${key}: ${where(ep)}: ACL GETUSER ${ep.user} ${present ? 'does not list' : 'still lists'} ${what}`,
       );
+    }
+  };
+
+  /**
+   * finish on one connection: retire the old password, then persist (clearing requirepass, which
+   * `opened` notes: from then on a failure may have left the user nopass).
+   */
+  const finishOn = (
+    ctx: TargetContext,
+    passwords: string[],
+    drop: string,
+    keep: string,
+    opened: { maybe: boolean },
+  ) =>
+    session(ctx, passwords, 'finish', async (conn, p) => {
+      if (p.problem) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: ${p.problem}`);
+      let user = await getUser(conn, ep);
+      // A finish cut short while clearing requirepass (killed, timed out) may have left the user open:
+      // close it with the new password (adding a password clears nopass) before anything else.
+      if (user.flags.includes('nopass')) user = await setUser(conn, ep, [`#${keep}`]);
+      if (!user.passwords.includes(keep)) {
+        throw new RekeyError(
+          'ERR_TARGET_REJECTED',
+          `${key}: ${where(ep)} does not hold the new password (restarted since stage?); the old one was kept`,
+          {
+            hint: 'Run `rekey recover`; if Redis was restarted, check it starts with the password in the env file.',
+          },
+        );
+      }
+      if (drop !== keep && user.passwords.includes(drop)) user = await setUser(conn, ep, [`!${drop}`]);
+      if (drop !== keep) mustHold(user, drop, false, 'the old password');
+      opened.maybe = p.mode === 'rewrite' && ep.user === 'default';
+      await persist(conn, ep, p, { final: true });
+    });
+
+  /**
+   * On a new connection: a user left `nopass` gets the new password back. 'ok' (was not open),
+   * 'closed' (was open, now holds the new password), 'open' (still open), 'unknown' (could not tell).
+   */
+  const closeIfOpen = async (
+    passwords: string[],
+    keep: string,
+  ): Promise<'ok' | 'closed' | 'open' | 'unknown'> => {
+    try {
+      return await withRedis(
+        ep,
+        passwords,
+        async (conn) => {
+          const user = await getUser(conn, ep);
+          if (!user.flags.includes('nopass')) return 'ok';
+          const after = await setUser(conn, ep, [`#${keep}`]);
+          return !after.flags.includes('nopass') && after.passwords.includes(keep) ? 'closed' : 'open';
+        },
+        // Not cut short by an interruption: this only makes things safe.
+        undefined,
+        { nopass: true },
+      );
+    } catch {
+      return 'unknown';
     }
   };
 
@@ -144,6 +231,8 @@ export function redisTarget(
 
     async stage(ctx: TargetContext, cur: Values, next: Values): Promise<void> {
       const add = aclHash(value(next, 'new'));
+      // Before anything changes: neither Redis nor its files know the new password yet.
+      if (ctx.facts?.get('disk') === undefined) await ctx.facts?.record({ service: 'old', disk: 'old' });
       await session(ctx, [value(cur, 'current'), value(next, 'new')], 'stage', async (conn, p) => {
         if (p.problem) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: ${p.problem}`);
         let user = await getUser(conn, ep);
@@ -151,9 +240,11 @@ export function redisTarget(
           // Saving the unchanged user first proves persistence works (a read-only redis.conf fails
           // here) before Redis learns anything new.
           await persist(conn, ep, p);
+          await ctx.facts?.record({ service: 'new' });
           user = await setUser(conn, ep, [`#${add}`]);
         }
         mustHold(user, add, true, 'the new password');
+        await ctx.facts?.record({ service: 'new', disk: 'new' });
         await persist(conn, ep, p);
       });
     },
@@ -199,22 +290,36 @@ export function redisTarget(
       const oldPw = value(cur, 'current');
       const newPw = value(next, 'new');
       const [drop, keep] = [aclHash(oldPw), aclHash(newPw)];
-      await session(ctx, [newPw, oldPw], 'finish', async (conn, p) => {
-        if (p.problem) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: ${p.problem}`);
-        let user = await getUser(conn, ep);
-        if (!user.passwords.includes(keep)) {
+      const opened = { maybe: false };
+      try {
+        await finishOn(ctx, [newPw, oldPw], drop, keep, opened);
+      } catch (err) {
+        if (!opened.maybe) throw err;
+        // Clearing requirepass opens the user (nopass) until the same MULTI restores its hashes: a
+        // failure or a timeout there must never leave it open. Check on a new connection.
+        const closed = await closeIfOpen([newPw, oldPw], keep);
+        if (closed === 'open' || closed === 'unknown') {
           throw new RekeyError(
-            'ERR_TARGET_REJECTED',
-            `${key}: ${where(ep)} does not hold the new password (restarted since stage?); the old one was kept`,
+            'ERR_NEEDS_ATTENTION',
+            `${safeMessage(err)}; and ${where(ep)} ${closed === 'open' ? 'still shows' : 'could not be checked for'} nopass on user ${ep.user} (nopass lets in any client, without a password)`,
             {
-              hint: 'Run `rekey recover`; if Redis was restarted, check it starts with the password in the env file.',
+              cause: err,
+              hint: `At once: ACL SETUSER ${ep.user} >… with the new ${key} from the env file (or stop Redis from being reached), then run \`rekey recover\`.`,
             },
           );
         }
-        if (drop !== keep && user.passwords.includes(drop)) user = await setUser(conn, ep, [`!${drop}`]);
-        if (drop !== keep) mustHold(user, drop, false, 'the old password');
-        await persist(conn, ep, p, { final: true });
-      });
+        if (closed === 'closed' && err instanceof RekeyError) {
+          throw new RekeyError(
+            err.code,
+            `${err.message} (user ${ep.user} was left with nopass: its new password was put back)`,
+            {
+              cause: err,
+              hint: err.hint,
+            },
+          );
+        }
+        throw err;
+      }
     },
 
     async revert(ctx: TargetContext, cur: Values, next: Values): Promise<void> {
@@ -231,14 +336,20 @@ export function redisTarget(
         user = await setUser(conn, ep, rules);
         mustHold(user, keep, true, 'the old password');
         if (drop && drop !== keep) mustHold(user, drop, false, 'the new password');
+        await ctx.facts?.record({ service: 'old' });
         try {
           await persist(conn, ep, p);
         } catch (err) {
-          // Nothing changed in this call: stage either failed to persist before changing anything
-          // (nothing on disk to undo) or this is a re-run. Changed now: the disk must follow.
-          if (rules.length > 0) throw err;
+          // The journal says whether the disk may hold the new password (stage got as far as saving
+          // it): then it must be saved over, however often this runs, or a restart brings the
+          // discarded password back. Otherwise (stage failed its save check before changing
+          // anything) there is nothing on disk to undo. Journals of older versions: changed now.
+          const disk = ctx.facts?.get('disk');
+          if (disk === undefined ? rules.length > 0 : disk !== 'old') throw unsavedRevert(err, p);
           ctx.log.warn(`${key}: the revert could not be saved: ${(err as Error).message}`);
+          return;
         }
+        await ctx.facts?.record({ disk: 'old' });
       });
     },
   };

@@ -113,10 +113,10 @@ export async function persist(
   options: { final?: boolean } = {},
 ): Promise<void> {
   if (p.problem) throw new RekeyError('ERR_TARGET_REJECTED', `${ep.key}: ${p.problem}`);
+  if (p.mode === 'rewrite' && options.final && ep.user === 'default') await clearRequirepass(conn, ep);
   try {
     if (p.mode === 'acl-save') await conn.command(['ACL', 'SAVE']);
     if (p.mode !== 'rewrite') return;
-    if (options.final && ep.user === 'default') await clearRequirepass(conn, ep);
     await conn.command(['CONFIG', 'REWRITE']);
   } catch (err) {
     const e = toRekeyError(err, ep, p.mode === 'acl-save' ? 'ACL SAVE' : 'CONFIG REWRITE');
@@ -124,12 +124,18 @@ export async function persist(
   }
 }
 
+const CLEAR_HINT =
+  'Run `rekey recover` once Redis answers normally again: finish runs again, checking the user first (rekey never leaves it nopass).';
+
 const PERSIST_HINT =
   'Let Redis write its config file or aclfile (a read-only mount cannot be rewritten), or set `persist: none` for this secret and have the deploy pass the new password to Redis.';
 
 /**
  * `CONFIG SET requirepass ""` leaves the default user with `nopass`; the same MULTI puts its hashes
- * back, so no client ever sees it open. A no-op change when requirepass is already empty.
+ * back, so no client ever sees it open. A no-op change when requirepass is already empty. Then
+ * `ACL GETUSER` again: the user must hold every hash it held, and not `nopass`. Any failure (a
+ * command of the MULTI failed, no reply in time, the check) throws, without retrying here: the caller
+ * makes sure, on a new connection, that the user is not left open (see `finish`).
  */
 async function clearRequirepass(conn: RedisConn, ep: RedisEndpoint): Promise<void> {
   const { passwords } = await getUser(conn, ep);
@@ -138,9 +144,16 @@ async function clearRequirepass(conn: RedisConn, ep: RedisEndpoint): Promise<voi
   try {
     await conn.transaction([['CONFIG', 'SET', 'requirepass', ''], restore]);
   } catch (err) {
-    // If only the second command failed, the user would accept any password: restore at once.
-    await conn.command(restore).catch(() => {});
-    const first = err instanceof MultiErrorReply ? [...err.errors()][0] : undefined;
-    throw toRekeyError(first ?? err, ep, 'clearing requirepass');
+    const failed = err instanceof MultiErrorReply ? [...err.errors()][0] : undefined;
+    const e = toRekeyError(failed ?? err, ep, 'clearing requirepass');
+    throw new RekeyError(e.code, e.message, { cause: err, hint: CLEAR_HINT });
+  }
+  const after = await getUser(conn, ep);
+  if (after.flags.includes('nopass') || passwords.some((h) => !after.passwords.includes(h))) {
+    throw new RekeyError(
+      'ERR_TARGET_REJECTED',
+      `${ep.key}: ${where(ep)}: after clearing requirepass, ACL GETUSER ${ep.user} shows ${after.flags.includes('nopass') ? 'nopass' : 'a password missing'}`,
+      { hint: CLEAR_HINT },
+    );
   }
 }

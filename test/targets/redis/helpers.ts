@@ -145,3 +145,44 @@ export function parseCommands(buf: Buffer): string[][] {
   }
   return commands;
 }
+
+/**
+ * A TCP proxy in front of a server that passes every client→server chunk through `tamper` first
+ * (what a fault in the network or the server would do to a command), server→client untouched.
+ */
+export async function tamperingProxy(
+  target: { host: string; port: number },
+  tamper: (chunk: Buffer) => Buffer | Promise<Buffer>,
+) {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target.port, target.host);
+    sockets.add(client).add(upstream);
+    // One chunk at a time, in order, even when `tamper` awaits something.
+    let chain = Promise.resolve();
+    client.on('data', (d) => {
+      const chunk = Buffer.from(d);
+      chain = chain.then(async () => {
+        const out = await tamper(chunk);
+        if (!upstream.destroyed) upstream.write(out);
+      });
+    });
+    upstream.pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    host: '127.0.0.1' as const,
+    port,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
