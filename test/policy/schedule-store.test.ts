@@ -17,7 +17,7 @@ import { allowedUnattendedTypes } from '../../src/policy/schedule/unattended.js'
 import { computeStatus } from '../../src/policy/status.js';
 import type { ScheduleFile } from '../../src/policy/types.js';
 import { record } from '../helpers/resilience.js';
-import { tempDir } from '../helpers/tmp.js';
+import { entries, tempDir } from '../helpers/tmp.js';
 import { inputs, NOW, secret, statusConfig } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -87,7 +87,7 @@ describe('schedule.json updates', { timeout: 120_000 }, () => {
     });
     expect(got).toBe(2 * N);
     // The write is atomic and the lock released: no temp file or lock left behind.
-    expect((await fs.readdir(dir)).sort()).toEqual(['locks', 'schedule.json']);
+    expect((await entries(dir)).sort()).toEqual(['locks', 'schedule.json']);
     await expect(fs.stat(lockPath(path.join(dir, 'locks', 'schedule')))).rejects.toThrow(/ENOENT/);
   });
 
