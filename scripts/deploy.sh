@@ -41,11 +41,26 @@ setting() {
 
 health_url() { echo "http://$(setting APP_HOST | sed 's/^$/127.0.0.1/'):$(setting APP_PORT | sed 's/^$/8000/')/api/health"; }
 
+# Alive = the process exists and is not a zombie: where pid 1 does not reap (containers without an
+# init), a killed runner stays in state Z and `kill -0` still succeeds on it.
+alive() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || { kill -0 "$1" 2>/dev/null; return; }
+  stat="${stat##*) }"
+  case "${stat%% *}" in Z | X) return 1 ;; esac
+}
+
+# The runner's pid, only while the pid file names a live process running this stack's runner (a
+# stale pid file whose pid was reused by another program is never signalled).
 running_pid() {
   [ -f "$pidfile" ] || return 1
   local pid
   pid="$(cat "$pidfile")"
-  kill -0 "$pid" 2>/dev/null || return 1
+  case "$pid" in '' | *[!0-9]*) return 1 ;; esac
+  alive "$pid" || return 1
+  if [ -r "/proc/$pid/cmdline" ]; then
+    tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qxF "$runner" || return 1
+  fi
   echo "$pid"
 }
 
@@ -136,8 +151,8 @@ stop() {
   local pid
   if pid="$(running_pid)"; then
     kill -TERM "$pid"
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    for _ in $(seq 1 150); do alive "$pid" || break; sleep 0.1; done
+    alive "$pid" && kill -KILL "$pid"
     echo "app stopped"
   else
     echo "app: not running"
