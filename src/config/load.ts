@@ -12,6 +12,7 @@ import { redactor } from '../core/redact.js';
 import { envValues, type LoadedEnvFile, readEnvFile } from '../envfile/index.js';
 import { interpolate } from './interpolate.js';
 import { configSchema, type ParsedConfig, SECRET_TYPES, type SecretConfig } from './schema.js';
+import { stackState } from './stack-state.js';
 
 export const DEFAULT_CONFIG = 'rekey.yaml';
 
@@ -26,8 +27,15 @@ export interface LoadedConfig {
   readonly stack: string;
   /** Absolute path of the env file, as configured (may be a symlink). */
   readonly envFile: string;
-  /** Absolute path of the state directory (journal, lock, logs). */
+  /**
+   * Absolute path of this stack's state directory (journal, lock, history, schedule, requests, logs):
+   * the configured `stateDir` when this stack owns it, else `<stateDir>/stacks/<stackKey>/`.
+   */
   readonly stateDir: string;
+  /** Absolute path of the configured `stateDir`, shared by the stacks of a folder (audit chain head and key). */
+  readonly stateRoot: string;
+  /** `<slug>-<hash>` of the env file's real path: which stack a record belongs to. */
+  readonly stackKey: string;
   /** The env file as read when the config was loaded. */
   readonly env: LoadedEnvFile;
 }
@@ -73,13 +81,14 @@ export async function loadConfig(configPath = DEFAULT_CONFIG): Promise<LoadedCon
   checkReferences(config, path.basename(abs));
   for (const secret of config.secrets) registerSecretValues(secret, values);
 
+  const state = await stackState(path.resolve(dir, config.stateDir), env.realPath);
   return {
     config,
     path: abs,
     dir,
     stack: config.stack ?? path.basename(dir),
     envFile,
-    stateDir: path.resolve(dir, config.stateDir),
+    ...state,
     env,
   };
 }

@@ -5,19 +5,20 @@
  */
 import type { LoadedConfig } from '../config/load.js';
 import { outstandingApprovals as governanceOutstanding } from '../governance/approvals/index.js';
-import { auditFileOf, readAuditLog } from '../governance/audit/index.js';
+import { auditFileOf, readAuditLog, stackRecords } from '../governance/audit/index.js';
 import type { AuditRecord } from '../governance/audit/types.js';
 import type { OutstandingApproval } from './types.js';
 
 /**
- * The records of the stack's audit log, in file order (an absent log is empty; unreadable lines are
- * skipped: `rekey audit verify` judges the chain, status only reads it).
+ * The records of the stack's audit log that belong to this stack (configs in one folder share the
+ * log), in file order (an absent log is empty; unreadable lines are skipped: `rekey audit verify`
+ * judges the chain, status only reads it).
  *
  * @example
  * (await auditRecords(loaded)).filter((r) => r.kind === 'rotate').length;
  */
 export async function auditRecords(loaded: LoadedConfig): Promise<AuditRecord[]> {
-  return readAuditLog(auditFileOf(loaded));
+  return stackRecords(loaded, await readAuditLog(auditFileOf(loaded)));
 }
 
 /**

@@ -30,6 +30,11 @@ export interface AuditRecord {
   readonly time: string;
   readonly kind: AuditKind;
   readonly stack: string;
+  /**
+   * The stack the record belongs to: `<slug>-<hash>` of its env file's real path (configs sharing a
+   * folder share the log). Absent in records written before stacks were told apart.
+   */
+  readonly stackKey?: string;
   readonly rotationId?: string;
   readonly trigger?: Trigger;
   readonly ticket?: string;
