@@ -5,6 +5,7 @@
  * show anything because one history file is torn would hide every overdue secret.
  */
 import type { LoadedConfig } from '../config/load.js';
+import { recordedTrigger } from '../config/triggers.js';
 import { readIfExists } from '../core/fsx.js';
 import { JournalStore } from '../core/journal.js';
 import { inspectLock } from '../core/lock.js';
@@ -124,7 +125,7 @@ async function pendingEvent(stateDir: string, store: JournalStore): Promise<Rota
       lock.state === 'held' || (lock.state === 'unknown' && !lock.reason.startsWith('empty'))
         ? 'running'
         : 'interrupted',
-    trigger: j.trigger,
+    trigger: recordedTrigger(j),
     source: 'journal',
     ...(j.meta.unattended === true ? { unattended: true } : {}),
   };

@@ -4,7 +4,7 @@
  * deleted or reordered record breaks the chain; the chain head is also kept in the state directory so
  * a truncated tail is caught. Values never appear: secrets are identified by an HMAC fingerprint.
  */
-import type { Trigger } from '../../config/schema.js';
+import type { RecordedTrigger } from '../../config/triggers.js';
 
 export type AuditKind = 'rotate' | 'rollback' | 'recover' | 'request' | 'approval' | 'break-glass';
 
@@ -36,7 +36,8 @@ export interface AuditRecord {
    */
   readonly stackKey?: string;
   readonly rotationId?: string;
-  readonly trigger?: Trigger;
+  /** Why: a rotation trigger, `manual` (a hand rotation without `--trigger`) or `rollback`. */
+  readonly trigger?: RecordedTrigger;
   readonly ticket?: string;
   readonly operator: string;
   readonly host: string;
