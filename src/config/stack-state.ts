@@ -3,14 +3,17 @@
  * `.rekey`): the stack is the env file, identified by its real path. The first stack to use a state
  * root owns the root itself (the layout of a single-stack install, unchanged); every other stack gets
  * `<root>/stacks/<key>/`, where the key is a readable slug of the env file's name plus a short hash
- * of its real path. The owner is recorded once in `<root>/stack-env` (its env file's real path).
+ * of its real path. The owner is recorded in `<root>/stack-env` (its env file's real path) by the
+ * first rotation or change request written there ({@link claimStackState}); loading a config
+ * writes nothing.
  *
- * A root written before this file existed has no `stack-env`: its owner is the env file its pending
- * journal names, else the one its newest archived rotation names, else the first stack that loads
- * it. So an in-flight journal is always found by the stack it belongs to.
+ * Without `stack-env` (a root written before stacks were told apart, or one not claimed yet), the
+ * owner is the env file its pending journal names, else the one its newest archived rotation names,
+ * else the stack now loading. So an in-flight journal is always found by the stack it belongs to.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { RekeyError } from '../core/errors.js';
 import { ensurePrivateDir, readIfExists, writeFileExclusive } from '../core/fsx.js';
 import { sha256 } from '../core/hash.js';
 
@@ -43,9 +46,7 @@ export function stackKeyOf(envRealPath: string): string {
 }
 
 /**
- * Where a stack's state lives under a state root, claiming the root for this stack when nobody owns
- * it yet. A root that cannot be written (read-only checkout) is not claimed; its owner is then
- * judged the same way on every run.
+ * Where a stack's state lives under a state root (reads only).
  *
  * @example
  * const { stateDir } = await stackState('/srv/app/.rekey', '/srv/app/.env.staging');
@@ -55,24 +56,61 @@ export async function stackState(stateRoot: string, envRealPath: string): Promis
   const stackKey = stackKeyOf(envRealPath);
   const owner = await rootOwner(stateRoot, envRealPath);
   return {
-    stateDir: owner === envRealPath ? stateRoot : path.join(stateRoot, 'stacks', stackKey),
+    stateDir:
+      owner === envRealPath || (await orphanedJournal(stateRoot, owner))
+        ? stateRoot
+        : path.join(stateRoot, 'stacks', stackKey),
     stateRoot,
     stackKey,
   };
 }
 
 async function rootOwner(stateRoot: string, envRealPath: string): Promise<string> {
-  const file = path.join(stateRoot, ROOT_OWNER_FILE);
-  const recorded = (await readIfExists(file))?.trim();
+  const recorded = (await readIfExists(path.join(stateRoot, ROOT_OWNER_FILE)))?.trim();
   if (recorded) return recorded;
-  const owner = (await legacyOwner(stateRoot)) ?? envRealPath;
-  try {
-    await ensurePrivateDir(stateRoot);
-    if (await writeFileExclusive(file, `${owner}\n`)) return owner;
-    return (await readIfExists(file))?.trim() || owner;
-  } catch {
-    return owner; // not writable: judged again next time, from the same files
+  return (await legacyOwner(stateRoot)) ?? envRealPath;
+}
+
+/**
+ * Records that the stack using the state root owns it (`<root>/stack-env`), before it writes state
+ * there that the root's history does not name it by (a change request) or after its first rotation.
+ * Does nothing for a stack in its own `stacks/<key>/` folder or a root already recorded as its own.
+ * Throws ERR_LOCKED when another stack claimed the root since this config was loaded.
+ *
+ * @example
+ * await claimStackState(loaded); // then write into loaded.stateDir
+ */
+export async function claimStackState(loaded: {
+  readonly stateDir: string;
+  readonly stateRoot: string;
+  readonly env: { readonly realPath: string };
+}): Promise<void> {
+  if (loaded.stateDir !== loaded.stateRoot) return;
+  const file = path.join(loaded.stateRoot, ROOT_OWNER_FILE);
+  const mine = loaded.env.realPath;
+  let owner = (await readIfExists(file))?.trim();
+  if (!owner) {
+    await ensurePrivateDir(loaded.stateRoot);
+    if (await writeFileExclusive(file, `${mine}\n`)) return;
+    owner = (await readIfExists(file))?.trim();
   }
+  if (owner !== mine) {
+    throw new RekeyError(
+      'ERR_LOCKED',
+      `the state directory ${loaded.stateRoot} was just taken by the stack of ${owner}; nothing was written`,
+      { hint: 'Run the command again: this stack now keeps its state in its own folder under it.' },
+    );
+  }
+}
+
+/**
+ * A pending journal in the root whose owner's env file is gone (moved or renamed mid-rotation): every
+ * stack is shown the root, so the journal blocks its rotations and `recover` judges it (it finishes
+ * it only when this env file holds the journal's old or new content).
+ */
+async function orphanedJournal(stateRoot: string, owner: string): Promise<boolean> {
+  if (!(await fs.stat(path.join(stateRoot, 'journal.json')).catch(() => undefined))) return false;
+  return (await fs.stat(owner).catch((e: NodeJS.ErrnoException) => e.code)) === 'ENOENT';
 }
 
 /**

@@ -10,7 +10,8 @@ import { envValues, readEnvFile } from '../envfile/index.js';
 import { execute, removeTempsOf } from './engine.js';
 import { RekeyError } from './errors.js';
 import { sha256 } from './hash.js';
-import { type Journal, JournalStore } from './journal.js';
+import { JournalStore } from './journal.js';
+import { refuseForeignJournal } from './journal-owner.js';
 import { acquireOrTakeOver } from './lock.js';
 import { rollBack } from './rollback.js';
 import { type EngineDeps, type RotationResult, Run } from './run.js';
@@ -23,7 +24,7 @@ import { type EngineDeps, type RotationResult, Run } from './run.js';
 export async function recover(deps: EngineDeps): Promise<RotationResult> {
   const store = new JournalStore(deps.loaded.stateDir);
   // Before the lock is taken over: a journal of another env file is not ours to finish or undo.
-  refuseForeignJournal(await store.read().catch(() => undefined), deps.loaded.env.realPath, store.file);
+  refuseForeignJournal(await store.read().catch(() => undefined), deps.loaded.env, store.file);
   const { lock, tookOver } = await acquireOrTakeOver(deps.loaded.stateDir, 'recover');
   const started = new Date();
   try {
@@ -45,7 +46,7 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
         warnings: [],
       };
     }
-    refuseForeignJournal(journal, deps.loaded.env.realPath, store.file);
+    refuseForeignJournal(journal, await readEnvFile(deps.loaded.envFile), store.file);
     const env = envValues((await readEnvFile(deps.loaded.envFile)).doc);
     const targets = await deps.makeTargets(env);
     // Register the journal's values before anything can print: the secret keys of each target (a
@@ -92,19 +93,4 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
       .release()
       .catch((e) => deps.progress.note(`warning: could not remove the lock: ${safeMessage(e)}`));
   }
-}
-
-/**
- * A journal names the env file it rotated (real path). One naming another env file belongs to another
- * stack: recovering it here would restore that stack's backup over this env file.
- */
-function refuseForeignJournal(journal: Journal | undefined, envRealPath: string, file: string): void {
-  if (journal === undefined || typeof journal.envFile !== 'string' || journal.envFile === envRealPath) return;
-  throw new RekeyError(
-    'ERR_NEEDS_ATTENTION',
-    `the interrupted rotation in ${file} belongs to the env file ${journal.envFile}, not ${envRealPath}; nothing was changed`,
-    {
-      hint: `Run \`rekey recover --config <the rekey.yaml of ${journal.envFile}>\`; if that config uses another state folder, move this journal there first.`,
-    },
-  );
 }

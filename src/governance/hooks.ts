@@ -6,6 +6,7 @@
  */
 import type { LoadedConfig } from '../config/load.js';
 import type { Trigger } from '../config/schema.js';
+import { claimStackState } from '../config/stack-state.js';
 import { type RecordedTrigger, recordedTrigger } from '../config/triggers.js';
 import { RekeyError } from '../core/errors.js';
 import type { JournalMeta } from '../core/journal.js';
@@ -56,6 +57,7 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
   return {
     async authorize({ plan, meta }) {
       if (options.command === 'recover') return;
+      await claimStackState(loaded);
       const rollback = options.command === 'rollback';
       // The trigger a request must name: the rotation's, or `rollback`.
       const trigger = rollback ? 'rollback' : plan.trigger;
@@ -124,6 +126,7 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
     },
 
     async completed(result, journal) {
+      await claimStackState(loaded).catch((e) => warn(safeMessage(e)));
       try {
         const backup = await archiveAfter(loaded, result, warn);
         const record = await completedRecord(loaded, options, granted, result, journal, backup);

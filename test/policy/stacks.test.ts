@@ -146,4 +146,23 @@ describe('two configs in one folder', { timeout: 180_000 }, () => {
     expect(JSON.parse(r.stdout).outcome).toBe('rolled-back');
     await s.assertConsistent();
   });
+
+  it('an env file renamed while its rotation was interrupted: rotate is blocked, recover finishes it', async () => {
+    const s = await stack();
+    expect((await s.run(['rotate', '--yes'])).code).toBe(0); // the stack owns .rekey
+    await s.run(['rotate', '--yes'], { env: { REKEY_CRASH_AT: 'stage:SINGLE_PASSWORD@end' } });
+    const renamed = path.join(s.dir, '.env.prod');
+    await fs.rename(s.envFile, renamed);
+    const config = path.join(s.dir, 'rekey.yaml');
+    await fs.writeFile(
+      config,
+      (await fs.readFile(config, 'utf8')).replace('envFile: .env.production', 'envFile: .env.prod'),
+    );
+    const blocked = await s.run(['rotate', '--yes']);
+    expect(blocked.code, blocked.stderr).toBe(6);
+    const r = await s.run(['recover', '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).outcome).toBe('rolled-back');
+    expect(existsSync(path.join(s.stateDir, 'journal.json'))).toBe(false);
+  });
 });

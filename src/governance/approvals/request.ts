@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { LoadedConfig } from '../../config/load.js';
+import { claimStackState } from '../../config/stack-state.js';
 import { REQUEST_TRIGGERS } from '../../config/triggers.js';
 import { RekeyError } from '../../core/errors.js';
 import {
@@ -101,6 +102,7 @@ export function buildRequest(fields: RequestFields): ChangeRequest {
 
 /** Writes a new request file (never over an existing one); returns its path. */
 export async function saveNewRequest(loaded: LoadedConfig, request: ChangeRequest): Promise<string> {
+  await claimStackState(loaded);
   const dir = requestsDir(loaded);
   await ensurePrivateDir(dir);
   const file = path.join(dir, `${request.id}.json`);
