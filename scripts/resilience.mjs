@@ -15,6 +15,7 @@ const files = [
   'test/engine/rotate.test.ts',
   'test/live',
   'test/cli/user-errors.test.ts',
+  'test/policy/stacks.test.ts',
 ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { type Stack, useStacks } from '../engine/stack.js';
+import { record } from '../helpers/resilience.js';
 
 const stack = useStacks();
 
@@ -86,6 +87,14 @@ describe('two configs in one folder', { timeout: 180_000 }, () => {
     expect(backups).toHaveLength(1);
 
     const r = await s.run([...b, 'recover', '--yes', '--json']);
+    const untouched = (await fs.readFile(lockFile, 'utf8')) === lock && !r.stderr.includes(backups[0]!);
+    record({
+      kind: 'concurrency',
+      suite: 'two stacks in one folder',
+      case: "recover of stack B while A's rotation is interrupted",
+      ok: r.code === 0 && untouched,
+      detail: `exit ${r.code}; A's lock, journal and backup ${untouched ? 'untouched' : 'TOUCHED'}`,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).outcome).toBe('nothing-to-do');
     expect(`${r.stdout}${r.stderr}`).not.toContain(backups[0]!);
@@ -113,6 +122,13 @@ describe('two configs in one folder', { timeout: 180_000 }, () => {
     const lock = await fs.readFile(path.join(lb.stateDir, 'lock'), 'utf8');
 
     const r = await s.run([...b, 'recover', '--yes']);
+    record({
+      kind: 'concurrency',
+      suite: 'two stacks in one folder',
+      case: "a journal of stack A found in stack B's state directory",
+      ok: r.code === 4 && (await fs.readFile(bEnv, 'utf8')) === B_ENV,
+      detail: `recover B: exit ${r.code}, names A's env file; B's env file and the lock unchanged`,
+    });
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toContain(`belongs to the env file ${await fs.realpath(s.envFile)}`);
     expect(r.stderr).not.toMatch(/took over the lock|backup-/);
@@ -161,6 +177,13 @@ describe('two configs in one folder', { timeout: 180_000 }, () => {
     const blocked = await s.run(['rotate', '--yes']);
     expect(blocked.code, blocked.stderr).toBe(6);
     const r = await s.run(['recover', '--yes', '--json']);
+    record({
+      kind: 'concurrency',
+      suite: 'two stacks in one folder',
+      case: 'env file renamed while its rotation was interrupted',
+      ok: blocked.code === 6 && r.code === 0,
+      detail: `rotate: exit ${blocked.code} (journal pending); recover: exit ${r.code}, ${r.code === 0 ? JSON.parse(r.stdout).outcome : 'failed'}`,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).outcome).toBe('rolled-back');
     expect(existsSync(path.join(s.stateDir, 'journal.json'))).toBe(false);
