@@ -25,6 +25,7 @@ const files = [
   'test/targets/redis/unsaved-revert.test.ts',
   'test/policy/scheduler-auth.test.ts',
   'test/targets/redis/finish.test.ts',
+  'test/policy/stacks.test.ts',
 ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {

@@ -5,7 +5,7 @@
  */
 
 import { type Command, Option } from 'commander';
-import { TRIGGERS } from '../config/triggers.js';
+import { REQUEST_TRIGGERS } from '../config/triggers.js';
 import type { GlobalOptions } from './context.js';
 import { list } from './options.js';
 
@@ -16,7 +16,9 @@ export function registerGovernanceCommands(program: Command, globals: () => Glob
     .command('request')
     .description('create a change request: what to rotate, to be approved before `rotate --request ID`')
     .addOption(
-      new Option('--trigger <trigger>', 'why the rotation happens').choices(TRIGGERS).makeOptionMandatory(),
+      new Option('--trigger <trigger>', 'why the rotation happens (rollback: for `rekey rollback`)')
+        .choices(REQUEST_TRIGGERS)
+        .makeOptionMandatory(),
     )
     .requiredOption('--ticket <id>', 'change ticket')
     .option('--only <keys>', 'comma-separated keys to rotate', list)
@@ -67,8 +69,17 @@ function extendEngineCommands(program: Command, globals: () => GlobalOptions): v
   const find = (name: string) => program.commands.find((c) => c.name() === name);
   find('rotate')
     ?.option('--request <id>', 'the approved change request authorizing this rotation')
-    .option('--break-glass <reason>', 'with --trigger compromise: rotate now, approvals after the fact');
-  find('rollback')?.option('--identity <file>', 'age identity file, to roll back from an encrypted archive');
+    .option('--break-glass <reason>', 'with --trigger compromise: rotate now, approvals after the fact')
+    .hook('preAction', (cmd) => {
+      // A hand rotation without --trigger (nor a request naming one) is recorded as `manual`.
+      if (cmd.getOptionValueSource('trigger') !== 'cli' && cmd.getOptionValue('request') === undefined) {
+        cmd.setOptionValue('recordedTrigger', 'manual');
+      }
+    });
+  find('rollback')
+    ?.option('--identity <file>', 'age identity file, to roll back from an encrypted archive')
+    .option('--request <id>', 'the approved change request (trigger rollback) authorizing this rollback')
+    .option('--break-glass <reason>', 'roll back now, approvals after the fact');
   find('recover')?.option('--operator <name>', 'who recovers (default: git user.email, else the OS user)');
   find('plan')?.hook('preAction', async () => {
     const [{ loadConfig }, { changeControlWarning }, { log }] = await Promise.all([

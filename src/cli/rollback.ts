@@ -10,8 +10,7 @@ import { rotate } from '../core/engine.js';
 import { RekeyError } from '../core/errors.js';
 import { RotationControl } from '../core/run.js';
 import { envValues, listBackups, parseEnv } from '../envfile/index.js';
-import { governanceHooks } from '../governance/hooks.js';
-import { operatorIdentity } from '../governance/identity.js';
+import { governRollback } from '../governance/hooks.js';
 import { confirm } from './confirm.js';
 import { type GlobalOptions, openStack } from './context.js';
 import { progressFor } from './progress.js';
@@ -27,15 +26,18 @@ export async function rollbackCommand(
     yes?: boolean;
     operator?: string;
     ticket?: string;
+    request?: string;
+    breakGlass?: string;
   },
 ): Promise<void> {
   const progress = progressFor();
   const control = new RotationControl();
   const stack = await openStack(globals, { progress, control });
-  const operator = await operatorIdentity(stack.loaded.dir, opts.operator);
-  const hooks = governanceHooks(stack.loaded, {
-    command: 'rollback',
-    operator,
+  const { meta, hooks } = await governRollback(stack.loaded, {
+    ...(opts.request !== undefined ? { request: opts.request } : {}),
+    ...(opts.breakGlass !== undefined ? { breakGlass: opts.breakGlass } : {}),
+    ...(opts.operator ? { operator: opts.operator } : {}),
+    ...(opts.ticket ? { ticket: opts.ticket } : {}),
     warn: (m) => progress.note(`warning: ${m}`),
   });
   const deps = { ...stack, hooks };
@@ -94,11 +96,7 @@ export async function rollbackCommand(
       only: keys,
       force: true,
       fixedValues: values,
-      meta: {
-        rollbackFrom: backup,
-        operator,
-        ...(opts.ticket ? { ticket: opts.ticket } : {}),
-      },
+      meta: { ...meta, rollbackFrom: backup },
     });
     progress.stop();
     report(result, opts.json);

@@ -1,5 +1,6 @@
 /** `rekey rotate`: the whole protocol under the lock, behind change control. */
 import type { Trigger } from '../config/schema.js';
+import type { RecordedTrigger } from '../config/triggers.js';
 import { rotate } from '../core/engine.js';
 import { RotationControl } from '../core/run.js';
 import { governRotation } from '../governance/hooks.js';
@@ -12,6 +13,8 @@ import { installInterruptHandler } from './signals.js';
 export interface RotateOptions {
   only?: string[];
   trigger: Trigger;
+  /** Set by governance-commands.ts: `manual` when neither --trigger nor --request was given. */
+  recordedTrigger?: RecordedTrigger;
   ticket?: string;
   operator?: string;
   attach?: string[];
@@ -28,6 +31,7 @@ export async function rotateCommand(globals: GlobalOptions, opts: RotateOptions)
   const stack = await openStack(globals, { progress, control });
   const { meta, hooks } = await governRotation(stack.loaded, {
     trigger: opts.trigger,
+    ...(opts.recordedTrigger ? { recordedTrigger: opts.recordedTrigger } : {}),
     ...(opts.request !== undefined ? { request: opts.request } : {}),
     ...(opts.breakGlass !== undefined ? { breakGlass: opts.breakGlass } : {}),
     ...(opts.operator ? { operator: opts.operator } : {}),

@@ -12,6 +12,7 @@ import { redactor } from '../core/redact.js';
 import { envValues, type LoadedEnvFile, readEnvFile } from '../envfile/index.js';
 import { interpolate } from './interpolate.js';
 import { configSchema, type ParsedConfig, SECRET_TYPES, type SecretConfig } from './schema.js';
+import { stackState } from './stack-state.js';
 
 export const DEFAULT_CONFIG = 'rekey.yaml';
 
@@ -26,8 +27,17 @@ export interface LoadedConfig {
   readonly stack: string;
   /** Absolute path of the env file, as configured (may be a symlink). */
   readonly envFile: string;
-  /** Absolute path of the state directory (journal, lock, logs). */
+  /** The env file's real path (symlinks resolved) when the config was loaded: the stack's identity. */
+  readonly envRealPath: string;
+  /**
+   * Absolute path of this stack's state directory (journal, lock, history, schedule, requests, logs):
+   * the configured `stateDir` when this stack owns it, else `<stateDir>/stacks/<stackKey>/`.
+   */
   readonly stateDir: string;
+  /** Absolute path of the configured `stateDir`, shared by the stacks of a folder (audit chain head and key). */
+  readonly stateRoot: string;
+  /** `<slug>-<hash>` of the env file's real path: which stack a record belongs to. */
+  readonly stackKey: string;
   /** The env file as read when the config was loaded. */
   readonly env: LoadedEnvFile;
 }
@@ -106,13 +116,17 @@ export async function loadStackConfig(configPath: string, envLookup: EnvLookup):
   refuseSecretReferences(config, refs, file);
 
   checkReferences(config, file);
+  // The env file's real path keys the stack's state; a missing file is reported where it is read.
+  const envRealPath = await fs.realpath(envFile).catch(() => envFile);
+  const state = await stackState(path.resolve(dir, config.stateDir), envRealPath);
   return {
     config,
     path: abs,
     dir,
     stack: config.stack ?? path.basename(dir),
     envFile,
-    stateDir: path.resolve(dir, config.stateDir),
+    envRealPath,
+    ...state,
   };
 }
 

@@ -15,6 +15,7 @@ import { execute, removeTempsOf } from './engine.js';
 import { RekeyError } from './errors.js';
 import { sha256 } from './hash.js';
 import { JournalStore } from './journal.js';
+import { refuseForeignJournal } from './journal-owner.js';
 import { acquireOrTakeOver } from './lock.js';
 import { groupAlive } from './process-alive.js';
 import { rollBack } from './rollback.js';
@@ -27,6 +28,8 @@ import { type EngineDeps, type RotationResult, Run } from './run.js';
  */
 export async function recover(deps: EngineDeps): Promise<RotationResult> {
   const store = new JournalStore(deps.loaded.stateDir);
+  // Before the lock is taken over: a journal of another env file is not ours to finish or undo.
+  refuseForeignJournal(await store.read().catch(() => undefined), deps.loaded.env, store.file);
   const { lock, tookOver } = await acquireOrTakeOver(deps.loaded.stateDir, 'recover');
   const started = new Date();
   try {
@@ -48,6 +51,7 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
         warnings: [],
       };
     }
+    refuseForeignJournal(journal, await readEnvFile(deps.loaded.envFile), store.file);
     const env = envValues((await readEnvFile(deps.loaded.envFile)).doc);
     const targets = await deps.makeTargets(env);
     // Register the journal's values before anything can print: the secret keys of each target (a

@@ -1,5 +1,5 @@
 /**
- * `--break-glass "reason"` with `--trigger compromise`: the rotation proceeds without approvals; the
+ * `--break-glass "reason"` with `--trigger compromise` (or on `rekey rollback`): the rotation proceeds without approvals; the
  * audit log records it, and (with `approvals:` configured) a change request is created for it and
  * claimed, to be approved by the required roles after the fact.
  */
@@ -31,7 +31,9 @@ export async function breakGlass(
   warn: (m: string) => void,
 ): Promise<void> {
   const reason = String(meta.breakGlass);
-  if (plan.trigger !== 'compromise') {
+  // A rollback returns to values that were in use: break-glass needs no compromise to justify it.
+  const trigger = options.command === 'rollback' ? 'rollback' : plan.trigger;
+  if (trigger !== 'compromise' && trigger !== 'rollback') {
     throw new RekeyError(
       'ERR_BREAK_GLASS_TRIGGER',
       `--break-glass needs --trigger compromise (not ${plan.trigger})`,
@@ -42,7 +44,7 @@ export async function breakGlass(
     await appendAudit(auditPaths(loaded), {
       time: now.toISOString(),
       kind: 'break-glass',
-      trigger: plan.trigger,
+      trigger,
       ...ticketOf(meta),
       operator: options.operator,
       breakGlass: reason,
@@ -56,7 +58,7 @@ export async function breakGlass(
   await createRequest(loaded, {
     id,
     keys: plan.keys,
-    trigger: plan.trigger,
+    trigger,
     requester: options.operator,
     ...(typeof meta.ticket === 'string' ? { ticket: meta.ticket } : {}),
     reason,

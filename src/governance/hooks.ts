@@ -6,6 +6,8 @@
  */
 import type { LoadedConfig } from '../config/load.js';
 import type { Trigger } from '../config/schema.js';
+import { claimStackState } from '../config/stack-state.js';
+import { type RecordedTrigger, recordedTrigger } from '../config/triggers.js';
 import { RekeyError } from '../core/errors.js';
 import type { JournalMeta } from '../core/journal.js';
 import { log } from '../core/log.js';
@@ -23,8 +25,10 @@ import { changeControlWarning, type GovernanceOptions } from './options.js';
 import { archiveAfter, completedRecord, type Granted, ticketOf } from './record.js';
 
 /**
- * Hooks for one command. `rollback` and `recover` are not gated (they return to, or finish, a state
- * that was already approved) but are audited like rotations.
+ * Hooks for one command. `rotate` and `rollback` are gated alike: a rollback changes live credentials
+ * too, so where rotations need approvals it needs a request with trigger `rollback` (or
+ * `--break-glass`). `recover` is not gated (it finishes or undoes what was already authorized) but is
+ * audited like them.
  *
  * @example
  * const hooks = governanceHooks(deps.loaded, { command: 'rollback', operator: 'alice@example.com' });
@@ -38,8 +42,8 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
   /** Records a refusal in the audit log and returns the error to throw. */
   const refused = async (plan: Plan, meta: JournalMeta, err: RekeyError): Promise<RekeyError> => {
     await appendAudit(auditPaths(loaded), {
-      kind: 'rotate',
-      trigger: plan.trigger,
+      kind: options.command === 'rollback' ? 'rollback' : 'rotate',
+      trigger: recordedTrigger({ trigger: plan.trigger, meta }),
       ...ticketOf(meta),
       operator: options.operator,
       ...(typeof meta.requestId === 'string' ? { requestId: meta.requestId } : {}),
@@ -52,7 +56,11 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
 
   return {
     async authorize({ plan, meta }) {
-      if (options.command !== 'rotate') return;
+      if (options.command === 'recover') return;
+      await claimStackState(loaded);
+      const rollback = options.command === 'rollback';
+      // The trigger a request must name: the rotation's, or `rollback`.
+      const trigger = rollback ? 'rollback' : plan.trigger;
       const approvals = loaded.config.approvals;
       if (typeof meta.breakGlass === 'string') {
         await breakGlass(loaded, plan, meta, options, now(), warn);
@@ -63,6 +71,7 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
         return;
       }
       if (
+        !rollback &&
         options.unattended &&
         plan.keys.every((k) => loaded.config.secrets.find((s) => s.key === k)?.unattended)
       ) {
@@ -75,9 +84,9 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
           meta,
           new RekeyError(
             'ERR_APPROVAL_MISSING',
-            `this stack needs the approval of ${approvals.require.join(' and ')} before a rotation; nothing was changed`,
+            `this stack needs the approval of ${approvals.require.join(' and ')} before a ${rollback ? 'rollback' : 'rotation'}; nothing was changed`,
             {
-              hint: `Create a request (\`rekey request --trigger ${plan.trigger} --only ${plan.keys.join(',')} --ticket ID\`), have it approved with \`rekey approve\`, then \`rekey rotate --request ID\`.`,
+              hint: `Create a request (\`rekey request --trigger ${trigger} --only ${plan.keys.join(',')} --ticket ID\`), have it approved with \`rekey approve\`, then \`rekey ${rollback ? 'rollback --backup FILE' : 'rotate'} --request ID\`${rollback ? ' (or, in an emergency, `rekey rollback --break-glass "reason"`)' : ''}.`,
             },
           ),
         );
@@ -85,7 +94,7 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
       try {
         const r = await authorizeRequest(loaded, meta.requestId, {
           keys: plan.keys,
-          trigger: plan.trigger,
+          trigger,
           ...(typeof meta.ticket === 'string' ? { ticket: meta.ticket } : {}),
           operator: options.operator,
           now: now(),
@@ -117,12 +126,13 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
     },
 
     async completed(result, journal) {
+      await claimStackState(loaded).catch((e) => warn(safeMessage(e)));
       try {
         const backup = await archiveAfter(loaded, result, warn);
         const record = await completedRecord(loaded, options, granted, result, journal, backup);
         await appendAudit(auditPaths(loaded), record);
         const requestId = granted.requestId ?? journal.meta.requestId;
-        if (typeof requestId === 'string' && result.kind !== 'rollback') {
+        if (typeof requestId === 'string') {
           await noteRotation(loaded, requestId, result.id).catch(() => {});
         }
       } catch (e) {
@@ -134,6 +144,8 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
 
 export interface RotateGovernanceInput {
   readonly trigger: Trigger;
+  /** The trigger to record when it is not `trigger`: `manual` for a hand rotation without `--trigger`. */
+  readonly recordedTrigger?: RecordedTrigger;
   readonly request?: string;
   readonly breakGlass?: string;
   readonly operator?: string;
@@ -180,6 +192,9 @@ export async function governRotation(
       : undefined;
   const meta: JournalMeta = {
     operator,
+    ...(input.recordedTrigger && input.recordedTrigger !== input.trigger
+      ? { recordedTrigger: input.recordedTrigger }
+      : {}),
     ...(input.ticket ? { ticket: input.ticket } : {}),
     ...(input.request ? { requestId: input.request } : {}),
     ...(breakGlassId ? { requestId: breakGlassId } : {}),
@@ -192,6 +207,55 @@ export async function governRotation(
     operator,
     attachments,
     ...(input.unattended ? { unattended: true } : {}),
+    ...(input.warn ? { warn: input.warn } : {}),
+  });
+  return { meta, hooks, operator };
+}
+
+export interface RollbackGovernanceInput {
+  readonly request?: string;
+  readonly breakGlass?: string;
+  readonly operator?: string;
+  readonly ticket?: string;
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * Checks `rollback`'s change-control options before anything is asked or changed; returns the journal
+ * meta (trigger recorded as `rollback`) and the hooks, which require an approved request with trigger
+ * `rollback` where rotations need approvals (or `--break-glass`, approved after the fact).
+ *
+ * @example
+ * const { meta, hooks } = await governRollback(deps.loaded, { request: 'req-20261125-3fa2c1' });
+ * await rotate({ ...deps, hooks }, { trigger: 'scheduled', fixedValues, meta: { ...meta, rollbackFrom } });
+ */
+export async function governRollback(
+  loaded: LoadedConfig,
+  input: RollbackGovernanceInput,
+): Promise<{ meta: JournalMeta; hooks: RotationHooks; operator: string }> {
+  if (input.breakGlass !== undefined && input.breakGlass.trim() === '') {
+    throw new RekeyError('ERR_USAGE', '--break-glass needs a reason (it is recorded in the audit log)');
+  }
+  if (input.breakGlass !== undefined && input.request !== undefined) {
+    throw new RekeyError('ERR_USAGE', '--break-glass and --request exclude each other');
+  }
+  if (input.request !== undefined && loaded.config.approvals === undefined) {
+    throw new RekeyError('ERR_APPROVALS_OFF', '--request given, but rekey.yaml has no approvals section');
+  }
+  const operator = await operatorIdentity(loaded.dir, input.operator);
+  const meta: JournalMeta = {
+    operator,
+    recordedTrigger: 'rollback',
+    ...(input.ticket ? { ticket: input.ticket } : {}),
+    ...(input.request ? { requestId: input.request } : {}),
+    ...(input.breakGlass !== undefined && loaded.config.approvals !== undefined
+      ? { requestId: newRequestId(new Date()) }
+      : {}),
+    ...(input.breakGlass !== undefined ? { breakGlass: input.breakGlass.trim() } : {}),
+  };
+  const hooks = governanceHooks(loaded, {
+    command: 'rollback',
+    operator,
     ...(input.warn ? { warn: input.warn } : {}),
   });
   return { meta, hooks, operator };

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { ArchiveResult } from '../backups/archive.js';
 import { archivingEnabled } from '../backups/settings.js';
 import type { LoadedConfig } from '../config/load.js';
+import { recordedTrigger } from '../config/triggers.js';
 import type { Journal, JournalMeta } from '../core/journal.js';
 import { safeMessage } from '../core/redact.js';
 import type { RotationResult } from '../core/run.js';
@@ -50,7 +51,7 @@ export async function completedRecord(
     time: result.endedAt,
     kind: options.command === 'recover' ? 'recover' : result.kind,
     rotationId: result.id,
-    trigger: journal.trigger,
+    trigger: recordedTrigger(journal),
     ...(ticket ? { ticket } : {}),
     operator: options.operator,
     ...(requestId ? { requestId } : {}),

@@ -2,7 +2,7 @@
  * `rekey request`: the keys a rotation with these options would rotate (the engine's own read-only
  * preflight, without touching any service), written as a change request.
  */
-import type { Trigger } from '../config/schema.js';
+import type { RequestTrigger } from '../config/triggers.js';
 import { preflight } from '../core/engine.js';
 import type { EngineDeps } from '../core/run.js';
 import { createRequest } from './approvals/create.js';
@@ -11,7 +11,8 @@ import { approvalsConfig } from './approvals/state.js';
 import { operatorIdentity } from './identity.js';
 
 export interface RequestRotationInput {
-  readonly trigger: Trigger;
+  /** `rollback`: a request for `rekey rollback` of the keys (`--only`, else every secret). */
+  readonly trigger: RequestTrigger;
   readonly ticket: string;
   readonly only?: readonly string[];
   readonly force?: boolean;
@@ -34,7 +35,7 @@ export async function requestRotation(
   const pre = await preflight(
     deps,
     {
-      trigger: input.trigger,
+      trigger: input.trigger === 'rollback' ? 'scheduled' : input.trigger,
       ...(input.only ? { only: input.only } : {}),
       ...(input.force ? { force: true } : {}),
     },

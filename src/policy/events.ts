@@ -3,7 +3,7 @@
  * events out). An id found in both is kept once: the audit log's newest record for it, with what
  * only the journal knows (`unattended`) filled in.
  */
-import type { Trigger } from '../config/schema.js';
+import { type RecordedTrigger, recordedTrigger } from '../config/triggers.js';
 import type { AuditRecord } from '../governance/audit/types.js';
 import type { EventOutcome, RotationEvent } from './types.js';
 
@@ -11,12 +11,12 @@ import type { EventOutcome, RotationEvent } from './types.js';
 export interface ArchivedRotation {
   readonly id: string;
   readonly kind: 'rotate' | 'rollback';
-  readonly trigger: Trigger;
+  readonly trigger: RecordedTrigger;
   readonly createdAt: string;
   readonly outcome: string;
   readonly backupPath?: string;
   readonly targets: ReadonlyArray<{ readonly key: string }>;
-  readonly meta?: { readonly unattended?: unknown };
+  readonly meta?: { readonly unattended?: unknown; readonly recordedTrigger?: unknown };
 }
 
 const OUTCOMES: ReadonlySet<string> = new Set(['rotated', 'rolled-back', 'needs-attention']);
@@ -69,7 +69,7 @@ export function eventsFromJournal(history: readonly ArchivedRotation[]): Rotatio
       time,
       keys: h.targets.map((t) => t.key),
       outcome: h.outcome as EventOutcome,
-      trigger: h.trigger,
+      trigger: recordedTrigger(h),
       source: 'journal',
       ...(h.meta?.unattended === true ? { unattended: true } : {}),
     });

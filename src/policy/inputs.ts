@@ -59,12 +59,8 @@ export async function readPolicyInputs(
     eventsFromAudit(await auditRecords(loaded)),
   );
   const store = new JournalStore(loaded.stateDir);
-  const history = await soft('journal history', [] as ArchivedRotation[], async () =>
-    (
-      (await store.history((file) =>
-        warnings.push(`journal history: ${file} is unreadable, skipped`),
-      )) as unknown as ArchivedRotation[]
-    ).filter((h) => h !== null && typeof h === 'object'),
+  const history = await soft('journal history', [] as ArchivedRotation[], () =>
+    stackHistory(loaded, store, (file) => warnings.push(`journal history: ${file} is unreadable, skipped`)),
   );
   const journal = eventsFromJournal(history);
   const annotationsBefore = await backupAnnotations(history, annotations);
@@ -83,6 +79,29 @@ export async function readPolicyInputs(
   const events = mergeEvents(audit, journal);
   if (pending && !events.some((e) => e.id === pending.id)) events.push(pending);
   return { events, ...(annotation ? { annotation } : {}), annotationsBefore, approvals, schedule, warnings };
+}
+
+/**
+ * The archived rotations of this stack: its own state directory's, and those an earlier version
+ * archived in the shared state root, each kept only when it names this stack's env file (one written
+ * before archives named it belongs to the stack that owns the root).
+ */
+async function stackHistory(
+  loaded: StackConfig,
+  store: JournalStore,
+  onSkip: (file: string) => void,
+): Promise<ArchivedRotation[]> {
+  const ownsRoot = loaded.stateDir === loaded.stateRoot;
+  const stores = ownsRoot ? [store] : [store, new JournalStore(loaded.stateRoot)];
+  const out: ArchivedRotation[] = [];
+  for (const s of stores) {
+    for (const h of (await s.history(onSkip)) as unknown as ArchivedRotation[]) {
+      if (h === null || typeof h !== 'object') continue;
+      const envFile = (h as { envFile?: unknown }).envFile;
+      if (typeof envFile === 'string' ? envFile === loaded.envRealPath : s === store) out.push(h);
+    }
+  }
+  return out;
 }
 
 /**

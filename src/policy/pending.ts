@@ -4,7 +4,7 @@
  * and when. Values are dropped as the JSON is parsed; what is returned holds none.
  */
 import { promises as fs } from 'node:fs';
-import type { Trigger } from '../config/schema.js';
+import { type RecordedTrigger, recordedTrigger } from '../config/triggers.js';
 import { RekeyError } from '../core/errors.js';
 import { JOURNAL_VERSION } from '../core/journal.js';
 
@@ -12,7 +12,7 @@ export interface PendingNames {
   readonly id: string;
   readonly kind: 'rotate' | 'rollback';
   readonly createdAt: string;
-  readonly trigger: Trigger;
+  readonly trigger: RecordedTrigger;
   readonly keys: readonly string[];
   readonly unattended: boolean;
 }
@@ -32,7 +32,7 @@ export async function readPendingNames(file: string): Promise<PendingNames> {
     createdAt?: unknown;
     trigger?: unknown;
     targets?: unknown;
-    meta?: { unattended?: unknown };
+    meta?: { unattended?: unknown; recordedTrigger?: unknown };
   };
   try {
     // Each target's `old` and `new` (the values) are dropped as they are parsed.
@@ -50,7 +50,8 @@ export async function readPendingNames(file: string): Promise<PendingNames> {
     id: String(j.id),
     kind: j.kind === 'rollback' ? 'rollback' : 'rotate',
     createdAt: String(j.createdAt),
-    trigger: j.trigger as Trigger,
+    // What the rotation is recorded as (manual, rollback, ...), not only the engine's trigger.
+    trigger: recordedTrigger({ trigger: String(j.trigger), meta: j.meta }),
     keys: (j.targets as Array<{ key?: unknown }>).map((t) => String(t?.key)),
     unattended: j.meta?.unattended === true,
   };

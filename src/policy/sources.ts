@@ -6,19 +6,20 @@
 import type { LoadedConfig, StackConfig } from '../config/load.js';
 import { RekeyError } from '../core/errors.js';
 import { outstandingApprovals as governanceOutstanding } from '../governance/approvals/index.js';
-import { auditFileOf, readAuditLog } from '../governance/audit/index.js';
+import { auditFileOf, readAuditLog, stackRecords } from '../governance/audit/index.js';
 import type { AuditRecord } from '../governance/audit/types.js';
 import type { OutstandingApproval } from './types.js';
 
 /**
- * The records of the stack's audit log, in file order (an absent log is empty; unreadable lines are
- * skipped: `rekey audit verify` judges the chain, status only reads it).
+ * The records of the stack's audit log that belong to this stack (configs in one folder share the
+ * log), in file order (an absent log is empty; unreadable lines are skipped: `rekey audit verify`
+ * judges the chain, status only reads it).
  *
  * @example
  * (await auditRecords(loaded)).filter((r) => r.kind === 'rotate').length;
  */
 export async function auditRecords(loaded: StackConfig): Promise<AuditRecord[]> {
-  return readAuditLog(auditFileOf(governanceView(loaded)));
+  return stackRecords(loaded, await readAuditLog(auditFileOf(governanceView(loaded))));
 }
 
 /**

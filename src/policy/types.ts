@@ -2,7 +2,8 @@
  * The data of policy and observability: rotation events read from disk (audit log, journal history,
  * a pending journal), and the status of each secret computed from them. Plain data, no values.
  */
-import type { SecretType, Trigger } from '../config/schema.js';
+import type { SecretType } from '../config/schema.js';
+import type { RecordedTrigger } from '../config/triggers.js';
 
 /** Where a rotation event, or a secret's last rotation, comes from. */
 export type EventSource = 'audit' | 'journal';
@@ -24,7 +25,7 @@ export interface RotationEvent {
   readonly time: Date;
   readonly keys: readonly string[];
   readonly outcome: EventOutcome;
-  readonly trigger?: Trigger;
+  readonly trigger?: RecordedTrigger;
   readonly source: EventSource;
   /** Run by `rekey schedule` under the config's standing approval. */
   readonly unattended?: boolean;
@@ -101,7 +102,7 @@ export interface SecretStatus {
   readonly lastRotated?: string;
   readonly source: AgeSource;
   /** Trigger of the last successful rotation, when the source knows it. */
-  readonly lastTrigger?: Trigger;
+  readonly lastTrigger?: RecordedTrigger;
   readonly ageMs?: number;
   /** lastRotated + maxAge. */
   readonly dueAt?: string;
@@ -121,7 +122,7 @@ export interface SecretStatus {
     readonly kind: RotationEvent['kind'];
     readonly at: string;
     readonly outcome: EventOutcome;
-    readonly trigger?: Trigger;
+    readonly trigger?: RecordedTrigger;
     readonly unattended?: boolean;
   };
   readonly approvalRequest?: string;

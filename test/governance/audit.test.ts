@@ -168,7 +168,7 @@ describe('audit records', () => {
       outcome: 'rotated',
       ticket: 'CHG-1042',
       operator: 'dana@example.com',
-      trigger: 'scheduled',
+      trigger: 'manual', // a hand rotation without --trigger
       prev: '0'.repeat(64),
     });
     expect(record!.phases!.map((p) => p.id)).toContain('commit');

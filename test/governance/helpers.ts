@@ -10,7 +10,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { openStack } from '../../src/cli/context.js';
 import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
-import type { Trigger } from '../../src/config/schema.js';
+import type { RequestTrigger } from '../../src/config/triggers.js';
 import { silentProgress } from '../../src/core/progress.js';
 import { approveRequest } from '../../src/governance/approvals/index.js';
 import type { ChangeRequest } from '../../src/governance/approvals/request.js';
@@ -46,7 +46,7 @@ export interface GovStack extends Stack {
   key(p: Person): string;
   loaded(): Promise<LoadedConfig>;
   /** A change request made in-process, exactly as `rekey request` makes it. */
-  request(o?: { trigger?: Trigger; only?: string[]; ticket?: string }): Promise<ChangeRequest>;
+  request(o?: { trigger?: RequestTrigger; only?: string[]; ticket?: string }): Promise<ChangeRequest>;
   approve(id: string, role: string, who: Person): Promise<void>;
   requestFile(id: string): string;
   auditFile: string;

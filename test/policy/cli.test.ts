@@ -127,12 +127,12 @@ describe('rekey status --json', { timeout: 180_000 }, () => {
     expect((await s.run(['rotate', '--yes'])).code).toBe(1);
     const doc = JSON.parse((await s.run(['status', '--json'])).stdout);
     expect(doc.secrets.map((x: { state: string }) => x.state)).toEqual(KEYS.map(() => 'rotation-failing'));
-    expect(doc.secrets[2].lastAttempt).toMatchObject({ outcome: 'rolled-back', trigger: 'scheduled' });
+    expect(doc.secrets[2].lastAttempt).toMatchObject({ outcome: 'rolled-back', trigger: 'manual' }); // no --trigger
     const human = await s.run(['status']);
     expect(human.code).toBe(0);
     expect(human.stdout).toBe('');
     expect(human.stderr).toMatch(
-      /SINGLE_PASSWORD\s+command\s+never\s+-\s+90d\s+now\s+rotation failing\s+rolled-back\s+scheduled/,
+      /SINGLE_PASSWORD\s+command\s+never\s+-\s+90d\s+now\s+rotation failing\s+rolled-back\s+manual/,
     );
   });
 });
@@ -203,7 +203,7 @@ describe('rekey serve', { timeout: 180_000 }, () => {
       expect((await s.run(['rotate', '--yes'])).code).toBe(1);
       const again = samples(await (await fetch(server.url)).text());
       expect(
-        again.get(`rekey_rotations_total{stack="${stackName}",trigger="scheduled",outcome="rolled-back"}`),
+        again.get(`rekey_rotations_total{stack="${stackName}",trigger="manual",outcome="rolled-back"}`),
       ).toBe(1);
       expect(
         again.get(`rekey_rotations_total{stack="${stackName}",trigger="release",outcome="rotated"}`),

@@ -7,7 +7,7 @@
  */
 import os from 'node:os';
 import type { LoadedConfig } from '../../config/load.js';
-import type { Trigger } from '../../config/schema.js';
+import type { RequestTrigger } from '../../config/triggers.js';
 import { RekeyError } from '../../core/errors.js';
 import { auditFileOf, readAuditLog } from '../audit/read.js';
 import {
@@ -22,7 +22,8 @@ import { approvalState, type RoleApproval } from './state.js';
 
 export interface RotationToAuthorize {
   readonly keys: readonly string[];
-  readonly trigger: Trigger;
+  /** The rotation's trigger, or `rollback` for `rekey rollback`. */
+  readonly trigger: RequestTrigger;
   /** `--ticket`, when given: must be the request's. */
   readonly ticket?: string;
   readonly operator: string;
@@ -67,7 +68,7 @@ export async function authorizeRequest(
   }
   const use = await requestUse(loaded, id);
   const audited = (await readAuditLog(auditFileOf(loaded))).find(
-    (r) => r.requestId === id && r.kind === 'rotate' && r.outcome !== 'refused',
+    (r) => r.requestId === id && (r.kind === 'rotate' || r.kind === 'rollback') && r.outcome !== 'refused',
   );
   if (use || audited) {
     const at = use?.time ?? audited?.time;

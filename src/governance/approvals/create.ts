@@ -1,6 +1,6 @@
 /** `rekey request`: a new change request, recorded in the audit log. */
 import { type LoadedConfig, ms } from '../../config/load.js';
-import type { Trigger } from '../../config/schema.js';
+import type { RequestTrigger } from '../../config/triggers.js';
 import { redactor } from '../../core/redact.js';
 import { appendAudit } from '../audit/append.js';
 import { auditPaths } from '../audit/read.js';
@@ -11,7 +11,7 @@ import { approvalsConfig } from './state.js';
 export interface NewRequest {
   /** The keys the rotation will rotate (as the plan computes them). */
   readonly keys: readonly string[];
-  readonly trigger: Trigger;
+  readonly trigger: RequestTrigger;
   readonly requester: string;
   readonly ticket?: string;
   readonly reason?: string;

@@ -9,7 +9,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { LoadedConfig } from '../../config/load.js';
-import { TRIGGERS } from '../../config/schema.js';
+import { claimStackState } from '../../config/stack-state.js';
+import { REQUEST_TRIGGERS } from '../../config/triggers.js';
 import { RekeyError } from '../../core/errors.js';
 import {
   ensurePrivateDir,
@@ -37,7 +38,7 @@ const requestSchema = z.object({
   id: z.string().regex(ID),
   stack: z.string(),
   keys: z.array(z.string()).min(1),
-  trigger: z.enum(TRIGGERS),
+  trigger: z.enum(REQUEST_TRIGGERS),
   ticket: z.string().optional(),
   reason: z.string().optional(),
   requester: z.string(),
@@ -101,6 +102,7 @@ export function buildRequest(fields: RequestFields): ChangeRequest {
 
 /** Writes a new request file (never over an existing one); returns its path. */
 export async function saveNewRequest(loaded: LoadedConfig, request: ChangeRequest): Promise<string> {
+  await claimStackState(loaded);
   const dir = requestsDir(loaded);
   await ensurePrivateDir(dir);
   const file = path.join(dir, `${request.id}.json`);

@@ -14,7 +14,7 @@ import { withFileLock } from './lock.js';
 import { type AuditRecord, GENESIS } from './types.js';
 
 /** A record as its author writes it: seq, prev, stack, host and time are filled in on append. */
-export type AuditDraft = Omit<AuditRecord, 'seq' | 'prev' | 'stack' | 'host' | 'time'> & {
+export type AuditDraft = Omit<AuditRecord, 'seq' | 'prev' | 'stack' | 'stackKey' | 'host' | 'time'> & {
   readonly time?: string;
 };
 
@@ -24,6 +24,8 @@ export interface AuditPaths {
   /** The state directory holding `audit-head` and the append lock. */
   readonly stateDir: string;
   readonly stack: string;
+  /** The stack key (`LoadedConfig.stackKey`) recorded in each record, when known. */
+  readonly stackKey?: string;
 }
 
 export function headFile(stateDir: string): string {
@@ -70,6 +72,7 @@ export async function appendAudit(paths: AuditPaths, draft: AuditDraft): Promise
       seq: lines.length + 1,
       time: time ?? new Date().toISOString(),
       stack: paths.stack,
+      ...(paths.stackKey ? { stackKey: paths.stackKey } : {}),
       host: os.hostname(),
       ...(redactStrings(rest) as typeof rest),
       prev: last === undefined ? GENESIS : lineHash(last),

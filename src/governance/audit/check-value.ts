@@ -9,6 +9,7 @@ import { RekeyError } from '../../core/errors.js';
 import { envValues, readEnvFile } from '../../envfile/index.js';
 import { fingerprint, readAuditKey } from './key.js';
 import { auditFileOf, readAuditLog } from './read.js';
+import { stackRecords } from './stack.js';
 
 export interface ValueCheck {
   readonly key: string;
@@ -29,7 +30,7 @@ export interface ValueCheck {
  * r.matches; // false after someone edited the env file by hand
  */
 export async function checkValue(loaded: LoadedConfig, key: string): Promise<ValueCheck> {
-  const records = await readAuditLog(auditFileOf(loaded));
+  const records = await stackRecords(loaded, await readAuditLog(auditFileOf(loaded)));
   const found = [...records]
     .reverse()
     .flatMap((r) => {
@@ -38,7 +39,7 @@ export async function checkValue(loaded: LoadedConfig, key: string): Promise<Val
       return s ? [{ r, s }] : [];
     })
     .find(({ r }) => r.kind === 'rotate' || r.kind === 'rollback' || r.kind === 'recover');
-  const auditKey = await readAuditKey(loaded.stateDir);
+  const auditKey = await readAuditKey(loaded.stateRoot);
   if (found === undefined || auditKey === undefined) {
     throw new RekeyError('ERR_AUDIT_NO_RECORD', `the audit log holds no fingerprint of ${key}`);
   }

@@ -11,5 +11,6 @@ export { checkValue, type ValueCheck } from './check-value.js';
 export { auditKey, fingerprint, readAuditKey } from './key.js';
 export { auditFileOf, auditPaths, readAuditLog, verifyAuditLog } from './read.js';
 export { fingerprintSecrets } from './secrets.js';
+export { stackRecords } from './stack.js';
 export type { AuditKind, AuditOutcome, AuditRecord, AuditSecret } from './types.js';
 export { GENESIS } from './types.js';

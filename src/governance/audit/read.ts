@@ -17,9 +17,17 @@ export function auditFileOf(loaded: LoadedConfig): string {
   return path.resolve(loaded.dir, loaded.config.audit.file);
 }
 
-/** Where a stack's audit log, chain head and append lock live. */
+/**
+ * Where a stack's audit log, chain head and append lock live. The log may be shared by the stacks of
+ * a folder, so its head and lock live in the shared state root; each record carries the stack key.
+ */
 export function auditPaths(loaded: LoadedConfig): AuditPaths {
-  return { file: auditFileOf(loaded), stateDir: loaded.stateDir, stack: loaded.stack };
+  return {
+    file: auditFileOf(loaded),
+    stateDir: loaded.stateRoot,
+    stack: loaded.stack,
+    stackKey: loaded.stackKey,
+  };
 }
 
 /**
@@ -54,6 +62,6 @@ export async function readAuditLog(file: string): Promise<AuditRecord[]> {
  */
 export async function verifyAuditLog(loaded: LoadedConfig): Promise<ChainVerdict & { file: string }> {
   const file = auditFileOf(loaded);
-  const [text, head] = await Promise.all([readIfExists(file), readHead(loaded.stateDir)]);
+  const [text, head] = await Promise.all([readIfExists(file), readHead(loaded.stateRoot)]);
   return { file, ...verifyChain(text, head) };
 }

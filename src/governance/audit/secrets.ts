@@ -17,7 +17,7 @@ export async function fingerprintSecrets(
   env?: ReadonlyMap<string, string>,
 ): Promise<AuditSecret[]> {
   const values = env ?? envValues((await readEnvFile(loaded.envFile)).doc);
-  const key = await auditKey(loaded.stateDir);
+  const key = await auditKey(loaded.stateRoot);
   return keys.map((k) => ({
     key: k,
     type: loaded.config.secrets.find((s) => s.key === k)?.type ?? 'unknown',

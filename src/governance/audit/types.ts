@@ -4,7 +4,7 @@
  * deleted or reordered record breaks the chain; the chain head is also kept in the state directory so
  * a truncated tail is caught. Values never appear: secrets are identified by an HMAC fingerprint.
  */
-import type { Trigger } from '../../config/schema.js';
+import type { RecordedTrigger } from '../../config/triggers.js';
 
 export type AuditKind = 'rotate' | 'rollback' | 'recover' | 'request' | 'approval' | 'break-glass';
 
@@ -30,8 +30,14 @@ export interface AuditRecord {
   readonly time: string;
   readonly kind: AuditKind;
   readonly stack: string;
+  /**
+   * The stack the record belongs to: `<slug>-<hash>` of its env file's real path (configs sharing a
+   * folder share the log). Absent in records written before stacks were told apart.
+   */
+  readonly stackKey?: string;
   readonly rotationId?: string;
-  readonly trigger?: Trigger;
+  /** Why: a rotation trigger, `manual` (a hand rotation without `--trigger`) or `rollback`. */
+  readonly trigger?: RecordedTrigger;
   readonly ticket?: string;
   readonly operator: string;
   readonly host: string;
