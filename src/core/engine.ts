@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ms, registerSecretValues } from '../config/load.js';
 import type { Trigger } from '../config/schema.js';
-import { lastLines, runCommand } from '../deploy/run.js';
+import { type CommandResult, outputDetails, runCommand } from '../deploy/run.js';
 import {
   assertUnique,
   checkGit,
@@ -443,17 +443,22 @@ export async function deployNow(run: Run, command: string, label: 'deploy' | 'ro
   });
   if (result.timedOut) {
     throw new RekeyError('ERR_DEPLOY_TIMEOUT', `${label} command did not finish within ${deploy.timeout}`, {
-      details: lastLines(result.output, 20),
+      details: commandOutput(result),
     });
   }
   if (result.exitCode !== 0) {
     throw new RekeyError(
       'ERR_DEPLOY_FAILED',
       `${label} command failed (${result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`})`,
-      { details: lastLines(result.output, 20) },
+      { details: commandOutput(result) },
     );
   }
   return `done in ${(result.ms / 1000).toFixed(1)} s`;
+}
+
+/** Error details for a failed command: where its log is, then its last lines (left out of `--json`). */
+function commandOutput(result: CommandResult): string[] {
+  return [...(result.logFile ? [`output: ${result.logFile}`] : []), ...outputDetails(result.output)];
 }
 
 function verifyNew(run: Run): Promise<string> {
