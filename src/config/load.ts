@@ -72,6 +72,8 @@ export async function loadConfig(configPath = DEFAULT_CONFIG): Promise<LoadedCon
 
   checkReferences(config, path.basename(abs));
   for (const secret of config.secrets) registerSecretValues(secret, values);
+  // Keys that name a secret (DEMO_USER_PASSWORD, a webhook TOKEN) are masked too, managed or not.
+  redactor.addEnv(values);
 
   return {
     config,
