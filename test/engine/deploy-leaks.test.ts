@@ -85,5 +85,5 @@ describe('deploy output in disguise', () => {
     });
     expect(stored.some((t) => t.includes('prefix [REDACTED:'))).toBe(true); // the deploy log was scanned
     expect(findLeak(secrets, texts)).toBeUndefined();
-  });
+  }, 240_000);
 });
