@@ -86,7 +86,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   );
   say(color.dim('  starting PostgreSQL (SCRAM), Redis (config file) and the Grafana stand-in…'));
   const stack: DemoStack = await setUpDemoStack({ repo: REPO, keep: options.keep });
-  for (const [k, v] of Object.entries(stack.initial)) redactor.add(k, v);
+  // The secrets only (managed keys all name a secret): hosts and ports stay readable.
+  redactor.addEnv(Object.entries(stack.initial));
   let kept = false;
   try {
     say(color.dim(`  stack folder: ${stack.dir}`));
@@ -120,7 +121,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     ]);
     await rekey(['verify']);
     const after = await env();
-    for (const [k, v] of after) redactor.add(k, v);
+    redactor.addEnv(after);
     say(color.bold('   What changed, shown with real requests:'));
     const pgPort = Number(after.get('POSTGRES_PORT'));
     const redisPort = Number(after.get('REDIS_PORT'));
@@ -193,7 +194,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       'demo@rekey.local',
     ]);
     const third = await env();
-    for (const [k, v] of third) redactor.add(k, v);
+    redactor.addEnv(third);
     claim(
       'compromise',
       'the token from before both rotations is rejected at once',

@@ -10,7 +10,7 @@ import { color } from '../core/log.js';
 import { redactor, safeMessage } from '../core/redact.js';
 import { registerGovernanceCommands } from './governance-commands.js';
 import { collect, list } from './options.js';
-import { jsonWasPrinted, printJson } from './output.js';
+import { jsonWasPrinted, printJson, setVerbose } from './output.js';
 import { registerPolicyCommands } from './policy-commands.js';
 
 const VERSION = '0.1.0';
@@ -28,9 +28,11 @@ export function buildProgram(): Command {
     .version(VERSION)
     .option('--config <path>', 'the rekey.yaml to use', 'rekey.yaml')
     .option('--allow-unignored', 'accept an env file inside a git work tree that .gitignore does not cover')
+    .option('--verbose', 'with --json: keep the (redacted) output of a failed deploy in the document')
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeErr: () => {}, outputError: () => {} });
+    .configureOutput({ writeErr: () => {}, outputError: () => {} })
+    .hook('preAction', () => setVerbose(program.opts<{ verbose?: boolean }>().verbose === true));
   const globals = () => program.opts<{ config: string; allowUnignored?: boolean }>();
 
   program

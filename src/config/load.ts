@@ -67,6 +67,8 @@ export async function loadConfig(configPath = DEFAULT_CONFIG): Promise<LoadedCon
     return values;
   });
   for (const secret of stack.config.secrets) registerSecretValues(secret, values);
+  // Keys that name a secret (DEMO_USER_PASSWORD, a webhook TOKEN) are masked too, managed or not.
+  redactor.addEnv(values);
   return { ...stack, env: env as LoadedEnvFile };
 }
 

@@ -158,6 +158,16 @@ export const configSchema = z.strictObject({
   stack: z.string().min(1).optional().describe('Name of the stack (default: the config folder name).'),
   envFile: z.string().min(1),
   stateDir: z.string().default('.rekey'),
+  envFileMode: z
+    .string()
+    .regex(/^0?[0-7]{3}$/, 'an octal mode such as "0600"')
+    .refine((m) => (Number.parseInt(m, 8) & ~0o640) === 0 && (Number.parseInt(m, 8) & 0o400) !== 0, {
+      message: 'at most "0640": owner read (and write), group read; others nothing',
+    })
+    .default('0600')
+    .describe(
+      'Mode of the env file after a rotation (default "0600", at most "0640"); never wider than the file was.',
+    ),
   policy: z
     .strictObject({
       maxAge: duration.default('90d'),

@@ -14,10 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { ms, registerSecretValues } from '../config/load.js';
 import type { Trigger } from '../config/schema.js';
-import { lastLines, runCommand } from '../deploy/run.js';
+import { type CommandResult, outputDetails, runCommand } from '../deploy/run.js';
 import {
+  assertLeadsTo,
   assertUnique,
+  checkEnvFileFolder,
   checkGit,
+  DEFAULT_ENV_FILE_MODE,
   type EnvChange,
   editEnv,
   envValues,
@@ -55,6 +58,8 @@ export interface Preflight {
   readonly selected: readonly Target[];
   readonly env: ReadonlyMap<string, string>;
   readonly envText: string;
+  /** The file the env file path led to at preflight (symlinks followed): the only file rekey writes. */
+  readonly envRealPath: string;
   readonly sessions?: SessionInvalidator;
   /** Per key: what inspecting the live service found (plan only). */
   readonly notes: Readonly<Record<string, readonly PlanNote[]>>;
@@ -73,6 +78,7 @@ export async function preflight(
 ): Promise<Preflight> {
   const { loaded } = deps;
   await checkGit(loaded.envFile, { allowUnignored: deps.allowUnignored ?? false });
+  await checkEnvFileFolder(loaded.envFile);
   const envFile = await readEnvFile(loaded.envFile);
   const env = envValues(envFile.doc);
   for (const s of loaded.config.secrets) registerSecretValues(s, env);
@@ -136,6 +142,7 @@ export async function preflight(
     selected,
     env,
     envText: envFile.text,
+    envRealPath: envFile.realPath,
     ...(sessions ? { sessions } : {}),
     notes,
     current,
@@ -243,7 +250,7 @@ async function prepare(
     Object.entries(next).map(([key, value]) => ({ key, value, after: t.key })),
   );
   const envFile = await readEnvFile(deps.loaded.envFile);
-  if (envFile.text !== pre.envText) {
+  if (envFile.text !== pre.envText || envFile.realPath !== pre.envRealPath) {
     throw new RekeyError(
       'ERR_ENVFILE_CHANGED',
       'the env file changed during preflight; nothing was changed',
@@ -254,7 +261,7 @@ async function prepare(
   }
   const after = editEnv(envFile.doc, changes, { annotation: now });
   // The backup must hold exactly the bytes the new text was derived from.
-  const backupPath = await writeBackup(deps.loaded.envFile, now, { expected: envFile.text });
+  const backupPath = await writeBackup(pre.envRealPath, now, { expected: envFile.text });
   await faultPoint('prepare', 'begin');
   const journal: Journal = {
     version: JOURNAL_VERSION,
@@ -399,7 +406,10 @@ async function runStep(run: Run, id: string, title: string): Promise<void> {
 
 async function commit(run: Run): Promise<string> {
   const j = run.journal;
-  const { text: nowText } = await readEnvFile(run.deps.loaded.envFile);
+  // The env file was resolved once, at preflight (the journal holds that real path): a symlink
+  // swapped since must not send the new values to another file. Checked before anything is read.
+  await assertLeadsTo(run.deps.loaded.envFile, j.envFile);
+  const { text: nowText } = await readEnvFile(j.envFile);
   const nowSha = sha256(nowText);
   if (nowSha === j.envAfterSha256) return 'already committed';
   const text = pendingText.get(run);
@@ -414,9 +424,18 @@ async function commit(run: Run): Promise<string> {
     );
   }
   const control = run.deps.control;
-  const write = () => writeEnvFile(run.deps.loaded.envFile, text);
+  const write = () =>
+    writeEnvFile(run.deps.loaded.envFile, text, {
+      mode: envFileModeOf(run.deps.loaded.config),
+      realPath: j.envFile,
+    });
   await (control ? control.criticalSection('writing the env file', write) : write());
   return `${path.basename(run.deps.loaded.envFile)} replaced`;
+}
+
+/** The configured `envFileMode` as a number (0600 by default). */
+export function envFileModeOf(config: { envFileMode?: string }): number {
+  return config.envFileMode === undefined ? DEFAULT_ENV_FILE_MODE : Number.parseInt(config.envFileMode, 8);
 }
 
 async function currentEnv(run: Run): Promise<ReadonlyMap<string, string>> {
@@ -464,17 +483,22 @@ export async function deployNow(run: Run, command: string, label: 'deploy' | 'ro
   }
   if (result.timedOut) {
     throw new RekeyError('ERR_DEPLOY_TIMEOUT', `${label} command did not finish within ${deploy.timeout}`, {
-      details: lastLines(result.output, 20),
+      details: commandOutput(result),
     });
   }
   if (result.exitCode !== 0) {
     throw new RekeyError(
       'ERR_DEPLOY_FAILED',
       `${label} command failed (${result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`})`,
-      { details: lastLines(result.output, 20) },
+      { details: commandOutput(result) },
     );
   }
   return `done in ${(result.ms / 1000).toFixed(1)} s`;
+}
+
+/** Error details for a failed command: where its log is, then its last lines (left out of `--json`). */
+function commandOutput(result: CommandResult): string[] {
+  return [...(result.logFile ? [`output: ${result.logFile}`] : []), ...outputDetails(result.output)];
 }
 
 function verifyNew(run: Run): Promise<string> {

@@ -64,6 +64,10 @@ export const ERROR_CODES = {
     exit: EXIT.usage,
     hint: 'Add the env file to .gitignore, or pass --allow-unignored if you accept the risk.',
   },
+  ERR_ENVFILE_UNSAFE_DIR: {
+    exit: EXIT.usage,
+    hint: 'Make the folder writable by its owner only (`chmod go-w DIR`), or move the env file to such a folder.',
+  },
   ERR_ENVFILE_CHANGED: {
     exit: EXIT.needsAttention,
     hint: 'Compare the env file with the newest backup and the journal; see README "Exit 4".',

@@ -9,7 +9,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readEnvFile, writeEnvFile } from '../envfile/index.js';
-import { deployNow } from './engine.js';
+import { deployNow, envFileModeOf } from './engine.js';
 import { RekeyError } from './errors.js';
 import { sha256 } from './hash.js';
 import { safeMessage } from './redact.js';
@@ -143,7 +143,8 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
 /** Puts the backup's bytes back when the env file holds the new values; no-op when it holds the old. */
 async function restoreEnv(run: Run): Promise<string> {
   const j = run.journal;
-  const file = run.deps.loaded.envFile;
+  // The file the rotation wrote (resolved at preflight), whatever a symlink leads to now.
+  const file = j.envFile;
   const now = sha256((await readEnvFile(file)).text);
   if (now === j.envBeforeSha256) return 'already the old values';
   if (now !== j.envAfterSha256) {
@@ -168,7 +169,7 @@ async function restoreEnv(run: Run): Promise<string> {
     );
   }
   const control = run.deps.control;
-  const write = () => writeEnvFile(file, backup);
+  const write = () => writeEnvFile(file, backup, { mode: envFileModeOf(run.deps.loaded.config) });
   await (control ? control.criticalSection('restoring the env file', write) : write());
   return 'old values back';
 }

@@ -266,6 +266,28 @@ export function childEnv(
   return { ...env, ...extra };
 }
 
+/**
+ * Marks a line of a command's output inside an error's details: people see it on stderr, while
+ * `--json` leaves it out unless `--verbose` (a deploy prints what it likes, and the redactor can only
+ * mask the forms of a secret it knows).
+ */
+export const OUTPUT_LINE = '│ ';
+
+/**
+ * The last `n` lines of a (redacted) command output, as error details marked {@link OUTPUT_LINE}.
+ *
+ * @example
+ * throw new RekeyError('ERR_DEPLOY_FAILED', 'deploy command failed', { details: outputDetails(r.output) });
+ */
+export function outputDetails(output: string, n = 20): string[] {
+  return lastLines(output, n).map((l) => `${OUTPUT_LINE}${l}`);
+}
+
+/** Whether an error detail is a line of a command's output (see {@link outputDetails}). */
+export function isOutputLine(detail: string): boolean {
+  return detail.trimStart().startsWith(OUTPUT_LINE);
+}
+
 /** The last `n` lines of a text. */
 export function lastLines(text: string, n: number): string[] {
   const lines = text.replace(/\s+$/, '').split(/\r?\n/);

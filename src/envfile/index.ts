@@ -9,8 +9,14 @@ export { formatBackupTime, listBackups, writeBackup } from './backup.js';
 export type { EditOptions, EnvChange } from './edit.js';
 export { editEnv } from './edit.js';
 export { encodeValue } from './encode.js';
-export type { LoadedEnvFile } from './file.js';
-export { readEnvFile, writeEnvFile } from './file.js';
+export type { LoadedEnvFile, WriteEnvFileOptions } from './file.js';
+export {
+  assertLeadsTo,
+  checkEnvFileFolder,
+  DEFAULT_ENV_FILE_MODE,
+  readEnvFile,
+  writeEnvFile,
+} from './file.js';
 export { checkGit } from './git.js';
 export type { EnvDocument, EnvEntry } from './parse.js';
 export { assertUnique, envValues, isValidKey, parseEnv } from './parse.js';

@@ -6,7 +6,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { occurrences, record } from '../helpers/resilience.js';
+import { findLeak, leakOccurrences } from '../helpers/leak-forms.js';
+import { record } from '../helpers/resilience.js';
 import { ENV_TEXT, INITIAL, type Stack, useStacks, writtenFiles } from './stack.js';
 
 /** Whether a run ended rolled back: exit 1, env file byte-identical, every service on its old value. */
@@ -299,15 +300,14 @@ describe('rotate', () => {
     record({
       kind: 'canary',
       suite: 'engine (file-held + scriptable services)',
-      scope: 'stdout, stderr, state dir, deploy logs, child argv (ps) and environment',
+      scope: 'stdout, stderr, state dir, deploy logs, child argv (ps) and environment; every encoded form',
       values: secrets.length,
       places: outputs.length + stored.length,
-      occurrences: occurrences(secrets, [...outputs, ...stored.map(([, t]) => t)]),
+      occurrences: leakOccurrences(secrets, [...outputs, ...stored.map(([, t]) => t)]),
     });
-    for (const v of secrets) {
-      for (const o of outputs) expect(o).not.toContain(v);
-      for (const [f, text] of stored) expect(text.includes(v), `${v.slice(0, 4)}… found in ${f}`).toBe(false);
-    }
+    // Every form: the value, URL-encoded, hex, base64 (both alphabets, 3 alignments), 8+ character pieces.
+    expect(findLeak(secrets, outputs)).toBeUndefined();
+    for (const [f, text] of stored) expect(findLeak(secrets, [text]), `found in ${f}`).toBeUndefined();
   });
 });
 

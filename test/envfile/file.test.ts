@@ -1,7 +1,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { editEnv, envValues, readEnvFile, writeEnvFile } from '../../src/envfile/index.js';
+import {
+  checkEnvFileFolder,
+  editEnv,
+  envValues,
+  readEnvFile,
+  writeEnvFile,
+} from '../../src/envfile/index.js';
 import { entries } from '../helpers/tmp.js';
 import { captureStderr, rekeyErrorAsync, tempDir } from './helpers.js';
 
@@ -94,13 +100,43 @@ describe('readEnvFile', () => {
 });
 
 describe('writeEnvFile', () => {
-  it('replaces the content and keeps the mode (0640 stays 0640), leaving no temp file', async () => {
+  it('replaces the content, narrows the mode to 0600 by default, leaving no temp file', async () => {
     const dir = await tempDir();
-    const file = await envFile(dir, 'A=1\n', 0o640);
+    const file = await envFile(dir, 'A=1\n', 0o644);
     await writeEnvFile(file, 'A=2\n');
     expect(await fs.readFile(file, 'utf8')).toBe('A=2\n');
-    expect((await fs.stat(file)).mode & 0o7777).toBe(0o640);
+    expect((await fs.stat(file)).mode & 0o7777).toBe(0o600);
     expect(await entries(dir)).toEqual(['.env.production']);
+  });
+
+  it.each([
+    [0o644, 0o640, 0o640],
+    [0o640, 0o640, 0o640],
+    [0o600, 0o640, 0o600],
+    [0o400, 0o640, 0o400],
+  ])('a %o file written with mode %o ends %o (never wider than it was)', async (before, mode, after) => {
+    const dir = await tempDir();
+    const file = await envFile(dir, 'A=1\n', before);
+    await writeEnvFile(file, 'A=2\n', { mode });
+    expect((await fs.stat(file)).mode & 0o7777).toBe(after);
+  });
+
+  it('with realPath: writes there only while the link still leads there, else writes nothing', async () => {
+    const dir = await tempDir();
+    await fs.mkdir(path.join(dir, 'a'));
+    await fs.mkdir(path.join(dir, 'b'));
+    const a = await envFile(path.join(dir, 'a'), 'A=1\n', 0o600, 'prod.env');
+    const b = await envFile(path.join(dir, 'b'), 'A=1\n', 0o600, 'prod.env');
+    const link = path.join(dir, '.env.production');
+    await fs.symlink('a/prod.env', link);
+    await writeEnvFile(link, 'A=2\n', { realPath: a });
+    expect(await fs.readFile(a, 'utf8')).toBe('A=2\n');
+    await fs.rm(link);
+    await fs.symlink('b/prod.env', link);
+    await rekeyErrorAsync(writeEnvFile(link, 'A=3\n', { realPath: a }), 'ERR_ENVFILE_CHANGED');
+    expect(await fs.readFile(a, 'utf8')).toBe('A=2\n');
+    expect(await fs.readFile(b, 'utf8')).toBe('A=1\n');
+    expect((await fs.readdir(path.join(dir, 'b'))).sort()).toEqual(['prod.env']);
   });
 
   it('replaces the file atomically (a new inode, renamed over the old one)', async () => {
@@ -147,5 +183,34 @@ describe('writeEnvFile', () => {
     const env = await readEnvFile(file);
     await writeEnvFile(file, editEnv(env.doc, [{ key: 'B', value: 'y z' }]));
     expect(await fs.readFile(file)).toEqual(Buffer.from('\uFEFFA=1\r\nB="y z" # c', 'utf8'));
+  });
+});
+
+describe('checkEnvFileFolder', () => {
+  it.each([
+    [0o700, undefined],
+    [0o755, undefined],
+    [0o750, undefined],
+    [0o770, 'ERR_ENVFILE_UNSAFE_DIR'],
+    [0o757, 'ERR_ENVFILE_UNSAFE_DIR'],
+    [0o777, 'ERR_ENVFILE_UNSAFE_DIR'],
+    [0o1777, undefined], // sticky and owned by the user running the test
+  ])('folder mode %o → %s', async (mode, code) => {
+    const dir = await tempDir();
+    const file = await envFile(dir, 'A=1\n');
+    await fs.chmod(dir, mode);
+    try {
+      if (code === undefined) await checkEnvFileFolder(file);
+      else await rekeyErrorAsync(checkEnvFileFolder(file), code);
+    } finally {
+      await fs.chmod(dir, 0o700);
+    }
+  });
+
+  it('refuses a sticky folder owned by someone else (/tmp itself, owned by root)', async () => {
+    const st = await fs.stat('/tmp');
+    if ((st.mode & 0o1002) !== 0o1002 || st.uid === process.getuid?.()) return; // not such a /tmp here
+    const e = await rekeyErrorAsync(checkEnvFileFolder('/tmp/.env.production'), 'ERR_ENVFILE_UNSAFE_DIR');
+    expect(e.hint).toContain('chmod go-w /tmp');
   });
 });
