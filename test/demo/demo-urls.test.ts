@@ -1,12 +1,10 @@
 /**
  * `rekey demo --keep` prints where the stack runs, readable (hosts and ports are not secrets), and
- * those addresses work. Only the secrets are masked. The kept stack is stopped by the pids it
- * recorded (not with stop-demo.sh); only the folders the demo itself created are removed.
+ * those addresses work. Only the secrets are masked. The kept stack is stopped with its stop-demo.sh.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { CLI } from '../engine/stack.js';
@@ -23,55 +21,13 @@ function tcpOpen(port: number): Promise<boolean> {
   });
 }
 
-async function stopPid(pid: number, signal: NodeJS.Signals): Promise<void> {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    return; // already gone
-  }
-  for (let i = 0; i < 150; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
-}
-
-/** Stops what the kept demo started, by pid, and removes only the folders it created. */
+/**
+ * Stops the kept demo with its own `stop-demo.sh`: it stops the recorded pids and removes only the
+ * folders the demo created and marked (test/demo/demo.test.ts proves it keeps everything else).
+ */
 async function stopKeptDemo(dir: string): Promise<void> {
-  const base = path.resolve(process.env.REKEY_STACK_TMPDIR ?? os.tmpdir());
-  const own = (p: string, prefix: string) =>
-    path.dirname(p) === base &&
-    path.basename(p).startsWith(prefix) &&
-    path.basename(p).length > prefix.length;
-  const app = await fs.readFile(path.join(dir, '.run', 'app.pid'), 'utf8').catch(() => '');
-  if (/^\d+\s*$/.test(app)) await stopPid(Number(app), 'SIGTERM');
-  const lines = (await fs.readFile(path.join(dir, '.run', 'pids'), 'utf8').catch(() => '')).split('\n');
-  const dirs: string[] = [];
-  for (const line of lines) {
-    const [name, pid, extra] = line.split(' ');
-    if (!name || !/^\d+$/.test(pid ?? '')) continue;
-    await stopPid(Number(pid), name === 'postgres' ? 'SIGINT' : 'SIGTERM');
-    // The server folders the demo made with mkdtemp: <tmp>/rekey-pg-XXXXXX (holding data/) and
-    // <tmp>/rekey-redis-XXXXXX. Never their parent.
-    if (
-      name === 'postgres' &&
-      extra &&
-      path.basename(extra) === 'data' &&
-      own(path.dirname(extra), 'rekey-pg-')
-    )
-      dirs.push(path.dirname(extra));
-    if (name === 'redis' && extra && own(extra, 'rekey-redis-')) dirs.push(extra);
-  }
-  if (own(dir, 'rekey-demo-')) dirs.push(dir);
-  for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
+  const r = spawnSync('bash', [path.join(dir, 'stop-demo.sh')], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, r.stderr).toBe(0);
 }
 
 describe('rekey demo --keep', () => {
