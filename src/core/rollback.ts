@@ -143,8 +143,14 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
 /** Puts the backup's bytes back when the env file holds the new values; no-op when it holds the old. */
 async function restoreEnv(run: Run): Promise<string> {
   const j = run.journal;
-  // The file the rotation wrote (resolved at preflight), whatever a symlink leads to now.
-  const file = j.envFile;
+  // The file the rotation wrote (resolved at preflight), whatever a symlink leads to now. When that
+  // file is gone (moved or renamed since), the config's env file: recover accepts it only when its
+  // bytes are the journal's old or new ones (journal-owner.ts), and the checks below hold it to that.
+  const gone = await fs.stat(j.envFile).then(
+    () => false,
+    (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+  );
+  const file = gone ? run.deps.loaded.envFile : j.envFile;
   const now = sha256((await readEnvFile(file)).text);
   if (now === j.envBeforeSha256) return 'already the old values';
   if (now !== j.envAfterSha256) {
