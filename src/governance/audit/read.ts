@@ -54,6 +54,18 @@ export async function readAuditLog(file: string): Promise<AuditRecord[]> {
 }
 
 /**
+ * Whether the log already holds the record that ends rotation `rotationId` with `outcome` (rotated,
+ * rolled back): a rerun (`recover` after a crash between the record and the journal's close) must
+ * not append it twice.
+ *
+ * @example
+ * if (!(await hasClosingRecord(file, result.id, 'rotated'))) await appendAudit(paths, record);
+ */
+export async function hasClosingRecord(file: string, rotationId: string, outcome: string): Promise<boolean> {
+  return (await readAuditLog(file)).some((r) => r.rotationId === rotationId && r.outcome === outcome);
+}
+
+/**
  * Verifies a stack's audit log against its chain head (edited, deleted, reordered, truncated).
  *
  * @example
