@@ -127,11 +127,12 @@ describe('audit log: MACed records, MACed head, anchor', () => {
   });
 
   it('a reader without the key checks the chain and the anchor, and says the MACs were not checked', async () => {
-    const keyDir = await fs.mkdtemp(path.join(path.dirname((await fixture()).s.dir), 'key-'));
-    const keyFile = path.join(keyDir, 'audit.key');
+    // The key outside the state directory, in a folder of its own (relative to rekey.yaml).
     const s = await stack({
-      extraConfig: `audit:\n  keyFile: ${keyFile}\n  anchor: { file: anchor.jsonl }\n`,
+      extraConfig: 'audit:\n  keyFile: private/audit.key\n  anchor: { file: anchor.jsonl }\n',
     });
+    await fs.mkdir(path.join(s.dir, 'private'), { mode: 0o700 });
+    const keyFile = path.join(s.dir, 'private', 'audit.key');
     const paths = auditPaths(await loadConfig(path.join(s.dir, 'rekey.yaml')));
     for (let i = 1; i <= 4; i++) {
       await appendAudit(paths, { kind: 'approval', operator: `op${i}@example.com`, outcome: 'recorded' });
@@ -155,7 +156,6 @@ describe('audit log: MACed records, MACed head, anchor', () => {
     const cut = await s.run(['audit', 'verify']);
     expect(cut.code).toBe(1);
     expect(cut.stderr).toMatch(/anchor says 4/);
-    await fs.rm(keyDir, { recursive: true });
   });
 
   it('a command anchor receives each head on stdin; a failing one is a warning, the record is written', async () => {
