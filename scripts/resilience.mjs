@@ -26,6 +26,7 @@ const files = [
   'test/policy/scheduler-auth.test.ts',
   'test/targets/redis/finish.test.ts',
   'test/policy/stacks.test.ts',
+  'test/governance/audit-close.test.ts',
 ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {

@@ -52,7 +52,8 @@ export function registerGovernanceCommands(program: Command, globals: () => Glob
     .action(async (o) => (await import('./governance.js')).auditShowCommand(globals(), o));
   audit
     .command('verify')
-    .description('check the hash chain: exit 1 naming the first broken record')
+    .description('check the hash chain, MACs and anchor: exit 1 naming the first broken record')
+    .option('--anchor <file>', 'a file of anchor heads to check against (default: audit.anchor.file)')
     .option('--json', 'print one JSON document on stdout')
     .action(async (o) => (await import('./governance.js')).auditVerifyCommand(globals(), o));
   audit

@@ -99,9 +99,12 @@ export async function auditShowCommand(
   else printLines(auditLines(shown));
 }
 
-export async function auditVerifyCommand(globals: GlobalOptions, o: { json?: boolean }): Promise<void> {
+export async function auditVerifyCommand(
+  globals: GlobalOptions,
+  o: { json?: boolean; anchor?: string },
+): Promise<void> {
   const loaded = await loadConfig(globals.config);
-  const v = await verifyAuditLog(loaded);
+  const v = await verifyAuditLog(loaded, o.anchor !== undefined ? { anchorFile: o.anchor } : {});
   if (o.json) printJson(v);
   else if (v.ok) {
     printLines([
@@ -109,6 +112,19 @@ export async function auditVerifyCommand(globals: GlobalOptions, o: { json?: boo
       ...(v.last
         ? [`chain head: record ${v.last.seq}, sha256 ${v.last.hash} (note it in the ticket to pin the log)`]
         : []),
+      v.macsChecked
+        ? `record MACs checked (audit key ${v.keyFile})`
+        : `record MACs NOT checked: no read access to the audit key ${v.keyFile} (the chain${v.anchor ? ' and the anchor were' : ' was'} checked)`,
+      ...(v.legacy
+        ? [`records 1..${v.legacy} were written before records were MACed (legacy: chained, not MACed)`]
+        : []),
+      v.anchor
+        ? `anchor: record ${v.anchor.seq} (${v.anchorFile})`
+        : v.anchorCommand
+          ? 'anchor: a command (its heads are not read back; pass --anchor FILE with a copy of them)'
+          : v.anchorFile
+            ? `anchor: ${v.anchorFile} holds no head yet`
+            : 'no anchor (audit.anchor): a truncation hidden by rewriting the state directory needs the audit key to be caught',
       ...v.warnings.map((w) => `warning: ${w}`),
     ]);
   }

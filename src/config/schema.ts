@@ -223,7 +223,22 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   audit: z
-    .strictObject({ file: z.string().default('rekey-audit.jsonl') })
+    .strictObject({
+      file: z.string().default('rekey-audit.jsonl'),
+      keyFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'The audit key (fingerprints, record MACs), relative to rekey.yaml; default <stateDir>/audit.key. Keep it where readers of the log cannot read it.',
+        ),
+      anchor: z
+        .union([z.strictObject({ file: z.string().min(1) }), z.strictObject({ command: z.string().min(1) })])
+        .optional()
+        .describe(
+          "A second place for the log's head (last seq and hash) after each append: a file (one JSON line appended per head) or a command (receives the head as one JSON line on stdin).",
+        ),
+    })
     .default({ file: 'rekey-audit.jsonl' }),
   backups: z
     .strictObject({

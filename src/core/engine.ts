@@ -41,7 +41,15 @@ import { buildPlan, type Plan } from './plan.js';
 import { processStart } from './process-alive.js';
 import { redactor, safeMessage } from './redact.js';
 import { rollBack } from './rollback.js';
-import { asRekeyError, type EngineDeps, errorInfo, type RotationResult, Run, verifyStep } from './run.js';
+import {
+  asRekeyError,
+  beforeClose,
+  type EngineDeps,
+  errorInfo,
+  type RotationResult,
+  Run,
+  verifyStep,
+} from './run.js';
 
 export interface RotateRequest {
   readonly trigger: Trigger;
@@ -323,8 +331,11 @@ export async function execute(run: Run, lock?: Lock): Promise<RotationResult> {
       return rollBack(run, err, s.id);
     }
   }
-  const archived = await run.store.close(run.journal, 'rotated');
   const result = run.result('rotated');
+  const held = await beforeClose(run, result);
+  if (held) return held;
+  await faultPoint('close', 'begin');
+  const archived = await run.store.close(run.journal, 'rotated');
   run.deps.log.debug(`journal archived at ${archived}`);
   await run.deps.hooks?.completed?.(result, run.journal);
   return result;

@@ -233,6 +233,10 @@ export const ERROR_CODES = {
     exit: EXIT.usage,
     hint: 'The audit log has no fingerprint for that key yet: rotate it once with rekey.',
   },
+  ERR_AUDIT_WRITE: {
+    exit: EXIT.needsAttention,
+    hint: 'Fix the audit file named above (or its folder, the disk), then run `rekey recover`: it writes the pending record once.',
+  },
   ERR_AUDIT_KEY: {
     exit: EXIT.needsAttention,
     hint: 'Restore .rekey/audit.key from a backup of the state directory; without it no fingerprint can be checked.',

@@ -7,6 +7,8 @@
  *   journal records its end (`@end`, the default). `<step>` is a step id from `rekey plan --json`
  *   (`stage:REDIS_PASSWORD`, `commit`, `revert:POSTGRES_PASSWORD`, `restore`, ...) or a bare phase
  *   (`stage`), which matches the phase's first step.
+ *   `close@begin` is the point after a finished rotation's (or rollback's) `beforeClose` hook (the
+ *   audit record) and before its journal is closed.
  * - `REKEY_FAIL_AT=<step>[@begin|@end]`: the step fails with ERR_INJECTED_FAULT at that point.
  * - `REKEY_PAUSE_AT=<step>[@begin|@end]` with `REKEY_PAUSE_FILE=<path>`: at that point rekey writes
  *   the step id to the file and waits until the file is removed (a test stops a service meanwhile).

@@ -11,9 +11,10 @@ import path from 'node:path';
 import { readEnvFile, writeEnvFile } from '../envfile/index.js';
 import { deployNow, envFileModeOf } from './engine.js';
 import { RekeyError } from './errors.js';
+import { faultPoint } from './faults.js';
 import { sha256 } from './hash.js';
 import { safeMessage } from './redact.js';
-import { asRekeyError, errorInfo, type RotationResult, type Run, verifyStep } from './run.js';
+import { asRekeyError, beforeClose, errorInfo, type RotationResult, type Run, verifyStep } from './run.js';
 
 /**
  * Rolls a run back after `failure` (raised by step `failedStep`).
@@ -123,6 +124,10 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
     await run.deps.hooks?.completed?.(result, j);
     return result;
   }
+  const rolledBack = run.result('rolled-back', { error: errorInfo(failure), state });
+  const held = await beforeClose(run, rolledBack);
+  if (held) return held;
+  await faultPoint('close', 'begin');
   try {
     await run.store.close(j, 'rolled-back');
   } catch (e) {

@@ -56,6 +56,13 @@ export interface RotationHooks {
    * `authorize` took (a single-use approval). Must not throw.
    */
   notStarted?(error: unknown): Promise<void>;
+  /**
+   * When a rotation or rollback has ended (rotated, rolled back), BEFORE its journal is closed: what
+   * must be durable before the journal goes (the audit record). Throwing keeps the journal: the run
+   * ends `needs-attention` with the thrown error, and `recover` ends it the same way and calls this
+   * again, so it must be idempotent (a rerun must not write twice).
+   */
+  beforeClose?(result: RotationResult, journal: Journal): Promise<void>;
   /** When a rotation ends, whatever the outcome (audit record, backup archive). Must not throw. */
   completed?(result: RotationResult, journal: Journal): Promise<void>;
 }
@@ -270,6 +277,33 @@ export async function verifyStep(run: Run, targets: readonly TargetCheck[], what
     });
   }
   return `${rows.length} checks passed`;
+}
+
+/**
+ * Runs the `beforeClose` hook of a run that ended (`result`: rotated or rolled back) and is about to
+ * close its journal. Returns undefined when the journal may be closed; otherwise the journal is kept
+ * (for `recover`) and the returned `needs-attention` result carries the hook's error (exit 4).
+ */
+export async function beforeClose(run: Run, result: RotationResult): Promise<RotationResult | undefined> {
+  try {
+    await run.deps.hooks?.beforeClose?.(result, run.journal);
+    return undefined;
+  } catch (e) {
+    const err = asRekeyError(e);
+    const held = run.result('needs-attention', {
+      error: {
+        ...errorInfo(err),
+        details: [
+          `the ${result.kind} itself ended: ${result.outcome}`,
+          'the journal is kept: `rekey recover` finishes what is pending, then closes it',
+          ...err.details,
+        ],
+      },
+      ...(result.state ? { state: result.state } : {}),
+    });
+    await run.deps.hooks?.completed?.(held, run.journal);
+    return held;
+  }
 }
 
 /** Any thrown value as a RekeyError with a redacted one-line message. */

@@ -1,7 +1,9 @@
 /**
  * The engine's governance hooks (`RotationHooks`): `authorize` is the change-control gate (signed
  * request, break-glass, or a warning that change control is off), `completed` archives the backup and
- * writes the audit record. Built per command by {@link governanceHooks}; `rotate` gets its meta and
+ * writes the audit record of a run that stops without closing its journal (needs attention), and
+ * `beforeClose` the record of one that ended (rotated, rolled back) before its journal is closed.
+ * Built per command by {@link governanceHooks}; `rotate` gets its meta and
  * hooks from {@link governRotation}, which checks the options before anything is asked or changed.
  */
 import type { LoadedConfig } from '../config/load.js';
@@ -18,7 +20,7 @@ import { authorizeRequest } from './approvals/authorize.js';
 import { newRequestId, noteRotation, releaseRequest } from './approvals/request.js';
 import { summarizeAttachments } from './attachments/index.js';
 import { appendAudit } from './audit/append.js';
-import { auditPaths } from './audit/read.js';
+import { auditPaths, hasClosingRecord } from './audit/read.js';
 import { breakGlass } from './break-glass.js';
 import { operatorIdentity } from './identity.js';
 import { changeControlWarning, type GovernanceOptions } from './options.js';
@@ -38,6 +40,8 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
   const warn = options.warn ?? ((m: string) => log.warn(m));
   const now = options.now ?? (() => new Date());
   const granted: Granted = {};
+  /** Rotations whose record `beforeClose` wrote (or left pending): `completed` skips them. */
+  const closing = new Set<string>();
 
   /** Records a refusal in the audit log and returns the error to throw. */
   const refused = async (plan: Plan, meta: JournalMeta, err: RekeyError): Promise<RekeyError> => {
@@ -125,7 +129,32 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
       );
     },
 
+    async beforeClose(result, journal) {
+      // The journal is kept until this returns: a failure here is exit 4, and `recover` calls it
+      // again (after a crash too), so it appends only when the log does not hold this record yet.
+      closing.add(result.id);
+      await claimStackState(loaded).catch((e) => warn(safeMessage(e)));
+      const paths = auditPaths(loaded);
+      try {
+        if (await hasClosingRecord(paths.file, result.id, result.outcome)) return;
+        const backup = await archiveAfter(loaded, result, warn);
+        const record = await completedRecord(loaded, options, granted, result, journal, backup);
+        await appendAudit(paths, record);
+      } catch (e) {
+        throw new RekeyError(
+          'ERR_AUDIT_WRITE',
+          `the audit record of ${result.kind} ${result.id} (${result.outcome}) could not be written: ${safeMessage(e)}; the record is pending`,
+        );
+      }
+      const requestId = granted.requestId ?? journal.meta.requestId;
+      if (typeof requestId === 'string') {
+        await noteRotation(loaded, requestId, result.id).catch(() => {});
+      }
+    },
+
     async completed(result, journal) {
+      // Written (or pending, exit 4) by beforeClose.
+      if (closing.has(result.id)) return;
       await claimStackState(loaded).catch((e) => warn(safeMessage(e)));
       try {
         const backup = await archiveAfter(loaded, result, warn);

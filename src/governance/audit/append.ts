@@ -1,16 +1,21 @@
 /**
  * Appending to the audit log: under a small lock (requests, approvals and rotations may append at
- * the same time), read the tail, chain the new record to it, append with O_APPEND and fsync, then
- * move the chain head. A head that no longer matches the log (truncated or edited tail) is left
- * alone, so the break stays visible to `rekey audit verify` instead of being papered over.
+ * the same time), read the tail, chain the new record to it, MAC it under the audit key, append with
+ * O_APPEND and fsync, then move the chain head (MACed too) and send it to the anchor. A head that no
+ * longer matches the log (truncated or edited tail) is left alone, so the break stays visible to
+ * `rekey audit verify` instead of being papered over.
  */
 import { constants, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensurePrivateDir, fsyncDir, ioError, readIfExists, writeFileAtomic } from '../../core/fsx.js';
-import { redactor } from '../../core/redact.js';
+import { log } from '../../core/log.js';
+import { redactor, safeMessage } from '../../core/redact.js';
+import { type AnchorTarget, writeAnchor } from './anchor.js';
 import { type ChainHead, headMatches, lineHash, logLines } from './chain.js';
+import { auditKey, auditKeyAt } from './key.js';
 import { withFileLock } from './lock.js';
+import { headMac, macKeyOf, sealLine } from './mac.js';
 import { type AuditRecord, GENESIS } from './types.js';
 
 /** A record as its author writes it: seq, prev, stack, host and time are filled in on append. */
@@ -26,6 +31,10 @@ export interface AuditPaths {
   readonly stack: string;
   /** The stack key (`LoadedConfig.stackKey`) recorded in each record, when known. */
   readonly stackKey?: string;
+  /** The audit key file (`audit.keyFile`); default `<stateDir>/audit.key`. */
+  readonly keyFile?: string;
+  /** Where the head is also written after each append (`audit.anchor`). */
+  readonly anchor?: AnchorTarget;
 }
 
 export function headFile(stateDir: string): string {
@@ -38,7 +47,9 @@ export async function readHead(stateDir: string): Promise<ChainHead | undefined>
   if (text === undefined) return undefined;
   try {
     const h = JSON.parse(text) as Partial<ChainHead>;
-    if (typeof h.seq === 'number' && typeof h.hash === 'string') return { seq: h.seq, hash: h.hash };
+    if (typeof h.seq === 'number' && typeof h.hash === 'string') {
+      return { seq: h.seq, hash: h.hash, ...(typeof h.mac === 'string' ? { mac: h.mac } : {}) };
+    }
   } catch {
     // fall through
   }
@@ -49,6 +60,8 @@ export interface AppendResult {
   readonly record: AuditRecord;
   /** False when the head did not match the log before this append (it was not moved). */
   readonly chained: boolean;
+  /** Why the head could not be written to the anchor (the record itself was written). */
+  readonly anchorError?: string;
 }
 
 /**
@@ -61,6 +74,9 @@ export interface AppendResult {
 export async function appendAudit(paths: AuditPaths, draft: AuditDraft): Promise<AppendResult> {
   await ensurePrivateDir(paths.stateDir);
   await fs.mkdir(path.dirname(paths.file), { recursive: true });
+  const macKey = macKeyOf(
+    paths.keyFile === undefined ? await auditKey(paths.stateDir) : await auditKeyAt(paths.keyFile),
+  );
   return withFileLock(path.join(paths.stateDir, 'audit.lock'), async () => {
     const text = (await readIfExists(paths.file)) ?? '';
     const lines = logLines(text);
@@ -77,20 +93,35 @@ export async function appendAudit(paths: AuditPaths, draft: AuditDraft): Promise
       ...(redactStrings(rest) as typeof rest),
       prev: last === undefined ? GENESIS : lineHash(last),
     };
-    const line = JSON.stringify(record);
+    const line = sealLine(JSON.stringify(record), macKey);
     // A torn last line (a write cut short) stays visible; the new record starts on its own line.
     const prefix = text === '' || text.endsWith('\n') ? '' : '\n';
     await appendDurably(paths.file, `${prefix}${line}\n`);
+    const hash = lineHash(line);
+    const mac = headMac(macKey, record.seq, hash);
     if (chained) {
-      await writeFileAtomic(
-        headFile(paths.stateDir),
-        `${JSON.stringify({ seq: record.seq, hash: lineHash(line) })}\n`,
-        {
-          mode: 0o600,
-        },
-      );
+      await writeFileAtomic(headFile(paths.stateDir), `${JSON.stringify({ seq: record.seq, hash, mac })}\n`, {
+        mode: 0o600,
+      });
     }
-    return { record, chained };
+    let anchorError: string | undefined;
+    if (paths.anchor !== undefined) {
+      // The record is written and chained: a failed anchor is a warning, and the next append sends
+      // the newer head (`rekey audit verify` says when the anchor lags behind the log).
+      try {
+        await writeAnchor(paths.anchor, {
+          seq: record.seq,
+          hash,
+          time: record.time,
+          stack: paths.stack,
+          mac,
+        });
+      } catch (e) {
+        anchorError = safeMessage(e);
+        log.warn(`the audit head (record ${record.seq}) was NOT written to the anchor: ${anchorError}`);
+      }
+    }
+    return { record, chained, ...(anchorError ? { anchorError } : {}) };
   });
 }
 

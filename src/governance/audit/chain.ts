@@ -4,12 +4,15 @@
  * tail. Verifying needs nothing but the log's text and the head.
  */
 import { sha256 } from '../../core/hash.js';
+import { hasMac, headMac, macValid, same } from './mac.js';
 import { GENESIS } from './types.js';
 
 /** The newest record's seq and the SHA-256 of its line, kept apart from the log. */
 export interface ChainHead {
   readonly seq: number;
   readonly hash: string;
+  /** HMAC of seq and hash under the MAC key (absent in heads written before MACs). */
+  readonly mac?: string;
 }
 
 export interface ChainVerdict {
@@ -21,6 +24,17 @@ export interface ChainVerdict {
   /** The first record that cannot be trusted, and why. */
   readonly broken?: { readonly seq: number; readonly reason: string };
   readonly warnings: readonly string[];
+  /** Whether record MACs were checked (false: no key given, the chain and anchor were). */
+  readonly macsChecked?: boolean;
+  /** Records at the start of the log written before records were MACed (legacy). */
+  readonly legacy?: number;
+}
+
+export interface VerifyOptions {
+  /** The MAC key (`macKeyOf(audit key)`): without it MACs are not checked, only their presence. */
+  readonly macKey?: Buffer;
+  /** The newest head of the anchor (`audit.anchor`), kept out of the state directory. */
+  readonly anchor?: ChainHead;
 }
 
 /** The lines of a log: its text split on `\n`, without the empty string after the final newline. */
@@ -58,9 +72,17 @@ export function headMatches(lines: readonly string[], head: ChainHead | undefine
  * const verdict = verifyChain(text, head);
  * if (!verdict.ok) console.log(verdict.broken); // { seq: 3, reason: 'record 3 was altered …' }
  */
-export function verifyChain(text: string | undefined, head: ChainHead | undefined): ChainVerdict {
+export function verifyChain(
+  text: string | undefined,
+  head: ChainHead | undefined,
+  options: VerifyOptions = {},
+): ChainVerdict {
   const warnings: string[] = [];
+  const anchor = options.anchor;
   if (text === undefined) {
+    if (anchor !== undefined) {
+      return broken(0, 1, `the audit log is missing, but the anchor says it held ${anchor.seq} records`);
+    }
     if (head === undefined) return { ok: true, records: 0, warnings: ['no audit log yet'] };
     return broken(0, 1, `the audit log is missing, but the chain head says it held ${head.seq} records`);
   }
@@ -102,8 +124,30 @@ export function verifyChain(text: string | undefined, head: ChainHead | undefine
     broken: { seq, reason },
     warnings,
   });
+  // The anchor, kept out of the state directory: a truncation the state-dir head was rewritten to hide.
+  if (anchor !== undefined) {
+    if (anchor.seq > lines.length) {
+      return headBroken(
+        lines.length + 1,
+        `the log ends at record ${lines.length} but the anchor says ${anchor.seq}: records ${lines.length + 1}..${anchor.seq} were removed (the log was truncated)`,
+      );
+    }
+    const anchored = lines[anchor.seq - 1];
+    if (anchored === undefined || lineHash(anchored) !== anchor.hash) {
+      return headBroken(
+        anchor.seq,
+        `record ${anchor.seq} was altered after it was written (it does not match the anchor)`,
+      );
+    }
+    if (anchor.seq < lines.length) {
+      warnings.push(
+        `the anchor is at record ${anchor.seq} of ${lines.length}: the records after it are not anchored (an anchor write failed, or they were appended by someone else)`,
+      );
+    }
+  }
+  const macNote = { macsChecked: options.macKey !== undefined };
   if (head === undefined) {
-    if (lines.length === 0) return { ok: true, records: 0, warnings };
+    if (lines.length === 0) return { ok: true, records: 0, warnings, ...macNote };
     return headBroken(
       lines.length,
       'the chain head (audit-head in the state directory) is missing: a removed tail cannot be ruled out',
@@ -130,7 +174,41 @@ export function verifyChain(text: string | undefined, head: ChainHead | undefine
       `the chain head is at record ${head.seq} of ${lines.length}: an append was cut short before the head was updated`,
     );
   }
-  return { ok: true, records: lines.length, ...(last ? { last } : {}), warnings };
+  // Records: from the first MACed one on, every record carries a MAC (an unMACed tail was appended
+  // by someone without the key), and with the key every MAC verifies.
+  const firstMac = lines.findIndex(hasMac);
+  const legacy = firstMac === -1 ? lines.length : firstMac;
+  for (let i = Math.max(firstMac, 0); firstMac !== -1 && i < lines.length; i++) {
+    const seq = i + 1;
+    if (!hasMac(lines[i]!)) {
+      return headBroken(
+        seq,
+        `record ${seq} carries no MAC, unlike the records before it: it was appended by someone without the audit key`,
+      );
+    }
+    if (options.macKey !== undefined && !macValid(lines[i]!, options.macKey)) {
+      return headBroken(
+        seq,
+        `record ${seq} was altered or forged: its MAC does not verify under the audit key`,
+      );
+    }
+  }
+  if (options.macKey !== undefined && head !== undefined && firstMac !== -1) {
+    if (head.mac === undefined || !same(headMac(options.macKey, head.seq, head.hash), head.mac)) {
+      return headBroken(
+        Number.isInteger(head.seq) && head.seq > 0 ? head.seq : lines.length,
+        'the chain head (audit-head in the state directory) was rewritten by someone without the audit key (its MAC does not verify)',
+      );
+    }
+  }
+  return {
+    ok: true,
+    records: lines.length,
+    ...(last ? { last } : {}),
+    warnings,
+    ...macNote,
+    ...(legacy > 0 ? { legacy } : {}),
+  };
 }
 
 function broken(records: number, seq: number, reason: string): ChainVerdict {

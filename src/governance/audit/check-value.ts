@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { LoadedConfig } from '../../config/load.js';
 import { RekeyError } from '../../core/errors.js';
 import { envValues, readEnvFile } from '../../envfile/index.js';
-import { fingerprint, readAuditKey } from './key.js';
+import { auditKeyFileOf, fingerprint, readAuditKeyAt } from './key.js';
 import { auditFileOf, readAuditLog } from './read.js';
 import { stackRecords } from './stack.js';
 
@@ -39,7 +39,7 @@ export async function checkValue(loaded: LoadedConfig, key: string): Promise<Val
       return s ? [{ r, s }] : [];
     })
     .find(({ r }) => r.kind === 'rotate' || r.kind === 'rollback' || r.kind === 'recover');
-  const auditKey = await readAuditKey(loaded.stateRoot);
+  const auditKey = await readAuditKeyAt(auditKeyFileOf(loaded));
   if (found === undefined || auditKey === undefined) {
     throw new RekeyError('ERR_AUDIT_NO_RECORD', `the audit log holds no fingerprint of ${key}`);
   }

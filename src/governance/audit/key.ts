@@ -1,12 +1,14 @@
 /**
- * The per-install audit key: 32 random bytes in `<stateDir>/audit.key` (0600), created on first use.
- * Fingerprints are HMAC-SHA256 of a value under this key, so the audit log can say "this is the value
- * rotated on 25 Nov" without holding the value or a plain hash of it (which a dictionary of likely
- * passwords would reverse).
+ * The per-install audit key: 32 random bytes in `<stateDir>/audit.key`, or in `audit.keyFile` (0600),
+ * created on first use. Fingerprints are HMAC-SHA256 of a value under this key, so the audit log can
+ * say "this is the value rotated on 25 Nov" without holding the value or a plain hash of it (which a
+ * dictionary of likely passwords would reverse); each record's MAC is made under a key derived from
+ * it (`mac.ts`), so only who can read this key can write a record `rekey audit verify` accepts.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { LoadedConfig } from '../../config/load.js';
 import { RekeyError } from '../../core/errors.js';
 import { ensurePrivateDir, ioError, writeFileExclusive } from '../../core/fsx.js';
 
@@ -18,6 +20,43 @@ export function auditKeyFile(stateDir: string): string {
 }
 
 /**
+ * The key file of a stack: `audit.keyFile` (relative to rekey.yaml), else `<stateDir>/audit.key`.
+ *
+ * @example
+ * auditKeyFileOf(loaded); // '/etc/rekey/audit.key'
+ */
+export function auditKeyFileOf(loaded: LoadedConfig): string {
+  const f = loaded.config.audit.keyFile;
+  return f === undefined ? auditKeyFile(loaded.stateRoot) : path.resolve(loaded.dir, f);
+}
+
+/**
+ * Reads the key file `file`, creating it (O_EXCL, 0600, fsynced) when it does not exist yet. Its
+ * folder must exist (the state directory is created; a configured `audit.keyFile`'s folder is not).
+ */
+export async function auditKeyAt(file: string): Promise<Buffer> {
+  const existing = await readKey(file);
+  if (existing !== undefined) return existing;
+  // Two processes may race to create it: the loser reads the winner's key.
+  await writeFileExclusive(file, randomBytes(KEY_BYTES), 0o600);
+  const created = await readKey(file);
+  if (created === undefined) throw new RekeyError('ERR_AUDIT_KEY', `${file} vanished after it was created`);
+  return created;
+}
+
+/** A stack's audit key (`auditKeyFileOf`), created on first use. */
+export function stackAuditKey(loaded: LoadedConfig): Promise<Buffer> {
+  return loaded.config.audit.keyFile === undefined
+    ? auditKey(loaded.stateRoot)
+    : auditKeyAt(auditKeyFileOf(loaded));
+}
+
+/** Reads the key file `file` without creating it: undefined when there is none. */
+export function readAuditKeyAt(file: string): Promise<Buffer | undefined> {
+  return readKey(file);
+}
+
+/**
  * Reads the audit key, creating it (O_EXCL, 0600, fsynced) when it does not exist yet.
  *
  * @example
@@ -25,15 +64,8 @@ export function auditKeyFile(stateDir: string): string {
  * fingerprint(key, value); // '3f1c…' (64 hex digits)
  */
 export async function auditKey(stateDir: string): Promise<Buffer> {
-  const file = auditKeyFile(stateDir);
-  const existing = await readKey(file);
-  if (existing !== undefined) return existing;
   await ensurePrivateDir(stateDir);
-  // Two processes may race to create it: the loser reads the winner's key.
-  await writeFileExclusive(file, randomBytes(KEY_BYTES), 0o600);
-  const created = await readKey(file);
-  if (created === undefined) throw new RekeyError('ERR_AUDIT_KEY', `${file} vanished after it was created`);
-  return created;
+  return auditKeyAt(auditKeyFile(stateDir));
 }
 
 /**

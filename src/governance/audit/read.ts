@@ -2,9 +2,12 @@
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
 import { readIfExists } from '../../core/fsx.js';
+import { anchorFile, anchorOf, readAnchorFile } from './anchor.js';
 import type { AuditPaths } from './append.js';
 import { readHead } from './append.js';
-import { type ChainVerdict, logLines, verifyChain } from './chain.js';
+import { type ChainHead, type ChainVerdict, logLines, verifyChain } from './chain.js';
+import { auditKeyFileOf, readAuditKeyAt } from './key.js';
+import { macKeyOf } from './mac.js';
 import type { AuditRecord } from './types.js';
 
 /**
@@ -27,6 +30,8 @@ export function auditPaths(loaded: LoadedConfig): AuditPaths {
     stateDir: loaded.stateRoot,
     stack: loaded.stack,
     stackKey: loaded.stackKey,
+    keyFile: auditKeyFileOf(loaded),
+    ...(anchorOf(loaded) ? { anchor: anchorOf(loaded)! } : {}),
   };
 }
 
@@ -54,14 +59,58 @@ export async function readAuditLog(file: string): Promise<AuditRecord[]> {
 }
 
 /**
+ * Whether the log already holds the record that ends rotation `rotationId` with `outcome` (rotated,
+ * rolled back): a rerun (`recover` after a crash between the record and the journal's close) must
+ * not append it twice.
+ *
+ * @example
+ * if (!(await hasClosingRecord(file, result.id, 'rotated'))) await appendAudit(paths, record);
+ */
+export async function hasClosingRecord(file: string, rotationId: string, outcome: string): Promise<boolean> {
+  return (await readAuditLog(file)).some((r) => r.rotationId === rotationId && r.outcome === outcome);
+}
+
+/**
  * Verifies a stack's audit log against its chain head (edited, deleted, reordered, truncated).
  *
  * @example
  * const verdict = await verifyAuditLog(loaded);
  * verdict.ok; // false after someone edited a record
  */
-export async function verifyAuditLog(loaded: LoadedConfig): Promise<ChainVerdict & { file: string }> {
+export async function verifyAuditLog(
+  loaded: LoadedConfig,
+  options: { anchorFile?: string } = {},
+): Promise<AuditVerdict> {
   const file = auditFileOf(loaded);
-  const [text, head] = await Promise.all([readIfExists(file), readHead(loaded.stateRoot)]);
-  return { file, ...verifyChain(text, head) };
+  const keyFile = auditKeyFileOf(loaded);
+  const configured = anchorOf(loaded);
+  const anchorPath = options.anchorFile ?? (configured ? anchorFile(configured) : undefined);
+  const [text, head, key, anchor] = await Promise.all([
+    readIfExists(file),
+    readHead(loaded.stateRoot),
+    // A reader of the log need not hold the key: without it the chain and the anchor are checked.
+    readAuditKeyAt(keyFile).catch(() => undefined),
+    anchorPath === undefined ? undefined : readAnchorFile(anchorPath),
+  ]);
+  const verdict = verifyChain(text, head, {
+    ...(key ? { macKey: macKeyOf(key) } : {}),
+    ...(anchor ? { anchor } : {}),
+  });
+  return {
+    file,
+    keyFile,
+    ...verdict,
+    ...(anchorPath !== undefined ? { anchorFile: anchorPath, ...(anchor ? { anchor } : {}) } : {}),
+    ...(configured && anchorPath === undefined ? { anchorCommand: true } : {}),
+  };
 }
+
+export type AuditVerdict = ChainVerdict & {
+  readonly file: string;
+  readonly keyFile: string;
+  /** The anchor file read (configured, or `--anchor`), and its newest head. */
+  readonly anchorFile?: string;
+  readonly anchor?: ChainHead;
+  /** The anchor is a command: its heads are not read back (pass `--anchor FILE`). */
+  readonly anchorCommand?: boolean;
+};

@@ -1,7 +1,7 @@
 /** The `secrets` of an audit record: key, type and HMAC fingerprint of the value in the env file. */
 import type { LoadedConfig } from '../../config/load.js';
 import { envValues, readEnvFile } from '../../envfile/index.js';
-import { auditKey, fingerprint } from './key.js';
+import { fingerprint, stackAuditKey } from './key.js';
 import type { AuditSecret } from './types.js';
 
 /**
@@ -17,7 +17,7 @@ export async function fingerprintSecrets(
   env?: ReadonlyMap<string, string>,
 ): Promise<AuditSecret[]> {
   const values = env ?? envValues((await readEnvFile(loaded.envFile)).doc);
-  const key = await auditKey(loaded.stateRoot);
+  const key = await stackAuditKey(loaded);
   return keys.map((k) => ({
     key: k,
     type: loaded.config.secrets.find((s) => s.key === k)?.type ?? 'unknown',

@@ -61,6 +61,11 @@ export interface AuditRecord {
   readonly rollbackFrom?: string;
   /** SHA-256 (hex) of the previous line's exact text; 64 zeros for the first record. */
   readonly prev: string;
+  /**
+   * HMAC-SHA256 of the line before this field, under a key derived from the audit key (`mac.ts`);
+   * always the last field. Absent in records written before records were MACed.
+   */
+  readonly mac?: string;
 }
 
 export const GENESIS = '0'.repeat(64);
