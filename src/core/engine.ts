@@ -29,6 +29,7 @@ import {
 import type { SessionInvalidator } from '../sessions/types.js';
 import type { PlanNote, Target, TargetContext, Values } from '../targets/types.js';
 import { RekeyError } from './errors.js';
+import { evictionReport } from './eviction.js';
 import { faultPoint } from './faults.js';
 import { removeStaleTemps, resolveSymlink } from './fsx.js';
 import { sha256 } from './hash.js';
@@ -317,7 +318,8 @@ export async function execute(run: Run, lock?: Lock): Promise<RotationResult> {
     }
   }
   const archived = await run.store.close(run.journal, 'rotated');
-  const result = run.result('rotated');
+  const eviction = evictionReport(run.journal, (key) => run.target(key));
+  const result = run.result('rotated', eviction ? { eviction } : {});
   run.deps.log.debug(`journal archived at ${archived}`);
   await run.deps.hooks?.completed?.(result, run.journal);
   return result;

@@ -82,6 +82,8 @@ describe.each(['config', 'aclfile'] as const)('redis compromise rotation (%s)', 
       ['users', 'clean'],
     ]);
     expect(JSON.stringify(report)).not.toMatch(/[0-9a-f]{64}/);
+    // The engine's eviction report carries the target's findings.
+    expect(result.eviction?.filter((f) => f.service.startsWith('Redis'))).toEqual(report);
 
     await redis().restart();
     expect(await login(redis(), theirs)).toBe('WRONGPASS');
