@@ -26,6 +26,7 @@ export async function openStack(globals: GlobalOptions, options: StackOptions): 
       createTargets(loaded.config.secrets, {
         env,
         configDir: loaded.dir,
+        stateDir: loaded.stateDir,
         ...(loaded.config.sessions?.redis?.evictUnknown ? { evictUnknown: true } : {}),
       }),
     // Loaded on demand: node-redis is only needed when sessions are configured.

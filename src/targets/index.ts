@@ -13,6 +13,8 @@ export interface TargetEnv {
   readonly configDir: string;
   /** `sessions.redis.evictUnknown`: on compromise, Redis targets remove other users' new passwords. */
   readonly evictUnknown?: boolean;
+  /** The stack's state directory (PostgreSQL keeps the names of LOGIN roles there). */
+  readonly stateDir?: string;
 }
 
 /**
