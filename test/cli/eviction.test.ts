@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useStacks } from '../engine/stack.js';
+import { record } from '../helpers/resilience.js';
 
 const stack = useStacks();
 
@@ -39,6 +40,17 @@ describe('eviction report', { timeout: 180_000 }, () => {
     expect(by('JWT_SECRET (jwt)').map((f) => f.status)).toEqual(['removed']);
     expect(by('API_SECRET_KEY (api-key)').map((f) => f.status)).toEqual(['removed']);
     const single = by('SINGLE_PASSWORD (command)');
+    record({
+      kind: 'eviction',
+      suite: 'file-held stack (built CLI)',
+      service: 'command secret',
+      foothold: 'anything the attacker left in the service',
+      result: 'not checkable',
+      ok:
+        single.length === 1 &&
+        single[0]?.status === 'unchecked' &&
+        /^could not check: /.test(single[0]?.text ?? ''),
+    });
     expect(single.map((f) => f.status)).toEqual(['unchecked']);
     expect(single[0]?.text).toMatch(/^could not check: /);
     expect(by('app sessions').map((f) => f.status)).toEqual(['unchecked']);

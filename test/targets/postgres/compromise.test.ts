@@ -12,6 +12,7 @@ import { asSuperuser, createLoginRole } from '../../../demo/stack/postgres-roles
 import { makeOwnedDir, removeOwnedDir } from '../../../src/core/owned-dir.js';
 import { postgresTarget, scramVerifier } from '../../../src/targets/postgres/index.js';
 import type { Values } from '../../../src/targets/types.js';
+import { record } from '../../helpers/resilience.js';
 import { usePostgres } from '../../helpers/services.js';
 import { Canaries, ctxOf, pgSecret } from './helpers.js';
 
@@ -66,6 +67,26 @@ describe('postgres compromise: LOGIN roles nobody configured', () => {
     await asSuperuser(server(), (c) => c.query('CREATE ROLE not_a_login NOLOGIN'));
     const findings = await rotate('compromise');
     const users = findings.filter((f) => f.foothold === 'users');
+    const suite = 'postgres target in process (single)';
+    record({
+      kind: 'eviction',
+      suite,
+      service: 'PostgreSQL',
+      foothold: 'LOGIN role the attacker created',
+      result: 'reported',
+      ok:
+        users.length === 1 &&
+        users[0]?.status === 'reported' &&
+        (users[0]?.text.includes('backdoor') ?? false),
+    });
+    record({
+      kind: 'eviction',
+      suite,
+      service: 'PostgreSQL',
+      foothold: "another role's password changed",
+      result: 'not checkable',
+      ok: findings.find((f) => f.foothold === 'passwords')?.status === 'unchecked',
+    });
     expect(users).toHaveLength(1);
     expect(users[0]).toMatchObject({ status: 'reported' });
     expect(users[0]?.text).toContain('backdoor');

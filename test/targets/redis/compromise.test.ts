@@ -18,6 +18,7 @@ import type { EngineDeps } from '../../../src/core/run.js';
 import { envValues, readEnvFile } from '../../../src/envfile/index.js';
 import { redisTarget } from '../../../src/targets/redis/index.js';
 import type { TargetContext } from '../../../src/targets/types.js';
+import { record } from '../../helpers/resilience.js';
 import { useRedis } from '../../helpers/services.js';
 import { aclPasswords, admin, canary, connect, login, secretFor, values } from './helpers.js';
 
@@ -67,12 +68,22 @@ describe.each(['config', 'aclfile'] as const)('redis compromise rotation (%s)', 
     const next = envValues((await readEnvFile(path.join(dir, '.env'))).doc).get('REDIS_PASSWORD') ?? '';
     expect(next).not.toBe(old);
 
-    expect(await login(redis(), theirs)).toBe('WRONGPASS');
+    const theirsNow = await login(redis(), theirs);
+    // The open connection is gone: a command on it fails (no reconnect: reconnectStrategy false).
+    const closed = await attacker.set('attacker:was-here', '1').then(
+      () => false,
+      () => true,
+    );
+    const suite = `redis target in process (${mode})`;
+    const row = (foothold: string, ok: boolean) =>
+      record({ kind: 'eviction', suite, service: 'Redis', foothold, result: 'removed', ok });
+    row('password the attacker added to the rotated user', theirsNow === 'WRONGPASS');
+    row('connection the attacker kept open', closed);
+    expect(theirsNow).toBe('WRONGPASS');
+    expect(closed).toBe(true);
     expect(await login(redis(), old)).toBe('WRONGPASS');
     expect(await login(redis(), next)).toBe('PONG');
     expect(await aclPasswords(redis(), next)).toHaveLength(1);
-    // The open connection is gone: a command on it fails (no reconnect: reconnectStrategy false).
-    await expect(attacker.set('attacker:was-here', '1')).rejects.toThrow();
     if (attacker.isOpen) attacker.destroy();
 
     const report = targets[0]?.evictions?.() ?? [];
@@ -86,7 +97,9 @@ describe.each(['config', 'aclfile'] as const)('redis compromise rotation (%s)', 
     expect(result.eviction?.filter((f) => f.service.startsWith('Redis'))).toEqual(report);
 
     await redis().restart();
-    expect(await login(redis(), theirs)).toBe('WRONGPASS');
+    const afterRestart = await login(redis(), theirs);
+    row('password the attacker added, after a Redis restart', afterRestart === 'WRONGPASS');
+    expect(afterRestart).toBe('WRONGPASS');
     expect(await login(redis(), next)).toBe('PONG');
     expect(await aclPasswords(redis(), next)).toHaveLength(1);
     await admin(redis(), next, ['ACL', 'SETUSER', 'default', 'resetpass', `>${old}`]);
@@ -111,11 +124,23 @@ describe.each(['config', 'aclfile'] as const)('redis compromise rotation (%s)', 
       await t.test(compromise, next);
       await t.finish(compromise, values(cur), next);
       const users = (t.evictions?.() ?? []).filter((f) => f.foothold === 'users');
+      const evilNow = await login(redis(), evil, 'other');
+      record({
+        kind: 'eviction',
+        suite: `redis target in process (${mode}, evictUnknown ${evictUnknown})`,
+        service: 'Redis',
+        foothold: 'password given to another ACL user after preflight',
+        result: evictUnknown ? 'removed' : 'reported',
+        ok:
+          users.length === 1 &&
+          (users[0]?.text.includes('user other') ?? false) &&
+          evilNow === (evictUnknown ? 'WRONGPASS' : 'PONG'),
+      });
       expect(users).toHaveLength(1);
       expect(users[0]?.text).toContain('user other');
       expect(users[0]?.status).toBe(evictUnknown ? 'removed' : 'reported');
       expect(JSON.stringify(users)).not.toContain(evil);
-      expect(await login(redis(), evil, 'other')).toBe(evictUnknown ? 'WRONGPASS' : 'PONG');
+      expect(evilNow).toBe(evictUnknown ? 'WRONGPASS' : 'PONG');
       expect(await login(redis(), other, 'other')).toBe('PONG'); // what preflight saw stays
       if (evictUnknown) await expect(held.ping()).rejects.toThrow();
       else expect(await held.ping()).toBe('PONG');
