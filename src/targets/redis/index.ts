@@ -290,8 +290,11 @@ export function redisTarget(
           });
         } else if (user.passwords.length > 1) {
           notes.push({
-            level: 'info',
-            text: `user ${ep.user} has ${user.passwords.length} passwords: rekey adds the new one and removes only the current one`,
+            level: ctx.trigger === 'compromise' ? 'info' : 'warn',
+            text:
+              ctx.trigger === 'compromise'
+                ? `user ${ep.user} has ${user.passwords.length} passwords: the compromise rotation keeps only the new one (resetpass)`
+                : `user ${ep.user} has ${user.passwords.length} passwords: rekey adds the new one and removes only the current one (the others stay valid; --trigger compromise removes them)`,
           });
         }
         return notes;

@@ -63,6 +63,11 @@ describe.each(['config', 'aclfile'] as const)('redis compromise rotation (%s)', 
     await attacker.sendCommand(['ACL', 'SETUSER', 'default', `>${theirs}`]);
     expect(await login(redis(), theirs)).toBe('PONG');
 
+    // The plan says what the compromise rotation does with the extra password.
+    const notes = await targets[0]?.inspect(compromise, values(old));
+    expect(notes?.map((n) => n.text)).toContain(
+      'user default has 2 passwords: the compromise rotation keeps only the new one (resetpass)',
+    );
     const result = await rotate(deps, { trigger: 'compromise' });
     expect(result.outcome).toBe('rotated');
     const next = envValues((await readEnvFile(path.join(dir, '.env'))).doc).get('REDIS_PASSWORD') ?? '';
