@@ -27,6 +27,9 @@ const files = [
   'test/targets/redis/finish.test.ts',
   'test/policy/stacks.test.ts',
   'test/governance/audit-close.test.ts',
+  'test/targets/redis/compromise.test.ts',
+  'test/targets/postgres/compromise.test.ts',
+  'test/cli/eviction.test.ts',
 ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {
@@ -53,7 +56,9 @@ const ok = (r) =>
             ? r.removedOwn && r.keptOthers
             : r.kind === 'fail-closed'
               ? r.closed
-              : r.occurrences === 0;
+              : r.kind === 'eviction'
+                ? r.ok
+                : r.occurrences === 0;
 const yes = (b) => (b ? 'yes' : '**NO**');
 const esc = (s) => String(s).replace(/\|/g, '\\|');
 const table = (head, body) => [
@@ -72,6 +77,7 @@ const kinds = [
   ['canary', 'canary scans: 0 occurrences'],
   ['cleanup', 'teardowns: own folders removed, canary beside them kept'],
   ['fail-closed', 'failures while a service is open: left closed'],
+  ['eviction', 'compromise rotations against an attacker foothold: as asserted'],
 ];
 
 const md = [
@@ -158,6 +164,15 @@ const md = [
   ...table(
     ['suite', 'where', 'cause', 'result', 'closed'],
     of('fail-closed').map((r) => [r.suite, `\`${r.point}\``, r.cause, r.detail, yes(r.closed)]),
+  ),
+  '',
+  '## Eviction (an attacker foothold × service, after `--trigger compromise`)',
+  '',
+  '"Removed": the foothold no longer works (checked by the test as the attacker); "reported": found and named in the eviction report, left in place; "not checkable": the report says so, with the reason.',
+  '',
+  ...table(
+    ['suite', 'service', 'foothold', 'result', 'as asserted'],
+    of('eviction').map((r) => [r.suite, r.service, r.foothold, r.result, yes(r.ok)]),
   ),
   '',
 ];

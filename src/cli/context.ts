@@ -22,7 +22,13 @@ export async function openStack(globals: GlobalOptions, options: StackOptions): 
   const loaded: LoadedConfig = await loadConfig(globals.config);
   return {
     loaded,
-    makeTargets: (env) => createTargets(loaded.config.secrets, { env, configDir: loaded.dir }),
+    makeTargets: (env) =>
+      createTargets(loaded.config.secrets, {
+        env,
+        configDir: loaded.dir,
+        stateDir: loaded.stateDir,
+        ...(loaded.config.sessions?.redis?.evictUnknown ? { evictUnknown: true } : {}),
+      }),
     // Loaded on demand: node-redis is only needed when sessions are configured.
     makeSessions: async (env) =>
       loaded.config.sessions

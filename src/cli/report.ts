@@ -4,6 +4,7 @@ import { formatDuration } from '../core/duration.js';
 import { RekeyError } from '../core/errors.js';
 import { color } from '../core/log.js';
 import type { RotationResult } from '../core/run.js';
+import type { EvictionFinding } from '../targets/types.js';
 import { renderTable } from '../verify/table.js';
 import { printJson, printLines } from './output.js';
 
@@ -41,6 +42,36 @@ export function report(
   }
 }
 
+const MARK: Record<EvictionFinding['status'], string> = {
+  removed: 'removed',
+  reported: 'FOUND, left in place',
+  clean: 'clean',
+  unchecked: 'NOT CHECKED',
+};
+
+/**
+ * The eviction report of a compromise rotation, grouped by service.
+ *
+ * @example
+ * renderEviction(result.eviction);
+ * // ['What an attacker could still use (compromise eviction):', '  Redis 127.0.0.1:6379 (REDIS_PASSWORD)', '    passwords  removed  user default: …']
+ */
+export function renderEviction(findings: readonly EvictionFinding[]): string[] {
+  const lines = ['What an attacker could still use (compromise eviction):'];
+  const services = [...new Set(findings.map((f) => f.service))];
+  for (const service of services) {
+    lines.push(`  ${service}`);
+    for (const f of findings.filter((x) => x.service === service)) {
+      const mark =
+        f.status === 'reported' || f.status === 'unchecked'
+          ? color.yellow(MARK[f.status])
+          : color.green(MARK[f.status]);
+      lines.push(`    ${f.foothold.padEnd(11)} ${mark}: ${f.text}`);
+    }
+  }
+  return lines;
+}
+
 function printHuman(r: RotationResult): void {
   const lines: string[] = [];
   if (r.checks.length > 0) lines.push('', ...renderTable(r.checks));
@@ -68,6 +99,7 @@ function printHuman(r: RotationResult): void {
     default:
       break;
   }
+  if (r.eviction) lines.push('', ...renderEviction(r.eviction));
   for (const w of r.warnings) lines.push(`${color.yellow('warning')} ${w}`);
   if (r.error) for (const d of r.error.details) lines.push(`  ${d}`);
   printLines(lines);

@@ -202,6 +202,12 @@ export const configSchema = z.strictObject({
             .array(z.enum(TRIGGERS))
             .optional()
             .describe('Triggers that purge (default: all; compromise always).'),
+          evictUnknown: z
+            .boolean()
+            .optional()
+            .describe(
+              'On --trigger compromise, also remove passwords other ACL users gained since preflight (default false: report them by name only).',
+            ),
         })
         .optional(),
     })

@@ -32,6 +32,7 @@ import {
 import type { SessionInvalidator } from '../sessions/types.js';
 import type { PlanNote, Target, TargetContext, Values } from '../targets/types.js';
 import { RekeyError } from './errors.js';
+import { evictionReport } from './eviction.js';
 import { faultPoint } from './faults.js';
 import { removeStaleTemps, resolveSymlink } from './fsx.js';
 import { sha256 } from './hash.js';
@@ -331,7 +332,8 @@ export async function execute(run: Run, lock?: Lock): Promise<RotationResult> {
       return rollBack(run, err, s.id);
     }
   }
-  const result = run.result('rotated');
+  const eviction = evictionReport(run.journal, (key) => run.target(key));
+  const result = run.result('rotated', eviction ? { eviction } : {});
   const held = await beforeClose(run, result);
   if (held) return held;
   await faultPoint('close', 'begin');

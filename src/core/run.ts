@@ -7,7 +7,14 @@ import os from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
 import type { SessionInvalidator } from '../sessions/types.js';
-import type { CheckResult, Target, TargetContext, TargetFacts, Values } from '../targets/types.js';
+import type {
+  CheckResult,
+  EvictionFinding,
+  Target,
+  TargetContext,
+  TargetFacts,
+  Values,
+} from '../targets/types.js';
 import { runChecks, type TargetCheck } from '../verify/index.js';
 import { RekeyError } from './errors.js';
 import { faultPoint } from './faults.js';
@@ -110,6 +117,8 @@ export interface RotationResult {
   };
   /** What each service holds after a failed rollback, by key (never a value). */
   readonly state?: Readonly<Record<string, string>>;
+  /** Compromise rotations: what an attacker could still use, per service (src/core/eviction.ts). */
+  readonly eviction?: readonly EvictionFinding[];
 }
 
 export class Run {

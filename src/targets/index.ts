@@ -11,6 +11,10 @@ export interface TargetEnv {
   /** Current env-file values (for keys a target reads besides its own, such as an admin password). */
   readonly env: ReadonlyMap<string, string>;
   readonly configDir: string;
+  /** `sessions.redis.evictUnknown`: on compromise, Redis targets remove other users' new passwords. */
+  readonly evictUnknown?: boolean;
+  /** The stack's state directory (PostgreSQL keeps the names of LOGIN roles there). */
+  readonly stateDir?: string;
 }
 
 /**

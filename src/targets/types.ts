@@ -50,6 +50,23 @@ export interface CheckResult {
   readonly ms?: number;
 }
 
+/**
+ * One line of the eviction report of a compromise rotation ("what an attacker could still use"):
+ * a foothold rekey removed, found and left (reported), checked and found none (clean), or could not
+ * check (the text says why). Names only: never a secret, a hash or a token.
+ *
+ * @example
+ * { service: 'Redis 127.0.0.1:6379 (REDIS_PASSWORD)', foothold: 'connections', status: 'removed',
+ *   text: '2 connections of user default opened before the old passwords were removed: closed' }
+ */
+export interface EvictionFinding {
+  readonly service: string;
+  /** What could let an attacker back in: passwords, connections, sessions, tokens, users. */
+  readonly foothold: 'passwords' | 'connections' | 'sessions' | 'tokens' | 'users';
+  readonly status: 'removed' | 'reported' | 'clean' | 'unchecked';
+  readonly text: string;
+}
+
 /** A line `rekey plan` shows for a target: an action it will take, or a warning. */
 export interface PlanNote {
   readonly level: 'info' | 'warn';
@@ -107,6 +124,12 @@ export interface Target {
 
   /** Makes `cur` valid again and `next` invalid. Idempotent; must work whatever stage did or not. */
   revert(ctx: TargetContext, cur: Values, next: Values): Promise<void>;
+
+  /**
+   * What this target's compromise rotation evicted or found (after `finish` with trigger compromise);
+   * empty or absent when it has nothing to say. Read by the engine for the eviction report.
+   */
+  evictions?(): readonly EvictionFinding[];
 
   /** Releases connections. */
   close?(): Promise<void>;

@@ -15,7 +15,19 @@ export type ResilienceRow =
   | { kind: 'cleanup'; suite: string; case: string; removedOwn: boolean; keptOthers: boolean }
 
   /** A failure inside a step that briefly opens a service (Redis `nopass`): it must end closed. */
-  | { kind: 'fail-closed'; suite: string; point: string; cause: string; closed: boolean; detail: string };
+  | { kind: 'fail-closed'; suite: string; point: string; cause: string; closed: boolean; detail: string }
+  /**
+   * A compromise rotation against an attacker's foothold (issue 12): what became of it (removed,
+   * reported, not checkable), and whether that is what the test asserted.
+   */
+  | {
+      kind: 'eviction';
+      suite: string;
+      service: string;
+      foothold: string;
+      result: 'removed' | 'reported' | 'not checkable';
+      ok: boolean;
+    };
 
 /** Appends one row (no-op unless REKEY_RESILIENCE_OUT is set). */
 export function record(row: ResilienceRow): void {

@@ -59,6 +59,13 @@ export interface AuditRecord {
   readonly backup?: { readonly file: string; readonly archive?: string; readonly localDeleted?: boolean };
   /** Rollbacks: the backup or archive (file name) the values came from. */
   readonly rollbackFrom?: string;
+  /** Compromise rotations: the eviction report (names and counts, never a secret). */
+  readonly eviction?: ReadonlyArray<{
+    readonly service: string;
+    readonly foothold: string;
+    readonly status: string;
+    readonly text: string;
+  }>;
   /** SHA-256 (hex) of the previous line's exact text; 64 zeros for the first record. */
   readonly prev: string;
   /**

@@ -9,13 +9,15 @@
  * Files: connect.ts (connections, error mapping), roles.ts (role reads, ALTER ROLE), sessions.ts
  * (pg_terminate_backend), scram.ts (verifiers), common.ts (checks shared by both strategies).
  */
+import path from 'node:path';
 import type { SecretConfigOf } from '../../config/schema.js';
 import { RekeyError } from '../../core/errors.js';
 import { specFor } from '../spec.js';
-import type { Target } from '../types.js';
+import type { EvictionFinding, Target } from '../types.js';
 import { type AlternatingConfig, alternatingStrategy } from './alternating.js';
 import type { PgContext } from './common.js';
 import { connector, type Login } from './connect.js';
+import { checkRoles } from './evict.js';
 import { singleStrategy } from './single.js';
 
 export { SCRAM_ITERATIONS, scramVerifier } from './scram.js';
@@ -34,7 +36,7 @@ export { SCRAM_ITERATIONS, scramVerifier } from './scram.js';
  */
 export function postgresTarget(
   secret: SecretConfigOf<'postgres'>,
-  env: { env: ReadonlyMap<string, string>; configDir: string },
+  env: { env: ReadonlyMap<string, string>; configDir: string; stateDir?: string },
 ): Target {
   const key = secret.key;
   if (secret.strategy === 'single' && (secret.roles || secret.userKey || secret.memberOf)) {
@@ -69,6 +71,13 @@ export function postgresTarget(
     admin,
   };
   const strategy = alternating ? alternatingStrategy(pc, alternating) : singleStrategy(pc);
+  let findings: EvictionFinding[] = [];
+  const known = [
+    secret.user,
+    ...(secret.roles ?? []),
+    ...(adminCfg ? [adminCfg.user] : []),
+    ...(alternating ? [alternating.memberOf] : []),
+  ];
   return {
     key,
     type: secret.type,
@@ -76,6 +85,22 @@ export function postgresTarget(
     // The admin password is secret but not owned: rekey reads it and never writes it.
     secretKeys: adminCfg ? [key, adminCfg.passwordKey] : [key],
     ...strategy,
+    async finish(ctx, cur, next) {
+      await strategy.finish(ctx, cur, next);
+      findings = await checkRoles(ctx, {
+        db: pc.db,
+        login: () =>
+          admin() ?? {
+            user: alternating ? (next[alternating.userKey] ?? secret.user) : secret.user,
+            password: next[key] ?? '',
+            label: 'new',
+          },
+        known,
+        file: env.stateDir ? path.join(env.stateDir, `postgres-roles-${key}.json`) : undefined,
+        service: `PostgreSQL ${secret.host}:${secret.port}/${secret.database} (${key})`,
+      });
+    },
+    evictions: () => findings,
   };
 }
 

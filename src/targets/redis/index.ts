@@ -18,7 +18,15 @@ import { RekeyError } from '../../core/errors.js';
 import { generate } from '../../core/generate.js';
 import { safeMessage } from '../../core/redact.js';
 import { specFor } from '../spec.js';
-import type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from '../types.js';
+import type {
+  CheckResult,
+  EvictionFinding,
+  PlanNote,
+  Target,
+  TargetContext,
+  TargetDescription,
+  Values,
+} from '../types.js';
 import { type AclUser, aclHash, getUser, setUser } from './acl.js';
 import {
   describeDriverError,
@@ -28,6 +36,7 @@ import {
   where,
   withRedis,
 } from './connect.js';
+import { type AclSnapshot, aclSnapshot, serviceOf, unknownPasswords } from './evict.js';
 import { describePersistence, type Persistence, persist, resolvePersistence } from './persist.js';
 import { authRow, oldPasswordRow, probe } from './probe.js';
 
@@ -41,8 +50,13 @@ export type RedisSecret = SecretConfigOf<'redis'>;
  */
 export function redisTarget(
   secret: RedisSecret,
-  _env: { env: ReadonlyMap<string, string>; configDir: string },
+  _env: { env: ReadonlyMap<string, string>; configDir: string; evictUnknown?: boolean },
 ): Target {
+  const evictUnknown = _env.evictUnknown === true;
+  /** Every ACL user's password hashes as preflight saw them (compromise only; this process only). */
+  let preflightAcl: AclSnapshot | undefined;
+  let preflightProblem = 'finish ran in another process than preflight (rekey recover)';
+  const findings: EvictionFinding[] = [];
   const spec = specFor(secret);
   const key = secret.key;
   const ep: RedisEndpoint = { host: secret.host, port: secret.port, user: secret.user, tls: secret.tls, key };
@@ -121,11 +135,93 @@ export function redisTarget(
           },
         );
       }
-      if (drop !== keep && user.passwords.includes(drop)) user = await setUser(conn, ep, [`!${drop}`]);
-      if (drop !== keep) mustHold(user, drop, false, 'the old password');
+      if (ctx.trigger === 'compromise') {
+        await evictOn(ctx, conn, user, keep);
+      } else {
+        if (drop !== keep && user.passwords.includes(drop)) user = await setUser(conn, ep, [`!${drop}`]);
+        if (drop !== keep) mustHold(user, drop, false, 'the old password');
+      }
       opened.maybe = p.mode === 'rewrite' && ep.user === 'default';
       await persist(conn, ep, p, { final: true });
     });
+
+  /**
+   * Compromise (see evict.ts): the user keeps only `keep`, and every connection of the user but this
+   * one is closed, in one MULTI (an attacker's open connection cannot re-add a password in between);
+   * then other users' passwords unknown at preflight are reported, or removed with `evictUnknown`.
+   */
+  const evictOn = async (ctx: TargetContext, conn: RedisConn, user: AclUser, keep: string) => {
+    const service = serviceOf(ep);
+    findings.length = 0;
+    const extra = user.passwords.filter((h) => h !== keep).length;
+    const [, killed] = await conn.transaction([
+      ['ACL', 'SETUSER', ep.user, 'resetpass', `#${keep}`],
+      ['CLIENT', 'KILL', 'USER', ep.user, 'SKIPME', 'yes'],
+    ]);
+    const after = await getUser(conn, ep);
+    if (after.passwords.length !== 1 || after.passwords[0] !== keep || after.flags.includes('nopass')) {
+      throw new RekeyError(
+        'ERR_TARGET_REJECTED',
+        `${key}: ${where(ep)}: after resetpass, ACL GETUSER ${ep.user} does not list exactly the new password`,
+      );
+    }
+    findings.push({
+      service,
+      foothold: 'passwords',
+      status: extra > 0 ? 'removed' : 'clean',
+      text:
+        extra > 0
+          ? `user ${ep.user}: ${extra} password${extra === 1 ? '' : 's'} besides the new one removed (the old one${extra > 1 ? ` and ${extra - 1} unknown` : ''}); only the new one is left`
+          : `user ${ep.user}: only the new password (nothing else to remove)`,
+    });
+    const n = Number(killed);
+    findings.push({
+      service,
+      foothold: 'connections',
+      status: n > 0 ? 'removed' : 'clean',
+      text: `${n} connection${n === 1 ? '' : 's'} of user ${ep.user} opened before the old passwords were removed: closed (rekey's own kept; the app reconnects with the new password)`,
+    });
+    const unknown = unknownPasswords(preflightAcl, await aclSnapshot(conn), ep.user);
+    if (!unknown) {
+      findings.push({
+        service,
+        foothold: 'users',
+        status: 'unchecked',
+        text: `other ACL users not checked for new passwords: ${preflightProblem}`,
+      });
+      return;
+    }
+    if (unknown.size === 0) {
+      findings.push({
+        service,
+        foothold: 'users',
+        status: 'clean',
+        text: 'no other ACL user holds a password it did not have at preflight',
+      });
+      return;
+    }
+    for (const [name, hashes] of unknown) {
+      if (evictUnknown) {
+        await conn.transaction([
+          ['ACL', 'SETUSER', name, ...hashes.map((h) => `!${h}`)],
+          ['CLIENT', 'KILL', 'USER', name, 'SKIPME', 'yes'],
+        ]);
+      }
+      findings.push({
+        service,
+        foothold: 'users',
+        status: evictUnknown ? 'removed' : 'reported',
+        text: evictUnknown
+          ? `user ${name}: ${hashes.length} password${hashes.length === 1 ? '' : 's'} not present at preflight removed, its connections closed (sessions.redis.evictUnknown)`
+          : `user ${name} holds ${hashes.length} password${hashes.length === 1 ? '' : 's'} not present at preflight: left in place (set sessions.redis.evictUnknown: true to remove them)`,
+      });
+    }
+    if (!evictUnknown) {
+      ctx.log.warn(
+        `${key}: ACL users holding passwords added since preflight: ${[...unknown.keys()].join(', ')}`,
+      );
+    }
+  };
 
   /**
    * On a new connection: a user left `nopass` gets the new password back. 'ok' (was not open),
@@ -160,7 +256,7 @@ export function redisTarget(
     keys: [key],
     secretKeys: [key],
 
-    describe(_trigger: Trigger): TargetDescription {
+    describe(trigger: Trigger): TargetDescription {
       const persistText =
         secret.persist === 'auto'
           ? 'CONFIG REWRITE or ACL SAVE, as detected (see plan)'
@@ -176,7 +272,9 @@ export function redisTarget(
         actions: [
           `ACL SETUSER ${ep.user} #<sha256 of the new password> on ${where(ep)}: old and new both valid (only hashes are sent)`,
           'after the deploy: check Redis still accepts the new password (a restart may have dropped it)',
-          `finish: ACL SETUSER ${ep.user} !<sha256 of the old password>; persist: ${persistText}`,
+          trigger === 'compromise'
+            ? `finish: ACL SETUSER ${ep.user} resetpass #<sha256 of the new password> (every other password goes), CLIENT KILL USER ${ep.user} (connections opened before); other ACL users' passwords added since preflight ${evictUnknown ? 'removed' : 'reported'}; persist: ${persistText}`
+            : `finish: ACL SETUSER ${ep.user} !<sha256 of the old password>; persist: ${persistText}`,
         ],
       };
     },
@@ -192,8 +290,11 @@ export function redisTarget(
           });
         } else if (user.passwords.length > 1) {
           notes.push({
-            level: 'info',
-            text: `user ${ep.user} has ${user.passwords.length} passwords: rekey adds the new one and removes only the current one`,
+            level: ctx.trigger === 'compromise' ? 'info' : 'warn',
+            text:
+              ctx.trigger === 'compromise'
+                ? `user ${ep.user} has ${user.passwords.length} passwords: the compromise rotation keeps only the new one (resetpass)`
+                : `user ${ep.user} has ${user.passwords.length} passwords: rekey adds the new one and removes only the current one (the others stay valid; --trigger compromise removes them)`,
           });
         }
         return notes;
@@ -208,6 +309,13 @@ export function redisTarget(
           p,
           async (conn) => {
             await probe(conn);
+            if (ctx.trigger === 'compromise') {
+              try {
+                preflightAcl = await aclSnapshot(conn);
+              } catch (err) {
+                preflightProblem = `ACL LIST at preflight failed (${describeDriverError(err)})`;
+              }
+            }
             // Catches a missing privilege (ACL needs +@admin) in preflight, before anything changes.
             const user = await getUser(conn, ep);
             if (user.flags.includes('nopass')) {
@@ -228,6 +336,8 @@ export function redisTarget(
     },
 
     generate: () => ({ [key]: generate(spec) }),
+
+    evictions: () => [...findings],
 
     async stage(ctx: TargetContext, cur: Values, next: Values): Promise<void> {
       const add = aclHash(value(next, 'new'));
