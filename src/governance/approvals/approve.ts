@@ -23,7 +23,7 @@ import {
   requestUse,
   saveRequest,
 } from './request.js';
-import { sshFindPrincipals, sshSign, sshVerify } from './ssh.js';
+import { approvalMessage, signatureFingerprint, sshFindPrincipals, sshSign, sshVerify } from './ssh.js';
 import { type ApprovalState, allowedSignersFile, approvalState, approvalsConfig } from './state.js';
 
 export interface ApproveInput {
@@ -86,7 +86,8 @@ export async function approveRequest(
         );
       }
     }
-    const signature = await sshSign(keyFile, digest);
+    const message = approvalMessage(digest, input.role);
+    const signature = await sshSign(keyFile, message);
     const principals = await sshFindPrincipals(signers, signature);
     if (principals.length === 0) {
       throw new RekeyError('ERR_SIGNER_UNKNOWN', `the key ${keyFile} is not in ${path.basename(signers)}`);
@@ -100,10 +101,21 @@ export async function approveRequest(
         { hint: `Approvers for ${input.role}: ${(config.roles[input.role] ?? []).join(', ') || 'none'}.` },
       );
     }
-    if (!(await sshVerify(signers, principal, signature, digest))) {
+    if (!(await sshVerify(signers, principal, signature, message))) {
       throw new RekeyError('ERR_SIGNING_FAILED', `the new signature of ${principal} does not verify`, {
         hint: `Check the allowed_signers line of ${principal} (namespaces must include "rekey", and any valid-before/after window).`,
       });
+    }
+    const fingerprint = signatureFingerprint(signature);
+    const sameKey = request.approvals.find((a) => signatureFingerprint(a.signature) === fingerprint);
+    if (sameKey) {
+      throw new RekeyError(
+        'ERR_USAGE',
+        `the key ${keyFile} already approved this request as ${sameKey.role}`,
+        {
+          hint: `Two different people with two different keys must approve: ask another approver of ${input.role}.`,
+        },
+      );
     }
     const before = await approvalState(loaded, request);
     const same = before.approvals.find((a) => a.role === input.role);

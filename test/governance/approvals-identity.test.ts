@@ -1,0 +1,161 @@
+/**
+ * Who approved comes from the signature, never from the request file: a wildcard line or one key
+ * listed under two names in allowed_signers cannot let one key fill both roles, whatever names and
+ * roles are written beside its signatures, and whichever message (today's, or the digest alone) it
+ * signed.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { approvalState } from '../../src/governance/approvals/state.js';
+import {
+  addApprovalByHand,
+  EMAIL,
+  expectUnchanged,
+  type GovStack,
+  makeGovStack,
+  signDigest,
+  snapshot,
+} from './helpers.js';
+
+let stacks: GovStack[] = [];
+afterEach(async () => {
+  await Promise.all(stacks.map((s) => s.cleanup()));
+  stacks = [];
+});
+
+const ROLES = ['security-lead', 'devops-lead'] as const;
+
+async function publicKey(s: GovStack, who: 'alice' | 'bob' | 'carol'): Promise<string> {
+  const [type, blob] = (await fs.readFile(`${s.key(who)}.pub`, 'utf8')).split(' ');
+  return `${type} ${blob}`;
+}
+
+/** Lines listing alice's key under `names` (one line per entry), plus carol's own line. */
+async function listAlice(s: GovStack, entries: readonly string[]): Promise<void> {
+  const alice = await publicKey(s, 'alice');
+  const lines = entries.map((names) => `${names} namespaces="rekey" ${alice}`);
+  lines.push(`${EMAIL.carol} namespaces="rekey" ${await publicKey(s, 'carol')}`);
+  await fs.writeFile(path.join(s.dir, 'allowed_signers'), `${lines.join('\n')}\n`);
+}
+
+/** Signs the digest alone (what rekey signed before roles were bound). */
+function signBare(keyFile: string, digest: string): string {
+  return execFileSync('/usr/bin/ssh-keygen', ['-Y', 'sign', '-f', keyFile, '-n', 'rekey'], {
+    input: digest,
+    stdio: ['pipe', 'pipe', 'ignore'],
+  })
+    .toString()
+    .trim();
+}
+
+/** Every approval alice's one key can forge for both roles, under every name. */
+function forgeries(s: GovStack, digest: string, names: readonly string[]) {
+  const bare = signBare(s.key('alice'), digest);
+  const out: Array<{ role: string; principal: string; signature: string }> = [];
+  for (const role of ROLES) {
+    const bound = signDigest(s.key('alice'), digest, role);
+    for (const principal of names) {
+      out.push({ role, principal, signature: bound }, { role, principal, signature: bare });
+    }
+  }
+  return out;
+}
+
+describe('approver identity from the signature', () => {
+  it('a wildcard line: alice signs once, her entry copied as bob / devops-lead, is refused', async () => {
+    const s = await makeGovStack();
+    stacks.push(s);
+    await listAlice(s, ['*@example.com']);
+    const r = await s.request();
+    for (const f of forgeries(s, r.digest, [EMAIL.alice, EMAIL.bob])) {
+      await addApprovalByHand(s.requestFile(r.id), f);
+    }
+    const before = await snapshot(s);
+    const run = await s.run(['rotate', '--yes', '--request', r.id]);
+    expect(run.code, run.stderr).toBe(5);
+    await expectUnchanged(s, before);
+    // rekey approve finds the wildcard, not a listed approver.
+    const cli = await s.run(['approve', r.id, '--role', 'security-lead', '--key', s.key('alice')]);
+    expect(cli.code).toBe(5);
+    expect(cli.stderr).toContain('belongs to *@example.com, not listed for security-lead');
+  });
+
+  it('one key listed under two names: the second approval with it is refused', async () => {
+    const s = await makeGovStack();
+    stacks.push(s);
+    await listAlice(s, [`${EMAIL.alice},${EMAIL.bob}`]);
+    const r = await s.request();
+    await s.approve(r.id, 'security-lead', 'alice');
+    const cli = await s.run(['approve', r.id, '--role', 'devops-lead', '--key', s.key('alice')]);
+    expect(cli.code, cli.stderr).toBe(2);
+    expect(cli.stderr).toContain('already approved this request as security-lead');
+    // Signed for devops-lead by alice's key, under bob's name: bob is a name of that key, but the key
+    // already approved.
+    await addApprovalByHand(s.requestFile(r.id), {
+      role: 'devops-lead',
+      principal: EMAIL.bob,
+      signature: signDigest(s.key('alice'), r.digest, 'devops-lead'),
+    });
+    const before = await snapshot(s);
+    const run = await s.run(['rotate', '--yes', '--request', r.id]);
+    expect(run.code, run.stderr).toBe(5);
+    expect(run.stderr).toMatch(/devops-lead.*second person with another key/);
+    await expectUnchanged(s, before);
+  });
+
+  it('property: no single key, however it is listed in allowed_signers, satisfies two roles', async () => {
+    const s = await makeGovStack();
+    stacks.push(s);
+    const r = await s.request();
+    const patterns = [
+      EMAIL.alice,
+      EMAIL.bob,
+      `${EMAIL.alice},${EMAIL.bob}`,
+      '*@example.com',
+      '*',
+      '?ob@example.com,alice@*',
+    ];
+    // Every listing of alice's key on one line or on two lines.
+    const shapes: string[][] = [];
+    for (let i = 0; i < patterns.length; i++) {
+      shapes.push([patterns[i]!]);
+      for (let j = i + 1; j < patterns.length; j++) shapes.push([patterns[i]!, patterns[j]!]);
+    }
+    const forged = forgeries(s, r.digest, [EMAIL.alice, EMAIL.bob, '*@example.com', '*']);
+    const doc = JSON.parse(await fs.readFile(s.requestFile(r.id), 'utf8'));
+    const request = { ...doc, approvals: forged.map((f) => ({ ...f, signedAt: r.created })) };
+    for (const shape of shapes) {
+      await listAlice(s, shape);
+      const state = await approvalState(await s.loaded(), request);
+      expect({ shape, satisfied: state.satisfied }).toEqual({ shape, satisfied: false });
+      expect(state.approvals.length, JSON.stringify(shape)).toBeLessThanOrEqual(1);
+    }
+    // Control: the same request with bob's own key added is satisfied (the check is not just "never").
+    await listAlice(s, [EMAIL.alice]);
+    await fs.appendFile(
+      path.join(s.dir, 'allowed_signers'),
+      `${EMAIL.bob} namespaces="rekey" ${await publicKey(s, 'bob')}\n`,
+    );
+    const withBob = {
+      ...request,
+      approvals: [
+        {
+          role: 'security-lead',
+          principal: EMAIL.alice,
+          signature: signDigest(s.key('alice'), r.digest, 'security-lead'),
+          signedAt: r.created,
+        },
+        {
+          role: 'devops-lead',
+          principal: EMAIL.bob,
+          signature: signDigest(s.key('bob'), r.digest, 'devops-lead'),
+          signedAt: r.created,
+        },
+      ],
+    };
+    expect((await approvalState(await s.loaded(), withBob)).satisfied).toBe(true);
+  }, 120_000);
+});
