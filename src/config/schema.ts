@@ -210,6 +210,12 @@ export const configSchema = z.strictObject({
       allowedSigners: z.string().min(1),
       roles: z.record(z.string(), z.array(z.string().min(1))),
       expiry: duration.default('7d'),
+      forbidSelfApproval: z
+        .boolean()
+        .default(true)
+        .describe(
+          "The requester (the request's `requester`, covered by the approvers' signatures) cannot approve it.",
+        ),
     })
     .optional(),
   audit: z

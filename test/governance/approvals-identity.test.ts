@@ -115,7 +115,6 @@ describe('approver identity from the signature', () => {
       EMAIL.bob,
       `${EMAIL.alice},${EMAIL.bob}`,
       '*@example.com',
-      '*',
       '?ob@example.com,alice@*',
     ];
     // Every listing of alice's key on one line or on two lines.
@@ -124,7 +123,7 @@ describe('approver identity from the signature', () => {
       shapes.push([patterns[i]!]);
       for (let j = i + 1; j < patterns.length; j++) shapes.push([patterns[i]!, patterns[j]!]);
     }
-    const forged = forgeries(s, r.digest, [EMAIL.alice, EMAIL.bob, '*@example.com', '*']);
+    const forged = forgeries(s, r.digest, [EMAIL.alice, EMAIL.bob]);
     const doc = JSON.parse(await fs.readFile(s.requestFile(r.id), 'utf8'));
     const request = { ...doc, approvals: forged.map((f) => ({ ...f, signedAt: r.created })) };
     for (const shape of shapes) {
@@ -158,4 +157,85 @@ describe('approver identity from the signature', () => {
     };
     expect((await approvalState(await s.loaded(), withBob)).satisfied).toBe(true);
   }, 120_000);
+});
+
+describe('a request is bound to one stack', () => {
+  it('a request approved in a/app, copied to b/app (same stack name, same approvers), is refused', async () => {
+    const a = await makeGovStack({ more: 'stack: app\n' });
+    const b = await makeGovStack({ more: 'stack: app\n' });
+    stacks.push(a, b);
+    // b trusts the same approvers as a.
+    await fs.copyFile(path.join(a.dir, 'allowed_signers'), path.join(b.dir, 'allowed_signers'));
+    const r = await a.request();
+    await a.approve(r.id, 'security-lead', 'alice');
+    await a.approve(r.id, 'devops-lead', 'bob');
+    const copied = path.join(b.dir, 'copied.json');
+    await fs.copyFile(a.requestFile(r.id), copied);
+    // Even with a's stack id copied over b's (a copy of the whole folder, state included).
+    await fs.mkdir(b.stateDir, { recursive: true });
+    await fs.copyFile(path.join(a.stateDir, 'stack-id'), path.join(b.stateDir, 'stack-id')).catch(() => {});
+    const before = await snapshot(b);
+    const run = await b.run(['rotate', '--yes', '--request', copied]);
+    expect(run.code, run.stderr).toBe(5);
+    expect(run.stderr).toMatch(/ERR_APPROVAL_INVALID: .*it is for the env file .*, not /);
+    await expectUnchanged(b, before);
+    // And on a, where it was made, it runs.
+    const ok = await a.run(['rotate', '--yes', '--request', r.id]);
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it('a request whose state folder was replaced (another stack id) is refused', async () => {
+    const a = await makeGovStack();
+    stacks.push(a);
+    const r = await a.request();
+    await a.approve(r.id, 'security-lead', 'alice');
+    await a.approve(r.id, 'devops-lead', 'bob');
+    await fs.writeFile(path.join(a.stateDir, 'stack-id'), `${'0'.repeat(32)}\n`);
+    const run = await a.run(['rotate', '--yes', '--request', r.id]);
+    expect(run.code, run.stderr).toBe(5);
+    expect(run.stderr).toMatch(/it is for stack id [0-9a-f]{32}, not this stack's 0{32}/);
+  });
+});
+
+describe('requester and expiry', () => {
+  it('forbidSelfApproval (default): the requester cannot approve their own request', async () => {
+    const s = await makeGovStack({
+      roles: { 'security-lead': [EMAIL.alice, EMAIL.carol], 'devops-lead': [EMAIL.bob] },
+    });
+    stacks.push(s);
+    const r = await s.request(); // requested by carol@example.com
+    expect(r.requester).toBe(EMAIL.carol);
+    const cli = await s.run(['approve', r.id, '--role', 'security-lead', '--key', s.key('carol')]);
+    expect(cli.code, cli.stderr).toBe(5);
+    expect(cli.stderr).toContain('carol@example.com requested');
+    await s.approve(r.id, 'devops-lead', 'bob');
+    await addApprovalByHand(s.requestFile(r.id), {
+      role: 'security-lead',
+      principal: EMAIL.carol,
+      signature: signDigest(s.key('carol'), r.digest, 'security-lead'),
+    });
+    const before = await snapshot(s);
+    const run = await s.run(['rotate', '--yes', '--request', r.id]);
+    expect(run.code, run.stderr).toBe(5);
+    expect(run.stderr).toMatch(/security-lead: carol@example.com requested it and cannot approve it/);
+    await expectUnchanged(s, before);
+  });
+
+  it('a request expires at creation + approvals.expiry as configured when it is used', async () => {
+    const s = await makeGovStack({ expiry: '7d' });
+    stacks.push(s);
+    const r = await s.request();
+    await s.approve(r.id, 'security-lead', 'alice');
+    await s.approve(r.id, 'devops-lead', 'bob');
+    const config = path.join(s.dir, 'rekey.yaml');
+    await fs.writeFile(config, (await fs.readFile(config, 'utf8')).replace('expiry: 7d', 'expiry: 1s'));
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, Date.parse(r.created) + 1200 - Date.now())),
+    );
+    const before = await snapshot(s);
+    const run = await s.run(['rotate', '--yes', '--request', r.id]);
+    expect(run.code, run.stderr).toBe(5);
+    expect(run.stderr).toMatch(/ERR_APPROVAL_INVALID: .*expired on/);
+    await expectUnchanged(s, before);
+  });
 });

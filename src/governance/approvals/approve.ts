@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { LoadedConfig } from '../../config/load.js';
+import { type LoadedConfig, ms } from '../../config/load.js';
 import { RekeyError } from '../../core/errors.js';
 import { appendAudit } from '../audit/append.js';
 import { withFileLock } from '../audit/lock.js';
@@ -24,7 +24,7 @@ import {
   saveRequest,
 } from './request.js';
 import { approvalMessage, signatureFingerprint, sshFindPrincipals, sshSign, sshVerify } from './ssh.js';
-import { type ApprovalState, allowedSignersFile, approvalState, approvalsConfig } from './state.js';
+import { type ApprovalState, allowedSignersFile, approvalState, approvalsConfig, sameName } from './state.js';
 
 export interface ApproveInput {
   readonly role: string;
@@ -79,7 +79,7 @@ export async function approveRequest(
           'ERR_APPROVAL_INVALID',
           `change request ${request.id} was already used on ${use.time}`,
         );
-      if (isExpired(request, now)) {
+      if (isExpired(request, now, ms(config.expiry))) {
         throw new RekeyError(
           'ERR_APPROVAL_INVALID',
           `change request ${request.id} expired on ${request.expires}`,
@@ -115,6 +115,13 @@ export async function approveRequest(
         {
           hint: `Two different people with two different keys must approve: ask another approver of ${input.role}.`,
         },
+      );
+    }
+    if (config.forbidSelfApproval && sameName(principal, request.requester)) {
+      throw new RekeyError(
+        'ERR_APPROVAL_INVALID',
+        `${principal} requested ${request.id} and cannot approve it (approvals.forbidSelfApproval)`,
+        { hint: `Ask another approver of ${input.role}.` },
       );
     }
     const before = await approvalState(loaded, request);

@@ -70,6 +70,7 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
   const unlisted = new Map<string, string[]>();
   const badByRole = new Map<string, string[]>();
   const candidates: Candidate[] = [];
+  const self = new Map<string, string>();
   for (const a of request.approvals) {
     // Who signed comes from the signature's key in allowed_signers, never from the request file.
     const found = await sshFindPrincipals(signers, a.signature);
@@ -86,6 +87,8 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
     } else if (!(await sshVerify(signers, a.principal, a.signature, approvalMessage(digest, a.role)))) {
       invalid.push(`${a.role} by ${a.principal}`);
       badByRole.set(a.role, [...(badByRole.get(a.role) ?? []), a.principal]);
+    } else if (config.forbidSelfApproval && sameName(a.principal, request.requester)) {
+      self.set(a.role, a.principal);
     } else {
       candidates.push({ role: a.role, principal: a.principal, fingerprint });
     }
@@ -97,7 +100,14 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
   });
   const missing = config.require
     .filter((role) => !assigned.has(role))
-    .map((role) => ({ role, why: whyMissing(role, candidates, assigned, unlisted, badByRole) }));
+    .map((role) => {
+      const who = self.get(role);
+      const why =
+        !candidates.some((c) => c.role === role) && who !== undefined
+          ? `${who} requested it and cannot approve it (approvals.forbidSelfApproval)`
+          : whyMissing(role, candidates, assigned, unlisted, badByRole);
+      return { role, why };
+    });
   return {
     altered,
     approvals,
@@ -105,6 +115,16 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
     invalid,
     satisfied: !altered && invalid.length === 0 && missing.length === 0,
   };
+}
+
+/**
+ * True when an approver's principal names the requester (case-insensitive, trimmed).
+ *
+ * @example
+ * sameName('Alice@Example.com', 'alice@example.com'); // true
+ */
+export function sameName(principal: string, requester: string): boolean {
+  return principal.trim().toLowerCase() === requester.trim().toLowerCase();
 }
 
 /** A verified approval: its role, the principal found for its key, and the key's fingerprint. */
