@@ -6,7 +6,7 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { approvalState } from '../../src/governance/approvals/state.js';
@@ -238,4 +238,58 @@ describe('requester and expiry', () => {
     expect(run.stderr).toMatch(/ERR_APPROVAL_INVALID: .*expired on/);
     await expectUnchanged(s, before);
   });
+});
+
+describe('the approvals lock', () => {
+  it('two approvers at once, one slow to sign (a passphrase, a key touch): both approvals are kept', async () => {
+    const s = await makeGovStack();
+    stacks.push(s);
+    const r = await s.request();
+    // alice's ssh-keygen takes 17 s to sign (longer than anyone waits for a lock).
+    const bin = path.join(s.dir, 'slow-bin');
+    await fs.mkdir(bin);
+    await fs.writeFile(
+      path.join(bin, 'ssh-keygen'),
+      '#!/bin/sh\n[ "$2" = sign ] && sleep 17\nexec /usr/bin/ssh-keygen "$@"\n',
+      { mode: 0o755 },
+    );
+    const slow = s.start(['approve', r.id, '--role', 'security-lead', '--key', s.key('alice')], {
+      env: { PATH: `${bin}:${process.env.PATH ?? ''}` },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const fast = await s.run(['approve', r.id, '--role', 'devops-lead', '--key', s.key('bob')]);
+    expect(fast.code, fast.stderr).toBe(0);
+    const done = await slow.done;
+    expect(done.code, done.stderr).toBe(0);
+    const saved = JSON.parse(await fs.readFile(s.requestFile(r.id), 'utf8'));
+    expect(saved.approvals.map((a: { role: string }) => a.role).sort()).toEqual([
+      'devops-lead',
+      'security-lead',
+    ]);
+    const run = await s.run(['rotate', '--yes', '--request', r.id]);
+    expect(run.code, run.stderr).toBe(0);
+  }, 90_000);
+
+  it('a request lock whose holder is alive is never taken over, however old', async () => {
+    const s = await makeGovStack();
+    stacks.push(s);
+    const r = await s.request();
+    // This test process holds the request's lock (found the way approve finds it).
+    const { acquireLock } = await import('../../src/core/lock.js');
+    const { sha256 } = await import('../../src/core/hash.js');
+    const lockDir = path.join(s.stateDir, 'locks', `request-${sha256(s.requestFile(r.id)).slice(0, 16)}`);
+    const lock = await acquireLock(lockDir, 'approve');
+    try {
+      const old = new Date(Date.now() - 3600_000);
+      await fs.utimes(path.join(lockDir, 'lock'), old, old);
+      const cli = await s.run(['approve', r.id, '--role', 'security-lead', '--key', s.key('alice')]);
+      expect(cli.code, cli.stderr).not.toBe(0);
+      expect(cli.stderr).toContain('ERR_LOCKED');
+      const saved = JSON.parse(await fs.readFile(s.requestFile(r.id), 'utf8'));
+      expect(saved.approvals).toEqual([]);
+      expect(existsSync(path.join(lockDir, 'lock'))).toBe(true); // not removed by the waiter
+    } finally {
+      await lock.release();
+    }
+  }, 60_000);
 });
