@@ -216,6 +216,12 @@ export const configSchema = z.strictObject({
         .describe(
           "The requester (the request's `requester`, covered by the approvers' signatures) cannot approve it.",
         ),
+      breakGlass: z
+        .union([z.literal(false), z.strictObject({ allowed: z.array(z.string().min(1)).min(1) })])
+        .optional()
+        .describe(
+          'false: --break-glass is refused. { allowed: [...] }: only these OS users may break glass. Absent: anyone may.',
+        ),
     })
     .optional(),
   audit: z

@@ -293,3 +293,53 @@ describe('the approvals lock', () => {
     }
   }, 60_000);
 });
+
+describe('break-glass switches', () => {
+  const args = [
+    'rotate',
+    '--yes',
+    '--trigger',
+    'compromise',
+    '--break-glass',
+    'key in a gist',
+    '--operator',
+    'root',
+  ];
+
+  it('approvals.breakGlass: false refuses break-glass (exit 5, nothing changed)', async () => {
+    const s = await makeGovStack({ more: '' });
+    stacks.push(s);
+    const config = path.join(s.dir, 'rekey.yaml');
+    const text = await fs.readFile(config, 'utf8');
+    await fs.writeFile(config, text.replace('  allowedSigners:', '  breakGlass: false\n  allowedSigners:'));
+    const before = await snapshot(s);
+    const run = await s.run(args);
+    expect(run.code, run.stderr).toBe(5);
+    expect(run.stderr).toContain('break-glass is switched off');
+    await expectUnchanged(s, before);
+  });
+
+  it('approvals.breakGlass.allowed: an OS user not listed is refused, whatever --operator says', async () => {
+    const s = await makeGovStack();
+    stacks.push(s);
+    const config = path.join(s.dir, 'rekey.yaml');
+    const text = await fs.readFile(config, 'utf8');
+    await fs.writeFile(
+      config,
+      text.replace('  allowedSigners:', '  breakGlass: { allowed: [oncall-nobody-here] }\n  allowedSigners:'),
+    );
+    const before = await snapshot(s);
+    const run = await s.run(args);
+    expect(run.code, run.stderr).toBe(5);
+    expect(run.stderr).toMatch(/break-glass is allowed only to oncall-nobody-here .*not to the OS user/);
+    await expectUnchanged(s, before);
+    // Listed: it runs.
+    const me = (await import('node:os')).userInfo().username;
+    await fs.writeFile(
+      config,
+      text.replace('  allowedSigners:', `  breakGlass: { allowed: [${me}] }\n  allowedSigners:`),
+    );
+    const ok = await s.run(args);
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+});
