@@ -222,6 +222,9 @@ export const configSchema = z.strictObject({
         .describe(
           'false: --break-glass is refused. { allowed: [...] }: only these OS users may break glass. Absent: anyone may.',
         ),
+      breakGlassDeadline: duration
+        .default('24h')
+        .describe('`rekey check` exits 3 while a break-glass rotation older than this lacks its approvals.'),
     })
     .optional(),
   audit: z

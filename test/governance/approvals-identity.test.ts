@@ -343,3 +343,28 @@ describe('break-glass switches', () => {
     expect(ok.code, ok.stderr).toBe(0);
   });
 });
+
+describe('rekey check and break-glass', () => {
+  it('exits 3 while a break-glass rotation lacks its approvals after approvals.breakGlassDeadline', async () => {
+    const s = await makeGovStack();
+    stacks.push(s);
+    const run = await s.run(['rotate', '--yes', '--trigger', 'compromise', '--break-glass', 'key in a gist']);
+    expect(run.code, run.stderr).toBe(0);
+    const id = /change request (req-\S+)/.exec(run.stderr)?.[1];
+    expect(id).toBeDefined();
+    expect((await s.run(['check'])).code).toBe(0); // within the default 24h
+    const config = path.join(s.dir, 'rekey.yaml');
+    const text = await fs.readFile(config, 'utf8');
+    await fs.writeFile(
+      config,
+      text.replace('  allowedSigners:', '  breakGlassDeadline: 1s\n  allowedSigners:'),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const late = await s.run(['check']);
+    expect(late.code, late.stderr).toBe(3);
+    expect(late.stderr).toContain(`still lack their approvals after approvals.breakGlassDeadline: ${id}`);
+    await s.approve(id!, 'security-lead', 'alice');
+    await s.approve(id!, 'devops-lead', 'bob');
+    expect((await s.run(['check'])).code).toBe(0);
+  }, 60_000);
+});
