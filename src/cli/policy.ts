@@ -1,5 +1,5 @@
 /** Policy and observability commands: status, check, serve, schedule. */
-import { loadConfig } from '../config/load.js';
+import { loadConfig, ms } from '../config/load.js';
 import { RekeyError } from '../core/errors.js';
 import { type Logger, log } from '../core/log.js';
 import { redactor } from '../core/redact.js';
@@ -25,17 +25,31 @@ export async function checkCommand(
   g: GlobalOptions,
   o: { json?: boolean; beforeRelease?: boolean },
 ): Promise<void> {
-  const report = await readStatus(await loadConfig(g.config));
+  const loaded = await loadConfig(g.config);
+  const report = await readStatus(loaded);
   const result = evaluateCheck(report, { beforeRelease: o.beforeRelease === true });
+  const lateBreakGlass = await overdueBreakGlass(loaded);
   if (o.json) {
-    printJson({ ...result, stack: report.stack, now: report.now, secrets: report.secrets });
+    printJson({ ...result, stack: report.stack, now: report.now, secrets: report.secrets, lateBreakGlass });
   } else {
     printLines(renderCheck(result, report.secrets.length));
+    for (const b of lateBreakGlass) {
+      printLines([
+        `break-glass request ${b.requestId} (${b.keys.join(', ')}, ${b.time}) still lacks its approvals after approvals.breakGlassDeadline`,
+      ]);
+    }
     if (process.env.GITHUB_ACTIONS === 'true') {
       for (const line of githubAnnotations(result)) process.stdout.write(`${redactor.redact(line)}\n`);
     }
   }
   const failing = result.findings.filter((f) => f.level === 'error').map((f) => f.key);
+  if (failing.length === 0 && lateBreakGlass.length > 0) {
+    throw new RekeyError(
+      'ERR_OVERDUE',
+      `${lateBreakGlass.length} break-glass rotation${lateBreakGlass.length === 1 ? '' : 's'} still lack their approvals after approvals.breakGlassDeadline: ${lateBreakGlass.map((b) => b.requestId).join(', ')}`,
+      { hint: 'Have the required roles approve them: `rekey approve ID --role ROLE`.' },
+    );
+  }
   if (failing.length > 0) {
     throw new RekeyError(
       'ERR_OVERDUE',
@@ -47,6 +61,16 @@ export async function checkCommand(
         : {},
     );
   }
+}
+
+/** Break-glass requests still unapproved after `approvals.breakGlassDeadline`. */
+async function overdueBreakGlass(loaded: Awaited<ReturnType<typeof loadConfig>>) {
+  const approvals = loaded.config.approvals;
+  if (approvals === undefined) return [];
+  const deadline = ms(approvals.breakGlassDeadline);
+  const now = Date.now();
+  const { outstandingApprovals } = await import('../governance/approvals/index.js');
+  return (await outstandingApprovals(loaded)).filter((b) => Date.parse(b.time) + deadline <= now);
 }
 
 export async function serveCommand(

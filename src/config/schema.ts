@@ -226,6 +226,21 @@ export const configSchema = z.strictObject({
       allowedSigners: z.string().min(1),
       roles: z.record(z.string(), z.array(z.string().min(1))),
       expiry: duration.default('7d'),
+      forbidSelfApproval: z
+        .boolean()
+        .default(true)
+        .describe(
+          "The requester (the request's `requester`, covered by the approvers' signatures) cannot approve it.",
+        ),
+      breakGlass: z
+        .union([z.literal(false), z.strictObject({ allowed: z.array(z.string().min(1)).min(1) })])
+        .optional()
+        .describe(
+          'false: --break-glass is refused. { allowed: [...] }: only these OS users may break glass. Absent: anyone may.',
+        ),
+      breakGlassDeadline: duration
+        .default('24h')
+        .describe('`rekey check` exits 3 while a break-glass rotation older than this lacks its approvals.'),
     })
     .optional(),
   audit: z

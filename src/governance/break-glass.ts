@@ -54,6 +54,24 @@ export async function breakGlass(
     warn(changeControlWarning(loaded)!);
     return;
   }
+  if (approvals.breakGlass === false) {
+    throw new RekeyError(
+      'ERR_APPROVAL_MISSING',
+      'break-glass is switched off for this stack (approvals.breakGlass: false); nothing was changed',
+      { hint: 'Get the approvals with `rekey request` and `rekey approve`, then rotate with --request.' },
+    );
+  }
+  if (approvals.breakGlass !== undefined) {
+    // The OS account running rekey, not a name anyone types (--operator is only a label).
+    const user = osUser();
+    if (!approvals.breakGlass.allowed.includes(user)) {
+      throw new RekeyError(
+        'ERR_APPROVAL_MISSING',
+        `break-glass is allowed only to ${approvals.breakGlass.allowed.join(', ')} (approvals.breakGlass.allowed), not to the OS user ${user}; nothing was changed`,
+        { hint: 'Run it as one of those users, or get the approvals with `rekey request`.' },
+      );
+    }
+  }
   const id = typeof meta.requestId === 'string' ? meta.requestId : newRequestId(now);
   await createRequest(loaded, {
     id,
@@ -73,4 +91,12 @@ export async function breakGlass(
   warn(
     `break-glass: rotating without approvals; change request ${id} records it and needs the approval of ${approvals.require.join(' and ')} after the fact (\`rekey approve ${id} --role ROLE\`)`,
   );
+}
+
+function osUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
 }

@@ -50,6 +50,7 @@ export function requestLines(r: ChangeRequest, state: ApprovalState): string[] {
     `  keys:      ${r.keys.join(', ')}`,
     `  trigger:   ${r.trigger}${r.ticket ? `, ticket ${r.ticket}` : ''}`,
     ...(r.reason ? [`  reason:    ${r.reason}`] : []),
+    ...(r.envFile ? [`  for:       ${r.envFile} on ${r.host ?? '?'} (stack id ${r.stackId ?? '?'})`] : []),
     `  requester: ${r.requester}`,
     `  expires:   ${r.expires}`,
     `  digest:    ${r.digest}`,

@@ -146,7 +146,7 @@ describe('approvals', () => {
     await addApprovalByHand(s.requestFile(r.id), {
       role: 'devops-lead',
       principal: EMAIL.alice,
-      signature: signDigest(s.key('alice'), r.digest),
+      signature: signDigest(s.key('alice'), r.digest, 'devops-lead'),
     });
     const err = await refused(s, ['--request', r.id]);
     expect(err).toMatch(
@@ -164,7 +164,7 @@ describe('approvals', () => {
     await addApprovalByHand(s.requestFile(r.id), {
       role: 'devops-lead',
       principal: EMAIL.carol,
-      signature: signDigest(s.key('carol'), r.digest),
+      signature: signDigest(s.key('carol'), r.digest, 'devops-lead'),
     });
     const err = await refused(s, ['--request', r.id]);
     expect(err).toMatch(/ERR_APPROVAL_MISSING: .*carol@example.com, not listed for devops-lead/);
@@ -181,7 +181,7 @@ describe('approvals', () => {
     await addApprovalByHand(s.requestFile(r.id), {
       role: 'devops-lead',
       principal: EMAIL.bob,
-      signature: signDigest(s.key('eve'), r.digest),
+      signature: signDigest(s.key('eve'), r.digest, 'devops-lead'),
     });
     const err = await refused(s, ['--request', r.id]);
     expect(err).toMatch(/ERR_APPROVAL_INVALID: .*devops-lead by bob@example.com does not verify/);

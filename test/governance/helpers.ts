@@ -14,6 +14,7 @@ import type { RequestTrigger } from '../../src/config/triggers.js';
 import { silentProgress } from '../../src/core/progress.js';
 import { approveRequest } from '../../src/governance/approvals/index.js';
 import type { ChangeRequest } from '../../src/governance/approvals/request.js';
+import { approvalMessage } from '../../src/governance/approvals/ssh.js';
 import { requestRotation } from '../../src/governance/request-rotation.js';
 import { makeStack, type Stack, type StackOptions } from '../engine/stack.js';
 
@@ -100,10 +101,13 @@ ${options.expiry ? `  expiry: ${options.expiry}\n` : ''}`;
   };
 }
 
-/** Signs a digest directly with ssh-keygen (what someone editing a request by hand would do). */
-export function signDigest(keyFile: string, digest: string): string {
+/**
+ * Signs an approval of `role` on a request digest directly with ssh-keygen (what someone editing a
+ * request by hand would do).
+ */
+export function signDigest(keyFile: string, digest: string, role: string): string {
   return execFileSync('/usr/bin/ssh-keygen', ['-Y', 'sign', '-f', keyFile, '-n', 'rekey'], {
-    input: digest,
+    input: approvalMessage(digest, role),
     stdio: ['pipe', 'pipe', 'ignore'],
   })
     .toString()

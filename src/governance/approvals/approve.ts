@@ -9,10 +9,11 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { LoadedConfig } from '../../config/load.js';
+import { type LoadedConfig, ms } from '../../config/load.js';
 import { RekeyError } from '../../core/errors.js';
+import { sha256 } from '../../core/hash.js';
+import { withLock } from '../../core/lock-wait.js';
 import { appendAudit } from '../audit/append.js';
-import { withFileLock } from '../audit/lock.js';
 import { auditPaths } from '../audit/read.js';
 import {
   type Approval,
@@ -23,8 +24,8 @@ import {
   requestUse,
   saveRequest,
 } from './request.js';
-import { sshFindPrincipals, sshSign, sshVerify } from './ssh.js';
-import { type ApprovalState, allowedSignersFile, approvalState, approvalsConfig } from './state.js';
+import { approvalMessage, signatureFingerprint, sshFindPrincipals, sshSign, sshVerify } from './ssh.js';
+import { type ApprovalState, allowedSignersFile, approvalState, approvalsConfig, sameName } from './state.js';
 
 export interface ApproveInput {
   readonly role: string;
@@ -56,56 +57,85 @@ export async function approveRequest(
   }
   const keyFile = await signingKey(loaded.dir, input.key);
   const now = input.now ?? new Date();
-  const { file } = await loadRequest(loaded, ref);
-  return withFileLock(`${file}.lock`, async () => {
-    const { request } = await loadRequest(loaded, file);
-    const digest = requestDigest(request);
-    if (digest !== request.digest) {
+  // Everything up to the signature happens without the lock: ssh-keygen may wait for a passphrase
+  // or a hardware-key touch for as long as the approver takes.
+  const { file, request } = await loadRequest(loaded, ref);
+  const digest = requestDigest(request);
+  if (digest !== request.digest) {
+    throw new RekeyError(
+      'ERR_APPROVAL_INVALID',
+      `change request ${request.id} was altered after it was created; not signed`,
+    );
+  }
+  if (request.stack !== loaded.stack) {
+    throw new RekeyError(
+      'ERR_APPROVAL_INVALID',
+      `change request ${request.id} is for stack ${request.stack}, not ${loaded.stack}`,
+    );
+  }
+  if (request.breakGlass === undefined) {
+    const use = await requestUse(loaded, request.id);
+    if (use)
       throw new RekeyError(
         'ERR_APPROVAL_INVALID',
-        `change request ${request.id} was altered after it was created; not signed`,
+        `change request ${request.id} was already used on ${use.time}`,
       );
-    }
-    if (request.stack !== loaded.stack) {
+    if (isExpired(request, now, ms(config.expiry))) {
       throw new RekeyError(
         'ERR_APPROVAL_INVALID',
-        `change request ${request.id} is for stack ${request.stack}, not ${loaded.stack}`,
+        `change request ${request.id} expired on ${request.expires}`,
       );
     }
-    if (request.breakGlass === undefined) {
-      const use = await requestUse(loaded, request.id);
-      if (use)
-        throw new RekeyError(
-          'ERR_APPROVAL_INVALID',
-          `change request ${request.id} was already used on ${use.time}`,
-        );
-      if (isExpired(request, now)) {
-        throw new RekeyError(
-          'ERR_APPROVAL_INVALID',
-          `change request ${request.id} expired on ${request.expires}`,
-        );
-      }
-    }
-    const signature = await sshSign(keyFile, digest);
-    const principals = await sshFindPrincipals(signers, signature);
-    if (principals.length === 0) {
-      throw new RekeyError('ERR_SIGNER_UNKNOWN', `the key ${keyFile} is not in ${path.basename(signers)}`);
-    }
-    const listed = principals.filter((p) => (config.roles[input.role] ?? []).includes(p));
-    const principal = listed[0];
-    if (principal === undefined) {
+  }
+  const message = approvalMessage(digest, input.role);
+  const signature = await sshSign(keyFile, message);
+  const principals = await sshFindPrincipals(signers, signature);
+  if (principals.length === 0) {
+    throw new RekeyError('ERR_SIGNER_UNKNOWN', `the key ${keyFile} is not in ${path.basename(signers)}`);
+  }
+  const listed = principals.filter((p) => (config.roles[input.role] ?? []).includes(p));
+  const principal = listed[0];
+  if (principal === undefined) {
+    throw new RekeyError(
+      'ERR_APPROVAL_INVALID',
+      `the key ${keyFile} belongs to ${principals.join(', ')}, not listed for ${input.role} in approvals.roles`,
+      { hint: `Approvers for ${input.role}: ${(config.roles[input.role] ?? []).join(', ') || 'none'}.` },
+    );
+  }
+  if (!(await sshVerify(signers, principal, signature, message))) {
+    throw new RekeyError('ERR_SIGNING_FAILED', `the new signature of ${principal} does not verify`, {
+      hint: `Check the allowed_signers line of ${principal} (namespaces must include "rekey", and any valid-before/after window).`,
+    });
+  }
+  if (config.forbidSelfApproval && sameName(principal, request.requester)) {
+    throw new RekeyError(
+      'ERR_APPROVAL_INVALID',
+      `${principal} requested ${request.id} and cannot approve it (approvals.forbidSelfApproval)`,
+      { hint: `Ask another approver of ${input.role}.` },
+    );
+  }
+  return withLock(requestLockDir(loaded, file), 'approve', async () => {
+    // Re-read under the lock: another approval may have been saved while this one was being signed.
+    const { request: fresh } = await loadRequest(loaded, file);
+    if (fresh.digest !== digest || requestDigest(fresh) !== digest) {
       throw new RekeyError(
         'ERR_APPROVAL_INVALID',
-        `the key ${keyFile} belongs to ${principals.join(', ')}, not listed for ${input.role} in approvals.roles`,
-        { hint: `Approvers for ${input.role}: ${(config.roles[input.role] ?? []).join(', ') || 'none'}.` },
+        `change request ${request.id} was altered while it was being signed; not recorded`,
+        { hint: 'Check the request file, then approve again.' },
       );
     }
-    if (!(await sshVerify(signers, principal, signature, digest))) {
-      throw new RekeyError('ERR_SIGNING_FAILED', `the new signature of ${principal} does not verify`, {
-        hint: `Check the allowed_signers line of ${principal} (namespaces must include "rekey", and any valid-before/after window).`,
-      });
+    const fingerprint = signatureFingerprint(signature);
+    const sameKey = fresh.approvals.find((a) => signatureFingerprint(a.signature) === fingerprint);
+    if (sameKey) {
+      throw new RekeyError(
+        'ERR_USAGE',
+        `the key ${keyFile} already approved this request as ${sameKey.role}`,
+        {
+          hint: `Two different people with two different keys must approve: ask another approver of ${input.role}.`,
+        },
+      );
     }
-    const before = await approvalState(loaded, request);
+    const before = await approvalState(loaded, fresh);
     const same = before.approvals.find((a) => a.role === input.role);
     if (same) {
       throw new RekeyError('ERR_USAGE', `${input.role} already approved by ${same.principal}`, {
@@ -119,8 +149,9 @@ export async function approveRequest(
       });
     }
     const approval: Approval = { role: input.role, principal, signature, signedAt: now.toISOString() };
-    const updated: ChangeRequest = { ...request, approvals: [...request.approvals, approval] };
-    await saveRequest(file, updated);
+    const updated: ChangeRequest = { ...fresh, approvals: [...fresh.approvals, approval] };
+    // Audit first: an approval in the request is always in the log too (a failed save is redone by
+    // approving again; a failed append leaves the request unchanged).
     await appendAudit(auditPaths(loaded), {
       time: approval.signedAt,
       kind: 'approval',
@@ -132,8 +163,17 @@ export async function approveRequest(
       ...(request.breakGlass ? { breakGlass: request.breakGlass } : {}),
       outcome: 'recorded',
     });
+    await saveRequest(file, updated);
     return { request: updated, approval, state: await approvalState(loaded, updated) };
   });
+}
+
+/**
+ * The lock of one request file (src/core/lock.ts: holder pid + start time, taken over only from a
+ * dead holder), in the stack's state directory whether the request is there or a copy elsewhere.
+ */
+function requestLockDir(loaded: LoadedConfig, file: string): string {
+  return path.join(loaded.stateDir, 'locks', `request-${sha256(path.resolve(file)).slice(0, 16)}`);
 }
 
 const run = promisify(execFile);

@@ -6,19 +6,21 @@
  * claims the request (single use).
  */
 import os from 'node:os';
-import type { LoadedConfig } from '../../config/load.js';
+import { type LoadedConfig, ms } from '../../config/load.js';
 import type { RequestTrigger } from '../../config/triggers.js';
 import { RekeyError } from '../../core/errors.js';
 import { auditFileOf, readAuditLog } from '../audit/read.js';
 import {
   type ChangeRequest,
   claimRequest,
+  expiresAt,
   isExpired,
   loadRequest,
   requestDigest,
   requestUse,
 } from './request.js';
-import { approvalState, type RoleApproval } from './state.js';
+import { bindingMismatch, readStackId } from './stack-id.js';
+import { approvalState, approvalsConfig, type RoleApproval } from './state.js';
 
 export interface RotationToAuthorize {
   readonly keys: readonly string[];
@@ -63,6 +65,17 @@ export async function authorizeRequest(
 
   if (requestDigest(request) !== request.digest) throw invalid('it was altered after it was created');
   if (request.stack !== loaded.stack) throw invalid(`it is for stack ${request.stack}, not ${loaded.stack}`);
+  const elsewhere = bindingMismatch(request, {
+    stackId: await readStackId(loaded),
+    envFile: loaded.envRealPath,
+    host: os.hostname(),
+  });
+  if (elsewhere) {
+    throw invalid(
+      elsewhere,
+      'A request is for the one stack it was created on: run `rekey request` on this stack.',
+    );
+  }
   if (request.breakGlass !== undefined) {
     throw invalid('it records a break-glass rotation and cannot authorize another one');
   }
@@ -77,7 +90,10 @@ export async function authorizeRequest(
       `it was already used${by ? ` by rotation ${by}` : ''}${at ? ` on ${at}` : ''}; a request is single-use`,
     );
   }
-  if (isExpired(request, now)) throw invalid(`it expired on ${request.expires}`);
+  const maxAge = ms(approvalsConfig(loaded).expiry);
+  if (isExpired(request, now, maxAge)) {
+    throw invalid(`it expired on ${new Date(expiresAt(request, maxAge) || 0).toISOString()}`);
+  }
   const want = [...rotation.keys].sort();
   const have = [...request.keys].sort();
   if (request.trigger !== rotation.trigger || want.join(',') !== have.join(',')) {

@@ -6,6 +6,7 @@ import { appendAudit } from '../audit/append.js';
 import { auditPaths } from '../audit/read.js';
 import { fingerprintSecrets } from '../audit/secrets.js';
 import { buildRequest, type ChangeRequest, newRequestId, saveNewRequest } from './request.js';
+import { stackBinding } from './stack-id.js';
 import { approvalsConfig } from './state.js';
 
 export interface NewRequest {
@@ -47,6 +48,7 @@ export async function createRequest(
     created: now.toISOString(),
     expires: new Date(now.getTime() + ms(config.expiry)).toISOString(),
     ...(input.breakGlass ? { breakGlass: redactor.redact(input.breakGlass) } : {}),
+    ...(await stackBinding(loaded)),
   });
   const file = await saveNewRequest(loaded, request);
   await appendAudit(auditPaths(loaded), {

@@ -3,9 +3,9 @@
  * namespace `rekey`), checked before a rotation changes anything; break-glass rotations recorded and
  * approved after the fact.
  */
-import type { LoadedConfig } from '../../config/load.js';
+import { type LoadedConfig, ms } from '../../config/load.js';
 import { type ChangeRequest, isExpired, listRequests, requestUse } from './request.js';
-import { type ApprovalState, approvalState } from './state.js';
+import { type ApprovalState, approvalState, approvalsConfig } from './state.js';
 
 export { type ApproveInput, approveRequest } from './approve.js';
 export { authorizeRequest, type RotationToAuthorize } from './authorize.js';
@@ -65,7 +65,7 @@ async function overview(loaded: LoadedConfig, r: ChangeRequest, now: Date): Prom
     status = state.satisfied ? 'approved after the fact' : 'approval outstanding';
   else if (problems.length > 0) status = 'invalid';
   else if (use) status = 'used';
-  else if (isExpired(r, now)) status = 'expired';
+  else if (isExpired(r, now, ms(approvalsConfig(loaded).expiry))) status = 'expired';
   else status = state.satisfied ? 'approved' : 'pending';
   return {
     id: r.id,

@@ -45,6 +45,10 @@ const requestSchema = z.object({
   created: z.string(),
   expires: z.string(),
   breakGlass: z.string().optional(),
+  /** The stack the request is bound to (see stack-id.ts); absent in requests of older versions. */
+  stackId: z.string().optional(),
+  envFile: z.string().optional(),
+  host: z.string().optional(),
   digest: z.string(),
   approvals: z.array(approvalSchema),
 });
@@ -63,6 +67,7 @@ export type RequestFields = Omit<ChangeRequest, 'version' | 'digest' | 'approval
  * requestDigest(request) === request.digest; // false once anyone edited the request
  */
 export function requestDigest(r: RequestFields): string {
+  const bound = r.stackId !== undefined || r.envFile !== undefined || r.host !== undefined;
   const canonical = {
     v: `rekey-request-v${REQUEST_VERSION}`,
     breakGlass: r.breakGlass ?? null,
@@ -75,6 +80,15 @@ export function requestDigest(r: RequestFields): string {
     stack: r.stack,
     ticket: r.ticket ?? null,
     trigger: r.trigger,
+    // Bound to one stack: its id, env file and host (requests of older versions have none).
+    ...(bound
+      ? {
+          v: 'rekey-request-v2',
+          stackId: r.stackId ?? null,
+          envFile: r.envFile ?? null,
+          host: r.host ?? null,
+        }
+      : {}),
   };
   return sha256(JSON.stringify(canonical));
 }
@@ -231,8 +245,21 @@ export async function requestUse(loaded: LoadedConfig, id: string): Promise<Requ
   }
 }
 
-/** True when the request's time window has passed. */
-export function isExpired(request: ChangeRequest, now: Date): boolean {
+/**
+ * When a request stops being usable: its `expires`, capped at its creation plus `maxAge` (the config's
+ * `approvals.expiry` now), so a request written with a far expiry still lapses. NaN when unreadable.
+ *
+ * @example
+ * new Date(expiresAt(request, ms('7d'))).toISOString();
+ */
+export function expiresAt(request: ChangeRequest, maxAge?: number): number {
   const t = Date.parse(request.expires);
+  if (maxAge === undefined) return t;
+  return Math.min(t, Date.parse(request.created) + maxAge);
+}
+
+/** True when the request's time window (capped at creation + `maxAge` when given) has passed. */
+export function isExpired(request: ChangeRequest, now: Date, maxAge?: number): boolean {
+  const t = expiresAt(request, maxAge);
   return Number.isNaN(t) || t <= now.getTime();
 }

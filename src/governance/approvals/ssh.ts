@@ -4,6 +4,7 @@
  * an argument), the namespace `rekey` keeps a rekey signature from passing for anything else.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { RekeyError } from '../../core/errors.js';
@@ -118,4 +119,38 @@ function lastLine(text: string): string {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('Signing data on standard input'));
   return lines.at(-1) ?? 'no reason given';
+}
+
+/**
+ * The SHA-256 fingerprint (as `ssh-keygen -l` prints it) of the public key embedded in an armored
+ * SSH signature (the SSHSIG blob: magic, version, then the signer's public key), or undefined when
+ * the signature is not one.
+ *
+ * @example
+ * signatureFingerprint(sig); // 'SHA256:C9kZUfEXKtCadvHeG0BY8UapHLiPCqC6PHRMdrDxIi8'
+ */
+export function signatureFingerprint(signature: string): string | undefined {
+  const body = signature
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('-----'))
+    .join('');
+  const blob = Buffer.from(body, 'base64');
+  if (blob.length < 14 || blob.subarray(0, 6).toString('latin1') !== 'SSHSIG') return undefined;
+  const len = blob.readUInt32BE(10);
+  if (len === 0 || 14 + len > blob.length) return undefined;
+  const key = blob.subarray(14, 14 + len);
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+/**
+ * The message an approver signs: the request's digest and the role approved, so a signature made
+ * for one role never counts for another. (The principal is not in it: it is found from the signing
+ * key in allowed_signers at every check, never read from the request file.)
+ *
+ * @example
+ * approvalMessage(request.digest, 'security-lead'); // 'rekey-approval-v2\nrequest …\nrole security-lead\n'
+ */
+export function approvalMessage(digest: string, role: string): string {
+  return `rekey-approval-v2\nrequest ${digest}\nrole ${role}\n`;
 }

@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../../config/load.js';
 import type { ParsedConfig } from '../../config/schema.js';
 import { RekeyError } from '../../core/errors.js';
 import { type ChangeRequest, requestDigest } from './request.js';
-import { sshVerify } from './ssh.js';
+import { approvalMessage, signatureFingerprint, sshFindPrincipals, sshVerify } from './ssh.js';
 
 export type ApprovalsConfig = NonNullable<ParsedConfig['approvals']>;
 
@@ -69,25 +69,45 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
   const invalid: string[] = [];
   const unlisted = new Map<string, string[]>();
   const badByRole = new Map<string, string[]>();
-  const candidates: RoleApproval[] = [];
+  const candidates: Candidate[] = [];
+  const self = new Map<string, string>();
   for (const a of request.approvals) {
-    if (!(await sshVerify(signers, a.principal, a.signature, digest))) {
+    // Who signed comes from the signature's key in allowed_signers, never from the request file.
+    const found = await sshFindPrincipals(signers, a.signature);
+    const fingerprint = signatureFingerprint(a.signature);
+    const listed = found.filter((p) => (config.roles[a.role] ?? []).includes(p));
+    if (found.length === 0 || fingerprint === undefined) {
       invalid.push(`${a.role} by ${a.principal}`);
       badByRole.set(a.role, [...(badByRole.get(a.role) ?? []), a.principal]);
-    } else if (!(config.roles[a.role] ?? []).includes(a.principal)) {
-      unlisted.set(a.role, [...(unlisted.get(a.role) ?? []), a.principal]);
+    } else if (listed.length === 0) {
+      unlisted.set(a.role, [...(unlisted.get(a.role) ?? []), ...found]);
+    } else if (!listed.includes(a.principal)) {
+      invalid.push(`${a.role} by ${a.principal}`);
+      badByRole.set(a.role, [...(badByRole.get(a.role) ?? []), a.principal]);
+    } else if (!(await sshVerify(signers, a.principal, a.signature, approvalMessage(digest, a.role)))) {
+      invalid.push(`${a.role} by ${a.principal}`);
+      badByRole.set(a.role, [...(badByRole.get(a.role) ?? []), a.principal]);
+    } else if (config.forbidSelfApproval && sameName(a.principal, request.requester)) {
+      self.set(a.role, a.principal);
     } else {
-      candidates.push({ role: a.role, principal: a.principal });
+      candidates.push({ role: a.role, principal: a.principal, fingerprint });
     }
   }
   const assigned = assign(config.require, candidates);
   const approvals = config.require.flatMap((role) => {
-    const principal = assigned.get(role);
-    return principal === undefined ? [] : [{ role, principal }];
+    const c = assigned.get(role);
+    return c === undefined ? [] : [{ role, principal: c.principal }];
   });
   const missing = config.require
     .filter((role) => !assigned.has(role))
-    .map((role) => ({ role, why: whyMissing(role, candidates, assigned, unlisted, badByRole) }));
+    .map((role) => {
+      const who = self.get(role);
+      const why =
+        !candidates.some((c) => c.role === role) && who !== undefined
+          ? `${who} requested it and cannot approve it (approvals.forbidSelfApproval)`
+          : whyMissing(role, candidates, assigned, unlisted, badByRole);
+      return { role, why };
+    });
   return {
     altered,
     approvals,
@@ -97,20 +117,41 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
   };
 }
 
-/** Assigns required roles to distinct principals (a tiny bipartite matching, by backtracking). */
-function assign(roles: readonly string[], candidates: readonly RoleApproval[]): Map<string, string> {
-  let best = new Map<string, string>();
-  const walk = (i: number, current: Map<string, string>, used: Set<string>) => {
+/**
+ * True when an approver's principal names the requester (case-insensitive, trimmed).
+ *
+ * @example
+ * sameName('Alice@Example.com', 'alice@example.com'); // true
+ */
+export function sameName(principal: string, requester: string): boolean {
+  return principal.trim().toLowerCase() === requester.trim().toLowerCase();
+}
+
+/** A verified approval: its role, the principal found for its key, and the key's fingerprint. */
+interface Candidate extends RoleApproval {
+  readonly fingerprint: string;
+}
+
+/**
+ * Assigns required roles to approvals of distinct principals AND distinct keys (a tiny bipartite
+ * matching, by backtracking): one key listed under two names, or two names matched by one wildcard
+ * line, is still one person.
+ */
+function assign(roles: readonly string[], candidates: readonly Candidate[]): Map<string, Candidate> {
+  let best = new Map<string, Candidate>();
+  const walk = (i: number, current: Map<string, Candidate>, used: Set<string>) => {
     if (current.size > best.size) best = new Map(current);
     if (i === roles.length || best.size === roles.length) return;
     const role = roles[i]!;
     for (const c of candidates) {
-      if (c.role !== role || used.has(c.principal)) continue;
-      current.set(role, c.principal);
-      used.add(c.principal);
+      if (c.role !== role || used.has(`p:${c.principal}`) || used.has(`k:${c.fingerprint}`)) continue;
+      current.set(role, c);
+      used.add(`p:${c.principal}`);
+      used.add(`k:${c.fingerprint}`);
       walk(i + 1, current, used);
       current.delete(role);
-      used.delete(c.principal);
+      used.delete(`p:${c.principal}`);
+      used.delete(`k:${c.fingerprint}`);
     }
     walk(i + 1, current, used);
   };
@@ -120,15 +161,20 @@ function assign(roles: readonly string[], candidates: readonly RoleApproval[]): 
 
 function whyMissing(
   role: string,
-  candidates: readonly RoleApproval[],
-  assigned: ReadonlyMap<string, string>,
+  candidates: readonly Candidate[],
+  assigned: ReadonlyMap<string, Candidate>,
   unlisted: ReadonlyMap<string, string[]>,
   bad: ReadonlyMap<string, string[]>,
 ): string {
   const dup = candidates.find((c) => c.role === role);
   if (dup) {
-    const other = [...assigned.entries()].find(([, p]) => p === dup.principal)?.[0];
-    return `${dup.principal} already approved${other ? ` as ${other}` : ''}; a second person must approve ${role}`;
+    const other = [...assigned.entries()].find(
+      ([, c]) => c.principal === dup.principal || c.fingerprint === dup.fingerprint,
+    );
+    const by = other
+      ? ` as ${other[0]}${other[1].principal !== dup.principal ? ` (as ${other[1].principal}, with the same key)` : ''}`
+      : '';
+    return `${dup.principal} already approved${by}; a second person with another key must approve ${role}`;
   }
   const u = unlisted.get(role);
   if (u) return `signed by ${u.join(', ')}, not listed for ${role} in approvals.roles`;
