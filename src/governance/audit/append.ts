@@ -9,12 +9,12 @@ import { constants, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensurePrivateDir, fsyncDir, ioError, readIfExists, writeFileAtomic } from '../../core/fsx.js';
+import { withLock } from '../../core/lock-wait.js';
 import { log } from '../../core/log.js';
 import { redactor, safeMessage } from '../../core/redact.js';
 import { type AnchorTarget, writeAnchor } from './anchor.js';
 import { type ChainHead, headMatches, lineHash, logLines } from './chain.js';
 import { auditKey, auditKeyAt } from './key.js';
-import { withFileLock } from './lock.js';
 import { headMac, macKeyOf, sealLine } from './mac.js';
 import { type AuditRecord, GENESIS } from './types.js';
 
@@ -65,6 +65,14 @@ export interface AppendResult {
 }
 
 /**
+ * The lock of the audit log's appends: the project's one lock (holder pid + start time, taken over
+ * only when its holder died), so a slow append is never taken over while its process lives.
+ */
+export function auditLockDir(stateDir: string): string {
+  return path.join(stateDir, 'locks', 'audit');
+}
+
+/**
  * Appends one record (fsynced) and moves the chain head. Refuses a record that contains a
  * registered secret value.
  *
@@ -77,7 +85,7 @@ export async function appendAudit(paths: AuditPaths, draft: AuditDraft): Promise
   const macKey = macKeyOf(
     paths.keyFile === undefined ? await auditKey(paths.stateDir) : await auditKeyAt(paths.keyFile),
   );
-  return withFileLock(path.join(paths.stateDir, 'audit.lock'), async () => {
+  return withLock(auditLockDir(paths.stateDir), 'audit append', async () => {
     const text = (await readIfExists(paths.file)) ?? '';
     const lines = logLines(text);
     const head = await readHead(paths.stateDir);
