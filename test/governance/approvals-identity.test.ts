@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { approvalState } from '../../src/governance/approvals/state.js';
 import {
   addApprovalByHand,
@@ -18,13 +18,10 @@ import {
   makeGovStack,
   signDigest,
   snapshot,
+  useGovStacks,
 } from './helpers.js';
 
-let stacks: GovStack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.map((s) => s.cleanup()));
-  stacks = [];
-});
+const { track } = useGovStacks();
 
 const ROLES = ['security-lead', 'devops-lead'] as const;
 
@@ -67,7 +64,7 @@ function forgeries(s: GovStack, digest: string, names: readonly string[]) {
 describe('approver identity from the signature', () => {
   it('a wildcard line: alice signs once, her entry copied as bob / devops-lead, is refused', async () => {
     const s = await makeGovStack();
-    stacks.push(s);
+    track(s);
     await listAlice(s, ['*@example.com']);
     const r = await s.request();
     for (const f of forgeries(s, r.digest, [EMAIL.alice, EMAIL.bob])) {
@@ -85,7 +82,7 @@ describe('approver identity from the signature', () => {
 
   it('one key listed under two names: the second approval with it is refused', async () => {
     const s = await makeGovStack();
-    stacks.push(s);
+    track(s);
     await listAlice(s, [`${EMAIL.alice},${EMAIL.bob}`]);
     const r = await s.request();
     await s.approve(r.id, 'security-lead', 'alice');
@@ -108,7 +105,7 @@ describe('approver identity from the signature', () => {
 
   it('property: no single key, however it is listed in allowed_signers, satisfies two roles', async () => {
     const s = await makeGovStack();
-    stacks.push(s);
+    track(s);
     const r = await s.request();
     const patterns = [
       EMAIL.alice,
@@ -163,7 +160,7 @@ describe('a request is bound to one stack', () => {
   it('a request approved in a/app, copied to b/app (same stack name, same approvers), is refused', async () => {
     const a = await makeGovStack({ more: 'stack: app\n' });
     const b = await makeGovStack({ more: 'stack: app\n' });
-    stacks.push(a, b);
+    track(a, b);
     // b trusts the same approvers as a.
     await fs.copyFile(path.join(a.dir, 'allowed_signers'), path.join(b.dir, 'allowed_signers'));
     const r = await a.request();
@@ -186,7 +183,7 @@ describe('a request is bound to one stack', () => {
 
   it('a request whose state folder was replaced (another stack id) is refused', async () => {
     const a = await makeGovStack();
-    stacks.push(a);
+    track(a);
     const r = await a.request();
     await a.approve(r.id, 'security-lead', 'alice');
     await a.approve(r.id, 'devops-lead', 'bob');
@@ -202,7 +199,7 @@ describe('requester and expiry', () => {
     const s = await makeGovStack({
       roles: { 'security-lead': [EMAIL.alice, EMAIL.carol], 'devops-lead': [EMAIL.bob] },
     });
-    stacks.push(s);
+    track(s);
     const r = await s.request(); // requested by carol@example.com
     expect(r.requester).toBe(EMAIL.carol);
     const cli = await s.run(['approve', r.id, '--role', 'security-lead', '--key', s.key('carol')]);
@@ -223,7 +220,7 @@ describe('requester and expiry', () => {
 
   it('a request expires at creation + approvals.expiry as configured when it is used', async () => {
     const s = await makeGovStack({ expiry: '7d' });
-    stacks.push(s);
+    track(s);
     const r = await s.request();
     await s.approve(r.id, 'security-lead', 'alice');
     await s.approve(r.id, 'devops-lead', 'bob');
@@ -243,7 +240,7 @@ describe('requester and expiry', () => {
 describe('the approvals lock', () => {
   it('two approvers at once, one slow to sign (a passphrase, a key touch): both approvals are kept', async () => {
     const s = await makeGovStack();
-    stacks.push(s);
+    track(s);
     const r = await s.request();
     // alice's ssh-keygen takes 17 s to sign (longer than anyone waits for a lock).
     const bin = path.join(s.dir, 'slow-bin');
@@ -272,7 +269,7 @@ describe('the approvals lock', () => {
 
   it('a request lock whose holder is alive is never taken over, however old', async () => {
     const s = await makeGovStack();
-    stacks.push(s);
+    track(s);
     const r = await s.request();
     // This test process holds the request's lock (found the way approve finds it).
     const { acquireLock } = await import('../../src/core/lock.js');
@@ -308,7 +305,7 @@ describe('break-glass switches', () => {
 
   it('approvals.breakGlass: false refuses break-glass (exit 5, nothing changed)', async () => {
     const s = await makeGovStack({ more: '' });
-    stacks.push(s);
+    track(s);
     const config = path.join(s.dir, 'rekey.yaml');
     const text = await fs.readFile(config, 'utf8');
     await fs.writeFile(config, text.replace('  allowedSigners:', '  breakGlass: false\n  allowedSigners:'));
@@ -321,7 +318,7 @@ describe('break-glass switches', () => {
 
   it('approvals.breakGlass.allowed: an OS user not listed is refused, whatever --operator says', async () => {
     const s = await makeGovStack();
-    stacks.push(s);
+    track(s);
     const config = path.join(s.dir, 'rekey.yaml');
     const text = await fs.readFile(config, 'utf8');
     await fs.writeFile(
@@ -347,7 +344,7 @@ describe('break-glass switches', () => {
 describe('rekey check and break-glass', () => {
   it('exits 3 while a break-glass rotation lacks its approvals after approvals.breakGlassDeadline', async () => {
     const s = await makeGovStack();
-    stacks.push(s);
+    track(s);
     const run = await s.run(['rotate', '--yes', '--trigger', 'compromise', '--break-glass', 'key in a gist']);
     expect(run.code, run.stderr).toBe(0);
     const id = /change request (req-\S+)/.exec(run.stderr)?.[1];

@@ -5,39 +5,22 @@
  */
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requestDigest } from '../../src/governance/approvals/request.js';
 import { INITIAL } from '../engine/stack.js';
 import {
   addApprovalByHand,
+  approved,
   EMAIL,
   expectUnchanged,
-  type GovOptions,
   type GovStack,
-  makeGovStack,
   readJsonl,
   signDigest,
   snapshot,
+  useGovStacks,
 } from './helpers.js';
 
-let stacks: GovStack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.map((s) => s.cleanup()));
-  stacks = [];
-});
-async function stack(options?: GovOptions): Promise<GovStack> {
-  const s = await makeGovStack(options);
-  stacks.push(s);
-  return s;
-}
-
-/** A request approved by alice (security-lead) and bob (devops-lead). */
-async function approved(s: GovStack, o?: Parameters<GovStack['request']>[0]) {
-  const r = await s.request(o);
-  await s.approve(r.id, 'security-lead', 'alice');
-  await s.approve(r.id, 'devops-lead', 'bob');
-  return r;
-}
+const { stack } = useGovStacks();
 
 /** Runs a rotation that must be refused with exit 5 and change nothing; returns stderr. */
 async function refused(s: GovStack, args: string[], code = 5): Promise<string> {

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { openStack } from '../../src/cli/context.js';
 import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
 import type { RequestTrigger } from '../../src/config/triggers.js';
@@ -170,4 +170,40 @@ export async function readJsonl(file: string): Promise<Array<Record<string, unkn
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * The governance stacks of a test file, each cleaned up after its test: `stack()` makes one, `track()`
+ * adopts one made otherwise.
+ *
+ * @example
+ * const { stack } = useGovStacks(); const s = await stack({ require: 2 });
+ */
+export function useGovStacks(): {
+  stack(options?: GovOptions): Promise<GovStack>;
+  track(...made: GovStack[]): void;
+} {
+  let stacks: GovStack[] = [];
+  afterEach(async () => {
+    await Promise.all(stacks.map((s) => s.cleanup()));
+    stacks = [];
+  });
+  return {
+    async stack(options) {
+      const s = await makeGovStack(options);
+      stacks.push(s);
+      return s;
+    },
+    track(...made) {
+      stacks.push(...made);
+    },
+  };
+}
+
+/** A request approved by alice (security-lead) and bob (devops-lead). */
+export async function approved(s: GovStack, o?: Parameters<GovStack['request']>[0]): Promise<ChangeRequest> {
+  const r = await s.request(o);
+  await s.approve(r.id, 'security-lead', 'alice');
+  await s.approve(r.id, 'devops-lead', 'bob');
+  return r;
 }

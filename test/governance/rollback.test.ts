@@ -6,35 +6,12 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SecretStatus } from '../../src/policy/types.js';
 import { INITIAL } from '../engine/stack.js';
-import {
-  expectUnchanged,
-  type GovOptions,
-  type GovStack,
-  makeGovStack,
-  readJsonl,
-  snapshot,
-} from './helpers.js';
+import { approved, expectUnchanged, type GovStack, readJsonl, snapshot, useGovStacks } from './helpers.js';
 
-let stacks: GovStack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.map((s) => s.cleanup()));
-  stacks = [];
-});
-async function stack(options?: GovOptions): Promise<GovStack> {
-  const s = await makeGovStack(options);
-  stacks.push(s);
-  return s;
-}
-
-async function approved(s: GovStack, o?: Parameters<GovStack['request']>[0]) {
-  const r = await s.request(o);
-  await s.approve(r.id, 'security-lead', 'alice');
-  await s.approve(r.id, 'devops-lead', 'bob');
-  return r;
-}
+const { stack } = useGovStacks();
 
 async function backups(s: GovStack): Promise<string[]> {
   return (await fs.readdir(s.dir))
