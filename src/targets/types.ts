@@ -131,6 +131,13 @@ export interface Target {
    */
   evictions?(): readonly EvictionFinding[];
 
+  /**
+   * Read-only look for what an attacker could still use now (`rekey verify --trigger compromise`,
+   * and `recover` when the finish ran in another process): extra passwords, unknown users or roles,
+   * connections, sessions, tokens. Changes nothing; "could not check" is a finding with the reason.
+   */
+  checkFootholds?(ctx: TargetContext, cur: Values): Promise<readonly EvictionFinding[]>;
+
   /** Releases connections. */
   close?(): Promise<void>;
 }
