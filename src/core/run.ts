@@ -3,8 +3,10 @@
  * before it begins and after it ends (fsynced), reports progress, honours interruption at safe
  * points, and hosts the documented crash points used by the fault tests.
  */
+
 import os from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
+import { recordedTrigger } from '../config/triggers.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
 import type { SessionInvalidator } from '../sessions/types.js';
 import type {
@@ -95,6 +97,7 @@ export interface RotationResult {
   readonly id: string;
   readonly kind: 'rotate' | 'rollback' | 'recover';
   readonly outcome: Outcome;
+  /** The recorded trigger: `manual` for a hand rotation without --trigger, `rollback` for a rollback. */
   readonly trigger?: string;
   readonly keys: readonly string[];
   readonly startedAt: string;
@@ -257,7 +260,7 @@ export class Run {
       id: this.journal.id,
       kind: this.journal.kind,
       outcome,
-      trigger: this.journal.trigger,
+      trigger: recordedTrigger(this.journal),
       keys: this.journal.targets.map((t) => t.key),
       startedAt: this.startedAt.toISOString(),
       endedAt: ended.toISOString(),

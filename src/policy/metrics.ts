@@ -6,6 +6,10 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import { TRIGGERS } from '../config/schema.js';
+
+/** Every trigger a rotation (not a rollback) is recorded with: the CLI's choices and `manual`. */
+const ROTATION_TRIGGERS = [...TRIGGERS, 'manual'] as const;
+
 import { ATTENTION_KINDS, type RotationEvent, SECRET_STATES, type StatusReport } from './types.js';
 
 /** The metric names, for the dashboard, the alert rules and the tests. */
@@ -90,7 +94,7 @@ export function buildRegistry(report: StatusReport, events: readonly RotationEve
     labelNames: ['stack', 'trigger', 'outcome'] as const,
     registers,
   });
-  for (const trigger of TRIGGERS) {
+  for (const trigger of ROTATION_TRIGGERS) {
     for (const outcome of FINAL_OUTCOMES) total.inc({ stack: report.stack, trigger, outcome }, 0);
   }
   const newest = new Map<string, number>();

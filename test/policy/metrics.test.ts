@@ -55,6 +55,8 @@ describe('buildRegistry', () => {
     expect(s.get('rekey_rotations_total{stack="prod",trigger="scheduled",outcome="rotated"}')).toBe(1);
     expect(s.get('rekey_rotations_total{stack="prod",trigger="scheduled",outcome="rolled-back"}')).toBe(2);
     expect(s.get('rekey_rotations_total{stack="prod",trigger="personnel",outcome="rotated"}')).toBe(0);
+    // a hand rotation is recorded `manual`: its series exists from the first scrape, at 0
+    expect(s.get('rekey_rotations_total{stack="prod",trigger="manual",outcome="rotated"}')).toBe(0);
     expect(s.get('rekey_last_rotation_timestamp_seconds{stack="prod",outcome="rotated"}')).toBe(
       ago(10).getTime() / 1000,
     );
