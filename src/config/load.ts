@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { RekeyError } from '../core/errors.js';
 import { redactor } from '../core/redact.js';
-import { envValues, type LoadedEnvFile, readEnvFile } from '../envfile/index.js';
+import { envValues, judgeEnvFileMode, type LoadedEnvFile, readEnvFile } from '../envfile/index.js';
 import { interpolate } from './interpolate.js';
 import { configSchema, type ParsedConfig, SECRET_TYPES, type SecretConfig } from './schema.js';
 import { stackState } from './stack-state.js';
@@ -62,10 +62,12 @@ export async function loadConfig(configPath = DEFAULT_CONFIG): Promise<LoadedCon
   let env: LoadedEnvFile | undefined;
   let values: ReadonlyMap<string, string> = new Map();
   const stack = await loadStackConfig(configPath, async (envFile) => {
-    env = await readEnvFile(envFile);
+    env = await readEnvFile(envFile, { judgeMode: false });
     values = envValues(env.doc);
     return values;
   });
+  // Judged against the configured mode: a 0640 file is what `envFileMode: "0640"` asks for.
+  if (env) judgeEnvFileMode(env, Number.parseInt(stack.config.envFileMode ?? '0600', 8));
   for (const secret of stack.config.secrets) registerSecretValues(secret, values);
   // Keys that name a secret (DEMO_USER_PASSWORD, a webhook TOKEN) are masked too, managed or not.
   redactor.addEnv(values);

@@ -29,13 +29,17 @@ const warned = new Set<string>();
 /**
  * Reads and parses an env file. Throws ERR_ENVFILE_NOT_FOUND when it does not exist and
  * ERR_ENVFILE_PARSE when it is not valid UTF-8 (its bytes could not be written back unchanged) or a
- * line cannot be parsed. Warns when group or others have any access to it.
+ * line cannot be parsed. Warns when group or others have any access to it (`judgeMode: false`: the
+ * caller judges it with {@link judgeEnvFileMode} against the configured mode).
  *
  * @example
  * const env = await readEnvFile('.env.production');
  * envValues(env.doc).get('REDIS_PASSWORD');
  */
-export async function readEnvFile(file: string): Promise<LoadedEnvFile> {
+export async function readEnvFile(
+  file: string,
+  options: { readonly judgeMode?: boolean } = {},
+): Promise<LoadedEnvFile> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, 'r');
@@ -58,13 +62,26 @@ export async function readEnvFile(file: string): Promise<LoadedEnvFile> {
   });
   const text = decodeUtf8(bytes, file);
   const doc = parseEnv(text, file);
-  if ((mode & 0o077) !== 0 && !warned.has(realPath)) {
-    warned.add(realPath); // once per process, however often the file is read
-    log.warn(
-      `${file} is open to group or others (mode ${mode.toString(8).padStart(4, '0')}); it holds secrets: run \`chmod 600 ${file}\``,
-    );
-  }
-  return { path: file, realPath, text, doc, mode };
+  const loaded = { path: file, realPath, text, doc, mode };
+  if (options.judgeMode !== false) judgeEnvFileMode(loaded, DEFAULT_ENV_FILE_MODE);
+  return loaded;
+}
+
+/**
+ * Warns (once per process and file) when group or others have more access to the env file than
+ * `allowed` (the configured `envFileMode`, 0600 by default) grants them.
+ *
+ * @example
+ * judgeEnvFileMode(await readEnvFile(f, { judgeMode: false }), 0o640); // silent for a 0640 file
+ */
+export function judgeEnvFileMode(env: LoadedEnvFile, allowed: number): void {
+  if (warned.has(env.realPath)) return;
+  warned.add(env.realPath); // once per process, however often the file is read
+  if ((env.mode & 0o077 & ~allowed) === 0) return;
+  const want = (allowed & 0o777).toString(8);
+  log.warn(
+    `${env.path} is open to group or others (mode ${env.mode.toString(8).padStart(4, '0')}); it holds secrets: run \`chmod ${want} ${env.path}\``,
+  );
 }
 
 /** The env file's mode when the config does not say: owner read and write only. */

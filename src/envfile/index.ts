@@ -14,6 +14,7 @@ export {
   assertLeadsTo,
   checkEnvFileFolder,
   DEFAULT_ENV_FILE_MODE,
+  judgeEnvFileMode,
   readEnvFile,
   writeEnvFile,
 } from './file.js';

@@ -5,6 +5,7 @@ import { rekeyJsonSchema } from '../../src/config/json-schema.js';
 import { loadConfig } from '../../src/config/load.js';
 import { isRekeyError, type RekeyError } from '../../src/core/errors.js';
 import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
+import { captureStderr } from '../envfile/helpers.js';
 
 let dirs: string[] = [];
 afterEach(async () => {
@@ -149,5 +150,33 @@ secrets:
       await fs.readFile(new URL('../../schema/rekey.schema.json', import.meta.url), 'utf8'),
     );
     expect(committed).toEqual(rekeyJsonSchema());
+  });
+});
+
+describe('the env file mode warning follows envFileMode', () => {
+  const yaml = (mode: string) => `envFile: .env.production
+envFileMode: "${mode}"
+secrets:
+  - { key: JWT_SECRET, type: jwt }
+`;
+  it('is silent for a 0640 file when envFileMode is 0640, and asks for chmod 640 when it is wider', async () => {
+    const stderr = captureStderr();
+    const file = await setup(yaml('0640'));
+    await fs.chmod(path.join(path.dirname(file), '.env.production'), 0o640);
+    await loadConfig(file);
+    expect(stderr.text()).not.toMatch(/open to group or others/);
+    const wider = await setup(yaml('0640'));
+    const env = path.join(path.dirname(wider), '.env.production');
+    await fs.chmod(env, 0o644);
+    await loadConfig(wider);
+    expect(stderr.text()).toMatch(new RegExp(`${env} is open to group or others \\(mode 0644\\).*chmod 640`));
+  });
+
+  it('still warns about a 0640 file under the default 0600', async () => {
+    const stderr = captureStderr();
+    const file = await setup('envFile: .env.production\nsecrets:\n  - { key: JWT_SECRET, type: jwt }\n');
+    await fs.chmod(path.join(path.dirname(file), '.env.production'), 0o640);
+    await loadConfig(file);
+    expect(stderr.text()).toMatch(/open to group or others \(mode 0640\).*chmod 600/);
   });
 });
