@@ -12,15 +12,13 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { ms, registerSecretValues } from '../config/load.js';
+import { registerSecretValues } from '../config/load.js';
 import type { Trigger } from '../config/schema.js';
-import { type CommandResult, outputDetails, runCommand } from '../deploy/run.js';
 import {
   assertLeadsTo,
   assertUnique,
   checkEnvFileFolder,
   checkGit,
-  DEFAULT_ENV_FILE_MODE,
   type EnvChange,
   editEnv,
   envValues,
@@ -31,6 +29,7 @@ import {
 } from '../envfile/index.js';
 import type { SessionInvalidator } from '../sessions/types.js';
 import type { PlanNote, Target, TargetContext, Values } from '../targets/types.js';
+import { currentEnv, deployNow, envFileModeOf } from './deploy-step.js';
 import { RekeyError } from './errors.js';
 import { evictionReport } from './eviction.js';
 import { faultPoint } from './faults.js';
@@ -39,7 +38,6 @@ import { sha256 } from './hash.js';
 import { JOURNAL_VERSION, type Journal, type JournalMeta, JournalStore } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import { buildPlan, type Plan } from './plan.js';
-import { processStart } from './process-alive.js';
 import { redactor, safeMessage } from './redact.js';
 import { rollBack } from './rollback.js';
 import {
@@ -444,74 +442,6 @@ async function commit(run: Run): Promise<string> {
     });
   await (control ? control.criticalSection('writing the env file', write) : write());
   return `${path.basename(run.deps.loaded.envFile)} replaced`;
-}
-
-/** The configured `envFileMode` as a number (0600 by default). */
-export function envFileModeOf(config: { envFileMode?: string }): number {
-  return config.envFileMode === undefined ? DEFAULT_ENV_FILE_MODE : Number.parseInt(config.envFileMode, 8);
-}
-
-async function currentEnv(run: Run): Promise<ReadonlyMap<string, string>> {
-  return envValues((await readEnvFile(run.deps.loaded.envFile)).doc);
-}
-
-/** Runs the deploy (or rollback) command; throws ERR_DEPLOY_* with the last lines of output. */
-export async function deployNow(run: Run, command: string, label: 'deploy' | 'rollback'): Promise<string> {
-  const { loaded } = run.deps;
-  const deploy = loaded.config.deploy!;
-  const env = await currentEnv(run);
-  const extraEnv: Record<string, string> = {
-    ...Object.fromEntries(deploy.passEnv.flatMap((k) => (env.has(k) ? [[k, env.get(k)!]] : []))),
-    // Lets a deploy script tell rekey's own rollback from an operator's (scripts/deploy.sh does).
-    REKEY_PHASE: label,
-    REKEY_ROTATION_ID: run.journal.id,
-  };
-  const secretKeys = [...run.targets.values()].flatMap((t) => t.secretKeys);
-  const timeoutMs = ms(deploy.timeout);
-  let result: Awaited<ReturnType<typeof runCommand>>;
-  try {
-    result = await runCommand(command, {
-      cwd: loaded.dir,
-      timeoutMs,
-      secretKeys,
-      extraEnv,
-      logFile: path.join(loaded.stateDir, 'logs', `${run.journal.id}-${label}.log`),
-      // The journal names the command's process group before it may start: a killed rekey leaves
-      // it running, and `recover` waits for it (or ends it) before deploying again.
-      started: async (pid) => {
-        const procStart = processStart(pid);
-        run.journal.command = {
-          pid,
-          ...(procStart === undefined ? {} : { procStart }),
-          label,
-          startedAt: new Date().toISOString(),
-          timeoutMs,
-        };
-        await (label === 'rollback' ? run.saveBestEffort() : run.save());
-      },
-    });
-  } finally {
-    // Ended (or never started): the step's own journal write records that it is gone.
-    delete run.journal.command;
-  }
-  if (result.timedOut) {
-    throw new RekeyError('ERR_DEPLOY_TIMEOUT', `${label} command did not finish within ${deploy.timeout}`, {
-      details: commandOutput(result),
-    });
-  }
-  if (result.exitCode !== 0) {
-    throw new RekeyError(
-      'ERR_DEPLOY_FAILED',
-      `${label} command failed (${result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`})`,
-      { details: commandOutput(result) },
-    );
-  }
-  return `done in ${(result.ms / 1000).toFixed(1)} s`;
-}
-
-/** Error details for a failed command: where its log is, then its last lines (left out of `--json`). */
-function commandOutput(result: CommandResult): string[] {
-  return [...(result.logFile ? [`output: ${result.logFile}`] : []), ...outputDetails(result.output)];
 }
 
 function verifyNew(run: Run): Promise<string> {

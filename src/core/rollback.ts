@@ -9,7 +9,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readEnvFile, writeEnvFile } from '../envfile/index.js';
-import { deployNow, envFileModeOf } from './engine.js';
+import { deployNow, envFileModeOf } from './deploy-step.js';
 import { RekeyError } from './errors.js';
 import { faultPoint } from './faults.js';
 import { sha256 } from './hash.js';
