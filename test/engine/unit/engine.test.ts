@@ -17,6 +17,7 @@ import { exitCodeOf, isRekeyError } from '../../../src/core/errors.js';
 import { JournalStore } from '../../../src/core/journal.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { makeOwnedDir, removeOwnedDir } from '../../../src/core/owned-dir.js';
+import { PHASES } from '../../../src/core/plan.js';
 import { silentProgress } from '../../../src/core/progress.js';
 import { recover } from '../../../src/core/recover.js';
 import type { EngineDeps, RotationHooks, RotationResult } from '../../../src/core/run.js';
@@ -228,23 +229,15 @@ const rollbackCases = forward.flatMap((point) => {
 });
 
 describe('engine with fakes: the plan the matrix is built from', () => {
-  it('has every step of the protocol, each of which the matrix knows how to fail', () => {
-    expect(planned).toEqual([
-      'prepare',
-      'stage:OVERLAP_TOKEN',
-      'test:OVERLAP_TOKEN',
-      'stage:SINGLE_TOKEN',
-      'test:SINGLE_TOKEN',
-      'commit',
-      'deploy',
-      'invalidate:OVERLAP_TOKEN',
-      'invalidate:sessions',
-      'verify',
-      'finish:OVERLAP_TOKEN',
-      'finish:SINGLE_TOKEN',
-    ]);
+  it('has a step of every phase of the protocol, each of which the matrix knows how to fail', () => {
+    for (const phase of PHASES)
+      expect(
+        planned.map((id) => id.split(':')[0]),
+        phase,
+      ).toContain(phase);
     for (const id of planned.filter((x) => x !== 'prepare'))
       expect(FAIL, id).toHaveProperty(id.split(':')[0]!);
+    expect(planned).toContain('invalidate:sessions');
   });
 });
 
@@ -391,5 +384,44 @@ describe('engine with fakes: retiring an old value fails (no rollback: the new v
     expect(rec.outcome, rec.error?.message).toBe('rotated');
     await s.assertConsistent();
     expect((await s.env()).get('SINGLE_TOKEN')).toBe(env.get('SINGLE_TOKEN'));
+  });
+});
+
+describe('engine with fakes: interruption and the closing hook', () => {
+  it('interrupted (Ctrl-C) during a step: the next step refuses to start, the rotation rolls back', async () => {
+    const s = await fakeStack();
+    const deps = await s.deps();
+    const stage = s.single.op.bind(s.single);
+    s.single.op = async (name, work) => {
+      if (name === 'stage') deps.control?.interrupt();
+      return stage(name, work);
+    };
+    const r = await rotate(deps, { trigger: 'scheduled' });
+    expect(r.outcome, r.error?.message).toBe('rolled-back');
+    expect(r.error?.code).toBe('ERR_INTERRUPTED');
+    expect(exitOf(r)).toBe(1);
+    expect(r.steps.find((x) => x.id === 'stage:SINGLE_TOKEN')?.state).toBe('done');
+    expect(r.steps.find((x) => x.id === 'test:SINGLE_TOKEN')?.state).toBe('pending');
+    expect(s.single.calls).not.toContain('test');
+    expect(await fs.readFile(s.envFile, 'utf8')).toBe(ENV_TEXT);
+    await s.assertConsistent();
+  });
+
+  it('the closing hook (the audit record) fails: exit 4, the journal kept; recover closes it, calling the hook again', async () => {
+    const s = await fakeStack();
+    const beforeClose = vi.fn(async () => {
+      throw new Error('audit log unwritable (injected)');
+    });
+    const r = await rotate(await s.deps({ beforeClose }), { trigger: 'scheduled' });
+    expect(r.outcome).toBe('needs-attention');
+    expect(exitOf(r)).toBe(4);
+    expect(r.error?.details).toContain('the rotate itself ended: rotated');
+    expect(await s.journal()).toBeDefined();
+    const again = vi.fn(async () => {});
+    const rec = await recover(await s.deps({ beforeClose: again }));
+    expect(rec.outcome, rec.error?.message).toBe('rotated');
+    expect(again).toHaveBeenCalledOnce();
+    await s.assertConsistent();
+    expect((await s.env()).get('SINGLE_TOKEN')).not.toBe(OLD.SINGLE_TOKEN);
   });
 });
