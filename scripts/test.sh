@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm test`: make sure PostgreSQL and Redis are installed, install node modules when needed, build,
-# then run vitest with any arguments given (e.g. `npm test -- test/smoke`).
+# `npm test`: make sure PostgreSQL and Redis are installed, install node modules when needed, then run
+# vitest with any arguments given (e.g. `npm test -- test/smoke`). vitest's global setup
+# (test/global-setup.ts) builds dist/ unless it was built from these very sources.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +11,6 @@ bash scripts/ensure-services.sh
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci
 fi
-
-npm run build
 
 # Throwaway servers live in temp dirs; initdb is two to three times faster on tmpfs. Use /dev/shm
 # when it has room (a container's default 64 MB does not: a cluster takes about 40 MB).

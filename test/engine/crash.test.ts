@@ -10,31 +10,41 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { record, targetOf } from '../helpers/resilience.js';
-import { CLI, ENV_TEXT, INITIAL, type Stack, useStacks } from './stack.js';
+import { crashPoints, planSteps } from './plan-points.js';
+import { CLI, ENV_TEXT, INITIAL, makeStack, type Stack, useStacks } from './stack.js';
 import { procState, startUnreaped } from './zombie.js';
 
 const stack = useStacks();
 
-const STEPS = [
-  'prepare',
-  'stage:JWT_SECRET',
-  'stage:API_SECRET_KEY',
-  'stage:OVERLAP_PASSWORD',
-  'test:JWT_SECRET',
-  'test:API_SECRET_KEY',
-  'test:OVERLAP_PASSWORD',
-  'stage:SINGLE_PASSWORD',
-  'test:SINGLE_PASSWORD',
-  'commit',
-  'deploy',
-  'verify',
-  'finish:JWT_SECRET',
-  'finish:API_SECRET_KEY',
-  'finish:SINGLE_PASSWORD',
-  'finish:OVERLAP_PASSWORD',
-];
-const POINTS = STEPS.flatMap((s) => [`${s}@begin`, `${s}@end`]);
+// The step boundaries come from `rekey plan --json` for this very stack: a step added to the protocol
+// is crashed at as soon as it exists.
+const STEPS = await (async () => {
+  const s = await makeStack();
+  try {
+    return planSteps(await s.run(['plan', '--json']));
+  } finally {
+    await s.cleanup();
+  }
+})();
+const POINTS = crashPoints(STEPS);
 const COMMITTED_FROM = POINTS.indexOf('commit@end');
+
+describe('the crash matrix', () => {
+  it('has every step of the plan, committed from commit@end on', () => {
+    expect(STEPS.map((s) => s.id)).toEqual(
+      expect.arrayContaining([
+        'prepare',
+        'stage:SINGLE_PASSWORD',
+        'commit',
+        'deploy',
+        'verify',
+        'finish:OVERLAP_PASSWORD',
+      ]),
+    );
+    expect(POINTS).toHaveLength(2 * STEPS.length);
+    expect(COMMITTED_FROM).toBeGreaterThan(0);
+  });
+});
 
 async function recoverTwice(
   s: Stack,
