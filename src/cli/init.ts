@@ -23,7 +23,7 @@ export async function initCommand(
   });
   if (detected.keys.length === 0) {
     throw new RekeyError('ERR_USAGE', `no known secret keys in ${path.basename(envFile)}`, {
-      hint: 'Write rekey.yaml by hand (README "Configuration"); generic secrets use `type: generic`.',
+      hint: 'Write rekey.yaml by hand (docs/configuration.md); generic secrets use `type: generic`.',
     });
   }
   if (!(await writeFileExclusive(configPath, detected.lines.join('\n'), 0o644))) {

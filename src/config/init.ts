@@ -68,7 +68,7 @@ export function renderInitConfig(
     s.push(`  - { key: ${grafana}, type: grafana, url: "http://127.0.0.1:3000", user: ${user} }`);
   }
   const lines = [
-    '# rekey.yaml — what rekey rotates and how. Reference: README.md "Configuration".',
+    '# rekey.yaml — what rekey rotates and how. Reference: docs/configuration.md in the rekey repository.',
     '# yaml-language-server: $schema=./node_modules/rekey/schema/rekey.schema.json',
     `envFile: ${envFileRelative}`,
     '',

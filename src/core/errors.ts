@@ -1,7 +1,7 @@
 /**
  * Typed errors with stable codes. Every error a user can meet says what is wrong (message, one line)
  * and what to do next (hint, one line). Only `src/cli/main.ts` turns them into exit codes, through
- * {@link exitCodeOf}; the README lists every code (kept in sync by a test).
+ * {@link exitCodeOf}; docs/errors.md lists every code (kept in sync by a test).
  */
 
 /** The contract's exit codes (DESIGN.md, "Public contract"). */
@@ -70,7 +70,7 @@ export const ERROR_CODES = {
   },
   ERR_ENVFILE_CHANGED: {
     exit: EXIT.needsAttention,
-    hint: 'Compare the env file with the newest backup and the journal; see README "Exit 4".',
+    hint: 'Compare the env file with the newest backup and the journal; see docs/errors.md "When rekey stops".',
   },
   ERR_IO: {
     exit: EXIT.needsAttention,
@@ -86,7 +86,7 @@ export const ERROR_CODES = {
   },
   ERR_TYPE_UNSUPPORTED: {
     exit: EXIT.usage,
-    hint: 'Use one of the supported secret types listed in the README.',
+    hint: 'Use one of the supported secret types listed in docs/secret-types.md.',
   },
   ERR_ONLY_UNKNOWN: { exit: EXIT.usage, hint: 'Name keys that appear under `secrets:` in rekey.yaml.' },
   ERR_TARGET_AUTH: {
@@ -147,7 +147,7 @@ export const ERROR_CODES = {
   },
   ERR_JOURNAL_CORRUPT: {
     exit: EXIT.needsAttention,
-    hint: 'Inspect .rekey/journal.json and the newest backup; see README "Exit 4".',
+    hint: 'Inspect .rekey/journal.json and the newest backup; see docs/errors.md "When rekey stops".',
   },
   ERR_BACKUP_NOT_FOUND: {
     exit: EXIT.usage,
