@@ -29,6 +29,7 @@ import type {
 } from '../types.js';
 import { type AclUser, aclHash, getUser, setUser } from './acl.js';
 import {
+  classify,
   describeDriverError,
   type RedisConn,
   type RedisEndpoint,
@@ -50,7 +51,7 @@ export type RedisSecret = SecretConfigOf<'redis'>;
  */
 export function redisTarget(
   secret: RedisSecret,
-  _env: { env: ReadonlyMap<string, string>; configDir: string; evictUnknown?: boolean },
+  _env: { env: ReadonlyMap<string, string>; configDir: string; evictUnknown?: boolean; stateDir?: string },
 ): Target {
   const evictUnknown = _env.evictUnknown === true;
   /** Every ACL user's password hashes as preflight saw them (compromise only; this process only). */
@@ -60,6 +61,70 @@ export function redisTarget(
   const spec = specFor(secret);
   const key = secret.key;
   const ep: RedisEndpoint = { host: secret.host, port: secret.port, user: secret.user, tls: secret.tls, key };
+  const adminCfg = secret.admin;
+  if (adminCfg && adminCfg.user === secret.user) {
+    throw new RekeyError('ERR_CONFIG_INVALID', `${key}: \`admin.user\` is the rotated user ${secret.user}`, {
+      hint: 'Name another ACL user as `admin` (one allowed ACL, CONFIG and CLIENT, e.g. default), or remove `admin`.',
+    });
+  }
+  /** The admin login's endpoint: ACL reads and changes, persistence and eviction go through it. */
+  const adminEp: RedisEndpoint | undefined = adminCfg ? { ...ep, user: adminCfg.user } : undefined;
+  /** The admin password, read from the env file (never rotated, never written). */
+  const adminPassword = (): string => {
+    const pw = adminCfg ? _env.env.get(adminCfg.passwordKey) : undefined;
+    if (!adminCfg || !pw) {
+      throw new RekeyError(
+        'ERR_ENVFILE_MISSING_KEY',
+        `${adminCfg?.passwordKey ?? 'admin.passwordKey'} (the admin password for ${key}) is missing or empty in the env file`,
+        {
+          hint: `Add the password of ACL user ${adminCfg?.user ?? 'admin.user'} to the env file under that key.`,
+        },
+      );
+    }
+    return pw;
+  };
+  /**
+   * Runs `fn` on the control connection: as the admin when configured, else as the rotated user
+   * with the first of `passwords` Redis accepts.
+   */
+  const control = <T>(
+    passwords: string[],
+    fn: (conn: RedisConn) => Promise<T>,
+    signal?: AbortSignal,
+    options: { nopass?: boolean } = {},
+  ): Promise<T> =>
+    adminEp ? withRedis(adminEp, adminPassword(), fn, signal) : withRedis(ep, passwords, fn, signal, options);
+  /**
+   * A driver error on the control connection, as a RekeyError: a rotated user that may not read its
+   * own ACL (NOPERM) gets "configure admin"; the admin's rejections name the admin.
+   */
+  const controlError = (err: unknown, context: string): RekeyError => {
+    if (err instanceof RekeyError) return err;
+    const kind = classify(err);
+    if (!adminCfg) {
+      if (kind !== 'privilege') return toRekeyError(err, ep, context);
+      return new RekeyError(
+        'ERR_TARGET_PRIVILEGE',
+        `${key}: ${where(ep)}: user ${ep.user} may not read or change ACLs (${describeDriverError(err)}): configure \`admin\` for ${key} to rotate it`,
+        {
+          cause: err,
+          hint: `Configure \`admin: { user, passwordKey }\` for ${key} in rekey.yaml: an ACL user allowed ACL, CONFIG and CLIENT (e.g. default), its password in the env file under passwordKey (read, never rotated).`,
+        },
+      );
+    }
+    const e = toRekeyError(
+      err,
+      ep,
+      `${context}, as admin user ${adminCfg.user} with ${adminCfg.passwordKey}`,
+    );
+    const hint =
+      kind === 'auth'
+        ? `Check ${adminCfg.passwordKey} in the env file: it must be the password of ACL user ${adminCfg.user}.`
+        : kind === 'privilege'
+          ? `Allow ACL user ${adminCfg.user} ACL, CONFIG and CLIENT (for example +@admin), or name another \`admin\`.`
+          : undefined;
+    return new RekeyError(e.code, e.message, { cause: err, ...(hint ? { hint } : {}) });
+  };
   const value = (v: Values, which: string): string => {
     const s = v[key];
     if (!s) throw new RekeyError('ERR_ENVFILE_MISSING_KEY', `${key}: the ${which} value is missing or empty`);
@@ -74,15 +139,14 @@ export function redisTarget(
     fn: (conn: RedisConn, p: Persistence) => Promise<T>,
   ): Promise<T> => {
     try {
-      return await withRedis(
-        ep,
+      return await control(
         passwords,
         async (conn) => fn(conn, await resolvePersistence(conn, ep, secret.persist)),
         ctx.signal,
         { nopass: context === 'finish' },
       );
     } catch (err) {
-      throw toRekeyError(err, ep, context);
+      throw controlError(err, context);
     }
   };
   /** The revert reached Redis but not its files, which may still hold the discarded password. */
@@ -232,8 +296,7 @@ export function redisTarget(
     keep: string,
   ): Promise<'ok' | 'closed' | 'open' | 'unknown'> => {
     try {
-      return await withRedis(
-        ep,
+      return await control(
         passwords,
         async (conn) => {
           const user = await getUser(conn, ep);
@@ -254,7 +317,8 @@ export function redisTarget(
     key,
     type: secret.type,
     keys: [key],
-    secretKeys: [key],
+    // The admin password is secret but not owned: rekey reads it and never writes it.
+    secretKeys: adminCfg ? [key, adminCfg.passwordKey] : [key],
 
     describe(trigger: Trigger): TargetDescription {
       const persistText =
@@ -271,6 +335,11 @@ export function redisTarget(
         retiresOld: true,
         actions: [
           `ACL SETUSER ${ep.user} #<sha256 of the new password> on ${where(ep)}: old and new both valid (only hashes are sent)`,
+          ...(adminCfg
+            ? [
+                `ACL changes, persistence and eviction as admin user ${adminCfg.user} (password ${adminCfg.passwordKey}, read, not rotated); ${ep.user}'s other ACL rules untouched`,
+              ]
+            : []),
           'after the deploy: check Redis still accepts the new password (a restart may have dropped it)',
           trigger === 'compromise'
             ? `finish: ACL SETUSER ${ep.user} resetpass #<sha256 of the new password> (every other password goes), CLIENT KILL USER ${ep.user} (connections opened before); other ACL users' passwords added since preflight ${evictUnknown ? 'removed' : 'reported'}; persist: ${persistText}`
@@ -303,12 +372,19 @@ export function redisTarget(
 
     async checkCurrent(ctx: TargetContext, cur: Values): Promise<void> {
       const p = value(cur, 'current');
+      if (adminEp) {
+        // The user's own login answers PING; then the admin login must work, before anything changes.
+        try {
+          await withRedis(ep, p, probe, ctx.signal);
+        } catch (err) {
+          throw toRekeyError(err, ep, 'current password');
+        }
+      }
       try {
-        await withRedis(
-          ep,
-          p,
+        await control(
+          [p],
           async (conn) => {
-            await probe(conn);
+            if (!adminEp) await probe(conn);
             if (ctx.trigger === 'compromise') {
               try {
                 preflightAcl = await aclSnapshot(conn);
@@ -331,7 +407,7 @@ export function redisTarget(
           ctx.signal,
         );
       } catch (err) {
-        throw toRekeyError(err, ep, 'current password');
+        throw controlError(err, adminEp ? 'preflight' : 'current password');
       }
     },
 
