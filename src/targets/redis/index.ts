@@ -38,6 +38,14 @@ import {
   withRedis,
 } from './connect.js';
 import { type AclSnapshot, aclSnapshot, serviceOf, unknownPasswords } from './evict.js';
+import {
+  counts,
+  knownAfterFinish,
+  knownUsersFile,
+  lookForFootholds,
+  readKnownUsers,
+  writeKnownUsers,
+} from './footholds.js';
 import { describePersistence, type Persistence, persist, resolvePersistence } from './persist.js';
 import { authRow, oldPasswordRow, probe } from './probe.js';
 
@@ -54,7 +62,7 @@ export function redisTarget(
   _env: { env: ReadonlyMap<string, string>; configDir: string; evictUnknown?: boolean; stateDir?: string },
 ): Target {
   const evictUnknown = _env.evictUnknown === true;
-  /** Every ACL user's password hashes as preflight saw them (compromise only; this process only). */
+  /** Every ACL user's password hashes as preflight saw them (this process only; finish compares and keeps counts). */
   let preflightAcl: AclSnapshot | undefined;
   let preflightProblem = 'finish ran in another process than preflight (rekey recover)';
   const findings: EvictionFinding[] = [];
@@ -207,7 +215,28 @@ export function redisTarget(
       }
       opened.maybe = p.mode === 'rewrite' && ep.user === 'default';
       await persist(conn, ep, p, { final: true });
+      await rememberUsers(ctx, conn);
     });
+
+  /**
+   * After a finish: the list of ACL users and their password counts for `checkFootholds` (see
+   * footholds.ts). Counts never grow past what preflight (or the previous list) saw. Best effort.
+   */
+  const rememberUsers = async (ctx: TargetContext, conn: RedisConn) => {
+    const file = knownUsersFile(_env.stateDir, key);
+    if (!file) return;
+    try {
+      let before = preflightAcl ? counts(preflightAcl) : undefined;
+      if (!before)
+        before = await readKnownUsers(file).then(
+          (k) => k?.users,
+          () => undefined,
+        );
+      await writeKnownUsers(file, knownAfterFinish(await aclSnapshot(conn), before, ep.user));
+    } catch (err) {
+      ctx.log.warn(`${key}: the list of ACL users could not be saved: ${safeMessage(err)}`);
+    }
+  };
 
   /**
    * Compromise (see evict.ts): the user keeps only `keep`, and every connection of the user but this
@@ -385,12 +414,10 @@ export function redisTarget(
           [p],
           async (conn) => {
             if (!adminEp) await probe(conn);
-            if (ctx.trigger === 'compromise') {
-              try {
-                preflightAcl = await aclSnapshot(conn);
-              } catch (err) {
-                preflightProblem = `ACL LIST at preflight failed (${describeDriverError(err)})`;
-              }
+            try {
+              preflightAcl = await aclSnapshot(conn);
+            } catch (err) {
+              preflightProblem = `ACL LIST at preflight failed (${describeDriverError(err)})`;
             }
             // Catches a missing privilege (ACL needs +@admin) in preflight, before anything changes.
             const user = await getUser(conn, ep);
@@ -414,6 +441,33 @@ export function redisTarget(
     generate: () => ({ [key]: generate(spec) }),
 
     evictions: () => [...findings],
+
+    async checkFootholds(ctx: TargetContext, cur: Values): Promise<readonly EvictionFinding[]> {
+      const current = cur[key] ?? '';
+      const unchecked = (why: string): EvictionFinding[] =>
+        (['passwords', 'users', 'connections'] as const).map((foothold) => ({
+          service: serviceOf(ep),
+          foothold,
+          status: 'unchecked',
+          text: `could not check: ${why}`,
+        }));
+      if (!current) return unchecked(`${key} is missing or empty in the env file`);
+      try {
+        return await control(
+          [current],
+          (conn) =>
+            lookForFootholds(conn, {
+              ep,
+              current,
+              file: knownUsersFile(_env.stateDir, key),
+              asSelf: !adminEp,
+            }),
+          ctx.signal,
+        );
+      } catch (err) {
+        return unchecked(safeMessage(controlError(err, 'footholds')));
+      }
+    },
 
     async stage(ctx: TargetContext, cur: Values, next: Values): Promise<void> {
       const add = aclHash(value(next, 'new'));
