@@ -274,14 +274,38 @@ export function redisTarget(
       status: n > 0 ? 'removed' : 'clean',
       text: `${n} connection${n === 1 ? '' : 's'} of user ${ep.user} opened before the old passwords were removed: closed (rekey's own kept; the app reconnects with the new password)`,
     });
-    const unknown = unknownPasswords(preflightAcl, await aclSnapshot(conn), ep.user);
+    const now = await aclSnapshot(conn);
+    const unknown = unknownPasswords(preflightAcl, now, ep.user);
     if (!unknown) {
+      // Finish in another process than preflight (recover): compare with the last finish's list.
+      const file = knownUsersFile(_env.stateDir, key);
+      const listed = file ? await readKnownUsers(file).catch(() => undefined) : undefined;
+      if (!listed) {
+        findings.push({
+          service,
+          foothold: 'users',
+          status: 'unchecked',
+          text: `other ACL users not checked for new passwords: ${preflightProblem}, and no list of ACL users from a previous rotation`,
+        });
+        return;
+      }
+      const gained = [...now]
+        .filter(([name, hashes]) => name !== ep.user && hashes.length > (listed.users[name] ?? 0))
+        .map(([name, hashes]) => `${name} (${hashes.length - (listed.users[name] ?? 0)})`);
       findings.push({
         service,
         foothold: 'users',
-        status: 'unchecked',
-        text: `other ACL users not checked for new passwords: ${preflightProblem}`,
+        status: gained.length === 0 ? 'clean' : 'reported',
+        text:
+          gained.length === 0
+            ? `no other ACL user holds more passwords than at the last rotation (${preflightProblem}: compared with the last rotation's list)`
+            : `ACL users holding more passwords than at the last rotation (how many): ${gained.join(', ')}; left in place: ${preflightProblem}, so which ones are new cannot be told (review them)`,
       });
+      if (gained.length > 0) {
+        ctx.log.warn(
+          `${key}: ACL users holding passwords added since the last rotation: ${gained.join(', ')}`,
+        );
+      }
       return;
     }
     if (unknown.size === 0) {

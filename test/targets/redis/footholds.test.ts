@@ -151,6 +151,47 @@ describe('redis checkFootholds (default user, config file)', () => {
   });
 });
 
+describe('redis compromise finish in another process than preflight (recover)', () => {
+  const old = canary('old');
+  const redis = useRedis({ password: old });
+
+  it("compares other users with the last rotation's list instead of saying 'not checked'", async () => {
+    const stateDir = await makeOwnedDir('rekey-redis-footholds-');
+    dirs.push(stateDir);
+    const env = { env: new Map<string, string>(), configDir: '.', stateDir };
+    const first = await rotateTarget(redisTarget(secretFor(redis()), env), scheduled, values(old));
+    // The compromise rotation's preflight, stage and test run in one process …
+    const t1 = redisTarget(secretFor(redis()), env);
+    await t1.checkCurrent(compromise, first);
+    const next = values(canary('next'));
+    await t1.stage(compromise, first, next);
+    // … the attacker gives a new user a password, and rekey is killed: recover finishes.
+    const pw = first.REDIS_PASSWORD ?? '';
+    await admin(redis(), pw, ['ACL', 'SETUSER', 'backdoor', 'on', `>${canary('bd')}`, '~*', '+@all']);
+    const t2 = redisTarget(secretFor(redis()), env);
+    await t2.finish(compromise, first, next);
+    const users = (t2.evictions?.() ?? []).filter((f) => f.foothold === 'users');
+    const ok =
+      users.length === 1 &&
+      users[0]?.status === 'reported' &&
+      (users[0]?.text.includes('backdoor (1)') ?? false);
+    row(
+      'redis compromise finish by recover (config)',
+      'password given to a new ACL user, finish in another process',
+      'reported',
+      ok,
+    );
+    expect(users.map((f) => f.status)).toEqual(['reported']);
+    expect(users[0]?.text).toContain('backdoor (1)');
+    // The list keeps backdoor at 0 passwords: it stays reported afterwards.
+    const later = await t2.checkFootholds?.(compromise, next);
+    expect(statusOf(later ?? []).users).toBe('reported');
+    const np = next.REDIS_PASSWORD ?? '';
+    await admin(redis(), np, ['ACL', 'DELUSER', 'backdoor']);
+    await admin(redis(), np, ['ACL', 'SETUSER', 'default', 'resetpass', `>${old}`]);
+  });
+});
+
 describe('redis checkFootholds through the admin connection (least-privileged app user, aclfile)', () => {
   const adminPw = canary('admin');
   const redis = useRedis({ password: adminPw, mode: 'aclfile' });
