@@ -272,7 +272,7 @@ export function redisTarget(
       service,
       foothold: 'connections',
       status: n > 0 ? 'removed' : 'clean',
-      text: `${n} connection${n === 1 ? '' : 's'} of user ${ep.user} opened before the old passwords were removed: closed (rekey's own kept; the app reconnects with the new password)`,
+      text: `${n} connection${n === 1 ? '' : 's'} of user ${ep.user} opened before the old passwords were removed: closed (${adminCfg ? `rekey works as admin user ${adminCfg.user}` : "rekey's own kept"}; the app reconnects with the new password)`,
     });
     const now = await aclSnapshot(conn);
     const unknown = unknownPasswords(preflightAcl, now, ep.user);

@@ -142,7 +142,7 @@ describe('redis: a least-privileged app user rotated through the admin connectio
       const rulesBefore = await appRules();
       const lineBefore = await aclFileLine();
       const dir = await stackDir(old);
-      const { deps } = await engine(dir);
+      const { deps, targets } = await engine(dir);
       // The app's pool, authenticated with the old password before the rotation.
       const pool = await connect(redis(), old, 'app');
       await pool.set('app:k', 'v');
@@ -173,6 +173,13 @@ describe('redis: a least-privileged app user rotated through the admin connectio
           ok: !poolAlive,
         });
         expect(poolAlive).toBe(false);
+        const report = targets[0]?.evictions?.() ?? [];
+        expect(report.map((f) => [f.foothold, f.status])).toEqual([
+          ['passwords', 'removed'],
+          ['connections', 'removed'],
+          ['users', 'clean'],
+        ]);
+        expect(report[1]?.text).toMatch(/^1 connection of user app .*rekey works as admin user default/);
       } else {
         expect(poolAlive).toBe(true);
       }
@@ -188,7 +195,7 @@ describe('redis: a least-privileged app user rotated through the admin connectio
     },
   );
 
-  it('without `admin`: ERR_TARGET_PRIVILEGE saying to configure it, and nothing changes', async () => {
+  it('without `admin`: preflight stops saying to configure it (the target: ERR_TARGET_PRIVILEGE), nothing changes', async () => {
     const old = canary('old');
     await resetApp(old);
     const rulesBefore = await appRules();
