@@ -10,7 +10,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/load.js';
+import { loadConfig, secretKeysOf } from '../../../src/config/load.js';
 import { rotate } from '../../../src/core/engine.js';
 import { RekeyError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/log.js';
@@ -258,6 +258,22 @@ describe('redis: a least-privileged app user rotated through the admin connectio
     expect(await envText(dir)).toBe(envBefore);
     expect(await fs.readFile(redis().aclFile ?? '', 'utf8')).toBe(aclBefore);
     expect(await appLogin(old)).toBe('OK');
+  });
+
+  it('the admin password is registered as a secret (redacted, refused as a reference in the config), not owned', async () => {
+    const dir = await stackDir(canary('old'));
+    const loaded = await loadConfig(path.join(dir, 'rekey.yaml'));
+    const s = loaded.config.secrets[0];
+    if (s?.type !== 'redis') throw new Error('expected a redis secret');
+    expect(secretKeysOf(s)).toEqual(['REDIS_PASSWORD', ADMIN_KEY]);
+    const t = redisTarget(s, { env: new Map(), configDir: dir });
+    expect(t.keys).toEqual(['REDIS_PASSWORD']); // never written
+    expect(t.secretKeys).toEqual(['REDIS_PASSWORD', ADMIN_KEY]);
+    await fs.appendFile(
+      path.join(dir, 'rekey.yaml'),
+      `\nverify: [{ name: x, http: "http://127.0.0.1:9/?p=\${${ADMIN_KEY}}" }]\n`,
+    );
+    await expect(loadConfig(path.join(dir, 'rekey.yaml'))).rejects.toThrow(/would copy a managed secret/);
   });
 
   it('admin.user must not be the rotated user', async () => {
