@@ -28,6 +28,8 @@ const files = [
   'test/policy/stacks.test.ts',
   'test/governance/audit-close.test.ts',
   'test/targets/redis/compromise.test.ts',
+  'test/targets/redis/admin.test.ts',
+  'test/targets/redis/footholds.test.ts',
   'test/targets/postgres/compromise.test.ts',
   'test/cli/eviction.test.ts',
 ];

@@ -157,7 +157,8 @@ export function secretKeysOf(secret: SecretConfig): string[] {
   const keys = [secret.key];
   if ((secret.type === 'jwt' || secret.type === 'api-key') && secret.previousKey)
     keys.push(secret.previousKey);
-  if (secret.type === 'postgres' && secret.admin) keys.push(secret.admin.passwordKey);
+  if ((secret.type === 'postgres' || secret.type === 'redis') && secret.admin)
+    keys.push(secret.admin.passwordKey);
   return keys;
 }
 

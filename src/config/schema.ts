@@ -96,6 +96,12 @@ const redisSecret = z.strictObject({
     .enum(['auto', 'rewrite', 'acl-save', 'none'])
     .default('auto')
     .describe('How the new password survives a Redis restart; auto detects config file / aclfile.'),
+  admin: z
+    .strictObject({ user: z.string().min(1), passwordKey: envKey })
+    .optional()
+    .describe(
+      'An ACL user allowed ACL, CONFIG and CLIENT (e.g. default), for a least-privileged `user`: ACL reads and changes, persistence and eviction go through it. Its password (passwordKey in the env file) is read, never rotated.',
+    ),
 });
 
 const grafanaSecret = z.strictObject({

@@ -29,6 +29,7 @@ import type {
 } from '../types.js';
 import { type AclUser, aclHash, getUser, setUser } from './acl.js';
 import {
+  classify,
   describeDriverError,
   type RedisConn,
   type RedisEndpoint,
@@ -37,6 +38,14 @@ import {
   withRedis,
 } from './connect.js';
 import { type AclSnapshot, aclSnapshot, serviceOf, unknownPasswords } from './evict.js';
+import {
+  counts,
+  knownAfterFinish,
+  knownUsersFile,
+  lookForFootholds,
+  readKnownUsers,
+  writeKnownUsers,
+} from './footholds.js';
 import { describePersistence, type Persistence, persist, resolvePersistence } from './persist.js';
 import { authRow, oldPasswordRow, probe } from './probe.js';
 
@@ -50,16 +59,80 @@ export type RedisSecret = SecretConfigOf<'redis'>;
  */
 export function redisTarget(
   secret: RedisSecret,
-  _env: { env: ReadonlyMap<string, string>; configDir: string; evictUnknown?: boolean },
+  _env: { env: ReadonlyMap<string, string>; configDir: string; evictUnknown?: boolean; stateDir?: string },
 ): Target {
   const evictUnknown = _env.evictUnknown === true;
-  /** Every ACL user's password hashes as preflight saw them (compromise only; this process only). */
+  /** Every ACL user's password hashes as preflight saw them (this process only; finish compares and keeps counts). */
   let preflightAcl: AclSnapshot | undefined;
   let preflightProblem = 'finish ran in another process than preflight (rekey recover)';
   const findings: EvictionFinding[] = [];
   const spec = specFor(secret);
   const key = secret.key;
   const ep: RedisEndpoint = { host: secret.host, port: secret.port, user: secret.user, tls: secret.tls, key };
+  const adminCfg = secret.admin;
+  if (adminCfg && adminCfg.user === secret.user) {
+    throw new RekeyError('ERR_CONFIG_INVALID', `${key}: \`admin.user\` is the rotated user ${secret.user}`, {
+      hint: 'Name another ACL user as `admin` (one allowed ACL, CONFIG and CLIENT, e.g. default), or remove `admin`.',
+    });
+  }
+  /** The admin login's endpoint: ACL reads and changes, persistence and eviction go through it. */
+  const adminEp: RedisEndpoint | undefined = adminCfg ? { ...ep, user: adminCfg.user } : undefined;
+  /** The admin password, read from the env file (never rotated, never written). */
+  const adminPassword = (): string => {
+    const pw = adminCfg ? _env.env.get(adminCfg.passwordKey) : undefined;
+    if (!adminCfg || !pw) {
+      throw new RekeyError(
+        'ERR_ENVFILE_MISSING_KEY',
+        `${adminCfg?.passwordKey ?? 'admin.passwordKey'} (the admin password for ${key}) is missing or empty in the env file`,
+        {
+          hint: `Add the password of ACL user ${adminCfg?.user ?? 'admin.user'} to the env file under that key.`,
+        },
+      );
+    }
+    return pw;
+  };
+  /**
+   * Runs `fn` on the control connection: as the admin when configured, else as the rotated user
+   * with the first of `passwords` Redis accepts.
+   */
+  const control = <T>(
+    passwords: string[],
+    fn: (conn: RedisConn) => Promise<T>,
+    signal?: AbortSignal,
+    options: { nopass?: boolean } = {},
+  ): Promise<T> =>
+    adminEp ? withRedis(adminEp, adminPassword(), fn, signal) : withRedis(ep, passwords, fn, signal, options);
+  /**
+   * A driver error on the control connection, as a RekeyError: a rotated user that may not read its
+   * own ACL (NOPERM) gets "configure admin"; the admin's rejections name the admin.
+   */
+  const controlError = (err: unknown, context: string): RekeyError => {
+    if (err instanceof RekeyError) return err;
+    const kind = classify(err);
+    if (!adminCfg) {
+      if (kind !== 'privilege') return toRekeyError(err, ep, context);
+      return new RekeyError(
+        'ERR_TARGET_PRIVILEGE',
+        `${key}: ${where(ep)}: user ${ep.user} may not read or change ACLs (${describeDriverError(err)}): configure \`admin\` for ${key} to rotate it`,
+        {
+          cause: err,
+          hint: `Configure \`admin: { user, passwordKey }\` for ${key} in rekey.yaml: an ACL user allowed ACL, CONFIG and CLIENT (e.g. default), its password in the env file under passwordKey (read, never rotated).`,
+        },
+      );
+    }
+    const e = toRekeyError(
+      err,
+      ep,
+      `${context}, as admin user ${adminCfg.user} with ${adminCfg.passwordKey}`,
+    );
+    const hint =
+      kind === 'auth'
+        ? `Check ${adminCfg.passwordKey} in the env file: it must be the password of ACL user ${adminCfg.user}.`
+        : kind === 'privilege'
+          ? `Allow ACL user ${adminCfg.user} ACL, CONFIG and CLIENT (for example +@admin), or name another \`admin\`.`
+          : undefined;
+    return new RekeyError(e.code, e.message, { cause: err, ...(hint ? { hint } : {}) });
+  };
   const value = (v: Values, which: string): string => {
     const s = v[key];
     if (!s) throw new RekeyError('ERR_ENVFILE_MISSING_KEY', `${key}: the ${which} value is missing or empty`);
@@ -74,15 +147,14 @@ export function redisTarget(
     fn: (conn: RedisConn, p: Persistence) => Promise<T>,
   ): Promise<T> => {
     try {
-      return await withRedis(
-        ep,
+      return await control(
         passwords,
         async (conn) => fn(conn, await resolvePersistence(conn, ep, secret.persist)),
         ctx.signal,
         { nopass: context === 'finish' },
       );
     } catch (err) {
-      throw toRekeyError(err, ep, context);
+      throw controlError(err, context);
     }
   };
   /** The revert reached Redis but not its files, which may still hold the discarded password. */
@@ -143,7 +215,28 @@ export function redisTarget(
       }
       opened.maybe = p.mode === 'rewrite' && ep.user === 'default';
       await persist(conn, ep, p, { final: true });
+      await rememberUsers(ctx, conn);
     });
+
+  /**
+   * After a finish: the list of ACL users and their password counts for `checkFootholds` (see
+   * footholds.ts). Counts never grow past what preflight (or the previous list) saw. Best effort.
+   */
+  const rememberUsers = async (ctx: TargetContext, conn: RedisConn) => {
+    const file = knownUsersFile(_env.stateDir, key);
+    if (!file) return;
+    try {
+      let before = preflightAcl ? counts(preflightAcl) : undefined;
+      if (!before)
+        before = await readKnownUsers(file).then(
+          (k) => k?.users,
+          () => undefined,
+        );
+      await writeKnownUsers(file, knownAfterFinish(await aclSnapshot(conn), before, ep.user));
+    } catch (err) {
+      ctx.log.warn(`${key}: the list of ACL users could not be saved: ${safeMessage(err)}`);
+    }
+  };
 
   /**
    * Compromise (see evict.ts): the user keeps only `keep`, and every connection of the user but this
@@ -179,16 +272,40 @@ export function redisTarget(
       service,
       foothold: 'connections',
       status: n > 0 ? 'removed' : 'clean',
-      text: `${n} connection${n === 1 ? '' : 's'} of user ${ep.user} opened before the old passwords were removed: closed (rekey's own kept; the app reconnects with the new password)`,
+      text: `${n} connection${n === 1 ? '' : 's'} of user ${ep.user} opened before the old passwords were removed: closed (${adminCfg ? `rekey works as admin user ${adminCfg.user}` : "rekey's own kept"}; the app reconnects with the new password)`,
     });
-    const unknown = unknownPasswords(preflightAcl, await aclSnapshot(conn), ep.user);
+    const now = await aclSnapshot(conn);
+    const unknown = unknownPasswords(preflightAcl, now, ep.user);
     if (!unknown) {
+      // Finish in another process than preflight (recover): compare with the last finish's list.
+      const file = knownUsersFile(_env.stateDir, key);
+      const listed = file ? await readKnownUsers(file).catch(() => undefined) : undefined;
+      if (!listed) {
+        findings.push({
+          service,
+          foothold: 'users',
+          status: 'unchecked',
+          text: `other ACL users not checked for new passwords: ${preflightProblem}, and no list of ACL users from a previous rotation`,
+        });
+        return;
+      }
+      const gained = [...now]
+        .filter(([name, hashes]) => name !== ep.user && hashes.length > (listed.users[name] ?? 0))
+        .map(([name, hashes]) => `${name} (${hashes.length - (listed.users[name] ?? 0)})`);
       findings.push({
         service,
         foothold: 'users',
-        status: 'unchecked',
-        text: `other ACL users not checked for new passwords: ${preflightProblem}`,
+        status: gained.length === 0 ? 'clean' : 'reported',
+        text:
+          gained.length === 0
+            ? `no other ACL user holds more passwords than at the last rotation (${preflightProblem}: compared with the last rotation's list)`
+            : `ACL users holding more passwords than at the last rotation (how many): ${gained.join(', ')}; left in place: ${preflightProblem}, so which ones are new cannot be told (review them)`,
       });
+      if (gained.length > 0) {
+        ctx.log.warn(
+          `${key}: ACL users holding passwords added since the last rotation: ${gained.join(', ')}`,
+        );
+      }
       return;
     }
     if (unknown.size === 0) {
@@ -232,8 +349,7 @@ export function redisTarget(
     keep: string,
   ): Promise<'ok' | 'closed' | 'open' | 'unknown'> => {
     try {
-      return await withRedis(
-        ep,
+      return await control(
         passwords,
         async (conn) => {
           const user = await getUser(conn, ep);
@@ -254,7 +370,8 @@ export function redisTarget(
     key,
     type: secret.type,
     keys: [key],
-    secretKeys: [key],
+    // The admin password is secret but not owned: rekey reads it and never writes it.
+    secretKeys: adminCfg ? [key, adminCfg.passwordKey] : [key],
 
     describe(trigger: Trigger): TargetDescription {
       const persistText =
@@ -271,6 +388,11 @@ export function redisTarget(
         retiresOld: true,
         actions: [
           `ACL SETUSER ${ep.user} #<sha256 of the new password> on ${where(ep)}: old and new both valid (only hashes are sent)`,
+          ...(adminCfg
+            ? [
+                `ACL changes, persistence and eviction as admin user ${adminCfg.user} (password ${adminCfg.passwordKey}, read, not rotated); ${ep.user}'s other ACL rules untouched`,
+              ]
+            : []),
           'after the deploy: check Redis still accepts the new password (a restart may have dropped it)',
           trigger === 'compromise'
             ? `finish: ACL SETUSER ${ep.user} resetpass #<sha256 of the new password> (every other password goes), CLIENT KILL USER ${ep.user} (connections opened before); other ACL users' passwords added since preflight ${evictUnknown ? 'removed' : 'reported'}; persist: ${persistText}`
@@ -303,18 +425,23 @@ export function redisTarget(
 
     async checkCurrent(ctx: TargetContext, cur: Values): Promise<void> {
       const p = value(cur, 'current');
+      if (adminEp) {
+        // The user's own login answers PING; then the admin login must work, before anything changes.
+        try {
+          await withRedis(ep, p, probe, ctx.signal);
+        } catch (err) {
+          throw toRekeyError(err, ep, 'current password');
+        }
+      }
       try {
-        await withRedis(
-          ep,
-          p,
+        await control(
+          [p],
           async (conn) => {
-            await probe(conn);
-            if (ctx.trigger === 'compromise') {
-              try {
-                preflightAcl = await aclSnapshot(conn);
-              } catch (err) {
-                preflightProblem = `ACL LIST at preflight failed (${describeDriverError(err)})`;
-              }
+            if (!adminEp) await probe(conn);
+            try {
+              preflightAcl = await aclSnapshot(conn);
+            } catch (err) {
+              preflightProblem = `ACL LIST at preflight failed (${describeDriverError(err)})`;
             }
             // Catches a missing privilege (ACL needs +@admin) in preflight, before anything changes.
             const user = await getUser(conn, ep);
@@ -331,13 +458,40 @@ export function redisTarget(
           ctx.signal,
         );
       } catch (err) {
-        throw toRekeyError(err, ep, 'current password');
+        throw controlError(err, adminEp ? 'preflight' : 'current password');
       }
     },
 
     generate: () => ({ [key]: generate(spec) }),
 
     evictions: () => [...findings],
+
+    async checkFootholds(ctx: TargetContext, cur: Values): Promise<readonly EvictionFinding[]> {
+      const current = cur[key] ?? '';
+      const unchecked = (why: string): EvictionFinding[] =>
+        (['passwords', 'users', 'connections'] as const).map((foothold) => ({
+          service: serviceOf(ep),
+          foothold,
+          status: 'unchecked',
+          text: `could not check: ${why}`,
+        }));
+      if (!current) return unchecked(`${key} is missing or empty in the env file`);
+      try {
+        return await control(
+          [current],
+          (conn) =>
+            lookForFootholds(conn, {
+              ep,
+              current,
+              file: knownUsersFile(_env.stateDir, key),
+              asSelf: !adminEp,
+            }),
+          ctx.signal,
+        );
+      } catch (err) {
+        return unchecked(safeMessage(controlError(err, 'footholds')));
+      }
+    },
 
     async stage(ctx: TargetContext, cur: Values, next: Values): Promise<void> {
       const add = aclHash(value(next, 'new'));

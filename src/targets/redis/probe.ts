@@ -4,16 +4,27 @@
  */
 import { RekeyError } from '../../core/errors.js';
 import type { CheckResult } from '../types.js';
-import { type RedisConn, type RedisEndpoint, toRekeyError, withRedis } from './connect.js';
+import { classify, type RedisConn, type RedisEndpoint, toRekeyError, withRedis } from './connect.js';
+
+/** What {@link probe} answers for a user that may not run PING (its AUTH succeeded). */
+export const AUTH_ONLY = 'AUTH OK (the user may not run PING)';
 
 /**
  * PING → 'PONG' on a connection AUTH already succeeded on, or ERR_TARGET_REJECTED with the reply.
+ * A least-privileged user (`-@all +@read +@write`) may not run PING: its NOPERM comes only after AUTH
+ * accepted the password, which is what the probe proves, so that answers {@link AUTH_ONLY}.
  *
  * @example
  * await withRedis(ep, next, probe); // 'PONG'
  */
 export async function probe(conn: RedisConn): Promise<string> {
-  const reply = String(await conn.command(['PING']));
+  let reply: string;
+  try {
+    reply = String(await conn.command(['PING']));
+  } catch (err) {
+    if (classify(err) === 'privilege') return AUTH_ONLY;
+    throw err;
+  }
   if (reply !== 'PONG') throw new RekeyError('ERR_TARGET_REJECTED', `PING answered ${JSON.stringify(reply)}`);
   return reply;
 }
