@@ -7,9 +7,17 @@ cd "$(dirname "$0")/.."
 
 bash scripts/ensure-services.sh
 
-# npm writes node_modules/.package-lock.json on every install: older than package-lock.json = stale.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci
+# Installed from this very lockfile? The stamp is the lockfile's hash, written after `npm ci`
+# (a modification time would say "stale" in every fresh checkout, and `npm ci` in a checkout whose
+# node_modules is a link to another's would rewrite that other one).
+lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -f node_modules/.package-lock.json ] || [ "$(cat node_modules/.rekey-lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
+  if [ -f node_modules/.package-lock.json ] && [ ! -f node_modules/.rekey-lock-sha256 ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+    : # installed before stamps existed, and newer than the lockfile: trust it, stamp it below
+  else
+    npm ci
+  fi
+  echo "$lock_sum" > node_modules/.rekey-lock-sha256
 fi
 
 # Throwaway servers live in temp dirs; initdb is two to three times faster on tmpfs. Use /dev/shm
