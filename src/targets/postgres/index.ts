@@ -13,11 +13,11 @@ import path from 'node:path';
 import type { SecretConfigOf } from '../../config/schema.js';
 import { RekeyError } from '../../core/errors.js';
 import { specFor } from '../spec.js';
-import type { EvictionFinding, Target } from '../types.js';
+import type { EvictionFinding, Target, Values } from '../types.js';
 import { type AlternatingConfig, alternatingStrategy } from './alternating.js';
 import type { PgContext } from './common.js';
 import { connector, type Login } from './connect.js';
-import { checkRoles } from './evict.js';
+import { checkFootholds as checkFootholdsOf, checkRoles } from './evict.js';
 import { singleStrategy } from './single.js';
 
 export { SCRAM_ITERATIONS, scramVerifier } from './scram.js';
@@ -78,6 +78,17 @@ export function postgresTarget(
     ...(adminCfg ? [adminCfg.user] : []),
     ...(alternating ? [alternating.memberOf] : []),
   ];
+  const kept = {
+    db: pc.db,
+    known,
+    file: env.stateDir ? path.join(env.stateDir, `postgres-roles-${key}.json`) : undefined,
+    service: `PostgreSQL ${secret.host}:${secret.port}/${secret.database} (${key})`,
+  };
+  const loginOf = (values: Values, label: string): Login => ({
+    user: alternating ? (values[alternating.userKey] ?? secret.user) : secret.user,
+    password: values[key] ?? '',
+    label,
+  });
   return {
     key,
     type: secret.type,
@@ -88,19 +99,23 @@ export function postgresTarget(
     async finish(ctx, cur, next) {
       await strategy.finish(ctx, cur, next);
       findings = await checkRoles(ctx, {
-        db: pc.db,
-        login: () =>
-          admin() ?? {
-            user: alternating ? (next[alternating.userKey] ?? secret.user) : secret.user,
-            password: next[key] ?? '',
-            label: 'new',
-          },
-        known,
-        file: env.stateDir ? path.join(env.stateDir, `postgres-roles-${key}.json`) : undefined,
-        service: `PostgreSQL ${secret.host}:${secret.port}/${secret.database} (${key})`,
+        ...kept,
+        login: () => admin() ?? loginOf(next, 'new'),
+        rotated: alternating ? [...alternating.roles] : [secret.user],
       });
     },
     evictions: () => findings,
+    checkFootholds: (ctx, cur) =>
+      checkFootholdsOf(ctx, {
+        ...kept,
+        login: () => admin() ?? loginOf(cur, 'current'),
+        // Alternating: the role not in use is the retired one; single: the same role, whose sessions
+        // opened before the last rotation may hold the old password.
+        retired: alternating
+          ? (alternating.roles.find((r) => r !== cur[alternating.userKey]) ?? alternating.roles[0])
+          : secret.user,
+        since: !alternating,
+      }),
   };
 }
 
