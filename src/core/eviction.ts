@@ -12,8 +12,9 @@ import type { EvictionFinding, Target, TargetContext, Values } from '../targets/
 import type { Journal } from './journal.js';
 import { safeMessage } from './redact.js';
 
-/** Marks the findings of a fresh read-only look (not what this process's finish did). */
-export const FRESH = 'fresh check: ';
+/** Ends the text of a finding from a fresh read-only look (not what this process's finish did). */
+export const FRESH =
+  ' (fresh check: finish ran in another process, and what it removed there is not known here)';
 
 /**
  * The findings of a finished compromise rotation, or undefined for any other run.
@@ -49,7 +50,7 @@ export async function evictionReport(
       findings.push(
         ...(await fresh(t, ctx, jt.new)).map((f) => ({
           ...f,
-          text: `${FRESH}${f.text} (finish ran in another process: what it removed is not known here)`,
+          text: `${f.text}${FRESH}`,
         })),
       );
     } else {
