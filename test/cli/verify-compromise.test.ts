@@ -10,6 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useStacks, writtenFiles } from '../engine/stack.js';
+import { record } from '../helpers/resilience.js';
 
 const stack = useStacks();
 
@@ -53,6 +54,14 @@ describe('rekey verify --trigger compromise', { timeout: 180_000 }, () => {
     expect(by('SINGLE_PASSWORD (command)')).toEqual(['unchecked']);
     expect(by('app sessions')).toEqual(['unchecked']);
     const jwt = (doc.eviction as Finding[]).find((f) => f.service === 'JWT_SECRET (jwt)');
+    record({
+      kind: 'eviction',
+      suite: 'file-held stack, rekey verify --trigger compromise (built CLI)',
+      service: 'JWT',
+      foothold: 'previous slot still holding the old secret (after a scheduled rotation)',
+      result: 'reported',
+      ok: r.code === 1 && jwt?.status === 'reported' && (jwt?.text.includes('JWT_SECRET_PREVIOUS') ?? false),
+    });
     expect(jwt?.text).toContain('JWT_SECRET_PREVIOUS');
     for (const f of doc.eviction as Finding[]) {
       if (f.status === 'unchecked') expect(f.text).toMatch(/^could not check: /);
