@@ -7,7 +7,8 @@
  *   LOGIN role's stored verifier (`rolpassword`, SCRAM-SHA-256 or md5), `none` for a role without
  *   one. A hash of a verifier, never a password nor a verifier: it only tells whether the password
  *   changed, and cannot be used to log in or to test a guessed password;
- * - `at`: the server's time of that finish.
+ * - `at`: the server's time just before that rotation set the new password (left out when the
+ *   finish ran in another process than the stage: then the sessions' age is not checked).
  *
  * A compromise rotation's finish ({@link checkRoles}) and the read-only look of `rekey verify
  * --trigger compromise` and `recover` ({@link checkFootholds}, which writes nothing) compare with it:
@@ -30,11 +31,10 @@ interface Kept {
   readonly at?: string;
 }
 
-/** What one connection reads: LOGIN roles, verifier hashes (or why not), the server's time. */
+/** What one connection reads: LOGIN roles, verifier hashes (or why not). */
 interface Seen {
   readonly roles: string[];
   readonly verifiers: Record<string, string> | { readonly denied: string };
-  readonly at: string;
 }
 
 interface Options {
@@ -58,7 +58,11 @@ interface Options {
  */
 export async function checkRoles(
   ctx: TargetContext,
-  o: Options & { readonly rotated: readonly string[] },
+  o: Options & {
+    readonly rotated: readonly string[];
+    /** When the new password was set (server time), if known in this process. */
+    readonly changedAt?: string | undefined;
+  },
 ): Promise<EvictionFinding[]> {
   const compromise = ctx.trigger === 'compromise';
   let seen: Seen;
@@ -84,7 +88,7 @@ export async function checkRoles(
     const doc: Kept = {
       roles: seen.roles,
       ...('denied' in seen.verifiers ? {} : { verifiers: seen.verifiers }),
-      at: seen.at,
+      ...(o.changedAt ? { at: o.changedAt } : {}),
     };
     try {
       await writeFileAtomic(o.file, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
@@ -102,14 +106,15 @@ export async function checkRoles(
 /**
  * Read-only: what an attacker could still use now (`rekey verify --trigger compromise`, `recover`).
  * `retired` is the role whose sessions must be gone and `since` whether only those opened before
- * the previous rotation count (single strategy: same role, new password).
+ * the previous rotation count (single strategy: same role, new password); `active` (alternating) is
+ * the role in use, whose sessions opened before the previous rotation used an older password.
  *
  * @example
  * await checkFootholds(ctx, { db, login, known, file, service, retired: 'app_blue', since: false });
  */
 export async function checkFootholds(
   ctx: TargetContext,
-  o: Options & { readonly retired: string; readonly since: boolean },
+  o: Options & { readonly retired: string; readonly since: boolean; readonly active?: string },
 ): Promise<EvictionFinding[]> {
   let who = 'the configured role';
   let login: Login;
@@ -126,7 +131,7 @@ export async function checkFootholds(
       return [
         usersFinding(o, seen, kept, problem),
         passwordsFinding(o.service, seen, kept, problem, who, [], 'the last rotation'),
-        await sessionsFinding(c, o, kept),
+        ...(await sessionsFinding(c, o, kept)),
       ];
     });
   } catch (err) {
@@ -138,7 +143,6 @@ async function read(c: pg.Client): Promise<Seen> {
   const roles = (
     await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolcanlogin ORDER BY 1')
   ).rows.map((r) => r.rolname);
-  const at = (await c.query<{ at: string }>('SELECT now()::text AS at')).rows[0]?.at ?? '';
   let verifiers: Seen['verifiers'];
   try {
     const { rows } = await c.query<{ rolname: string; rolpassword: string | null }>(
@@ -154,7 +158,7 @@ async function read(c: pg.Client): Promise<Seen> {
     if (errorCode(err) !== '42501') throw err;
     verifiers = { denied: 'pg_authid is superuser-only' };
   }
-  return { roles, verifiers, at };
+  return { roles, verifiers };
 }
 
 async function readKept(file: string | undefined): Promise<{ kept?: Kept; problem?: string }> {
@@ -236,6 +240,17 @@ function passwordsFinding(
 
 async function sessionsFinding(
   c: pg.Client,
+  o: Options & { readonly retired: string; readonly since: boolean; readonly active?: string },
+  kept: Kept | undefined,
+): Promise<EvictionFinding[]> {
+  const retired = await sessionsOf(c, o, kept);
+  // Alternating: the active role's sessions from before the last rotation used an older password.
+  if (o.active === undefined || o.active === o.retired) return [retired];
+  return [retired, await sessionsOf(c, { ...o, retired: o.active, since: true }, kept)];
+}
+
+async function sessionsOf(
+  c: pg.Client,
   o: Options & { readonly retired: string; readonly since: boolean },
   kept: Kept | undefined,
 ): Promise<EvictionFinding> {
@@ -243,7 +258,7 @@ async function sessionsFinding(
     return unchecked(
       o.service,
       'sessions',
-      `could not check the sessions of ${o.retired} opened with the old password: the time of the previous rotation is not known (no list in the state directory)`,
+      `could not check the sessions of ${o.retired} opened with an older password: the time of the previous rotation's password change is not known (no state file, or its finish ran in another process)`,
     );
   }
   // backend_start is NULL for the sessions the connected role may not inspect: counted as unknown.

@@ -72,6 +72,7 @@ export function postgresTarget(
   };
   const strategy = alternating ? alternatingStrategy(pc, alternating) : singleStrategy(pc);
   let findings: EvictionFinding[] = [];
+  let stagedAt: { password: string; at: string } | undefined;
   const known = [
     secret.user,
     ...(secret.roles ?? []),
@@ -96,10 +97,22 @@ export function postgresTarget(
     // The admin password is secret but not owned: rekey reads it and never writes it.
     secretKeys: adminCfg ? [key, adminCfg.passwordKey] : [key],
     ...strategy,
+    async stage(ctx, cur, next) {
+      // The server's time before the new password exists: sessions opened before it used an older
+      // one (kept for checkFootholds; unknown when finish runs in another process).
+      const at = await pc.db
+        .withClient(ctx, admin() ?? loginOf(cur, 'current'), 'server time', async (c) => {
+          return (await c.query<{ at: string }>('SELECT now()::text AS at')).rows[0]?.at;
+        })
+        .catch(() => undefined);
+      await strategy.stage(ctx, cur, next);
+      stagedAt = at === undefined ? undefined : { password: next[key] ?? '', at };
+    },
     async finish(ctx, cur, next) {
       await strategy.finish(ctx, cur, next);
       findings = await checkRoles(ctx, {
         ...kept,
+        changedAt: stagedAt && stagedAt.password === next[key] ? stagedAt.at : undefined,
         login: () => admin() ?? loginOf(next, 'new'),
         rotated: alternating ? [...alternating.roles] : [secret.user],
       });
@@ -115,6 +128,7 @@ export function postgresTarget(
           ? (alternating.roles.find((r) => r !== cur[alternating.userKey]) ?? alternating.roles[0])
           : secret.user,
         since: !alternating,
+        ...(alternating ? { active: cur[alternating.userKey] ?? secret.user } : {}),
       }),
   };
 }

@@ -200,3 +200,90 @@ describe('postgres checkFootholds: what an attacker with an admin login left beh
     }
   });
 });
+
+describe('postgres alternating: a session of the idle role, opened with its older password', () => {
+  const server = usePostgres();
+  const canaries = new Canaries();
+  let stateDir = '';
+  let env: Values = {};
+  const USER_KEY = 'POSTGRES_USER';
+  beforeAll(async () => {
+    stateDir = await makeOwnedDir('rekey-pg-footholds-alt-');
+    const pw = canaries.next();
+    await createLoginRole(server(), { name: 'app', password: pw, database: DB });
+    env = { [USER_KEY]: 'app', [KEY]: pw };
+  });
+  afterAll(async () => {
+    await removeOwnedDir(stateDir);
+  });
+  const target = (): Target =>
+    postgresTarget(
+      pgSecret(server(), {
+        key: KEY,
+        user: 'app',
+        database: DB,
+        strategy: 'alternating',
+        roles: ['app_blue', 'app_green'],
+        userKey: USER_KEY,
+        admin: { user: 'postgres', passwordKey: 'PG_ADMIN' },
+      }),
+      { env: new Map([['PG_ADMIN', server().superuserPassword]]), configDir: '/', stateDir },
+    );
+  const rotate = async (trigger: 'scheduled' | 'compromise') => {
+    const t = target();
+    const ctx = ctxOf(trigger);
+    const next = t.generate(ctx, env);
+    canaries.add(next[KEY] ?? '');
+    await t.checkCurrent(ctx, env);
+    await t.stage(ctx, env, next);
+    await t.test(ctx, next);
+    await t.afterDeploy?.(ctx, env, next);
+    await t.finish(ctx, env, next);
+    env = next;
+  };
+  const sessions = async () =>
+    [...(await target().checkFootholds!(ctxOf('compromise'), env))]
+      .filter((f) => f.foothold === 'sessions')
+      .map((f) => [f.status, f.text.replace(/\(\d{4}-[^)]*\)/, '(T)')]);
+
+  it('is reported while its role is retired, and ended by the compromise rotation that reuses the role', async () => {
+    await rotate('scheduled'); // app → app_blue
+    expect(env[USER_KEY]).toBe('app_blue');
+    const attacker = new pg.Client({
+      host: server().host,
+      port: server().port,
+      user: 'app_blue',
+      password: env[KEY],
+      database: DB,
+    });
+    attacker.on('error', () => {});
+    await attacker.connect();
+    try {
+      await rotate('scheduled'); // app_blue → app_green; app_blue keeps its password (no compromise)
+      expect(await sessions()).toEqual([
+        ['reported', expect.stringMatching(/^1 session of the retired role app_blue still open/)],
+        ['clean', 'no session of role app_green opened before the last rotation (T)'],
+      ]);
+      expect((await attacker.query('SELECT 1 AS one')).rows).toHaveLength(1); // the look ended nothing
+
+      await rotate('compromise'); // app_green → app_blue, with a new password
+      expect(env[USER_KEY]).toBe('app_blue');
+      const gone = await attacker.query('SELECT 1').then(
+        () => false,
+        () => true,
+      );
+      record({
+        kind: 'eviction',
+        suite: 'postgres target in process (alternating)',
+        service: 'PostgreSQL',
+        foothold: 'session of the idle role opened with its older password (the role is reused)',
+        result: 'removed',
+        ok: gone,
+      });
+      expect(gone).toBe(true);
+      expect((await sessions()).map(([status]) => status)).toEqual(['clean', 'clean']);
+    } finally {
+      await attacker.end().catch(() => {});
+    }
+  });
+});
