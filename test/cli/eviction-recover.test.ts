@@ -4,9 +4,15 @@
  * dead process, so the recovering one looks again, read-only (`checkFootholds`), and says it is a
  * fresh check, instead of "could not check". Live services (real PostgreSQL and Redis, the Grafana
  * stand-in), built CLI. Fails on the code before (PostgreSQL was "could not check: … found nothing
- * to report in this process").
+ * to report in this process"). Then, on the same stack, `rekey verify --trigger compromise` names a
+ * LOGIN role the attacker added (exit 1, ERR_FOOTHOLD_FOUND) and changes nothing (fails on the code
+ * before: verify had no --trigger).
  */
+import { promises as fs } from 'node:fs';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asSuperuser } from '../../demo/stack/postgres-roles.js';
+import { scramVerifier } from '../../src/targets/postgres/index.js';
 import { record } from '../helpers/resilience.js';
 import { type LiveStack, makeLiveStack } from '../live/live-stack.js';
 
@@ -54,6 +60,33 @@ describe('eviction report after a crash at the finish boundary, then recover', {
     expect(pg.find((f) => f.foothold === 'users')?.status).toBe('clean');
     expect(pg.find((f) => f.foothold === 'sessions')?.status).toBe('clean');
     expect(JSON.stringify(pg)).not.toContain('found nothing to report in this process');
+    await s.assertConsistent();
+  });
+
+  it('verify --trigger compromise names the LOGIN role an attacker added, exits 1, changes nothing', async () => {
+    await asSuperuser(s.pg, (c) =>
+      c.query(
+        `CREATE ROLE backdoor LOGIN PASSWORD ${pg.escapeLiteral(scramVerifier('attacker-pw-0123456789'))}`,
+      ),
+    );
+    const envBefore = await fs.readFile(s.envFile, 'utf8');
+    const r = await s.run(['verify', '--trigger', 'compromise', '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('ERR_FOOTHOLD_FOUND');
+    const doc = JSON.parse(r.stdout);
+    const users = (doc.eviction as Finding[]).filter(
+      (f) => f.service.startsWith('PostgreSQL') && f.foothold === 'users',
+    );
+    expect(users.map((f) => f.status)).toEqual(['reported']);
+    expect(users[0]?.text).toContain('backdoor');
+    expect(doc.checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
+    // Nothing changed: the role is still there, the env file is the same, the stack consistent.
+    const left = await asSuperuser(
+      s.pg,
+      async (c) => (await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'backdoor'")).rowCount,
+    );
+    expect(left).toBe(1);
+    expect(await fs.readFile(s.envFile, 'utf8')).toBe(envBefore);
     await s.assertConsistent();
   });
 });
