@@ -135,7 +135,7 @@ export const ERROR_CODES = {
   },
   ERR_FOOTHOLD_FOUND: {
     exit: EXIT.failedRolledBack,
-    hint: 'An attacker could still use what the eviction report lists as FOUND: remove it (or rotate with --trigger compromise), then run `rekey verify --trigger compromise` again.',
+    hint: 'Remove what the eviction report lists as FOUND, then run `rekey verify --trigger compromise` again.',
   },
   ERR_LOCKED: {
     exit: EXIT.locked,
