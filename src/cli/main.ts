@@ -84,6 +84,14 @@ export function buildProgram(): Command {
   program
     .command('verify')
     .description('the post-rotation validation table')
+    .addOption(
+      new Option(
+        '--trigger <trigger>',
+        'compromise: also look (read-only) for what an attacker could still use',
+      )
+        .choices(TRIGGERS)
+        .default('scheduled' as Trigger),
+    )
     .option('--json', 'print one JSON document on stdout')
     .action(async (o) => (await import('./verify.js')).verifyCommand(globals(), o));
 

@@ -330,7 +330,7 @@ export async function execute(run: Run, lock?: Lock): Promise<RotationResult> {
       return rollBack(run, err, s.id);
     }
   }
-  const eviction = evictionReport(run.journal, (key) => run.target(key));
+  const eviction = await evictionReport(run.journal, (key) => run.target(key), run.ctx);
   const result = run.result('rotated', eviction ? { eviction } : {});
   const held = await beforeClose(run, result);
   if (held) return held;

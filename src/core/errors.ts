@@ -133,6 +133,10 @@ export const ERROR_CODES = {
     exit: EXIT.failedRolledBack,
     hint: 'A post-rotation check failed; see the validation table above.',
   },
+  ERR_FOOTHOLD_FOUND: {
+    exit: EXIT.failedRolledBack,
+    hint: 'Remove what the eviction report lists as FOUND, then run `rekey verify --trigger compromise` again.',
+  },
   ERR_LOCKED: {
     exit: EXIT.locked,
     hint: 'Wait for the running rotation to end; never delete the lock by hand.',

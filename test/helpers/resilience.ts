@@ -27,6 +27,12 @@ export type ResilienceRow =
       foothold: string;
       result: 'removed' | 'reported' | 'not checkable';
       ok: boolean;
+      /**
+       * The eviction matrix's column and row (scripts/resilience.mjs); optional: read from `service`
+       * and `foothold` when absent ('PostgreSQL' → PostgreSQL, 'LOGIN role …' → users/roles).
+       */
+      column?: 'Redis' | 'PostgreSQL' | 'Grafana' | 'JWT' | 'API key';
+      row?: 'passwords' | 'connections' | 'sessions' | 'tokens' | 'users/roles';
     };
 
 /** Appends one row (no-op unless REKEY_RESILIENCE_OUT is set). */

@@ -117,6 +117,9 @@ export function alternatingStrategy(pc: PgContext, cfg: AlternatingConfig): Stra
       return true;
     });
 
+  /** When stage gave `role` its new password (server time), in this process. */
+  let staged: { role: string; password: string; at: string } | undefined;
+
   return {
     describe(trigger: Trigger): TargetDescription {
       const compromise = trigger === 'compromise';
@@ -186,7 +189,16 @@ export function alternatingStrategy(pc: PgContext, cfg: AlternatingConfig): Stra
 
     generate: (_ctx, cur) => ({ [userKey]: idleOf(cur), [key]: generate(pc.spec) }),
 
-    stage: (ctx, _cur, next) => prepareRole(ctx, roleOf(next), next[key] ?? ''),
+    async stage(ctx, _cur, next) {
+      // The idle role's sessions opened before its new password were opened with an older one
+      // (kept by scheduled rotations): on compromise, afterDeploy ends them (issue 12).
+      const role = roleOf(next);
+      const at = await db.withClient(ctx, requireAdmin(pc), 'server time', async (c) => {
+        return (await c.query<{ at: string }>('SELECT now()::text AS at')).rows[0]?.at;
+      });
+      await prepareRole(ctx, role, next[key] ?? '');
+      if (at !== undefined) staged = { role, password: next[key] ?? '', at };
+    },
 
     async test(ctx, next) {
       const role = roleOf(next);
@@ -214,6 +226,22 @@ export function alternatingStrategy(pc: PgContext, cfg: AlternatingConfig): Stra
       const old = roleOf(cur);
       if (ctx.trigger !== 'compromise' || !secret.terminateOnCompromise || old === roleOf(next)) return;
       await endSessions(pc, ctx, requireAdmin(pc), old, undefined, 'the retired role');
+      // The new role's sessions from before its new password (an older password of that role). The
+      // time is known in the process that staged; after a crash, every session but ours.
+      const at =
+        staged !== undefined && staged.role === roleOf(next) && staged.password === next[key]
+          ? staged.at
+          : undefined;
+      await endSessions(
+        pc,
+        ctx,
+        requireAdmin(pc),
+        roleOf(next),
+        at,
+        at === undefined
+          ? 'the new role: every session but ours, the time of its new password is unknown here'
+          : 'the new role: sessions opened before its new password',
+      );
     },
 
     async verify(ctx, next, previous, retired) {

@@ -13,11 +13,11 @@ import path from 'node:path';
 import type { SecretConfigOf } from '../../config/schema.js';
 import { RekeyError } from '../../core/errors.js';
 import { specFor } from '../spec.js';
-import type { EvictionFinding, Target } from '../types.js';
+import type { EvictionFinding, Target, Values } from '../types.js';
 import { type AlternatingConfig, alternatingStrategy } from './alternating.js';
 import type { PgContext } from './common.js';
 import { connector, type Login } from './connect.js';
-import { checkRoles } from './evict.js';
+import { checkFootholds as checkFootholdsOf, checkRoles } from './evict.js';
 import { singleStrategy } from './single.js';
 
 export { SCRAM_ITERATIONS, scramVerifier } from './scram.js';
@@ -72,12 +72,24 @@ export function postgresTarget(
   };
   const strategy = alternating ? alternatingStrategy(pc, alternating) : singleStrategy(pc);
   let findings: EvictionFinding[] = [];
+  let stagedAt: { password: string; at: string } | undefined;
   const known = [
     secret.user,
     ...(secret.roles ?? []),
     ...(adminCfg ? [adminCfg.user] : []),
     ...(alternating ? [alternating.memberOf] : []),
   ];
+  const kept = {
+    db: pc.db,
+    known,
+    file: env.stateDir ? path.join(env.stateDir, `postgres-roles-${key}.json`) : undefined,
+    service: `PostgreSQL ${secret.host}:${secret.port}/${secret.database} (${key})`,
+  };
+  const loginOf = (values: Values, label: string): Login => ({
+    user: alternating ? (values[alternating.userKey] ?? secret.user) : secret.user,
+    password: values[key] ?? '',
+    label,
+  });
   return {
     key,
     type: secret.type,
@@ -85,22 +97,39 @@ export function postgresTarget(
     // The admin password is secret but not owned: rekey reads it and never writes it.
     secretKeys: adminCfg ? [key, adminCfg.passwordKey] : [key],
     ...strategy,
+    async stage(ctx, cur, next) {
+      // The server's time before the new password exists: sessions opened before it used an older
+      // one (kept for checkFootholds; unknown when finish runs in another process).
+      const at = await pc.db
+        .withClient(ctx, admin() ?? loginOf(cur, 'current'), 'server time', async (c) => {
+          return (await c.query<{ at: string }>('SELECT now()::text AS at')).rows[0]?.at;
+        })
+        .catch(() => undefined);
+      await strategy.stage(ctx, cur, next);
+      stagedAt = at === undefined ? undefined : { password: next[key] ?? '', at };
+    },
     async finish(ctx, cur, next) {
       await strategy.finish(ctx, cur, next);
       findings = await checkRoles(ctx, {
-        db: pc.db,
-        login: () =>
-          admin() ?? {
-            user: alternating ? (next[alternating.userKey] ?? secret.user) : secret.user,
-            password: next[key] ?? '',
-            label: 'new',
-          },
-        known,
-        file: env.stateDir ? path.join(env.stateDir, `postgres-roles-${key}.json`) : undefined,
-        service: `PostgreSQL ${secret.host}:${secret.port}/${secret.database} (${key})`,
+        ...kept,
+        changedAt: stagedAt && stagedAt.password === next[key] ? stagedAt.at : undefined,
+        login: () => admin() ?? loginOf(next, 'new'),
+        rotated: alternating ? [...alternating.roles] : [secret.user],
       });
     },
     evictions: () => findings,
+    checkFootholds: (ctx, cur) =>
+      checkFootholdsOf(ctx, {
+        ...kept,
+        login: () => admin() ?? loginOf(cur, 'current'),
+        // Alternating: the role not in use is the retired one; single: the same role, whose sessions
+        // opened before the last rotation may hold the old password.
+        retired: alternating
+          ? (alternating.roles.find((r) => r !== cur[alternating.userKey]) ?? alternating.roles[0])
+          : secret.user,
+        since: !alternating,
+        ...(alternating ? { active: cur[alternating.userKey] ?? secret.user } : {}),
+      }),
   };
 }
 
