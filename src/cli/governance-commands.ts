@@ -71,6 +71,10 @@ function extendEngineCommands(program: Command, globals: () => GlobalOptions): v
   find('rotate')
     ?.option('--request <id>', 'the approved change request authorizing this rotation')
     .option('--break-glass <reason>', 'with --trigger compromise: rotate now, approvals after the fact')
+    .option(
+      '--key <path>',
+      'with --break-glass: your SSH key; signs the break-glass statement (default: the OS user is recorded)',
+    )
     .hook('preAction', (cmd) => {
       // A hand rotation without --trigger (nor a request naming one) is recorded as `manual`.
       if (cmd.getOptionValueSource('trigger') !== 'cli' && cmd.getOptionValue('request') === undefined) {
@@ -80,7 +84,11 @@ function extendEngineCommands(program: Command, globals: () => GlobalOptions): v
   find('rollback')
     ?.option('--identity <file>', 'age identity file, to roll back from an encrypted archive')
     .option('--request <id>', 'the approved change request (trigger rollback) authorizing this rollback')
-    .option('--break-glass <reason>', 'roll back now, approvals after the fact');
+    .option('--break-glass <reason>', 'roll back now, approvals after the fact')
+    .option(
+      '--key <path>',
+      'with --break-glass: your SSH key; signs the break-glass statement (default: the OS user is recorded)',
+    );
   find('recover')?.option('--operator <name>', 'who recovers (default: git user.email, else the OS user)');
   find('plan')?.hook('preAction', async () => {
     const [{ loadConfig }, { changeControlWarning }, { log }] = await Promise.all([

@@ -179,7 +179,7 @@ function requestLockDir(loaded: LoadedConfig, file: string): string {
 const run = promisify(execFile);
 
 /** --key, else git's user.signingkey (a file), else the first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa. */
-async function signingKey(dir: string, explicit?: string): Promise<string> {
+export async function signingKey(dir: string, explicit?: string): Promise<string> {
   if (explicit) {
     const p = path.resolve(explicit.replace(/^~(?=$|\/)/, os.homedir()));
     if (!existsSync(p)) throw new RekeyError('ERR_SIGNING_FAILED', `no key file at ${p}`);

@@ -44,6 +44,14 @@ export interface AuditRecord {
   readonly requestId?: string;
   readonly approvals?: ReadonlyArray<{ readonly role: string; readonly principal: string }>;
   readonly breakGlass?: string;
+  /**
+   * Break-glass records: who broke glass, `ssh` (the principal and key fingerprint of a verified
+   * signature over the stack and rotation) or `os-user` (the OS account: recorded as such, it proves
+   * no principal).
+   */
+  readonly breakGlassBy?:
+    | { readonly identity: 'ssh'; readonly principal: string; readonly fingerprint: string }
+    | { readonly identity: 'os-user'; readonly user: string };
   /** The secrets this record is about (rotated, rolled back, requested). */
   readonly secrets?: readonly AuditSecret[];
   readonly outcome: AuditOutcome;
