@@ -33,6 +33,10 @@ export function registerGovernanceCommands(program: Command, globals: () => Glob
     .description('sign a change request with your SSH key (ssh-keygen -Y sign, namespace rekey)')
     .requiredOption('--role <role>', 'the role you approve as (approvals.require)')
     .option('--key <path>', 'your private SSH key, or its .pub with the key in ssh-agent')
+    .option(
+      '--principal <name>',
+      'the principal you sign as (signed; must be the key’s in allowed_signers); default: found from the key',
+    )
     .option('--operator <name>', 'who runs the command (the approver is the key’s principal)')
     .option('--json', 'print one JSON document on stdout')
     .action(async (ref: string, o) => (await import('./governance.js')).approveCommand(globals(), ref, o));

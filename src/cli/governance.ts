@@ -50,12 +50,13 @@ export async function requestCommand(
 export async function approveCommand(
   globals: GlobalOptions,
   ref: string,
-  o: { role: string; key?: string; operator?: string; json?: boolean },
+  o: { role: string; key?: string; principal?: string; operator?: string; json?: boolean },
 ): Promise<void> {
   const loaded = await loadConfig(globals.config);
   const { request, approval, state } = await approveRequest(loaded, ref, {
     role: o.role,
     ...(o.key ? { key: o.key } : {}),
+    ...(o.principal ? { principal: o.principal } : {}),
     operator: await operatorIdentity(loaded.dir, o.operator),
   });
   if (o.json) {
