@@ -196,7 +196,13 @@ export async function approveRequest(
       ...(request.ticket ? { ticket: request.ticket } : {}),
       operator: input.operator,
       requestId: request.id,
-      approvals: [{ role: approval.role, principal: approval.principal }],
+      approvals: [
+        {
+          role: approval.role,
+          principal: approval.principal,
+          ...(fingerprint ? { fingerprint } : {}),
+        },
+      ],
       ...(request.breakGlass ? { breakGlass: request.breakGlass } : {}),
       outcome: 'recorded',
     });

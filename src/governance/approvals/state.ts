@@ -23,6 +23,8 @@ export type ApprovalsConfig = NonNullable<ParsedConfig['approvals']>;
 export interface RoleApproval {
   readonly role: string;
   readonly principal: string;
+  /** The SHA-256 fingerprint of the key that made the verified signature. */
+  readonly fingerprint?: string;
 }
 
 export interface ApprovalState {
@@ -115,7 +117,7 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
   const assigned = assign(config.require, candidates);
   const approvals = config.require.flatMap((role) => {
     const c = assigned.get(role);
-    return c === undefined ? [] : [{ role, principal: c.principal }];
+    return c === undefined ? [] : [{ role, principal: c.principal, fingerprint: c.fingerprint }];
   });
   const missing = config.require
     .filter((role) => !assigned.has(role))

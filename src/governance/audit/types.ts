@@ -42,7 +42,12 @@ export interface AuditRecord {
   readonly operator: string;
   readonly host: string;
   readonly requestId?: string;
-  readonly approvals?: ReadonlyArray<{ readonly role: string; readonly principal: string }>;
+  /** Verified approvals: the role, the principal and the fingerprint of the key that signed. */
+  readonly approvals?: ReadonlyArray<{
+    readonly role: string;
+    readonly principal: string;
+    readonly fingerprint?: string;
+  }>;
   readonly breakGlass?: string;
   /**
    * Break-glass records: who broke glass, `ssh` (the principal and key fingerprint of a verified
