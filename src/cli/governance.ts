@@ -130,7 +130,15 @@ export async function auditVerifyCommand(
     ]);
   }
   if (!v.ok && v.broken) {
-    throw new RekeyError('ERR_AUDIT_BROKEN', `${v.file}: record ${v.broken.seq}: ${v.broken.reason}`);
+    throw new RekeyError(
+      'ERR_AUDIT_BROKEN',
+      `${v.file}: record ${v.broken.seq}: ${v.broken.reason}`,
+      v.anchorMissing
+        ? {
+            hint: `Find out who removed it. To re-create it on purpose, check the log against a head you trust (noted in a ticket, or a copy of the anchor: --anchor FILE), then \`touch ${v.anchorFile}\` (verify warns until the next append writes a head).`,
+          }
+        : {},
+    );
   }
 }
 
