@@ -22,7 +22,6 @@ import {
   isExpired,
   loadRequest,
   requestDigest,
-  requestUse,
   saveRequest,
 } from './request.js';
 import {
@@ -34,6 +33,7 @@ import {
   sshVerify,
 } from './ssh.js';
 import { type ApprovalState, allowedSignersFile, approvalState, approvalsConfig, sameName } from './state.js';
+import { requestUsed } from './used.js';
 
 export interface ApproveInput {
   readonly role: string;
@@ -87,7 +87,7 @@ export async function approveRequest(
     );
   }
   if (request.breakGlass === undefined) {
-    const use = await requestUse(loaded, request.id);
+    const use = await requestUsed(loaded, request.id);
     if (use)
       throw new RekeyError(
         'ERR_APPROVAL_INVALID',
