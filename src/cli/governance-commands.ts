@@ -33,6 +33,10 @@ export function registerGovernanceCommands(program: Command, globals: () => Glob
     .description('sign a change request with your SSH key (ssh-keygen -Y sign, namespace rekey)')
     .requiredOption('--role <role>', 'the role you approve as (approvals.require)')
     .option('--key <path>', 'your private SSH key, or its .pub with the key in ssh-agent')
+    .option(
+      '--principal <name>',
+      'the principal you sign as (signed; must be the key’s in allowed_signers); default: found from the key',
+    )
     .option('--operator <name>', 'who runs the command (the approver is the key’s principal)')
     .option('--json', 'print one JSON document on stdout')
     .action(async (ref: string, o) => (await import('./governance.js')).approveCommand(globals(), ref, o));
@@ -71,6 +75,10 @@ function extendEngineCommands(program: Command, globals: () => GlobalOptions): v
   find('rotate')
     ?.option('--request <id>', 'the approved change request authorizing this rotation')
     .option('--break-glass <reason>', 'with --trigger compromise: rotate now, approvals after the fact')
+    .option(
+      '--key <path>',
+      'with --break-glass: your SSH key; signs the break-glass statement (default: the OS user is recorded)',
+    )
     .hook('preAction', (cmd) => {
       // A hand rotation without --trigger (nor a request naming one) is recorded as `manual`.
       if (cmd.getOptionValueSource('trigger') !== 'cli' && cmd.getOptionValue('request') === undefined) {
@@ -80,7 +88,11 @@ function extendEngineCommands(program: Command, globals: () => GlobalOptions): v
   find('rollback')
     ?.option('--identity <file>', 'age identity file, to roll back from an encrypted archive')
     .option('--request <id>', 'the approved change request (trigger rollback) authorizing this rollback')
-    .option('--break-glass <reason>', 'roll back now, approvals after the fact');
+    .option('--break-glass <reason>', 'roll back now, approvals after the fact')
+    .option(
+      '--key <path>',
+      'with --break-glass: your SSH key; signs the break-glass statement (default: the OS user is recorded)',
+    );
   find('recover')?.option('--operator <name>', 'who recovers (default: git user.email, else the OS user)');
   find('plan')?.hook('preAction', async () => {
     const [{ loadConfig }, { changeControlWarning }, { log }] = await Promise.all([

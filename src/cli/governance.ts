@@ -50,12 +50,13 @@ export async function requestCommand(
 export async function approveCommand(
   globals: GlobalOptions,
   ref: string,
-  o: { role: string; key?: string; operator?: string; json?: boolean },
+  o: { role: string; key?: string; principal?: string; operator?: string; json?: boolean },
 ): Promise<void> {
   const loaded = await loadConfig(globals.config);
   const { request, approval, state } = await approveRequest(loaded, ref, {
     role: o.role,
     ...(o.key ? { key: o.key } : {}),
+    ...(o.principal ? { principal: o.principal } : {}),
     operator: await operatorIdentity(loaded.dir, o.operator),
   });
   if (o.json) {
@@ -129,7 +130,15 @@ export async function auditVerifyCommand(
     ]);
   }
   if (!v.ok && v.broken) {
-    throw new RekeyError('ERR_AUDIT_BROKEN', `${v.file}: record ${v.broken.seq}: ${v.broken.reason}`);
+    throw new RekeyError(
+      'ERR_AUDIT_BROKEN',
+      `${v.file}: record ${v.broken.seq}: ${v.broken.reason}`,
+      v.anchorMissing
+        ? {
+            hint: `Find out who removed it. To re-create it on purpose, check the log against a head you trust (noted in a ticket, or a copy of the anchor: --anchor FILE), then \`touch ${v.anchorFile}\` (verify warns until the next append writes a head).`,
+          }
+        : {},
+    );
   }
 }
 

@@ -28,6 +28,7 @@ export async function rollbackCommand(
     ticket?: string;
     request?: string;
     breakGlass?: string;
+    key?: string;
   },
 ): Promise<void> {
   const progress = progressFor();
@@ -36,6 +37,7 @@ export async function rollbackCommand(
   const { meta, hooks } = await governRollback(stack.loaded, {
     ...(opts.request !== undefined ? { request: opts.request } : {}),
     ...(opts.breakGlass !== undefined ? { breakGlass: opts.breakGlass } : {}),
+    ...(opts.key !== undefined ? { key: opts.key } : {}),
     ...(opts.operator ? { operator: opts.operator } : {}),
     ...(opts.ticket ? { ticket: opts.ticket } : {}),
     warn: (m) => progress.note(`warning: ${m}`),

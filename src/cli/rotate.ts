@@ -20,6 +20,7 @@ export interface RotateOptions {
   attach?: string[];
   request?: string;
   breakGlass?: string;
+  key?: string;
   yes?: boolean;
   json?: boolean;
   force?: boolean;
@@ -34,6 +35,7 @@ export async function rotateCommand(globals: GlobalOptions, opts: RotateOptions)
     ...(opts.recordedTrigger ? { recordedTrigger: opts.recordedTrigger } : {}),
     ...(opts.request !== undefined ? { request: opts.request } : {}),
     ...(opts.breakGlass !== undefined ? { breakGlass: opts.breakGlass } : {}),
+    ...(opts.key !== undefined ? { key: opts.key } : {}),
     ...(opts.operator ? { operator: opts.operator } : {}),
     ...(opts.ticket ? { ticket: opts.ticket } : {}),
     ...(opts.attach ? { attach: opts.attach } : {}),

@@ -242,7 +242,7 @@ export const configSchema = z.strictObject({
         .union([z.literal(false), z.strictObject({ allowed: z.array(z.string().min(1)).min(1) })])
         .optional()
         .describe(
-          'false: --break-glass is refused. { allowed: [...] }: only these OS users may break glass. Absent: anyone may.',
+          'false: --break-glass is refused. { allowed: [...] }: only these principals may break glass, proven by a --key signature (allowed_signers); an OS user never is. Absent: anyone may.',
         ),
       breakGlassDeadline: duration
         .default('24h')

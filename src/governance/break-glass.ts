@@ -13,6 +13,7 @@ import { claimRequest, newRequestId } from './approvals/request.js';
 import { appendAudit } from './audit/append.js';
 import { auditPaths } from './audit/read.js';
 import { fingerprintSecrets } from './audit/secrets.js';
+import { breakGlassIdentity, identityName } from './break-glass-identity.js';
 import { changeControlWarning, type GovernanceOptions } from './options.js';
 import { ticketOf } from './record.js';
 
@@ -40,6 +41,20 @@ export async function breakGlass(
     );
   }
   const approvals = loaded.config.approvals;
+  if (approvals?.breakGlass === false) {
+    throw new RekeyError(
+      'ERR_APPROVAL_MISSING',
+      'break-glass is switched off for this stack (approvals.breakGlass: false); nothing was changed',
+      { hint: 'Get the approvals with `rekey request` and `rekey approve`, then rotate with --request.' },
+    );
+  }
+  // Who breaks glass: the principal of the --key signature over this stack and rotation, or the OS
+  // user (recorded as such; never `--operator`, which is only a note).
+  const by = await breakGlassIdentity(
+    loaded,
+    { id: breakGlassIdOf(meta), command: options.command === 'rollback' ? 'rollback' : 'rotate', reason },
+    typeof meta.breakGlassSignature === 'string' ? meta.breakGlassSignature : undefined,
+  );
   if (approvals === undefined) {
     await appendAudit(auditPaths(loaded), {
       time: now.toISOString(),
@@ -48,36 +63,20 @@ export async function breakGlass(
       ...ticketOf(meta),
       operator: options.operator,
       breakGlass: reason,
+      breakGlassBy: by,
       secrets: await fingerprintSecrets(loaded, plan.keys),
       outcome: 'recorded',
     });
     warn(changeControlWarning(loaded)!);
     return;
   }
-  if (approvals.breakGlass === false) {
-    throw new RekeyError(
-      'ERR_APPROVAL_MISSING',
-      'break-glass is switched off for this stack (approvals.breakGlass: false); nothing was changed',
-      { hint: 'Get the approvals with `rekey request` and `rekey approve`, then rotate with --request.' },
-    );
-  }
-  if (approvals.breakGlass !== undefined) {
-    // The OS account running rekey, not a name anyone types (--operator is only a label).
-    const user = osUser();
-    if (!approvals.breakGlass.allowed.includes(user)) {
-      throw new RekeyError(
-        'ERR_APPROVAL_MISSING',
-        `break-glass is allowed only to ${approvals.breakGlass.allowed.join(', ')} (approvals.breakGlass.allowed), not to the OS user ${user}; nothing was changed`,
-        { hint: 'Run it as one of those users, or get the approvals with `rekey request`.' },
-      );
-    }
-  }
   const id = typeof meta.requestId === 'string' ? meta.requestId : newRequestId(now);
   await createRequest(loaded, {
     id,
     keys: plan.keys,
     trigger,
-    requester: options.operator,
+    requester: identityName(by),
+    breakGlassBy: by,
     ...(typeof meta.ticket === 'string' ? { ticket: meta.ticket } : {}),
     reason,
     breakGlass: reason,
@@ -93,10 +92,8 @@ export async function breakGlass(
   );
 }
 
-function osUser(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return `uid ${process.getuid?.() ?? '?'}`;
-  }
+/** The id the operator's break-glass statement names: the request id, else the break-glass id. */
+export function breakGlassIdOf(meta: JournalMeta): string {
+  if (typeof meta.breakGlassId === 'string') return meta.breakGlassId;
+  return typeof meta.requestId === 'string' ? meta.requestId : '';
 }

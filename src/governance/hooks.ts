@@ -22,6 +22,7 @@ import { summarizeAttachments } from './attachments/index.js';
 import { appendAudit } from './audit/append.js';
 import { auditPaths, hasClosingRecord } from './audit/read.js';
 import { breakGlass } from './break-glass.js';
+import { newBreakGlassId, signBreakGlass } from './break-glass-identity.js';
 import { operatorIdentity } from './identity.js';
 import { changeControlWarning, type GovernanceOptions } from './options.js';
 import { archiveAfter, completedRecord, type Granted, ticketOf } from './record.js';
@@ -177,6 +178,8 @@ export interface RotateGovernanceInput {
   readonly recordedTrigger?: RecordedTrigger;
   readonly request?: string;
   readonly breakGlass?: string;
+  /** With breakGlass: the operator's SSH key, to sign the break-glass statement. */
+  readonly key?: string;
   readonly operator?: string;
   readonly ticket?: string;
   readonly attach?: readonly string[];
@@ -215,10 +218,7 @@ export async function governRotation(
   }
   const operator = await operatorIdentity(loaded.dir, input.operator);
   const attachments = await summarizeAttachments(input.attach ?? []);
-  const breakGlassId =
-    input.breakGlass !== undefined && loaded.config.approvals !== undefined
-      ? newRequestId(new Date())
-      : undefined;
+  const glass = await breakGlassMeta(loaded, 'rotate', input);
   const meta: JournalMeta = {
     operator,
     ...(input.recordedTrigger && input.recordedTrigger !== input.trigger
@@ -226,8 +226,7 @@ export async function governRotation(
       : {}),
     ...(input.ticket ? { ticket: input.ticket } : {}),
     ...(input.request ? { requestId: input.request } : {}),
-    ...(breakGlassId ? { requestId: breakGlassId } : {}),
-    ...(input.breakGlass !== undefined ? { breakGlass: input.breakGlass.trim() } : {}),
+    ...glass,
     ...(input.attach?.length ? { attachments: attachments.map((a) => a.path) } : {}),
     ...(input.unattended ? { unattended: true } : {}),
   };
@@ -244,6 +243,8 @@ export async function governRotation(
 export interface RollbackGovernanceInput {
   readonly request?: string;
   readonly breakGlass?: string;
+  /** With breakGlass: the operator's SSH key, to sign the break-glass statement. */
+  readonly key?: string;
   readonly operator?: string;
   readonly ticket?: string;
   readonly warn?: (message: string) => void;
@@ -277,10 +278,7 @@ export async function governRollback(
     recordedTrigger: 'rollback',
     ...(input.ticket ? { ticket: input.ticket } : {}),
     ...(input.request ? { requestId: input.request } : {}),
-    ...(input.breakGlass !== undefined && loaded.config.approvals !== undefined
-      ? { requestId: newRequestId(new Date()) }
-      : {}),
-    ...(input.breakGlass !== undefined ? { breakGlass: input.breakGlass.trim() } : {}),
+    ...(await breakGlassMeta(loaded, 'rollback', input)),
   };
   const hooks = governanceHooks(loaded, {
     command: 'rollback',
@@ -288,6 +286,36 @@ export async function governRollback(
     ...(input.warn ? { warn: input.warn } : {}),
   });
   return { meta, hooks, operator };
+}
+
+/**
+ * The journal meta of `--break-glass`: the reason, the id naming this rotation (the after-the-fact
+ * request's id where approvals are configured), and with `--key` the operator's signature over the
+ * break-glass statement (made here, before anything is asked or changed; checked by `authorize`).
+ */
+async function breakGlassMeta(
+  loaded: LoadedConfig,
+  command: 'rotate' | 'rollback',
+  input: { breakGlass?: string; key?: string },
+): Promise<JournalMeta> {
+  if (input.breakGlass === undefined) {
+    if (input.key !== undefined) {
+      throw new RekeyError('ERR_USAGE', '--key signs a break-glass statement: it needs --break-glass', {
+        hint: 'Drop --key, or add --break-glass "reason" (approvers sign with `rekey approve --key`).',
+      });
+    }
+    return {};
+  }
+  const reason = input.breakGlass.trim();
+  const id = loaded.config.approvals !== undefined ? newRequestId(new Date()) : newBreakGlassId();
+  const signature =
+    input.key !== undefined ? await signBreakGlass(loaded, input.key, { id, command, reason }) : undefined;
+  return {
+    ...(loaded.config.approvals !== undefined ? { requestId: id } : {}),
+    breakGlassId: id,
+    breakGlass: reason,
+    ...(signature ? { breakGlassSignature: signature } : {}),
+  };
 }
 
 export { changeControlWarning, type GovernanceOptions } from './options.js';

@@ -12,7 +12,7 @@ import type { Journal, JournalMeta } from '../core/journal.js';
 import { safeMessage } from '../core/redact.js';
 import type { RotationResult } from '../core/run.js';
 import { loadRequest } from './approvals/request.js';
-import type { RoleApproval } from './approvals/state.js';
+import { approvalState, type RoleApproval } from './approvals/state.js';
 import type { AuditDraft } from './audit/append.js';
 import { fingerprintSecrets } from './audit/secrets.js';
 import type { AuditOutcome } from './audit/types.js';
@@ -73,11 +73,22 @@ export async function completedRecord(
   };
 }
 
-/** The approvals a request holds (recover: the rotating process is gone, its request is not). */
-async function recordedApprovals(loaded: LoadedConfig, id: string): Promise<RoleApproval[] | undefined> {
+/**
+ * The verified approvals of a request (recover: the rotating process is gone, its request is not):
+ * only what verification yields, each required role's principal and key fingerprint, never the
+ * entries as written in the request file.
+ *
+ * @example
+ * await recordedApprovals(loaded, 'req-20261125-3fa2c1');
+ * // [{ role: 'security-lead', principal: 'alice@example.com', fingerprint: 'SHA256:…' }]
+ */
+export async function recordedApprovals(
+  loaded: LoadedConfig,
+  id: string,
+): Promise<readonly RoleApproval[] | undefined> {
   try {
     const { request } = await loadRequest(loaded, id);
-    return request.approvals.map((a) => ({ role: a.role, principal: a.principal }));
+    return (await approvalState(loaded, request)).approvals;
   } catch {
     return undefined;
   }

@@ -129,7 +129,7 @@ describe('approvals', () => {
     await addApprovalByHand(s.requestFile(r.id), {
       role: 'devops-lead',
       principal: EMAIL.alice,
-      signature: signDigest(s.key('alice'), r.digest, 'devops-lead'),
+      signature: signDigest(s.key('alice'), r.digest, 'devops-lead', EMAIL.alice),
     });
     const err = await refused(s, ['--request', r.id]);
     expect(err).toMatch(
@@ -147,7 +147,7 @@ describe('approvals', () => {
     await addApprovalByHand(s.requestFile(r.id), {
       role: 'devops-lead',
       principal: EMAIL.carol,
-      signature: signDigest(s.key('carol'), r.digest, 'devops-lead'),
+      signature: signDigest(s.key('carol'), r.digest, 'devops-lead', EMAIL.carol),
     });
     const err = await refused(s, ['--request', r.id]);
     expect(err).toMatch(/ERR_APPROVAL_MISSING: .*carol@example.com, not listed for devops-lead/);
@@ -164,7 +164,7 @@ describe('approvals', () => {
     await addApprovalByHand(s.requestFile(r.id), {
       role: 'devops-lead',
       principal: EMAIL.bob,
-      signature: signDigest(s.key('eve'), r.digest, 'devops-lead'),
+      signature: signDigest(s.key('eve'), r.digest, 'devops-lead', EMAIL.bob),
     });
     const err = await refused(s, ['--request', r.id]);
     expect(err).toMatch(/ERR_APPROVAL_INVALID: .*devops-lead by bob@example.com does not verify/);

@@ -101,6 +101,21 @@ describe('audit log: MACed records, MACed head, anchor', () => {
     }
   });
 
+  it('the anchor file deleted: exit 1; re-created on purpose (empty): a warning', async () => {
+    const f = await fixture();
+    await fs.rm(f.anchor);
+    const r = await f.verify();
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/record 5: the anchor file .*anchor\.jsonl is gone, but the log holds 5 record/);
+    expect(r.stderr).toContain('touch ');
+    // Re-created on purpose (after checking the log against a trusted head): verify warns, the next
+    // append writes a head into it.
+    await fs.writeFile(f.anchor, '');
+    const fresh = await f.s.run(['audit', 'verify']);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stderr).toContain('holds no head yet');
+  });
+
   it('swap two records: exit 1', async () => {
     const f = await fixture();
     const l = await f.lines();

@@ -102,12 +102,12 @@ ${options.expiry ? `  expiry: ${options.expiry}\n` : ''}`;
 }
 
 /**
- * Signs an approval of `role` on a request digest directly with ssh-keygen (what someone editing a
+ * Signs an approval of `role` as `principal` on a request digest directly with ssh-keygen (what someone editing a
  * request by hand would do).
  */
-export function signDigest(keyFile: string, digest: string, role: string): string {
+export function signDigest(keyFile: string, digest: string, role: string, principal: string): string {
   return execFileSync('/usr/bin/ssh-keygen', ['-Y', 'sign', '-f', keyFile, '-n', 'rekey'], {
-    input: approvalMessage(digest, role),
+    input: approvalMessage(digest, role, principal),
     stdio: ['pipe', 'pipe', 'ignore'],
   })
     .toString()

@@ -5,6 +5,7 @@
  */
 
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,16 +22,28 @@ import {
   isExpired,
   loadRequest,
   requestDigest,
-  requestUse,
   saveRequest,
 } from './request.js';
-import { approvalMessage, signatureFingerprint, sshFindPrincipals, sshSign, sshVerify } from './ssh.js';
+import {
+  approvalMessage,
+  probeMessage,
+  signatureFingerprint,
+  sshFindPrincipals,
+  sshSign,
+  sshVerify,
+} from './ssh.js';
 import { type ApprovalState, allowedSignersFile, approvalState, approvalsConfig, sameName } from './state.js';
+import { requestUsed } from './used.js';
 
 export interface ApproveInput {
   readonly role: string;
   /** The approver's private key (or .pub with the key in ssh-agent); default: git's user.signingkey, else ~/.ssh/id_*. */
   readonly key?: string;
+  /**
+   * The principal the approver signs as (it is inside the signed message); default: found from the
+   * key in allowed_signers with a first, throwaway signature (so ssh-keygen may ask twice).
+   */
+  readonly principal?: string;
   readonly operator: string;
   readonly now?: Date;
 }
@@ -74,7 +87,7 @@ export async function approveRequest(
     );
   }
   if (request.breakGlass === undefined) {
-    const use = await requestUse(loaded, request.id);
+    const use = await requestUsed(loaded, request.id);
     if (use)
       throw new RekeyError(
         'ERR_APPROVAL_INVALID',
@@ -87,19 +100,43 @@ export async function approveRequest(
       );
     }
   }
-  const message = approvalMessage(digest, input.role);
+  const listedFor = config.roles[input.role] ?? [];
+  const notListed = (names: readonly string[]) =>
+    new RekeyError(
+      'ERR_APPROVAL_INVALID',
+      `the key ${keyFile} belongs to ${names.join(', ')}, not listed for ${input.role} in approvals.roles`,
+      { hint: `Approvers for ${input.role}: ${listedFor.join(', ') || 'none'}.` },
+    );
+  let principal = input.principal?.trim();
+  if (principal === undefined || principal === '') {
+    // find-principals needs a signature: a throwaway one over a probe that names no request.
+    const probe = await sshSign(keyFile, probeMessage(randomBytes(16).toString('hex')));
+    const found = await sshFindPrincipals(signers, probe);
+    if (found.length === 0) {
+      throw new RekeyError('ERR_SIGNER_UNKNOWN', `the key ${keyFile} is not in ${path.basename(signers)}`);
+    }
+    principal = found.find((p) => listedFor.includes(p));
+    if (principal === undefined) throw notListed(found);
+  } else if (!listedFor.includes(principal)) {
+    throw new RekeyError(
+      'ERR_APPROVAL_INVALID',
+      `${principal} is not listed for ${input.role} in approvals.roles`,
+      {
+        hint: `Approvers for ${input.role}: ${listedFor.join(', ') || 'none'}.`,
+      },
+    );
+  }
+  const message = approvalMessage(digest, input.role, principal);
   const signature = await sshSign(keyFile, message);
   const principals = await sshFindPrincipals(signers, signature);
   if (principals.length === 0) {
     throw new RekeyError('ERR_SIGNER_UNKNOWN', `the key ${keyFile} is not in ${path.basename(signers)}`);
   }
-  const listed = principals.filter((p) => (config.roles[input.role] ?? []).includes(p));
-  const principal = listed[0];
-  if (principal === undefined) {
+  if (!principals.includes(principal)) {
     throw new RekeyError(
       'ERR_APPROVAL_INVALID',
-      `the key ${keyFile} belongs to ${principals.join(', ')}, not listed for ${input.role} in approvals.roles`,
-      { hint: `Approvers for ${input.role}: ${(config.roles[input.role] ?? []).join(', ') || 'none'}.` },
+      `the key ${keyFile} belongs to ${principals.join(', ')}, not to ${principal}`,
+      { hint: 'Sign with your own key, or drop --principal (it is found from the key).' },
     );
   }
   if (!(await sshVerify(signers, principal, signature, message))) {
@@ -159,7 +196,13 @@ export async function approveRequest(
       ...(request.ticket ? { ticket: request.ticket } : {}),
       operator: input.operator,
       requestId: request.id,
-      approvals: [{ role: approval.role, principal: approval.principal }],
+      approvals: [
+        {
+          role: approval.role,
+          principal: approval.principal,
+          ...(fingerprint ? { fingerprint } : {}),
+        },
+      ],
       ...(request.breakGlass ? { breakGlass: request.breakGlass } : {}),
       outcome: 'recorded',
     });
@@ -179,7 +222,7 @@ function requestLockDir(loaded: LoadedConfig, file: string): string {
 const run = promisify(execFile);
 
 /** --key, else git's user.signingkey (a file), else the first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa. */
-async function signingKey(dir: string, explicit?: string): Promise<string> {
+export async function signingKey(dir: string, explicit?: string): Promise<string> {
   if (explicit) {
     const p = path.resolve(explicit.replace(/^~(?=$|\/)/, os.homedir()));
     if (!existsSync(p)) throw new RekeyError('ERR_SIGNING_FAILED', `no key file at ${p}`);

@@ -9,7 +9,6 @@ import os from 'node:os';
 import { type LoadedConfig, ms } from '../../config/load.js';
 import type { RequestTrigger } from '../../config/triggers.js';
 import { RekeyError } from '../../core/errors.js';
-import { auditFileOf, readAuditLog } from '../audit/read.js';
 import {
   type ChangeRequest,
   claimRequest,
@@ -17,10 +16,10 @@ import {
   isExpired,
   loadRequest,
   requestDigest,
-  requestUse,
 } from './request.js';
 import { bindingMismatch, readStackId } from './stack-id.js';
 import { approvalState, approvalsConfig, type RoleApproval } from './state.js';
+import { requestUsed } from './used.js';
 
 export interface RotationToAuthorize {
   readonly keys: readonly string[];
@@ -79,13 +78,10 @@ export async function authorizeRequest(
   if (request.breakGlass !== undefined) {
     throw invalid('it records a break-glass rotation and cannot authorize another one');
   }
-  const use = await requestUse(loaded, id);
-  const audited = (await readAuditLog(auditFileOf(loaded))).find(
-    (r) => r.requestId === id && (r.kind === 'rotate' || r.kind === 'rollback') && r.outcome !== 'refused',
-  );
-  if (use || audited) {
-    const at = use?.time ?? audited?.time;
-    const by = use?.rotationId ?? audited?.rotationId;
+  const use = await requestUsed(loaded, id);
+  if (use) {
+    const at = use.time;
+    const by = use.rotationId;
     throw invalid(
       `it was already used${by ? ` by rotation ${by}` : ''}${at ? ` on ${at}` : ''}; a request is single-use`,
     );

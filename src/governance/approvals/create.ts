@@ -5,6 +5,7 @@ import { redactor } from '../../core/redact.js';
 import { appendAudit } from '../audit/append.js';
 import { auditPaths } from '../audit/read.js';
 import { fingerprintSecrets } from '../audit/secrets.js';
+import type { BreakGlassIdentity } from '../break-glass-identity.js';
 import { buildRequest, type ChangeRequest, newRequestId, saveNewRequest } from './request.js';
 import { stackBinding } from './stack-id.js';
 import { approvalsConfig } from './state.js';
@@ -18,6 +19,8 @@ export interface NewRequest {
   readonly reason?: string;
   /** A break-glass rotation's reason: the request records it, to be approved after the fact. */
   readonly breakGlass?: string;
+  /** Who broke glass (a verified SSH principal, or the OS user), recorded in the audit log. */
+  readonly breakGlassBy?: BreakGlassIdentity;
   readonly id?: string;
   readonly now?: Date;
 }
@@ -59,6 +62,7 @@ export async function createRequest(
     operator: request.requester,
     requestId: request.id,
     ...(request.breakGlass ? { breakGlass: request.breakGlass } : {}),
+    ...(input.breakGlassBy ? { breakGlassBy: input.breakGlassBy } : {}),
     ...(request.reason ? { reason: request.reason } : {}),
     expires: request.expires,
     secrets: await fingerprintSecrets(loaded, request.keys),

@@ -4,8 +4,9 @@
  * approved after the fact.
  */
 import { type LoadedConfig, ms } from '../../config/load.js';
-import { type ChangeRequest, isExpired, listRequests, requestUse } from './request.js';
+import { type ChangeRequest, isExpired, listRequests } from './request.js';
 import { type ApprovalState, approvalState, approvalsConfig } from './state.js';
+import { requestUsed } from './used.js';
 
 export { type ApproveInput, approveRequest } from './approve.js';
 export { authorizeRequest, type RotationToAuthorize } from './authorize.js';
@@ -55,7 +56,7 @@ export async function requestsOverview(loaded: LoadedConfig, now = new Date()): 
 
 async function overview(loaded: LoadedConfig, r: ChangeRequest, now: Date): Promise<RequestOverview> {
   const state = await approvalState(loaded, r);
-  const use = await requestUse(loaded, r.id);
+  const use = await requestUsed(loaded, r.id);
   const problems = [
     ...(state.altered ? ['altered after it was created'] : []),
     ...state.invalid.map((i) => `signature does not verify: ${i}`),
@@ -104,7 +105,7 @@ export async function outstandingApprovals(
       () => false,
     );
     if (satisfied) continue;
-    const use = await requestUse(loaded, request.id);
+    const use = await requestUsed(loaded, request.id);
     out.push({
       requestId: request.id,
       ...(use?.rotationId ? { rotationId: use.rotationId } : {}),

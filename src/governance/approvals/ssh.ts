@@ -144,13 +144,31 @@ export function signatureFingerprint(signature: string): string | undefined {
 }
 
 /**
- * The message an approver signs: the request's digest and the role approved, so a signature made
- * for one role never counts for another. (The principal is not in it: it is found from the signing
- * key in allowed_signers at every check, never read from the request file.)
+ * The message an approver signs: the request's digest, the role approved and the approver's
+ * principal, so a signature made for one role never counts for another and the name written beside it
+ * is the one that was signed (it must also be a principal of the signing key in allowed_signers, found
+ * again at every check).
  *
  * @example
- * approvalMessage(request.digest, 'security-lead'); // 'rekey-approval-v2\nrequest …\nrole security-lead\n'
+ * approvalMessage(request.digest, 'security-lead', 'alice@example.com');
+ * // 'rekey-approval-v3\nrequest …\nrole security-lead\nprincipal alice@example.com\n'
  */
-export function approvalMessage(digest: string, role: string): string {
+export function approvalMessage(digest: string, role: string, principal: string): string {
+  return `rekey-approval-v3\nrequest ${digest}\nrole ${role}\nprincipal ${principal}\n`;
+}
+
+/**
+ * The message rekey signed before the principal was in it (`rekey-approval-v2`): such approvals are
+ * refused, with a message saying to approve again.
+ */
+export function legacyApprovalMessage(digest: string, role: string): string {
   return `rekey-approval-v2\nrequest ${digest}\nrole ${role}\n`;
+}
+
+/**
+ * What `rekey approve` without `--principal` signs first, to learn the key's principals
+ * (`find-principals` needs a signature): never an approval, it names no request.
+ */
+export function probeMessage(nonce: string): string {
+  return `rekey-principal-probe-v1\nnonce ${nonce}\n`;
 }

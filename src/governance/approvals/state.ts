@@ -10,13 +10,21 @@ import type { LoadedConfig } from '../../config/load.js';
 import type { ParsedConfig } from '../../config/schema.js';
 import { RekeyError } from '../../core/errors.js';
 import { type ChangeRequest, requestDigest } from './request.js';
-import { approvalMessage, signatureFingerprint, sshFindPrincipals, sshVerify } from './ssh.js';
+import {
+  approvalMessage,
+  legacyApprovalMessage,
+  signatureFingerprint,
+  sshFindPrincipals,
+  sshVerify,
+} from './ssh.js';
 
 export type ApprovalsConfig = NonNullable<ParsedConfig['approvals']>;
 
 export interface RoleApproval {
   readonly role: string;
   readonly principal: string;
+  /** The SHA-256 fingerprint of the key that made the verified signature. */
+  readonly fingerprint?: string;
 }
 
 export interface ApprovalState {
@@ -84,8 +92,21 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
     } else if (!listed.includes(a.principal)) {
       invalid.push(`${a.role} by ${a.principal}`);
       badByRole.set(a.role, [...(badByRole.get(a.role) ?? []), a.principal]);
-    } else if (!(await sshVerify(signers, a.principal, a.signature, approvalMessage(digest, a.role)))) {
-      invalid.push(`${a.role} by ${a.principal}`);
+    } else if (
+      !(await sshVerify(signers, a.principal, a.signature, approvalMessage(digest, a.role, a.principal)))
+    ) {
+      // Signed by an older rekey (digest and role, without the principal): say so.
+      const legacy = await sshVerify(
+        signers,
+        a.principal,
+        a.signature,
+        legacyApprovalMessage(digest, a.role),
+      );
+      invalid.push(
+        legacy
+          ? `${a.role} by ${a.principal} (signed by an older rekey, without the principal in the message: approve again)`
+          : `${a.role} by ${a.principal}`,
+      );
       badByRole.set(a.role, [...(badByRole.get(a.role) ?? []), a.principal]);
     } else if (config.forbidSelfApproval && sameName(a.principal, request.requester)) {
       self.set(a.role, a.principal);
@@ -96,7 +117,7 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
   const assigned = assign(config.require, candidates);
   const approvals = config.require.flatMap((role) => {
     const c = assigned.get(role);
-    return c === undefined ? [] : [{ role, principal: c.principal }];
+    return c === undefined ? [] : [{ role, principal: c.principal, fingerprint: c.fingerprint }];
   });
   const missing = config.require
     .filter((role) => !assigned.has(role))

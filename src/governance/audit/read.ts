@@ -1,4 +1,5 @@
 /** Reading the audit log: the records for `status` and `audit show`, and the chain verdict. */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
 import { readIfExists } from '../../core/fsx.js';
@@ -92,17 +93,40 @@ export async function verifyAuditLog(
     readAuditKeyAt(keyFile).catch(() => undefined),
     anchorPath === undefined ? undefined : readAnchorFile(anchorPath),
   ]);
-  const verdict = verifyChain(text, head, {
+  let verdict = verifyChain(text, head, {
     ...(key ? { macKey: macKeyOf(key) } : {}),
     ...(anchor ? { anchor } : {}),
   });
+  // An anchor file that is gone while the log holds records written by this version (each of their
+  // appends sent a head): deleted, perhaps together with the log's tail. A log of the previous
+  // version (no MACs) was never anchored; an empty anchor file is one re-created on purpose: warnings.
+  const anchorGone =
+    anchorPath !== undefined && verdict.records - (verdict.legacy ?? 0) > 0 && !(await exists(anchorPath));
+  if (verdict.ok && anchorGone) {
+    verdict = {
+      ...verdict,
+      ok: false,
+      broken: {
+        seq: verdict.records,
+        reason: `the anchor file ${anchorPath} is gone, but the log holds ${verdict.records} record(s): the anchor was deleted (with the log's tail?), so a truncation can no longer be checked`,
+      },
+    };
+  }
   return {
     file,
     keyFile,
     ...verdict,
+    ...(anchorGone ? { anchorMissing: true } : {}),
     ...(anchorPath !== undefined ? { anchorFile: anchorPath, ...(anchor ? { anchor } : {}) } : {}),
     ...(configured && anchorPath === undefined ? { anchorCommand: true } : {}),
   };
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.lstat(file).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => e.code !== 'ENOENT',
+  );
 }
 
 export type AuditVerdict = ChainVerdict & {
@@ -113,4 +137,6 @@ export type AuditVerdict = ChainVerdict & {
   readonly anchor?: ChainHead;
   /** The anchor is a command: its heads are not read back (pass `--anchor FILE`). */
   readonly anchorCommand?: boolean;
+  /** The anchor file does not exist while the log holds records (verify fails). */
+  readonly anchorMissing?: boolean;
 };

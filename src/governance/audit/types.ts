@@ -42,8 +42,21 @@ export interface AuditRecord {
   readonly operator: string;
   readonly host: string;
   readonly requestId?: string;
-  readonly approvals?: ReadonlyArray<{ readonly role: string; readonly principal: string }>;
+  /** Verified approvals: the role, the principal and the fingerprint of the key that signed. */
+  readonly approvals?: ReadonlyArray<{
+    readonly role: string;
+    readonly principal: string;
+    readonly fingerprint?: string;
+  }>;
   readonly breakGlass?: string;
+  /**
+   * Break-glass records: who broke glass, `ssh` (the principal and key fingerprint of a verified
+   * signature over the stack and rotation) or `os-user` (the OS account: recorded as such, it proves
+   * no principal).
+   */
+  readonly breakGlassBy?:
+    | { readonly identity: 'ssh'; readonly principal: string; readonly fingerprint: string }
+    | { readonly identity: 'os-user'; readonly user: string };
   /** The secrets this record is about (rotated, rolled back, requested). */
   readonly secrets?: readonly AuditSecret[];
   readonly outcome: AuditOutcome;

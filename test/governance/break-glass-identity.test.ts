@@ -1,0 +1,139 @@
+/**
+ * Who broke glass: with `--key`, the principal of an SSH signature over this stack and rotation
+ * (checked against approvals.breakGlass.allowed); without it, the OS user, recorded as such and never
+ * enough for an `allowed` list; `--operator` is only a note.
+ */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { record } from '../helpers/resilience.js';
+import { EMAIL, expectUnchanged, type GovStack, readJsonl, snapshot, useGovStacks } from './helpers.js';
+
+const { stack } = useGovStacks();
+
+const GLASS = ['rotate', '--yes', '--trigger', 'compromise', '--break-glass', 'key in a gist'];
+
+async function allow(s: GovStack, setting: string): Promise<void> {
+  const config = path.join(s.dir, 'rekey.yaml');
+  const text = await fs.readFile(config, 'utf8');
+  await fs.writeFile(
+    config,
+    text.replace('  allowedSigners:', `  breakGlass: ${setting}\n  allowedSigners:`),
+  );
+}
+
+async function refusedUnchanged(s: GovStack, args: string[], code: number, label: string): Promise<string> {
+  const before = await snapshot(s);
+  const run = await s.run(args);
+  const after = await snapshot(s);
+  const unchanged = after.env.equals(before.env) && after.files.join() === before.files.join();
+  record({
+    kind: 'bad-input',
+    suite: 'governance/break-glass-identity',
+    case: label,
+    exit: run.code,
+    code: /ERR_[A-Z_]+/.exec(run.stderr)?.[0] ?? '',
+    unchanged,
+  });
+  expect(run.code, run.stderr).toBe(code);
+  await expectUnchanged(s, before);
+  return run.stderr;
+}
+
+describe('break-glass identity', () => {
+  it('allowed list: the OS user (and any --operator) is refused; --key of an allowed principal runs, recorded as ssh', async () => {
+    const s = await stack();
+    await allow(s, `{ allowed: [${EMAIL.alice}, ${os.userInfo().username}] }`);
+    // Even an OS user whose name is listed proves no principal; --operator proves nothing either.
+    const err = await refusedUnchanged(
+      s,
+      [...GLASS, '--operator', EMAIL.alice],
+      5,
+      'break-glass, allowed list, no --key (OS user, --operator an allowed name)',
+    );
+    expect(err).toMatch(
+      /ERR_APPROVAL_MISSING: break-glass is allowed only to .* proven by an SSH signature; the OS user \S+ proves no principal/,
+    );
+    expect(err).toContain('--key PATH');
+    // carol is in allowed_signers but not allowed to break glass; eve is not in allowed_signers.
+    expect(
+      await refusedUnchanged(
+        s,
+        [...GLASS, '--key', s.key('carol')],
+        5,
+        'break-glass --key of a principal not allowed',
+      ),
+    ).toContain('belongs to carol@example.com, not allowed to break glass');
+    expect(
+      await refusedUnchanged(
+        s,
+        [...GLASS, '--key', s.key('eve')],
+        5,
+        'break-glass --key not in allowed_signers',
+      ),
+    ).toContain('is not in allowed_signers');
+
+    const ok = await s.run([...GLASS, '--key', s.key('alice'), '--operator', 'a note']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const glass = (await readJsonl(s.auditFile)).find((r) => r.kind === 'break-glass');
+    expect(glass).toMatchObject({
+      operator: EMAIL.alice, // the break-glass record's requester: the verified principal
+      breakGlassBy: {
+        identity: 'ssh',
+        principal: EMAIL.alice,
+        fingerprint: expect.stringMatching(/^SHA256:/),
+      },
+    });
+    // The after-the-fact request names alice as requester: she cannot approve her own break-glass.
+    const request = JSON.parse(await fs.readFile(s.requestFile(String(glass!.requestId)), 'utf8')) as {
+      requester: string;
+    };
+    expect(request.requester).toBe(EMAIL.alice);
+  }, 90_000);
+
+  it('no --key: the OS user is recorded as such, not --operator', async () => {
+    const s = await stack();
+    const ok = await s.run([...GLASS, '--operator', EMAIL.bob]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const glass = (await readJsonl(s.auditFile)).find((r) => r.kind === 'break-glass');
+    expect(glass).toMatchObject({ breakGlassBy: { identity: 'os-user', user: os.userInfo().username } });
+  });
+
+  it('--key without --break-glass, and --key without approvals:, are refused before anything changes', async () => {
+    const s = await stack();
+    expect(
+      await refusedUnchanged(
+        s,
+        ['rotate', '--yes', '--key', s.key('alice')],
+        2,
+        '--key without --break-glass',
+      ),
+    ).toContain('it needs --break-glass');
+    const off = await stack({ approvals: false });
+    expect(
+      await refusedUnchanged(
+        off,
+        [...GLASS, '--key', off.key('alice')],
+        2,
+        'break-glass --key without approvals:',
+      ),
+    ).toContain('ERR_APPROVALS_OFF');
+  });
+
+  it('rollback --break-glass --key: the principal is recorded', async () => {
+    const s = await stack();
+    await allow(s, `{ allowed: [${EMAIL.bob}] }`);
+    const approved = await s.request();
+    await s.approve(approved.id, 'security-lead', 'alice');
+    await s.approve(approved.id, 'devops-lead', 'bob');
+    expect((await s.run(['rotate', '--yes', '--request', approved.id])).code).toBe(0);
+    const run = await s.run(['rollback', '--yes', '--break-glass', 'login broken', '--key', s.key('bob')]);
+    expect(run.code, run.stderr).toBe(0);
+    const glass = (await readJsonl(s.auditFile)).find((r) => r.kind === 'break-glass');
+    expect(glass).toMatchObject({
+      trigger: 'rollback',
+      breakGlassBy: { identity: 'ssh', principal: EMAIL.bob },
+    });
+  }, 90_000);
+});
