@@ -9,7 +9,9 @@
  * `{ type: 'start', url, apiKey, tokens, rate, seconds }`; we answer `{ type: 'started', at }`. The
  * load runs for at least `seconds` and until the parent sends `{ type: 'release' }` (so it can
  * watch a while after a slow rotation); then we answer `{ type: 'done', requests }` with one record
- * per request (no secret in it).
+ * per request (no secret in it). `{ type: 'credentials', apiKey, tokens }` switches the API key and
+ * tokens of the requests sent from then on (a compromise rotation revokes the old ones); each record
+ * says which generation it used (0: the start's, 1: the first switch's…).
  */
 import http from 'node:http';
 
@@ -20,6 +22,12 @@ export interface LoadStart {
   tokens: string[];
   rate: number;
   seconds: number;
+}
+
+export interface LoadCredentials {
+  type: 'credentials';
+  apiKey: string;
+  tokens: string[];
 }
 
 export type Endpoint = 'health' | 'reports' | 'me';
@@ -35,6 +43,8 @@ export interface RequestRecord {
   status: number;
   /** Connection error code (ECONNRESET, ECONNREFUSED, timeout…) when status is 0. */
   error?: string;
+  /** The credentials' generation (see LoadCredentials); absent for 0. */
+  gen?: number;
 }
 
 const TIMEOUT_MS = 5_000;
@@ -59,17 +69,18 @@ function request(
 async function run(start: LoadStart): Promise<RequestRecord[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const base = new URL(start.url);
+  const creds = { apiKey: start.apiKey, tokens: start.tokens, gen: 0 };
   const targets: Array<{ endpoint: Endpoint; url: URL; headers: (i: number) => Record<string, string> }> = [
     { endpoint: 'health', url: new URL('/api/health', base), headers: () => ({}) },
     {
       endpoint: 'reports',
       url: new URL('/api/reports', base),
-      headers: () => ({ 'x-api-key': start.apiKey }),
+      headers: () => ({ 'x-api-key': creds.apiKey }),
     },
     {
       endpoint: 'me',
       url: new URL('/api/auth/me', base),
-      headers: (i) => ({ authorization: `Bearer ${start.tokens[i % start.tokens.length] ?? ''}` }),
+      headers: (i) => ({ authorization: `Bearer ${creds.tokens[i % creds.tokens.length] ?? ''}` }),
     },
   ];
   const records: RequestRecord[] = [];
@@ -77,8 +88,11 @@ async function run(start: LoadStart): Promise<RequestRecord[]> {
   const interval = 1000 / start.rate;
   const minimum = Math.round(start.rate * start.seconds);
   let released = false;
-  process.on('message', (m: { type?: string }) => {
+  process.on('message', (m: { type?: string; apiKey?: string; tokens?: string[] }) => {
     if (m.type === 'release') released = true;
+    if (m.type === 'credentials' && m.apiKey !== undefined && m.tokens !== undefined) {
+      Object.assign(creds, { apiKey: m.apiKey, tokens: m.tokens, gen: creds.gen + 1 });
+    }
   });
   const t0 = now();
   process.send?.({ type: 'started', at: t0 });
@@ -90,7 +104,8 @@ async function run(start: LoadStart): Promise<RequestRecord[]> {
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     const target = targets[n % targets.length];
     if (target === undefined) continue;
-    const token = target.endpoint === 'me' ? meCount++ % start.tokens.length : undefined;
+    const token = target.endpoint === 'me' ? meCount++ % creds.tokens.length : undefined;
+    const gen = creds.gen;
     const sentAt = now();
     const p = request(agent, target.url, target.headers(token ?? 0)).then((r) => {
       records.push({
@@ -100,6 +115,7 @@ async function run(start: LoadStart): Promise<RequestRecord[]> {
         doneAt: now(),
         status: r.status,
         ...(r.error === undefined ? {} : { error: r.error }),
+        ...(gen === 0 ? {} : { gen }),
       });
       inFlight.delete(p);
     });

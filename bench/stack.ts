@@ -55,7 +55,7 @@ export async function setUpBenchStack(options: { alternating: boolean }): Promis
   });
 }
 
-async function useAlternatingRoles(stack: DemoStack): Promise<void> {
+export async function useAlternatingRoles(stack: DemoStack): Promise<void> {
   const file = path.join(stack.dir, 'rekey.yaml');
   const doc = parseDocument(await readFile(file, 'utf8'));
   const secrets = doc.get('secrets');

@@ -57,19 +57,26 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     claims.push({ step, claim: text, expected, actual, ok });
     say(`  ${ok ? color.green('✓') : color.red('✗')} ${text} ${color.dim(`(${actual})`)}`);
   };
-  const rekey = async (args: string[]) => {
+  /** Runs the CLI; resolves with its exit code and, with `capture`, its stderr (still shown). */
+  const rekey = async (args: string[], capture = false) => {
     say(color.bold(`$ rekey ${args.join(' ')}`));
+    let stderr = '';
     const code = await new Promise<number | null>((resolve) => {
+      const shown = options.json ? 'ignore' : 'inherit';
       const child = spawn(process.execPath, [CLI, ...args], {
         cwd: stack.dir,
-        stdio: ['ignore', options.json ? 'ignore' : 'inherit', options.json ? 'ignore' : 'inherit'],
+        stdio: ['ignore', shown, capture ? 'pipe' : shown],
         env: { ...process.env },
+      });
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (!options.json) process.stderr.write(chunk);
       });
       child.on('close', resolve);
     });
     commands.push({ args, exitCode: code });
     say();
-    return code;
+    return { code, stderr };
   };
   const env = async () => envValues(parseEnv(await fs.readFile(stack.envFile, 'utf8')));
   const deploy = (what: string) =>
@@ -183,18 +190,31 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     // 2. Suspected compromise: no grace, sessions purged.
     say(color.bold('2. Rotation on suspected compromise: grace slots emptied, sessions purged'));
-    await rekey([
-      'rotate',
-      '--trigger',
-      'compromise',
-      '--yes',
-      '--ticket',
-      'DEMO-2',
-      '--operator',
-      'demo@rekey.local',
-    ]);
+    say(
+      color.dim(
+        '   Its output ends with the eviction report, "what an attacker could still use": per service, the passwords, connections and sessions removed, and what could not be checked.',
+      ),
+    );
+    const compromise = await rekey(
+      ['rotate', '--trigger', 'compromise', '--yes', '--ticket', 'DEMO-2', '--operator', 'demo@rekey.local'],
+      true,
+    );
     const third = await env();
     redactor.addEnv(third);
+    const report = evictionReport(compromise.stderr);
+    claim(
+      'compromise',
+      'the rotation printed the eviction report (what an attacker could still use)',
+      'shown',
+      report ? 'shown' : 'missing',
+    );
+    const redis = report?.get([...report.keys()].find((k) => k.includes('REDIS_PASSWORD')) ?? '');
+    claim(
+      'compromise',
+      'eviction report: Redis keeps only the new password, and the connections opened before are closed',
+      'removed, removed',
+      `${redis?.get('passwords') ?? 'missing'}, ${redis?.get('connections') ?? 'missing'}`,
+    );
     claim(
       'compromise',
       'the token from before both rotations is rejected at once',
@@ -257,4 +277,32 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       );
     }
   }
+}
+
+/**
+ * The eviction report in a rotation's human output (src/cli/report.ts, renderEviction): service →
+ * foothold → its mark ('removed', 'clean', 'FOUND, left in place', 'NOT CHECKED'); undefined when
+ * the output has none.
+ *
+ * @example
+ * evictionReport(stderr)?.get('Redis 127.0.0.1:6379 (REDIS_PASSWORD)')?.get('connections'); // 'removed'
+ */
+export function evictionReport(output: string): Map<string, Map<string, string>> | undefined {
+  const lines = output.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('What an attacker could still use'));
+  if (at < 0) return undefined;
+  const services = new Map<string, Map<string, string>>();
+  let current: Map<string, string> | undefined;
+  for (const line of lines.slice(at + 1)) {
+    const finding = /^ {4}(\S+)\s+(.+?): /.exec(line);
+    if (finding) {
+      current?.set(finding[1] ?? '', finding[2] ?? '');
+    } else if (/^ {2}\S/.test(line)) {
+      current = new Map();
+      services.set(line.trim(), current);
+    } else {
+      break;
+    }
+  }
+  return services;
 }

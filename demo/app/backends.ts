@@ -5,7 +5,7 @@
  * this process with one that read the new ones.
  */
 import pg from 'pg';
-import { createClient } from 'redis';
+import { ClientOfflineError, createClient, SocketClosedUnexpectedlyError } from 'redis';
 import type { AppConfig } from './config.js';
 import { type AppLog, describeError } from './log.js';
 
@@ -39,6 +39,12 @@ export interface Backends {
   readonly redis: RedisClient;
   /** `SELECT 1` on the pool and `PING` on Redis, in parallel, each bounded by {@link PROBE_TIMEOUT_MS}. */
   health(): Promise<Health>;
+  /**
+   * A Redis read (`GET`, `PING`: idempotent, never a write) within `timeoutMs`, sent once more when
+   * node-redis reports that the socket closed under it (see {@link closedUnder}); a second failure
+   * is the answer.
+   */
+  read(args: string[], timeoutMs?: number): Promise<unknown>;
   /** Resolves once the first Redis connection attempt has succeeded or failed (at most a probe timeout). */
   firstAttempt(): Promise<void>;
   /** Closes the pool and the Redis client. Idempotent. */
@@ -90,13 +96,17 @@ export function openBackends(config: AppConfig, log: AppLog): Backends {
   let lastRedisError = '';
   // A refused AUTH surfaces only here: commands then fail with "The client is offline".
   let redisRejected: string | undefined;
+  // True from a close of the connection until the reconnect it starts succeeds or fails.
+  let reconnectingAfterClose = false;
   redis.on('error', (err: unknown) => {
+    reconnectingAfterClose = err instanceof SocketClosedUnexpectedlyError;
     const message = describeError(err);
     if (message !== lastRedisError) log.error(`redis: ${message}`);
     lastRedisError = message;
     redisRejected = REDIS_AUTH.test(message) ? message : undefined;
   });
   redis.on('ready', () => {
+    reconnectingAfterClose = false;
     if (lastRedisError !== '') log.info('redis: connected again');
     lastRedisError = '';
     redisRejected = undefined;
@@ -126,6 +136,30 @@ export function openBackends(config: AppConfig, log: AppLog): Backends {
       return ['error', err];
     }
   };
+  /** Resolves once the client is ready again, a reconnect attempt failed, or `ms` passed. */
+  const readyAgain = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (redis.isReady) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        redis.off('ready', done);
+        redis.off('error', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      redis.once('ready', done);
+      redis.once('error', done);
+    });
+  const read = async (args: string[], timeoutMs = PROBE_TIMEOUT_MS) => {
+    const deadline = Date.now() + timeoutMs;
+    try {
+      return await redis.sendCommand(args, { timeout: timeoutMs });
+    } catch (err) {
+      if (!closedUnder(err, reconnectingAfterClose)) throw err;
+      await readyAgain(deadline - Date.now());
+      return await redis.sendCommand(args, { timeout: Math.max(1, deadline - Date.now()) });
+    }
+  };
   let closing: Promise<void> | undefined;
   return {
     pool,
@@ -133,7 +167,7 @@ export function openBackends(config: AppConfig, log: AppLog): Backends {
     async health() {
       const [[postgres, pgError], [redisProbe]] = await Promise.all([
         probe('postgres', () => withTimeout(pool.query('SELECT 1'), PROBE_TIMEOUT_MS)),
-        probe('redis', () => redis.sendCommand(['PING'], { timeout: PROBE_TIMEOUT_MS })),
+        probe('redis', () => read(['PING'])),
       ]);
       const rejected: Health['rejected'] = {};
       if (PG_AUTH_CODES.has((pgError as { code?: string } | undefined)?.code ?? '')) {
@@ -142,6 +176,7 @@ export function openBackends(config: AppConfig, log: AppLog): Backends {
       if (redisProbe === 'error' && redisRejected !== undefined) rejected.redis = redisRejected;
       return { ok: postgres === 'ok' && redisProbe === 'ok', postgres, redis: redisProbe, rejected };
     },
+    read,
     firstAttempt: () => firstAttempt,
     close() {
       closing ??= (async () => {
@@ -154,6 +189,22 @@ export function openBackends(config: AppConfig, log: AppLog): Backends {
       return closing;
     },
   };
+}
+
+/**
+ * Whether node-redis failed a command because its socket closed under it: the command was in flight
+ * when the connection was closed (`SocketClosedUnexpectedlyError`: "all the commands that were
+ * already sent will reject as they might have been executed on the server", node-redis FAQ), or it
+ * was sent during the reconnect that close started (`ClientOfflineError`: the offline queue is off).
+ * A rekey compromise rotation closes every connection of the Redis user (`CLIENT KILL USER`), so
+ * this happens once per rotation; a server that is down is not this case (its reconnect attempts
+ * fail, which clears `reconnectingAfterClose`) and still fails at once.
+ */
+export function closedUnder(err: unknown, reconnectingAfterClose: boolean): boolean {
+  return (
+    err instanceof SocketClosedUnexpectedlyError ||
+    (err instanceof ClientOfflineError && reconnectingAfterClose)
+  );
 }
 
 /** Rejects when `promise` takes longer than `ms` (the work itself is not cancelled). */

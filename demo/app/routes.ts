@@ -89,7 +89,8 @@ async function me(deps: RouteDeps, req: IncomingMessage): Promise<Reply> {
   const token = bearer(req.headers.authorization);
   const claims = token === undefined ? undefined : await verifyToken(deps.jwt, token);
   if (claims === undefined) return unauthorized('invalid_token');
-  const stored = await deps.backends.redis.sendCommand(['GET', sessionKey(claims.sid)], REDIS_TIMEOUT);
+  // A read: retried once if a rotation closed the connection under it (backends.ts, closedUnder).
+  const stored = await deps.backends.read(['GET', sessionKey(claims.sid)], REDIS_TIMEOUT.timeout);
   if (typeof stored !== 'string') return unauthorized('session_expired');
   if (sessionUser(stored) !== claims.sub) return unauthorized('invalid_token');
   return { status: 200, body: { user: claims.sub, sid: claims.sid } };

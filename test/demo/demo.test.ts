@@ -89,6 +89,9 @@ describe('rekey demo', () => {
     expect(actual(/token from before both rotations is rejected/)).toBe(401);
     expect(actual(/previous API key is rejected/)).toBe(401);
     expect(actual(/sessions from before were purged/)).toBe(0);
+    // The compromise rotation's transcript carries the eviction report (read back by the runner).
+    expect(actual(/printed the eviction report/)).toBe('shown');
+    expect(actual(/eviction report: Redis keeps only the new password/)).toBe('removed, removed');
     expect(doc.claims.every((c) => c.ok)).toBe(true);
     expect(doc.claims.length).toBeGreaterThanOrEqual(15);
     expect(doc.commands.map((c) => c.args[0])).toEqual(['rotate', 'verify', 'rotate', 'status']);
