@@ -30,6 +30,7 @@ const files = [
   'test/targets/redis/compromise.test.ts',
   'test/targets/postgres/compromise.test.ts',
   'test/cli/eviction.test.ts',
+  'test/cli/grafana-eviction.test.ts',
 ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {
