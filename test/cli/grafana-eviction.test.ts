@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type GrafanaStandIn, startGrafanaStandIn } from '../../demo/grafana/standin.js';
 import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
 import { type CliResult, startCli } from '../engine/stack.js';
-import { record } from '../helpers/resilience.js';
+import { record, targetOf } from '../helpers/resilience.js';
 
 const KEY = 'GRAFANA_ADMIN_PASSWORD';
 const FIRST = 'grafanaInitialPassword0123456789abc';
@@ -21,7 +21,7 @@ const SUITE = 'Grafana stand-in (built CLI)';
 interface GrafanaStack {
   dir: string;
   grafana: GrafanaStandIn;
-  run(args: string[]): Promise<CliResult>;
+  run(args: string[], more?: Record<string, string>): Promise<CliResult>;
   password(): Promise<string>;
 }
 
@@ -57,8 +57,8 @@ verifyPolicy: { deadline: 3s, attemptTimeout: 2s, successes: 1 }
   return {
     dir,
     grafana,
-    async run(args) {
-      const { child, done } = startCli(args, dir, env);
+    async run(args, more = {}) {
+      const { child, done } = startCli(args, dir, { ...env, ...more });
       const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
       const r = await done;
       clearTimeout(timer);
@@ -182,5 +182,33 @@ describe('Grafana: a compromise rotation through the CLI evicts the attacker', {
     expect(human.code, human.stderr).toBe(0);
     expect(human.stderr).toMatch(/Grafana http:\/\/127\.0\.0\.1:\d+ \(GRAFANA_ADMIN_PASSWORD\)/);
     expect(human.stderr).toContain('backup/backup-token');
+  });
+
+  it('kill -9 in the compromise finish: recover completes the eviction, and a re-run fails on nothing', async () => {
+    for (const point of [`finish:${KEY}@begin`, `finish:${KEY}@end`]) {
+      const s = await makeStack(', deleteTokensOnCompromise: true');
+      const first = await s.run(['rotate', '--yes']);
+      expect(first.code, first.stderr).toBe(0);
+      const attacker = await foothold(s.grafana, await s.password(), 'backup');
+      const failedBefore = s.grafana.stats().failedLogins;
+      const r = await s.run(['rotate', '--trigger', 'compromise', '--yes'], { REKEY_CRASH_AT: point });
+      expect(r.signal, `${point}: ${r.stderr}`).toBe('SIGKILL');
+      const rec = await s.run(['recover', '--yes', '--json']);
+      const session = await attacker.session();
+      const token = await attacker.token();
+      const failedLogins = s.grafana.stats().failedLogins - failedBefore;
+      record({
+        kind: 'crash',
+        suite: SUITE,
+        point: `${point} (--trigger compromise)`,
+        target: targetOf(point),
+        outcome: `recover exit ${rec.code}; attacker session ${session}, token ${token}`,
+        converged: rec.code === 0 && session === 401 && token === 401 && failedLogins <= 1,
+      });
+      expect(rec.code, `${point}: ${rec.stderr}`).toBe(0);
+      expect(session, point).toBe(401);
+      expect(token, point).toBe(401);
+      expect(failedLogins, point).toBeLessThanOrEqual(1);
+    }
   });
 });
