@@ -155,6 +155,7 @@ async function writeList(ctx: TargetContext, o: EvictOptions, list: TokenList): 
       `${JSON.stringify({ savedAt: new Date().toISOString(), ...list }, null, 2)}\n`,
       {
         mode: 0o600,
+        forceMode: true,
       },
     );
   } catch (err) {

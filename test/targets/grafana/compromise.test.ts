@@ -5,7 +5,7 @@
  * token ids and names lives in the state directory (0600, never a token value). Idempotent after a
  * crash; `checkFootholds` only looks. Without a state directory or a previous list nothing is deleted.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { chmod, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { GrafanaStandIn } from '../../../demo/grafana/standin.js';
@@ -76,6 +76,8 @@ describe('grafana target on --trigger compromise', () => {
     expect(await attacker.session()).toBe(200);
     expect(await attacker.token()).toBe(200);
 
+    const file = path.join(stateDir, `grafana-tokens-${KEY}.json`);
+    await chmod(file, 0o644); // widened by hand: the list is written back 0600 all the same
     const next = t.generate(compromise, vals(stolen));
     await t.stage(compromise, vals(stolen), next);
     expect(await failuresDuring(grafana, () => t.finish(compromise, vals(stolen), next))).toBe(0);
@@ -93,7 +95,6 @@ describe('grafana target on --trigger compromise', () => {
     expect(findings[1]?.text).toContain('deleteTokensOnCompromise is off');
     expect(findings[1]?.text).not.toContain('terraform');
 
-    const file = path.join(stateDir, `grafana-tokens-${KEY}.json`);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     const text = await readFile(file, 'utf8');
     expect(text).not.toContain(attacker.key);
