@@ -43,6 +43,8 @@ const files =
         'test/targets/postgres/footholds.test.ts',
         'test/cli/eviction-recover.test.ts',
         'test/cli/verify-compromise.test.ts',
+        'test/cli/grafana-eviction.test.ts',
+        'test/governance/break-glass-identity.test.ts',
       ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {

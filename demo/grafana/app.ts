@@ -6,6 +6,14 @@
  * Logs (through `log`) carry usernames and outcomes, never a password, a header or a body.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import {
+  AccessApi,
+  bearerAccount,
+  type Identity,
+  INVALID_API_KEY,
+  mayManageAccounts,
+  PERMISSION_DENIED,
+} from './access.js';
 import { hashPassword, verifyPassword } from './hash.js';
 import {
   apiError,
@@ -19,7 +27,7 @@ import {
 } from './http.js';
 import { isBlocked, recordFailure, resetAttempts } from './limiter.js';
 import { checkNewPassword } from './policy.js';
-import type { StandInState, StoredUser } from './store.js';
+import { nextId, type StandInState, type StoredUser } from './store.js';
 
 export const SESSION_COOKIE = 'grafana_session';
 const SESSION_MAX_AGE_SECONDS = 30 * 24 * 3600; // login_maximum_lifetime_duration = 30d
@@ -42,6 +50,8 @@ export interface AppRequest {
   headers: { authorization?: string | undefined; cookie?: string | undefined };
   remoteAddress: string;
   body: Buffer | undefined;
+  /** The query string's parameters (search paging). */
+  query?: URLSearchParams;
 }
 
 /** Counters for tests: password authentications that succeeded, failed, and were refused unchecked. */
@@ -54,10 +64,13 @@ export interface StandInStats {
 }
 
 type AuthResult = { user: StoredUser; reply?: undefined } | { user?: undefined; reply: Reply };
+type IdentityResult = { who: Identity; reply?: undefined } | { who?: undefined; reply: Reply };
 
 const LOGIN_FAILED = apiError(401, 'password-auth.failed', 'Invalid username or password');
 const UNAUTHORIZED = apiError(401, 'auth.unauthorized', 'Unauthorized');
 const NOT_FOUND: Reply = { status: 404, body: { message: 'Not found' } };
+/** What a service-account token gets from an endpoint for users (pkg/api/user.go `getUserID`). */
+const USERS_ONLY = plainError(403, 'Endpoint only available for users', false);
 
 /** ISO time without milliseconds, as Grafana's JSON dates look. */
 function isoSeconds(ms: number): string {
@@ -71,11 +84,14 @@ function sha256Hex(text: string): string {
 /** The Grafana behaviour behind the stand-in's HTTP server. */
 export class GrafanaApp {
   readonly stats: StandInStats = { logins: 0, failedLogins: 0, blockedLogins: 0 };
+  private readonly access: AccessApi;
 
   constructor(
     private readonly state: StandInState,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.access = new AccessApi(state, config.now, () => config.save(state), config.log);
+  }
 
   /**
    * Answers one request.
@@ -96,7 +112,90 @@ export class GrafanaApp {
     if (admin !== null && method === 'PUT') {
       return this.withUser(req, (user) => this.adminSetPassword(user, admin[1] ?? '', req.body));
     }
-    return NOT_FOUND;
+    return this.handleAccess(req);
+  }
+
+  /** Sessions, service accounts and their tokens (access.ts). */
+  private async handleAccess(req: AppRequest): Promise<Reply> {
+    const { method, path } = req;
+    if (path === '/api/org' && method === 'GET') {
+      return this.withIdentity(req, async () => ({ status: 200, body: { id: 1, name: 'Main Org.' } }));
+    }
+    if (path === '/api/user/auth-tokens' && method === 'GET') {
+      return this.withIdentity(req, async (who) =>
+        who.kind === 'user' ? this.access.listSessions(who.user.id, who.sessionId) : USERS_ONLY,
+      );
+    }
+    if (path === '/api/user/revoke-auth-token' && method === 'POST') {
+      return this.withIdentity(req, (who) =>
+        who.kind === 'user'
+          ? this.access.revokeSession(who.user.id, who.sessionId, req.body)
+          : Promise.resolve(USERS_ONLY),
+      );
+    }
+    const adminUser = /^\/api\/admin\/users\/([^/]+)\/(auth-tokens|logout)$/.exec(path);
+    if (adminUser !== null) {
+      const [, idText = '', what] = adminUser;
+      if ((what === 'auth-tokens' && method !== 'GET') || (what === 'logout' && method !== 'POST'))
+        return NOT_FOUND;
+      return this.withIdentity(req, async (who) => {
+        // The admin API takes no service-account token: accounts cannot be server admins.
+        if (who.kind !== 'user' || !who.user.isGrafanaAdmin) return PERMISSION_DENIED;
+        if (!/^-?\d+$/.test(idText)) return plainError(400, 'id is invalid', true);
+        return what === 'logout'
+          ? this.access.logoutUser(who.user, Number(idText))
+          : this.access.listSessions(Number(idText), who.sessionId);
+      });
+    }
+    if (!path.startsWith('/api/serviceaccounts')) return NOT_FOUND;
+    return this.withIdentity(req, async (who) => {
+      if (!mayManageAccounts(who)) return PERMISSION_DENIED;
+      if (path === '/api/serviceaccounts' && method === 'POST') return this.access.createAccount(req.body);
+      if (path === '/api/serviceaccounts/search' && method === 'GET') {
+        return this.access.searchAccounts(req.query ?? new URLSearchParams());
+      }
+      const tokens = /^\/api\/serviceaccounts\/([^/]+)\/tokens(?:\/([^/]+))?$/.exec(path);
+      if (tokens === null) return NOT_FOUND;
+      const [, saText = '', tokenText] = tokens;
+      if (!/^\d+$/.test(saText)) return plainError(400, 'Service Account ID is invalid', true);
+      const sa = Number(saText);
+      if (tokenText === undefined) {
+        if (method === 'GET') return this.access.listTokens(sa);
+        if (method === 'POST') return this.access.createToken(sa, req.body);
+        return NOT_FOUND;
+      }
+      if (method !== 'DELETE') return NOT_FOUND;
+      if (!/^\d+$/.test(tokenText)) return plainError(400, 'Token ID is invalid', true);
+      return this.access.deleteToken(sa, Number(tokenText));
+    });
+  }
+
+  private async withIdentity(req: AppRequest, then: (who: Identity) => Promise<Reply>): Promise<Reply> {
+    const auth = await this.identify(req);
+    return auth.who === undefined ? auth.reply : then(auth.who);
+  }
+
+  /** A Bearer token (service account), else basic auth or the session cookie (a user). */
+  private async identify(req: AppRequest): Promise<IdentityResult> {
+    const header = req.headers.authorization;
+    if (header !== undefined && /^bearer /i.test(header)) {
+      const account = bearerAccount(this.state, header.slice(7).trim(), this.config.now());
+      return account === undefined
+        ? { reply: INVALID_API_KEY }
+        : { who: { kind: 'service-account', account } };
+    }
+    const auth = await this.authenticate(req);
+    if (auth.user === undefined) return { reply: auth.reply };
+    return { who: { kind: 'user', user: auth.user, sessionId: this.sessionOf(req)?.id } };
+  }
+
+  /** The session a request's cookie names (when it authenticated through it, not basic auth). */
+  private sessionOf(req: AppRequest) {
+    if (parseBasicAuth(req.headers.authorization) !== undefined) return undefined;
+    const token = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    if (token === undefined || token === '') return undefined;
+    const hash = sha256Hex(token);
+    return this.state.authTokens.find((t) => t.tokenHash === hash);
   }
 
   private health(): Reply {
@@ -104,8 +203,9 @@ export class GrafanaApp {
   }
 
   private async withUser(req: AppRequest, then: (user: StoredUser) => Promise<Reply>): Promise<Reply> {
-    const auth = await this.authenticate(req);
-    return auth.user === undefined ? auth.reply : then(auth.user);
+    const auth = await this.identify(req);
+    if (auth.who === undefined) return auth.reply;
+    return auth.who.kind === 'user' ? then(auth.who.user) : USERS_ONLY;
   }
 
   /** Basic auth when the header parses, else the session cookie, else 401 (anonymous access is off). */
@@ -177,6 +277,7 @@ export class GrafanaApp {
     if (auth.user === undefined) return auth.reply;
     const token = randomBytes(32).toString('hex');
     this.state.authTokens.push({
+      id: nextId(this.state, 'authToken'),
       userId: auth.user.id,
       tokenHash: sha256Hex(token),
       created: this.config.now(),

@@ -31,6 +31,8 @@
  * - pkg/services/loginattempt/loginattemptimpl/login_attempt.go, store.go — 5 attempts in 5 minutes
  * - pkg/api/response/response.go, pkg/apimachinery/errutil/errors.go — JSON error shapes
  * - pkg/util/encoding.go — `EncodePassword` (PBKDF2-SHA256, 10,000 iterations, 50 bytes)
+ * - sessions, service accounts and their tokens: see access.ts (user and admin auth-token routes,
+ *   admin logout, service-account API, Bearer authentication)
  */
 import { createServer, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -125,7 +127,8 @@ export async function startGrafanaStandIn(options: GrafanaStandInOptions): Promi
   const injected = new Map<string, number[]>();
 
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://standin').pathname;
+    const url = new URL(req.url ?? '/', 'http://standin');
+    const path = url.pathname;
     const failures = injected.get(path);
     const status = failures?.shift();
     if (failures?.length === 0) injected.delete(path);
@@ -141,6 +144,7 @@ export async function startGrafanaStandIn(options: GrafanaStandInOptions): Promi
         headers: { authorization: req.headers.authorization, cookie: req.headers.cookie },
         remoteAddress: req.socket.remoteAddress ?? '',
         body: await readBody(req),
+        query: url.searchParams,
       };
       send(res, await serialize(() => app.handle(request)));
     })().catch((e: unknown) => {

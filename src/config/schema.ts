@@ -109,6 +109,12 @@ const grafanaSecret = z.strictObject({
   type: z.literal('grafana'),
   url: z.string().url(),
   user: z.string().min(1).default('admin'),
+  deleteTokensOnCompromise: z
+    .boolean()
+    .default(false)
+    .describe(
+      "On --trigger compromise, delete the service-account tokens created since the previous rotation (rekey keeps their ids and names, never their values, in the state directory). Off by default: rekey cannot tell an attacker's token from one a colleague made for an integration since then, and deleting it breaks that integration; off, they are reported by name. Sessions of the user are revoked either way.",
+    ),
 });
 
 const commandSecret = z.strictObject({

@@ -21,14 +21,17 @@ export interface Answer {
   readonly location: string | undefined;
   /** `METHOD /path`, for messages. */
   readonly what: string;
+  /** The parsed JSON body (lists of sessions and tokens: ids, names, times; never a secret rekey sent). */
+  readonly data?: unknown;
 }
 
 /** One request: the API path under the Grafana root, the password to authenticate with, a JSON body. */
 export interface Call {
-  readonly method: 'GET' | 'PUT';
-  readonly path: 'api/user' | 'api/user/password';
+  readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  /** Under the Grafana root, without a leading slash (`api/user`, `api/serviceaccounts/search?perpage=1000`). */
+  readonly path: string;
   readonly password: string;
-  readonly json?: Readonly<Record<string, string>>;
+  readonly json?: Readonly<Record<string, string | number>>;
 }
 
 export interface SendOptions {
@@ -44,7 +47,7 @@ export interface SendOptions {
  * a.status; // 200
  */
 export async function send(ep: GrafanaEndpoint, call: Call, options: SendOptions): Promise<Answer> {
-  const what = `${call.method} /${call.path}`;
+  const what = `${call.method} /${call.path.replace(/\?.*$/, '')}`;
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const headers: Record<string, string> = {
@@ -52,7 +55,7 @@ export async function send(ep: GrafanaEndpoint, call: Call, options: SendOptions
     authorization: basicAuth(ep.user, call.password),
   };
   if (call.json) headers['content-type'] = 'application/json';
-  const secrets = [call.password, ...Object.values(call.json ?? {})];
+  const secrets = [call.password, ...Object.values(call.json ?? {}).filter((v) => typeof v === 'string')];
   try {
     const res = await fetch(new URL(call.path, ep.base), {
       method: call.method,
@@ -61,10 +64,12 @@ export async function send(ep: GrafanaEndpoint, call: Call, options: SendOptions
       redirect: 'manual',
       signal,
     });
-    const body = parseBody(await res.text());
+    const text = await res.text();
+    const body = parseBody(text);
     const location = res.headers.get('location');
     return {
       status: res.status,
+      data: parseJson(text),
       message: body.message === undefined ? undefined : clean(body.message, secrets, ep.key),
       messageId: body.messageId,
       location: location === null ? undefined : clean(withoutQuery(location, ep.base), secrets, ep.key),
@@ -78,6 +83,14 @@ export async function send(ep: GrafanaEndpoint, call: Call, options: SendOptions
 /** `Basic base64(user:password)`, UTF-8, as Go's `Request.BasicAuth` decodes it. */
 function basicAuth(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function parseBody(text: string): { message?: string; messageId?: string } {

@@ -14,15 +14,26 @@
  * - a revert after this process saw Grafana refuse the change (4xx, e.g. the password policy) probes
  *   only `cur`: the new value was never set.
  *
- * `finish` has nothing to do and `verify` never probes the old password (see there).
+ * `finish` has no password to retire; on `--trigger compromise` it revokes the user's sessions and
+ * reports (or, with `deleteTokensOnCompromise`, deletes) the service-account tokens created since the
+ * previous rotation (evict.ts). `verify` never probes the old password (see there).
  */
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
 import { RekeyError } from '../../core/errors.js';
 import { generate } from '../../core/generate.js';
 import { specFor } from '../spec.js';
-import type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from '../types.js';
+import type {
+  CheckResult,
+  EvictionFinding,
+  PlanNote,
+  Target,
+  TargetContext,
+  TargetDescription,
+  Values,
+} from '../types.js';
 import { changeRefused, currentRejected, loginAccepted, neitherAccepted, type Op } from './answers.js';
 import { endpointOf } from './endpoint.js';
+import { checkGrafana, type EvictOptions, evictGrafana, serviceOf, tokenListFile } from './evict.js';
 import { REQUEST_TIMEOUT_MS, send } from './http.js';
 import { actionsOf, planNotes } from './notes.js';
 
@@ -42,13 +53,21 @@ export interface GrafanaTargetOptions {
  */
 export function grafanaTarget(
   secret: GrafanaSecret,
-  _env: { env: ReadonlyMap<string, string>; configDir: string },
+  env: { env: ReadonlyMap<string, string>; configDir: string; stateDir?: string },
   options: GrafanaTargetOptions = {},
 ): Target {
   const spec = specFor(secret);
   const key = secret.key;
   const ep = endpointOf(key, secret.url, secret.user);
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  let findings: EvictionFinding[] = [];
+  const evictOptions = (password: string): EvictOptions => ({
+    ep,
+    timeoutMs,
+    password,
+    file: env.stateDir ? tokenListFile(env.stateDir, key) : undefined,
+    deleteTokens: secret.deleteTokensOnCompromise,
+  });
 
   /** New values whose change Grafana refused in this process, so revert need not probe them. */
   const refused = new Set<string>();
@@ -152,8 +171,28 @@ export function grafanaTarget(
       await move(ctx, 'revert', fresh, old);
     },
 
-    async finish(): Promise<void> {
-      // Nothing to retire: the change replaced the old password (Grafana has one per user).
+    /**
+     * Nothing to retire (the change replaced the old password: Grafana has one per user). Keeps the
+     * list of service-account tokens; on compromise revokes the sessions and reports or deletes the
+     * tokens created since the previous rotation. Idempotent: a revoked session or deleted token
+     * answering 404 on a re-run counts as gone.
+     */
+    async finish(ctx: TargetContext, _cur: Values, next: Values): Promise<void> {
+      findings = await evictGrafana(ctx, evictOptions(value(next, 'new')));
+    },
+
+    evictions: () => findings,
+
+    async checkFootholds(ctx: TargetContext, cur: Values): Promise<readonly EvictionFinding[]> {
+      const password = cur[key];
+      if (!password) {
+        const text = `could not check: ${key} is missing or empty in the env file`;
+        return [
+          { service: serviceOf(ep), foothold: 'sessions', status: 'unchecked', text },
+          { service: serviceOf(ep), foothold: 'tokens', status: 'unchecked', text },
+        ];
+      }
+      return checkGrafana(ctx, evictOptions(password));
     },
 
     /**

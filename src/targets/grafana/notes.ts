@@ -13,7 +13,8 @@ export function actionsOf(ep: GrafanaEndpoint): string[] {
   return [
     `PUT ${ep.display}/api/user/password as ${ep.user} (basic auth with the current password), staged last, right before the env file is written: Grafana keeps one password per user`,
     `test: GET ${ep.display}/api/user with the new password`,
-    'finish: nothing left to retire (the change replaced the old password)',
+    'finish: nothing left to retire (the change replaced the old password); keeps the ids and names of the service-account tokens in the state directory',
+    'on --trigger compromise: revokes every session of the user, and reports the service-account tokens created since the previous rotation (deletes them with deleteTokensOnCompromise)',
   ];
 }
 
