@@ -22,8 +22,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createClient } from 'redis';
-import { ALPHANUMERIC, generate } from '../src/core/generate.js';
 import { envValues, parseEnv } from '../src/envfile/index.js';
+import { ALPHANUMERIC, generate } from '../src/lib/generate.js';
 import { scramVerifier } from '../src/targets/postgres/scram.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

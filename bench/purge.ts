@@ -16,7 +16,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startRedis } from '../demo/stack/redis.js';
 import type { SecretConfigOf } from '../src/config/schema.js';
-import { silentLogger } from '../src/core/log.js';
+import { silentLogger } from '../src/lib/log.js';
 import { redisSessions } from '../src/sessions/redis.js';
 import { CALL_BUDGET_US } from '../src/sessions/redis-purge.js';
 import { type RedisEndpoint, withRedis } from '../src/targets/redis/connect.js';

@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { color } from '../src/core/log.js';
-import { redactor } from '../src/core/redact.js';
 import { envValues, parseEnv } from '../src/envfile/index.js';
+import { color } from '../src/lib/log.js';
+import { redactor } from '../src/lib/redact.js';
 import { appLogin, appMe, appReports, grafanaLogin, pgLogin, redisCount, redisLogin } from './probes.js';
 import { type DemoStack, setUpDemoStack } from './stack-setup.js';
 

@@ -11,8 +11,8 @@ import { closeSync, promises as fs, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { ALPHANUMERIC, generate } from '../src/core/generate.js';
-import { makeOwnedDir, OWNED_MARKER, OWNED_MARKER_HEADER, removeOwnedDir } from '../src/core/owned-dir.js';
+import { ALPHANUMERIC, generate } from '../src/lib/generate.js';
+import { makeOwnedDir, OWNED_MARKER, OWNED_MARKER_HEADER, removeOwnedDir } from '../src/lib/owned-dir.js';
 import { seed } from './app/schema.js';
 import { freePort } from './stack/ports.js';
 import { type PostgresServer, startPostgres } from './stack/postgres.js';
@@ -257,7 +257,7 @@ const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * The script `--keep` leaves beside the stack. It stops each server by pid only if that pid still
  * belongs to the process the demo started (same start time: pids are reused), then removes exactly
  * the folders listed here — each only if it still holds the marker rekey wrote when it created it
- * (src/core/owned-dir.ts), naming that very folder. It never computes a parent folder.
+ * (src/lib/owned-dir.ts), naming that very folder. It never computes a parent folder.
  */
 export function stopScript(o: { repo: string; dir: string; servers: readonly DemoProcess[] }): string {
   const dirs = [...o.servers.flatMap((p) => (p.dir === undefined ? [] : [p.dir])), o.dir];

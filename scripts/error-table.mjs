@@ -1,6 +1,6 @@
-// Rewrites the error-code table in docs/errors.md from src/core/errors.ts (run after `npm run build`).
+// Rewrites the error-code table in docs/errors.md from src/lib/errors.ts (run after `npm run build`).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ERROR_CODES } from '../dist/src/core/errors.js';
+import { ERROR_CODES } from '../dist/src/lib/errors.js';
 
 const file = new URL('../docs/errors.md', import.meta.url);
 const text = readFileSync(file, 'utf8');

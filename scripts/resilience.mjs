@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeOwnedDirSync, removeOwnedDirSync } from '../dist/src/core/owned-dir.js';
+import { makeOwnedDirSync, removeOwnedDirSync } from '../dist/src/lib/owned-dir.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = makeOwnedDirSync('rekey-resilience-');
@@ -26,7 +26,7 @@ const files =
         'test/cli/user-errors.test.ts',
         'test/demo/demo.test.ts',
         'test/demo/stop-script.test.ts',
-        'test/core/cleanup-canary.test.ts',
+        'test/lib/cleanup-canary.test.ts',
         'test/policy/schedule-store.test.ts',
         'test/policy/serve-secrets.test.ts',
         'test/targets/redis/unsaved-revert.test.ts',
@@ -201,7 +201,7 @@ const md = [
   '',
   '## Teardowns (a canary file beside the folders they remove)',
   '',
-  'TMPDIR and REKEY_STACK_TMPDIR point at folders holding a canary file. "Removed its own" means the teardown left nothing of what it created; "kept the rest" means the canary (and anything it was not asked to remove) is still there. Recursive deletes go through `src/core/owned-dir.ts`: only a folder holding the `.rekey-owned` marker that names it.',
+  'TMPDIR and REKEY_STACK_TMPDIR point at folders holding a canary file. "Removed its own" means the teardown left nothing of what it created; "kept the rest" means the canary (and anything it was not asked to remove) is still there. Recursive deletes go through `src/lib/owned-dir.ts`: only a folder holding the `.rekey-owned` marker that names it.',
   '',
   ...table(
     ['suite', 'case', 'removed its own', 'kept the rest'],

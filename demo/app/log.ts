@@ -3,7 +3,7 @@
  * runner sends it to its log file). Every line passes through a redactor that knows the secret values
  * of the env file, so a driver error quoting a password cannot leak it.
  */
-import { Redactor } from '../../src/core/redact.js';
+import { Redactor } from '../../src/lib/redact.js';
 import type { AppConfig } from './config.js';
 
 export interface AppLog {

@@ -3,8 +3,8 @@
  * atomically, removed at exit only when it still holds our pid.
  */
 import { readFile, rm } from 'node:fs/promises';
-import { writeFileAtomic } from '../../src/core/fsx.js';
-import { processAlive } from '../../src/core/process-alive.js';
+import { writeFileAtomic } from '../../src/lib/fsx.js';
+import { processAlive } from '../../src/lib/process-alive.js';
 
 /**
  * The pid in `file`, when it names a running process (a zombie is not one).

@@ -12,7 +12,7 @@
  * that starts after it), then reads `lastReload.ok`.
  */
 import path from 'node:path';
-import { writeFileAtomic } from '../../src/core/fsx.js';
+import { writeFileAtomic } from '../../src/lib/fsx.js';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping';
 

@@ -10,7 +10,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../../src/core/fsx.js';
+import { writeFileAtomic } from '../../src/lib/fsx.js';
 import { hashPassword, randomString, SALT_LENGTH } from './hash.js';
 
 const storedUser = z.strictObject({

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { removeOwnedDirSync } from '../../src/core/owned-dir.js';
+import { removeOwnedDirSync } from '../../src/lib/owned-dir.js';
 import { minimalEnv, type Wrap, wrapCommand } from './exec.js';
 
 interface Tracked {

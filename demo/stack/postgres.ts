@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFile, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { removeOwnedDir } from '../../src/core/owned-dir.js';
+import { removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { type ServerProcess, spawnServer, trackDir } from './children.js';
 import { isRoot, run, tail, wrapCommand } from './exec.js';
 import { findPostgresBinDir, type SystemUser, systemUser } from './pg-bin.js';
@@ -33,7 +33,7 @@ export interface PostgresServer {
   readonly pid: number;
   readonly host: '127.0.0.1';
   readonly port: number;
-  /** The server's temp dir (marked, see src/core/owned-dir.ts): holds dataDir, socketDir, logFile. */
+  /** The server's temp dir (marked, see src/lib/owned-dir.ts): holds dataDir, socketDir, logFile. */
   readonly dir: string;
   readonly dataDir: string;
   readonly socketDir: string;

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { removeOwnedDir } from '../../src/core/owned-dir.js';
+import { removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { type ServerProcess, spawnServer, trackDir } from './children.js';
 import { tail, which } from './exec.js';
 import { freePort } from './ports.js';

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { chown, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
-import { makeOwnedDir } from '../../src/core/owned-dir.js';
+import { makeOwnedDir } from '../../src/lib/owned-dir.js';
 import type { SystemUser } from './pg-bin.js';
 
 /** True when every directory from `/` down to `dir` lets other users traverse it. */
@@ -16,7 +16,7 @@ async function traversable(dir: string): Promise<boolean> {
 }
 
 /**
- * Creates a new private temp dir (mode 0700, marked: see src/core/owned-dir.ts) named `<prefix>XXXXXX` in $REKEY_STACK_TMPDIR (e.g.
+ * Creates a new private temp dir (mode 0700, marked: see src/lib/owned-dir.ts) named `<prefix>XXXXXX` in $REKEY_STACK_TMPDIR (e.g.
  * /dev/shm: initdb is much faster on tmpfs) or the OS temp dir, owned by `owner` when given (we are
  * root and the server runs as that user; the base then falls back to /tmp when that user could not
  * reach it).

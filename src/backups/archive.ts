@@ -8,9 +8,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Encrypter } from 'age-encryption';
 import type { LoadedConfig } from '../config/load.js';
-import { RekeyError } from '../core/errors.js';
-import { ensurePrivateDir, ioError, removeDurably, writeFileExclusive } from '../core/fsx.js';
-import { safeMessage } from '../core/redact.js';
+import { RekeyError } from '../lib/errors.js';
+import { ensurePrivateDir, ioError, removeDurably, writeFileExclusive } from '../lib/fsx.js';
+import { safeMessage } from '../lib/redact.js';
 import { secureDelete } from './secure-delete.js';
 import { archiveDirOf } from './settings.js';
 

@@ -6,8 +6,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { armor, Decrypter } from 'age-encryption';
-import { RekeyError } from '../core/errors.js';
-import { ioError } from '../core/fsx.js';
+import { RekeyError } from '../lib/errors.js';
+import { ioError } from '../lib/fsx.js';
 
 const MAGIC = 'age-encryption.org/v1';
 const ARMOR = '-----BEGIN AGE ENCRYPTED FILE-----';

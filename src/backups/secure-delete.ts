@@ -8,8 +8,8 @@
 import { randomFillSync } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { RekeyError } from '../core/errors.js';
-import { fsyncDir, ioError } from '../core/fsx.js';
+import { RekeyError } from '../lib/errors.js';
+import { fsyncDir, ioError } from '../lib/fsx.js';
 
 const CHUNK = 64 * 1024;
 

@@ -3,7 +3,7 @@
  * and without `--yes` the command refuses (exit 2) so a cron job never hangs on a prompt.
  */
 import { createInterface } from 'node:readline/promises';
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 
 export async function confirm(question: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;

@@ -1,9 +1,9 @@
 /** Wiring shared by the commands: load the config, build the engine's dependencies. */
 import { type LoadedConfig, loadConfig } from '../config/load.js';
-import type { Logger } from '../core/log.js';
-import { log } from '../core/log.js';
-import type { Progress } from '../core/progress.js';
-import type { EngineDeps, RotationControl, RotationHooks } from '../core/run.js';
+import type { Progress } from '../engine/progress.js';
+import type { EngineDeps, RotationControl, RotationHooks } from '../engine/run.js';
+import type { Logger } from '../lib/log.js';
+import { log } from '../lib/log.js';
 import { createTargets } from '../targets/index.js';
 
 export interface GlobalOptions {

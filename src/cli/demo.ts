@@ -1,5 +1,5 @@
 /** `rekey demo`: a throwaway local stack, full rotations, then tear down (demo/runner.ts). */
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 import { printJson } from './output.js';
 
 export async function demoCommand(opts: { keep?: boolean; json?: boolean }): Promise<void> {

@@ -98,7 +98,7 @@ function extendEngineCommands(program: Command, globals: () => GlobalOptions): v
     const [{ loadConfig }, { changeControlWarning }, { log }] = await Promise.all([
       import('../config/load.js'),
       import('../governance/hooks.js'),
-      import('../core/log.js'),
+      import('../lib/log.js'),
     ]);
     const loaded = await loadConfig(globals().config).catch(() => undefined);
     const warning = loaded ? changeControlWarning(loaded) : undefined;

@@ -1,8 +1,7 @@
 /** Change control and audit commands: request, approve, requests, audit show|verify|check-value. */
 import { loadConfig } from '../config/load.js';
 import type { Trigger } from '../config/triggers.js';
-import { RekeyError } from '../core/errors.js';
-import { silentProgress } from '../core/progress.js';
+import { silentProgress } from '../engine/progress.js';
 import { approvalState, approveRequest, requestsOverview } from '../governance/approvals/index.js';
 import { checkValue, readAuditLog, verifyAuditLog } from '../governance/audit/index.js';
 import { auditFileOf } from '../governance/audit/read.js';
@@ -10,6 +9,7 @@ import { auditLines, requestLines, requestsLines } from '../governance/format.js
 import { changeControlWarning } from '../governance/hooks.js';
 import { operatorIdentity } from '../governance/identity.js';
 import { requestRotation } from '../governance/request-rotation.js';
+import { RekeyError } from '../lib/errors.js';
 import { type GlobalOptions, openStack } from './context.js';
 import { printJson, printLines } from './output.js';
 

@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { renderInitConfig } from '../config/init.js';
 import { DEFAULT_CONFIG } from '../config/load.js';
-import { RekeyError } from '../core/errors.js';
-import { writeFileExclusive } from '../core/fsx.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
+import { RekeyError } from '../lib/errors.js';
+import { writeFileExclusive } from '../lib/fsx.js';
 import type { GlobalOptions } from './context.js';
 import { printJson, printLines } from './output.js';
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /**
  * The rekey command line. Parses arguments and dispatches to one file per command; this is the only
- * place that exits, mapping typed errors to the contract's exit codes (core/errors.ts).
+ * place that exits, mapping typed errors to the contract's exit codes (lib/errors.ts).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { TRIGGERS, type Trigger } from '../config/triggers.js';
-import { EXIT, exitCodeOf, RekeyError } from '../core/errors.js';
-import { color } from '../core/log.js';
-import { redactor, safeMessage } from '../core/redact.js';
+import { EXIT, exitCodeOf, RekeyError } from '../lib/errors.js';
+import { color } from '../lib/log.js';
+import { redactor, safeMessage } from '../lib/redact.js';
 import { registerGovernanceCommands } from './governance-commands.js';
 import { collect, list } from './options.js';
 import { jsonWasPrinted, printJson, setVerbose } from './output.js';

@@ -1,5 +1,5 @@
 /** Option parsers shared by the commands. */
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 
 /** `--only A,B --only C` → ['A', 'B', 'C']. */
 export const list = (v: string, prev: string[] = []): string[] => [

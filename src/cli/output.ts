@@ -1,6 +1,7 @@
 /** Data output: `--json` prints exactly one JSON document on stdout; humans get stderr. */
-import { redactor } from '../core/redact.js';
+
 import { isOutputLine } from '../deploy/run.js';
+import { redactor } from '../lib/redact.js';
 
 let printed = false;
 let verbose = false;

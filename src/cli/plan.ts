@@ -1,10 +1,10 @@
 /** `rekey plan`: the read-only preflight checks and the steps a rotation would take. Changes nothing. */
 import path from 'node:path';
 import type { Trigger } from '../config/schema.js';
-import { preflight } from '../core/engine.js';
-import { RekeyError } from '../core/errors.js';
-import { color } from '../core/log.js';
-import { silentProgress } from '../core/progress.js';
+import { preflight } from '../engine/engine.js';
+import { silentProgress } from '../engine/progress.js';
+import { RekeyError } from '../lib/errors.js';
+import { color } from '../lib/log.js';
 import { type GlobalOptions, openStack } from './context.js';
 import { printJson, printLines } from './output.js';
 

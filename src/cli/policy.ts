@@ -1,9 +1,9 @@
 /** Policy and observability commands: status, check, serve, schedule. */
 import { loadConfig, ms } from '../config/load.js';
-import { RekeyError } from '../core/errors.js';
-import { type Logger, log } from '../core/log.js';
-import { redactor } from '../core/redact.js';
-import { RotationControl } from '../core/run.js';
+import { RotationControl } from '../engine/run.js';
+import { RekeyError } from '../lib/errors.js';
+import { type Logger, log } from '../lib/log.js';
+import { redactor } from '../lib/redact.js';
 // Each command loads only what it needs (status must start fast: no prom-client, croner or age).
 import { evaluateCheck, githubAnnotations } from '../policy/check.js';
 import { readStatus } from '../policy/inputs.js';

@@ -2,10 +2,11 @@
  * Progress on stderr: a live step list on a TTY (phase, target, elapsed; redrawn in place), plain
  * lines otherwise (CI logs, pipes). Both go through the redactor.
  */
-import { formatDuration } from '../core/duration.js';
-import { color, useColor } from '../core/log.js';
-import type { Progress, StepOutcome } from '../core/progress.js';
-import { redactor } from '../core/redact.js';
+
+import type { Progress, StepOutcome } from '../engine/progress.js';
+import { formatDuration } from '../lib/duration.js';
+import { color, useColor } from '../lib/log.js';
+import { redactor } from '../lib/redact.js';
 
 interface Row {
   id: string;

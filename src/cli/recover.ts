@@ -1,6 +1,6 @@
 /** `rekey recover`: finish or undo an interrupted rotation (audited like the rotation itself). */
-import { recover } from '../core/recover.js';
-import { RotationControl } from '../core/run.js';
+import { recover } from '../engine/recover.js';
+import { RotationControl } from '../engine/run.js';
 import { governanceHooks } from '../governance/hooks.js';
 import { operatorIdentity } from '../governance/identity.js';
 import { confirm } from './confirm.js';

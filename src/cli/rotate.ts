@@ -1,8 +1,8 @@
 /** `rekey rotate`: the whole protocol under the lock, behind change control. */
 import type { Trigger } from '../config/schema.js';
 import type { RecordedTrigger } from '../config/triggers.js';
-import { rotate } from '../core/engine.js';
-import { RotationControl } from '../core/run.js';
+import { rotate } from '../engine/engine.js';
+import { RotationControl } from '../engine/run.js';
 import { governRotation } from '../governance/hooks.js';
 import { confirm } from './confirm.js';
 import { type GlobalOptions, openStack } from './context.js';

@@ -3,9 +3,10 @@
  * second is refused while the env file is being written, and otherwise exits at once, leaving the
  * journal for `rekey recover`.
  */
-import { writeErr } from '../core/log.js';
-import type { RotationControl } from '../core/run.js';
+
 import { haltCommands, killRunningCommands, runningCommands } from '../deploy/run.js';
+import type { RotationControl } from '../engine/run.js';
+import { writeErr } from '../lib/log.js';
 
 export interface InterruptOptions {
   /** Runs on the first signal instead of the default notice (the control is interrupted anyway). */

@@ -6,11 +6,11 @@
  * foothold that could not be checked is said, and does not fail.
  */
 import type { Trigger } from '../config/schema.js';
-import { valuesOf } from '../core/engine.js';
-import { RekeyError } from '../core/errors.js';
-import { footholdReport } from '../core/eviction.js';
-import { silentProgress } from '../core/progress.js';
+import { valuesOf } from '../engine/engine.js';
+import { footholdReport } from '../engine/eviction.js';
+import { silentProgress } from '../engine/progress.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
+import { RekeyError } from '../lib/errors.js';
 import { runChecks } from '../verify/index.js';
 import { renderTable } from '../verify/table.js';
 import { type GlobalOptions, openStack } from './context.js';

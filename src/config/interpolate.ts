@@ -2,7 +2,7 @@
  * `${NAME}` in any string of rekey.yaml takes NAME from the env file, then the process environment.
  * `$$` is a literal `$`. An unknown name is an error naming where it was used.
  */
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 
 const REF = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}/g;
 

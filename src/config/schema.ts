@@ -3,7 +3,7 @@
  * The JSON Schema in `schema/rekey.schema.json` is generated from this file (`npm run schema`).
  */
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { parseDuration } from '../lib/duration.js';
 
 import { TRIGGERS } from './triggers.js';
 

@@ -13,9 +13,9 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { RekeyError } from '../core/errors.js';
-import { ensurePrivateDir, readIfExists, writeFileExclusive } from '../core/fsx.js';
-import { sha256 } from '../core/hash.js';
+import { RekeyError } from '../lib/errors.js';
+import { ensurePrivateDir, readIfExists, writeFileExclusive } from '../lib/fsx.js';
+import { sha256 } from '../lib/hash.js';
 
 /** The file naming the stack that owns a state root (its env file's real path). */
 export const ROOT_OWNER_FILE = 'stack-env';

@@ -11,10 +11,10 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RekeyError } from '../core/errors.js';
-import { ensurePrivateDir, writeFileAtomic } from '../core/fsx.js';
-import { groupAlive } from '../core/process-alive.js';
-import { redactor } from '../core/redact.js';
+import { RekeyError } from '../lib/errors.js';
+import { ensurePrivateDir, writeFileAtomic } from '../lib/fsx.js';
+import { groupAlive } from '../lib/process-alive.js';
+import { redactor } from '../lib/redact.js';
 
 export interface CommandResult {
   readonly exitCode: number | null;

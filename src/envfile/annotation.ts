@@ -1,7 +1,7 @@
 /**
  * The playbook's `# LastSecretRotation: <when>` comment line, read and written in place.
  */
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 import type { EnvDocument } from './parse.js';
 
 export const ANNOTATION_PREFIX = '# LastSecretRotation:';

@@ -4,8 +4,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { RekeyError } from '../core/errors.js';
-import { ioError, resolveSymlink, writeFileExclusive } from '../core/fsx.js';
+import { RekeyError } from '../lib/errors.js';
+import { ioError, resolveSymlink, writeFileExclusive } from '../lib/fsx.js';
 
 /** Same-second backups get `-2`, `-3`, ... up to this. */
 const MAX_SUFFIX = 1000;

@@ -3,7 +3,7 @@
  * the annotation line is set; every other byte of the file stays as it was. The result is parsed
  * again before it is returned, so a file that would read back differently is never produced.
  */
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 import { findAnnotationLines, formatAnnotation } from './annotation.js';
 import { encodeQuoted, encodeValue } from './encode.js';
 import type { EnvDocument, EnvEntry } from './parse.js';

@@ -6,9 +6,9 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { RekeyError } from '../core/errors.js';
-import { ioError, writeFileAtomic } from '../core/fsx.js';
-import { log } from '../core/log.js';
+import { RekeyError } from '../lib/errors.js';
+import { ioError, writeFileAtomic } from '../lib/fsx.js';
+import { log } from '../lib/log.js';
 import type { EnvDocument } from './parse.js';
 import { parseEnv } from './parse.js';
 

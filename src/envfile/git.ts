@@ -4,9 +4,9 @@
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { RekeyError } from '../core/errors.js';
-import { resolveSymlink } from '../core/fsx.js';
-import { log } from '../core/log.js';
+import { RekeyError } from '../lib/errors.js';
+import { resolveSymlink } from '../lib/fsx.js';
+import { log } from '../lib/log.js';
 
 const GIT_TIMEOUT_MS = 15_000;
 

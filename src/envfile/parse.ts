@@ -37,7 +37,7 @@
  *
  * Errors name the source and the line, never a character of its content (a line may hold a secret).
  */
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 
 /** One `KEY=value` statement. */
 export interface EnvEntry {

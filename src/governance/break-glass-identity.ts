@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 import { signingKey } from './approvals/approve.js';
 import { signatureFingerprint, sshFindPrincipals, sshSign, sshVerify } from './approvals/ssh.js';
 import { type StackBinding, stackBinding } from './approvals/stack-id.js';

@@ -5,9 +5,9 @@
  */
 import os from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
-import { RekeyError } from '../core/errors.js';
-import type { JournalMeta } from '../core/journal.js';
-import type { Plan } from '../core/plan.js';
+import type { JournalMeta } from '../engine/journal.js';
+import type { Plan } from '../engine/plan.js';
+import { RekeyError } from '../lib/errors.js';
 import { createRequest } from './approvals/create.js';
 import { claimRequest, newRequestId } from './approvals/request.js';
 import { appendAudit } from './audit/append.js';

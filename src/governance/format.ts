@@ -1,5 +1,5 @@
 /** Human lines for the governance commands (pure: data in, lines out; the CLI prints them). */
-import { color } from '../core/log.js';
+import { color } from '../lib/log.js';
 import type { RequestOverview } from './approvals/index.js';
 import type { ChangeRequest } from './approvals/request.js';
 import type { ApprovalState } from './approvals/state.js';

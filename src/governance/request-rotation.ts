@@ -3,8 +3,8 @@
  * preflight, without touching any service), written as a change request.
  */
 import type { RequestTrigger } from '../config/triggers.js';
-import { preflight } from '../core/engine.js';
-import type { EngineDeps } from '../core/run.js';
+import { preflight } from '../engine/engine.js';
+import type { EngineDeps } from '../engine/run.js';
 import { createRequest } from './approvals/create.js';
 import type { ChangeRequest } from './approvals/request.js';
 import { approvalsConfig } from './approvals/state.js';

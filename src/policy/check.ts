@@ -4,7 +4,7 @@
  * soon, a failing rotation, a secret the scheduler gave up on), plus the GitHub Actions workflow
  * commands that show them as annotations.
  */
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 import { humanDuration } from './format.js';
 import type { SecretStatus, StatusReport } from './types.js';
 

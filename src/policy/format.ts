@@ -1,5 +1,5 @@
 /** Ages and durations for people: whole days from one day on (`95d`), finer below (`3h 12m`). */
-import { formatDuration } from '../core/duration.js';
+import { formatDuration } from '../lib/duration.js';
 
 const DAY = 86_400_000;
 

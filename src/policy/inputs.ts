@@ -5,10 +5,10 @@
  * show anything because one history file is torn would hide every overdue secret.
  */
 import type { StackConfig } from '../config/load.js';
-import { JournalStore } from '../core/journal.js';
-import { inspectLock } from '../core/lock.js';
-import { safeMessage } from '../core/redact.js';
+import { JournalStore } from '../engine/journal.js';
 import { readAnnotationOnly } from '../envfile/index.js';
+import { inspectLock } from '../lib/lock.js';
+import { safeMessage } from '../lib/redact.js';
 import { type ArchivedRotation, eventsFromAudit, eventsFromJournal, mergeEvents } from './events.js';
 import { FileCache } from './file-cache.js';
 import { type PendingNames, readPendingNames } from './pending.js';

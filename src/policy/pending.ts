@@ -5,8 +5,8 @@
  */
 import { promises as fs } from 'node:fs';
 import { type RecordedTrigger, recordedTrigger } from '../config/triggers.js';
-import { RekeyError } from '../core/errors.js';
-import { JOURNAL_VERSION } from '../core/journal.js';
+import { JOURNAL_VERSION } from '../engine/journal.js';
+import { RekeyError } from '../lib/errors.js';
 
 export interface PendingNames {
   readonly id: string;

@@ -3,7 +3,7 @@
  * maximum age (green, yellow when due soon, red when overdue; colour only where `color` paints, i.e.
  * on a TTY without NO_COLOR). Pure: lines in, no I/O.
  */
-import { color } from '../core/log.js';
+import { color } from '../lib/log.js';
 import type { CheckResult } from './check.js';
 import { humanDuration } from './format.js';
 import type { SecretState, SecretStatus, StatusReport } from './types.js';

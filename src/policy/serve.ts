@@ -4,7 +4,7 @@
  * env file's values (`serve-config.ts`), and of the env file and the backups only the annotation line
  * is read, once per file while it is unchanged (`file-cache.ts`).
  */
-import type { Logger } from '../core/log.js';
+import type { Logger } from '../lib/log.js';
 import { FileCache } from './file-cache.js';
 import { readPolicyInputs, statusConfigOf } from './inputs.js';
 import { buildRegistry } from './metrics.js';

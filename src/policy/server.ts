@@ -7,9 +7,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RekeyError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
-import { redactor, safeMessage } from '../core/redact.js';
+import { RekeyError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { redactor, safeMessage } from '../lib/redact.js';
 
 export { DEFAULT_HOST, DEFAULT_PORT } from './server-defaults.js';
 

@@ -4,10 +4,10 @@
  * (`outstandingApprovals`). Policy reads governance only through this file.
  */
 import type { LoadedConfig, StackConfig } from '../config/load.js';
-import { RekeyError } from '../core/errors.js';
 import { outstandingApprovals as governanceOutstanding } from '../governance/approvals/index.js';
 import { auditFileOf, readAuditLog, stackRecords } from '../governance/audit/index.js';
 import type { AuditRecord } from '../governance/audit/types.js';
+import { RekeyError } from '../lib/errors.js';
 import type { OutstandingApproval } from './types.js';
 
 /**

@@ -1,6 +1,6 @@
 /** Session invalidation configured under `sessions:`. */
 import type { ParsedConfig, SecretConfigOf } from '../config/schema.js';
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 import { type RedisSessionsOptions, redisSessions } from './redis.js';
 import type { SessionInvalidator } from './types.js';
 

@@ -17,7 +17,7 @@
  * read as bytes, so binary keys are purged too, either way.
  */
 import { ErrorReply } from 'redis';
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 import type { RedisConn } from '../targets/redis/connect.js';
 
 /** Server time one scripted call may spend before it returns (µs); a SCAN step may overrun it. */

@@ -7,7 +7,7 @@
  * It connects with the env file's value AFTER the commit, so with the new password.
  */
 import type { ParsedConfig, SecretConfigOf } from '../config/schema.js';
-import { RekeyError } from '../core/errors.js';
+import { RekeyError } from '../lib/errors.js';
 import { type RedisConn, type RedisEndpoint, toRekeyError, withRedis } from '../targets/redis/connect.js';
 import type { TargetContext } from '../targets/types.js';
 import { type PurgeProgress, purgePattern } from './redis-purge.js';

@@ -1,6 +1,6 @@
 /** How new values of each secret type are generated (defaults and per-secret `length`/`alphabet`). */
 import type { SecretConfig } from '../config/schema.js';
-import { ALPHANUMERIC, type GenerateSpec, validateSpec } from '../core/generate.js';
+import { ALPHANUMERIC, type GenerateSpec, validateSpec } from '../lib/generate.js';
 
 const DEFAULT_BYTES: Partial<Record<SecretConfig['type'], number>> = { jwt: 64, 'api-key': 32 };
 

@@ -11,7 +11,7 @@
  * changing anything), and never retries a rejected password in a loop (Grafana locks users out).
  */
 import type { Trigger } from '../config/schema.js';
-import type { Logger } from '../core/log.js';
+import type { Logger } from '../lib/log.js';
 
 export type Values = Readonly<Record<string, string>>;
 

@@ -3,7 +3,7 @@
  * and optional text, retried with backoff until a deadline, two consecutive successes required.
  */
 import type { VerifyCheck } from '../config/schema.js';
-import { safeMessage } from '../core/redact.js';
+import { safeMessage } from '../lib/redact.js';
 import type { CheckResult } from '../targets/types.js';
 import { type RetryPolicy, retryUntil } from './retry.js';
 

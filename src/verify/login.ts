@@ -3,7 +3,7 @@
  * verifies with the NEW JWT secret (jose), proving the app signs with what the env file holds.
  */
 import type { VerifyCheck } from '../config/schema.js';
-import { safeMessage } from '../core/redact.js';
+import { safeMessage } from '../lib/redact.js';
 import type { CheckResult } from '../targets/types.js';
 import { type CheckTiming, describeFetchError } from './http.js';
 import { retryUntil } from './retry.js';

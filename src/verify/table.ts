@@ -1,5 +1,5 @@
 /** Renders the validation table for humans (stderr) in the playbook's shape: Check | Result | Expected. */
-import { color } from '../core/log.js';
+import { color } from '../lib/log.js';
 import type { CheckResult } from '../targets/types.js';
 
 /**

@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type GrafanaStandIn, startGrafanaStandIn } from '../../demo/grafana/standin.js';
-import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { type CliResult, startCli } from '../engine/stack.js';
 import { record, targetOf } from '../helpers/resilience.js';
 

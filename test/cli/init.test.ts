@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { CLI } from '../engine/stack.js';
 
 let dirs: string[] = [];

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rekeyJsonSchema } from '../../src/config/json-schema.js';
 import { loadConfig } from '../../src/config/load.js';
-import { isRekeyError, type RekeyError } from '../../src/core/errors.js';
-import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
+import { isRekeyError, type RekeyError } from '../../src/lib/errors.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { captureStderr } from '../envfile/helpers.js';
 
 let dirs: string[] = [];

@@ -9,7 +9,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { processStarted, stopScript } from '../../demo/stack-setup.js';
-import { makeOwnedDir } from '../../src/core/owned-dir.js';
+import { makeOwnedDir } from '../../src/lib/owned-dir.js';
 import { CLI } from '../engine/stack.js';
 import { canaryTmp } from '../helpers/canary-tmp.js';
 import { record } from '../helpers/resilience.js';

@@ -5,9 +5,9 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { processStart } from '../../src/core/process-alive.js';
-import { redactor } from '../../src/core/redact.js';
 import { runCommand, settleLeftOver } from '../../src/deploy/run.js';
+import { processStart } from '../../src/lib/process-alive.js';
+import { redactor } from '../../src/lib/redact.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('runCommand output', () => {

@@ -1,6 +1,6 @@
 /**
  * The crash matrix's points, from the protocol itself: the steps `rekey plan --json` lists for a test
- * stack, each at its two boundaries (`<step>@begin`, `<step>@end`: src/core/faults.ts). A step added to
+ * stack, each at its two boundaries (`<step>@begin`, `<step>@end`: src/lib/faults.ts). A step added to
  * the protocol is crashed at by the matrices as soon as the plan has it.
  */
 import type { CliResult } from './stack.js';

@@ -3,7 +3,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { installInterruptHandler } from '../../src/cli/signals.js';
-import { RotationControl } from '../../src/core/run.js';
+import { RotationControl } from '../../src/engine/run.js';
 import { ENV_TEXT, useStacks } from './stack.js';
 
 const stack = useStacks();

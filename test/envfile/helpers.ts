@@ -1,8 +1,8 @@
 /** Shared helpers for the env-file tests: real temp dirs removed after each test, captured stderr. */
 import { expect, onTestFinished, vi } from 'vitest';
-import { RekeyError } from '../../src/core/errors.js';
-import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
 import type { EnvDocument } from '../../src/envfile/index.js';
+import { RekeyError } from '../../src/lib/errors.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 
 /** A fresh directory under the OS temp dir, removed when the current test ends. */
 export async function tempDir(): Promise<string> {

@@ -290,8 +290,8 @@ describe('the approvals lock', () => {
     track(s);
     const r = await s.request();
     // This test process holds the request's lock (found the way approve finds it).
-    const { acquireLock } = await import('../../src/core/lock.js');
-    const { sha256 } = await import('../../src/core/hash.js');
+    const { acquireLock } = await import('../../src/lib/lock.js');
+    const { sha256 } = await import('../../src/lib/hash.js');
     const lockDir = path.join(s.stateDir, 'locks', `request-${sha256(s.requestFile(r.id)).slice(0, 16)}`);
     const lock = await acquireLock(lockDir, 'approve');
     try {

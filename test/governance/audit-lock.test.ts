@@ -11,9 +11,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { lockPath } from '../../src/core/lock.js';
 import { appendAudit, auditLockDir } from '../../src/governance/audit/append.js';
 import { auditPaths } from '../../src/governance/audit/read.js';
+import { lockPath } from '../../src/lib/lock.js';
 import { useStacks } from '../engine/stack.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -30,7 +30,7 @@ describe('audit append lock', () => {
       [
         '--input-type=module',
         '-e',
-        `import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'dist/src/core/lock.js'))};
+        `import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'dist/src/lib/lock.js'))};
 await acquireLock(${JSON.stringify(lockDir)}, 'audit append');
 process.stdout.write('held\\n');
 setInterval(() => {}, 1000);`,

@@ -11,7 +11,7 @@ import { afterEach, expect } from 'vitest';
 import { openStack } from '../../src/cli/context.js';
 import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
 import type { RequestTrigger } from '../../src/config/triggers.js';
-import { silentProgress } from '../../src/core/progress.js';
+import { silentProgress } from '../../src/engine/progress.js';
 import { approveRequest } from '../../src/governance/approvals/index.js';
 import type { ChangeRequest } from '../../src/governance/approvals/request.js';
 import { approvalMessage } from '../../src/governance/approvals/ssh.js';

@@ -7,7 +7,7 @@ import {
   type GrafanaStandInOptions,
   startGrafanaStandIn,
 } from '../../demo/grafana/standin.js';
-import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 
 /** A clock the test moves by hand. */
 export interface FakeClock {

@@ -2,12 +2,12 @@
  * Private temp folders with a canary file in each, for the tests that check a cleanup removes only
  * what it created: point TMPDIR (and REKEY_STACK_TMPDIR) at them, run the code, then assert the
  * canaries survived and nothing else was left behind. The folders themselves are marked (see
- * src/core/owned-dir.ts), so even a cleanup that wrongly removed "the temp folder" hits only them.
+ * src/lib/owned-dir.ts), so even a cleanup that wrongly removed "the temp folder" hits only them.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeOwnedDir, OWNED_MARKER, removeOwnedDir } from '../../src/core/owned-dir.js';
+import { makeOwnedDir, OWNED_MARKER, removeOwnedDir } from '../../src/lib/owned-dir.js';
 
 export const CANARY = 'canary-do-not-delete';
 

@@ -2,7 +2,7 @@
  * The forms a leaked secret takes, for the canary scans: the value, URL-encoded, hex (both cases),
  * base64 (standard and URL-safe alphabets, the secret at byte offset 0, 1 or 2 of a longer encoded
  * buffer: the characters that depend on the secret alone), and, for a secret of 16 characters or
- * more, any 8 consecutive characters of it. Written apart from src/core/redact.ts on purpose: the
+ * more, any 8 consecutive characters of it. Written apart from src/lib/redact.ts on purpose: the
  * scans must not share the redactor's idea of what a leak is.
  */
 

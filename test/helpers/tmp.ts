@@ -1,7 +1,7 @@
 /** Temp dirs that clean up after themselves. */
 import { readdir } from 'node:fs/promises';
 import { afterAll, onTestFinished } from 'vitest';
-import { makeOwnedDir, OWNED_MARKER, removeOwnedDir, removeOwnedDirSync } from '../../src/core/owned-dir.js';
+import { makeOwnedDir, OWNED_MARKER, removeOwnedDir, removeOwnedDirSync } from '../../src/lib/owned-dir.js';
 
 /** Dirs made outside a test (in a hook): removed after the file's tests, or at exit at the latest. */
 const pending = new Set<string>();
@@ -21,7 +21,7 @@ process.once('exit', () => {
 });
 
 /**
- * Creates a new temp dir (marked: see src/core/owned-dir.ts, its `.rekey-owned` file is the only
+ * Creates a new temp dir (marked: see src/lib/owned-dir.ts, its `.rekey-owned` file is the only
  * thing in it at first), removed when the current test finishes; called from a hook (beforeAll,
  * beforeEach), removed after the file's last test.
  *

@@ -6,8 +6,8 @@ import { type GrafanaStandIn, startGrafanaStandIn } from '../../demo/grafana/sta
 import { type PostgresServer, startPostgres } from '../../demo/stack/postgres.js';
 import { createLoginRole } from '../../demo/stack/postgres-roles.js';
 import { type RedisServer, startRedis } from '../../demo/stack/redis.js';
-import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
 import { envValues, parseEnv } from '../../src/envfile/index.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { type CliResult, startCli } from '../engine/stack.js';
 
 export const INITIAL = {

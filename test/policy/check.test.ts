@@ -1,6 +1,6 @@
 /** `rekey check` in pure code: which findings fail, which warn, and the GitHub annotations. */
 import { describe, expect, it } from 'vitest';
-import { isRekeyError } from '../../src/core/errors.js';
+import { isRekeyError } from '../../src/lib/errors.js';
 import { evaluateCheck, githubAnnotations } from '../../src/policy/check.js';
 import { computeStatus } from '../../src/policy/status.js';
 import { ago, event, inputs, NOW, SECRETS, statusConfig } from './helpers.js';

@@ -1,7 +1,7 @@
 /** The Prometheus exposition built from a report and events (pure), and the server's access rules. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { isRekeyError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/log.js';
+import { isRekeyError } from '../../src/lib/errors.js';
+import { silentLogger } from '../../src/lib/log.js';
 import { buildRegistry } from '../../src/policy/metrics.js';
 import {
   assertExposureAllowed,

@@ -8,9 +8,9 @@ import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isRekeyError } from '../../src/core/errors.js';
-import { lockPath } from '../../src/core/lock.js';
-import { silentLogger } from '../../src/core/log.js';
+import { isRekeyError } from '../../src/lib/errors.js';
+import { lockPath } from '../../src/lib/lock.js';
+import { silentLogger } from '../../src/lib/log.js';
 import { Scheduler } from '../../src/policy/schedule/scheduler.js';
 import { ScheduleStore } from '../../src/policy/schedule/store.js';
 import { allowedUnattendedTypes } from '../../src/policy/schedule/unattended.js';
@@ -100,7 +100,7 @@ describe('schedule.json updates', { timeout: 120_000 }, () => {
       [
         '--input-type=module',
         '-e',
-        `import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'dist/src/core/lock.js'))};
+        `import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'dist/src/lib/lock.js'))};
 await acquireLock(${JSON.stringify(store.lockDir)}, 'schedule');
 process.stdout.write('held\\n');
 setInterval(() => {}, 1000);`,

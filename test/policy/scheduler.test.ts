@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SecretConfig } from '../../src/config/schema.js';
-import { isRekeyError, RekeyError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/log.js';
+import { isRekeyError, RekeyError } from '../../src/lib/errors.js';
+import { silentLogger } from '../../src/lib/log.js';
 import type { Clock } from '../../src/policy/schedule/clock.js';
 import { type AttemptResult, Scheduler, type ScheduleSettings } from '../../src/policy/schedule/scheduler.js';
 import { ScheduleStore } from '../../src/policy/schedule/store.js';

@@ -7,7 +7,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildPlan, type PlanSecret } from '../../src/core/plan.js';
+import { buildPlan, type PlanSecret } from '../../src/engine/plan.js';
 import type { SecretStatus } from '../../src/policy/types.js';
 import { INITIAL, type Stack, useStacks } from '../engine/stack.js';
 

@@ -5,8 +5,8 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ParsedConfig, SecretConfigOf } from '../../src/config/schema.js';
-import { isRekeyError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/log.js';
+import { isRekeyError } from '../../src/lib/errors.js';
+import { silentLogger } from '../../src/lib/log.js';
 import { createSessions, type PurgeProgress } from '../../src/sessions/index.js';
 import { redisSessions } from '../../src/sessions/redis.js';
 import type { TargetContext } from '../../src/targets/types.js';

@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type LoadedConfig, ms } from '../../config/load.js';
-import { RekeyError } from '../../core/errors.js';
-import { sha256 } from '../../core/hash.js';
-import { withLock } from '../../core/lock-wait.js';
+import { RekeyError } from '../../lib/errors.js';
+import { sha256 } from '../../lib/hash.js';
+import { withLock } from '../../lib/lock-wait.js';
 import { appendAudit } from '../audit/append.js';
 import { auditPaths } from '../audit/read.js';
 import {
@@ -212,7 +212,7 @@ export async function approveRequest(
 }
 
 /**
- * The lock of one request file (src/core/lock.ts: holder pid + start time, taken over only from a
+ * The lock of one request file (src/lib/lock.ts: holder pid + start time, taken over only from a
  * dead holder), in the stack's state directory whether the request is there or a copy elsewhere.
  */
 function requestLockDir(loaded: LoadedConfig, file: string): string {

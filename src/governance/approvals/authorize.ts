@@ -8,7 +8,7 @@
 import os from 'node:os';
 import { type LoadedConfig, ms } from '../../config/load.js';
 import type { RequestTrigger } from '../../config/triggers.js';
-import { RekeyError } from '../../core/errors.js';
+import { RekeyError } from '../../lib/errors.js';
 import {
   type ChangeRequest,
   claimRequest,

@@ -1,7 +1,7 @@
 /** `rekey request`: a new change request, recorded in the audit log. */
 import { type LoadedConfig, ms } from '../../config/load.js';
 import type { RequestTrigger } from '../../config/triggers.js';
-import { redactor } from '../../core/redact.js';
+import { redactor } from '../../lib/redact.js';
 import { appendAudit } from '../audit/append.js';
 import { auditPaths } from '../audit/read.js';
 import { fingerprintSecrets } from '../audit/secrets.js';

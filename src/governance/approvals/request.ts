@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { LoadedConfig } from '../../config/load.js';
 import { claimStackState } from '../../config/stack-state.js';
 import { REQUEST_TRIGGERS } from '../../config/triggers.js';
-import { RekeyError } from '../../core/errors.js';
+import { RekeyError } from '../../lib/errors.js';
 import {
   ensurePrivateDir,
   ioError,
@@ -19,8 +19,8 @@ import {
   removeDurably,
   writeFileAtomic,
   writeFileExclusive,
-} from '../../core/fsx.js';
-import { sha256 } from '../../core/hash.js';
+} from '../../lib/fsx.js';
+import { sha256 } from '../../lib/hash.js';
 
 export const REQUEST_VERSION = 1;
 

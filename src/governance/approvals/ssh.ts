@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { RekeyError } from '../../core/errors.js';
-import { makeOwnedDir, removeOwnedDir } from '../../core/owned-dir.js';
+import { RekeyError } from '../../lib/errors.js';
+import { makeOwnedDir, removeOwnedDir } from '../../lib/owned-dir.js';
 
 /** The signature namespace of rekey approvals (`ssh-keygen -n`). */
 export const NAMESPACE = 'rekey';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
 import { claimStackState } from '../../config/stack-state.js';
-import { ensurePrivateDir, readIfExists, writeFileExclusive } from '../../core/fsx.js';
+import { ensurePrivateDir, readIfExists, writeFileExclusive } from '../../lib/fsx.js';
 
 export interface StackBinding {
   readonly stackId: string;

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
 import type { ParsedConfig } from '../../config/schema.js';
-import { RekeyError } from '../../core/errors.js';
+import { RekeyError } from '../../lib/errors.js';
 import { type ChangeRequest, requestDigest } from './request.js';
 import {
   approvalMessage,

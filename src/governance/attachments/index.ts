@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { RekeyError } from '../../core/errors.js';
+import { RekeyError } from '../../lib/errors.js';
 import { countFindings, type ReportFormat } from './reports.js';
 
 export type { ReportFindings, ReportFormat } from './reports.js';

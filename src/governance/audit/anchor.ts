@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
-import { ioError, readIfExists } from '../../core/fsx.js';
+import { ioError, readIfExists } from '../../lib/fsx.js';
 import type { ChainHead } from './chain.js';
 import { logLines } from './chain.js';
 

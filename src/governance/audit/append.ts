@@ -8,10 +8,10 @@
 import { constants, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensurePrivateDir, fsyncDir, ioError, readIfExists, writeFileAtomic } from '../../core/fsx.js';
-import { withLock } from '../../core/lock-wait.js';
-import { log } from '../../core/log.js';
-import { redactor, safeMessage } from '../../core/redact.js';
+import { ensurePrivateDir, fsyncDir, ioError, readIfExists, writeFileAtomic } from '../../lib/fsx.js';
+import { withLock } from '../../lib/lock-wait.js';
+import { log } from '../../lib/log.js';
+import { redactor, safeMessage } from '../../lib/redact.js';
 import { type AnchorTarget, writeAnchor } from './anchor.js';
 import { type ChainHead, headMatches, lineHash, logLines } from './chain.js';
 import { auditKey, auditKeyAt } from './key.js';

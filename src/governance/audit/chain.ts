@@ -3,7 +3,7 @@
  * before it, and the chain head (`<stateDir>/audit-head`: seq and hash of the last line) pins the
  * tail. Verifying needs nothing but the log's text and the head.
  */
-import { sha256 } from '../../core/hash.js';
+import { sha256 } from '../../lib/hash.js';
 import { hasMac, headMac, macValid, same } from './mac.js';
 import { GENESIS } from './types.js';
 

@@ -5,8 +5,8 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import type { LoadedConfig } from '../../config/load.js';
-import { RekeyError } from '../../core/errors.js';
 import { envValues, readEnvFile } from '../../envfile/index.js';
+import { RekeyError } from '../../lib/errors.js';
 import { auditKeyFileOf, fingerprint, readAuditKeyAt } from './key.js';
 import { auditFileOf, readAuditLog } from './read.js';
 import { stackRecords } from './stack.js';

@@ -9,8 +9,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
-import { RekeyError } from '../../core/errors.js';
-import { ensurePrivateDir, ioError, writeFileExclusive } from '../../core/fsx.js';
+import { RekeyError } from '../../lib/errors.js';
+import { ensurePrivateDir, ioError, writeFileExclusive } from '../../lib/fsx.js';
 
 const KEY_BYTES = 32;
 

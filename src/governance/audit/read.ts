@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
-import { readIfExists } from '../../core/fsx.js';
+import { readIfExists } from '../../lib/fsx.js';
 import { anchorFile, anchorOf, readAnchorFile } from './anchor.js';
 import type { AuditPaths } from './append.js';
 import { readHead } from './append.js';

@@ -6,7 +6,7 @@
  * the install that wrote it).
  */
 import type { StackConfig } from '../../config/load.js';
-import { JournalStore } from '../../core/journal.js';
+import { JournalStore } from '../../engine/journal.js';
 import type { AuditRecord } from './types.js';
 
 /**

@@ -3,8 +3,8 @@
  * standing approval recorded in the journal meta and the audit record (`unattended: true`).
  */
 import os from 'node:os';
-import { rotate } from '../../core/engine.js';
-import type { EngineDeps } from '../../core/run.js';
+import { rotate } from '../../engine/engine.js';
+import type { EngineDeps } from '../../engine/run.js';
 import { governRotation } from '../../governance/hooks.js';
 import type { RotateOne } from './scheduler.js';
 

@@ -14,9 +14,9 @@
 import { Cron } from 'croner';
 import { ms } from '../../config/load.js';
 import type { ParsedConfig, SecretType } from '../../config/schema.js';
-import { EXIT, exitCodeOf, RekeyError } from '../../core/errors.js';
-import type { Logger } from '../../core/log.js';
-import { safeMessage } from '../../core/redact.js';
+import { EXIT, exitCodeOf, RekeyError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import { safeMessage } from '../../lib/redact.js';
 import type { AttentionKind, ScheduleFile, SecretStatus, StatusReport } from '../types.js';
 import { type Clock, sleepUntil } from './clock.js';
 import type { ScheduleStore } from './store.js';

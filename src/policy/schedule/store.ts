@@ -6,9 +6,9 @@
  * over), so `rekey schedule --clear` racing the daemon never loses either update.
  */
 import path from 'node:path';
-import { RekeyError } from '../../core/errors.js';
-import { ensurePrivateDir, readIfExists, writeFileAtomic } from '../../core/fsx.js';
-import { type WaitOptions, withLock } from '../../core/lock-wait.js';
+import { RekeyError } from '../../lib/errors.js';
+import { ensurePrivateDir, readIfExists, writeFileAtomic } from '../../lib/fsx.js';
+import { type WaitOptions, withLock } from '../../lib/lock-wait.js';
 import type { ScheduleFile } from '../types.js';
 
 export const SCHEDULE_FILE = 'schedule.json';

@@ -6,7 +6,7 @@
  * visible where the service is defined (the systemd unit), not only in the config.
  */
 import { SECRET_TYPES, type SecretConfig, type SecretType } from '../../config/schema.js';
-import { RekeyError } from '../../core/errors.js';
+import { RekeyError } from '../../lib/errors.js';
 
 export const DEFAULT_UNATTENDED_TYPES: readonly SecretType[] = ['postgres', 'redis'];
 

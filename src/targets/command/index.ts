@@ -10,9 +10,9 @@
 
 import { ms } from '../../config/load.js';
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
-import { RekeyError } from '../../core/errors.js';
-import { generate } from '../../core/generate.js';
 import { lastLines, runCommand } from '../../deploy/run.js';
+import { RekeyError } from '../../lib/errors.js';
+import { generate } from '../../lib/generate.js';
 import { specFor } from '../spec.js';
 import type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from '../types.js';
 

@@ -5,8 +5,8 @@
  * working, and is emptied at once on `--trigger compromise`.
  */
 import type { SecretConfig, Trigger } from '../../config/schema.js';
-import { RekeyError } from '../../core/errors.js';
-import { generate } from '../../core/generate.js';
+import { RekeyError } from '../../lib/errors.js';
+import { generate } from '../../lib/generate.js';
 import { specFor } from '../spec.js';
 import type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from '../types.js';
 

@@ -4,7 +4,7 @@
  * to do. A locked-out user gets exactly the same 401 as a wrong password, so every "rejected" message
  * names both possibilities.
  */
-import { RekeyError } from '../../core/errors.js';
+import { RekeyError } from '../../lib/errors.js';
 import type { GrafanaEndpoint } from './endpoint.js';
 import type { Answer } from './http.js';
 

@@ -4,7 +4,7 @@
  * access logs): a URL carrying a user or password is refused, and the password travels only in the
  * `Authorization` header.
  */
-import { RekeyError } from '../../core/errors.js';
+import { RekeyError } from '../../lib/errors.js';
 
 /** The parsed `url` and `user` of a `type: grafana` secret. */
 export interface GrafanaEndpoint {

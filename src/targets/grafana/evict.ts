@@ -14,8 +14,8 @@
  * with the password Grafana has just accepted (no failed login is ever spent here).
  */
 import path from 'node:path';
-import { readIfExists, writeFileAtomic } from '../../core/fsx.js';
-import { safeMessage } from '../../core/redact.js';
+import { readIfExists, writeFileAtomic } from '../../lib/fsx.js';
+import { safeMessage } from '../../lib/redact.js';
 import type { EvictionFinding, TargetContext } from '../types.js';
 import type { GrafanaEndpoint } from './endpoint.js';
 import { type Answer, type Call, send } from './http.js';

@@ -4,8 +4,8 @@
  * another address). Transport failures become ERR_TARGET_UNREACHABLE; answers are returned as they
  * came, for the caller to judge (answers.ts).
  */
-import { RekeyError } from '../../core/errors.js';
-import { safeMessage } from '../../core/redact.js';
+import { RekeyError } from '../../lib/errors.js';
+import { safeMessage } from '../../lib/redact.js';
 import type { GrafanaEndpoint } from './endpoint.js';
 
 export const REQUEST_TIMEOUT_MS = 5_000;

@@ -19,8 +19,8 @@
  * previous rotation (evict.ts). `verify` never probes the old password (see there).
  */
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
-import { RekeyError } from '../../core/errors.js';
-import { generate } from '../../core/generate.js';
+import { RekeyError } from '../../lib/errors.js';
+import { generate } from '../../lib/generate.js';
 import { specFor } from '../spec.js';
 import type {
   CheckResult,

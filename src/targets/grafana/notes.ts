@@ -1,5 +1,5 @@
 /** What `rekey plan` says about a Grafana target: the actions (describe) and the notes (inspect). No I/O. */
-import type { GenerateSpec } from '../../core/generate.js';
+import type { GenerateSpec } from '../../lib/generate.js';
 import type { PlanNote } from '../types.js';
 import { type GrafanaEndpoint, isLoopback } from './endpoint.js';
 

@@ -11,8 +11,8 @@
  */
 import pg from 'pg';
 import type { Trigger } from '../../config/schema.js';
-import { RekeyError } from '../../core/errors.js';
-import { generate } from '../../core/generate.js';
+import { RekeyError } from '../../lib/errors.js';
+import { generate } from '../../lib/generate.js';
 import type { PlanNote, TargetContext, TargetDescription, Values } from '../types.js';
 import {
   endSessions,

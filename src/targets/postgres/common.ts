@@ -3,9 +3,9 @@
  * check, the validation-table rows and ending the sessions of a retired credential.
  */
 import type { SecretConfigOf } from '../../config/schema.js';
-import { isRekeyError, RekeyError } from '../../core/errors.js';
-import type { GenerateSpec } from '../../core/generate.js';
-import { safeMessage } from '../../core/redact.js';
+import { isRekeyError, RekeyError } from '../../lib/errors.js';
+import type { GenerateSpec } from '../../lib/generate.js';
+import { safeMessage } from '../../lib/redact.js';
 import type { CheckResult, Target, TargetContext, Values } from '../types.js';
 import { type Connector, type Login, pgFailure } from './connect.js';
 import type { RoleInfo, SessionInfo } from './roles.js';

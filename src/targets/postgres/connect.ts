@@ -6,8 +6,8 @@
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import type { SecretConfigOf } from '../../config/schema.js';
-import { RekeyError } from '../../core/errors.js';
-import { safeMessage } from '../../core/redact.js';
+import { RekeyError } from '../../lib/errors.js';
+import { safeMessage } from '../../lib/redact.js';
 import type { TargetContext } from '../types.js';
 
 export type SslMode = NonNullable<SecretConfigOf<'postgres'>['sslmode']>;

@@ -19,8 +19,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type pg from 'pg';
-import { readIfExists, writeFileAtomic } from '../../core/fsx.js';
-import { safeMessage } from '../../core/redact.js';
+import { readIfExists, writeFileAtomic } from '../../lib/fsx.js';
+import { safeMessage } from '../../lib/redact.js';
 import type { EvictionFinding, TargetContext } from '../types.js';
 import { type Connector, errorCode, type Login } from './connect.js';
 

@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import type { SecretConfigOf } from '../../config/schema.js';
-import { RekeyError } from '../../core/errors.js';
+import { RekeyError } from '../../lib/errors.js';
 import { specFor } from '../spec.js';
 import type { EvictionFinding, Target, Values } from '../types.js';
 import { type AlternatingConfig, alternatingStrategy } from './alternating.js';

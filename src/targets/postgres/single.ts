@@ -9,8 +9,8 @@
  * but not its own VALID UNTIL without CREATEROLE or superuser).
  */
 import type { Trigger } from '../../config/schema.js';
-import { isRekeyError, RekeyError } from '../../core/errors.js';
-import { generate } from '../../core/generate.js';
+import { isRekeyError, RekeyError } from '../../lib/errors.js';
+import { generate } from '../../lib/generate.js';
 import type { PlanNote, TargetContext, TargetDescription, Values } from '../types.js';
 import {
   endSessions,

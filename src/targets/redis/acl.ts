@@ -5,7 +5,7 @@
  * checks whether it is already done.
  */
 import { createHash } from 'node:crypto';
-import { RekeyError } from '../../core/errors.js';
+import { RekeyError } from '../../lib/errors.js';
 import { type RedisConn, type RedisEndpoint, where } from './connect.js';
 
 /**

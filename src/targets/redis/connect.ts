@@ -4,8 +4,8 @@
  * destroyed afterwards. Driver failures become {@link RekeyError}s with redacted one-line messages.
  */
 import { createClient, ErrorReply, RESP_TYPES } from 'redis';
-import { RekeyError } from '../../core/errors.js';
-import { safeMessage } from '../../core/redact.js';
+import { RekeyError } from '../../lib/errors.js';
+import { safeMessage } from '../../lib/redact.js';
 
 /** Where and as whom to connect (from a `type: redis` secret). */
 export interface RedisEndpoint {

@@ -13,8 +13,8 @@
  * Statuses are honest: 'reported' (found, left), 'clean' (checked, none), 'unchecked' (with why).
  */
 import path from 'node:path';
-import { readIfExists, writeFileAtomic } from '../../core/fsx.js';
-import { safeMessage } from '../../core/redact.js';
+import { readIfExists, writeFileAtomic } from '../../lib/fsx.js';
+import { safeMessage } from '../../lib/redact.js';
 import type { EvictionFinding } from '../types.js';
 import { aclHash, getUser } from './acl.js';
 import { classify, describeDriverError, type RedisConn, type RedisEndpoint } from './connect.js';

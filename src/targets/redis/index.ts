@@ -14,9 +14,9 @@
  * (so a re-run after a crash or a restart finds its way in).
  */
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
-import { RekeyError } from '../../core/errors.js';
-import { generate } from '../../core/generate.js';
-import { safeMessage } from '../../core/redact.js';
+import { RekeyError } from '../../lib/errors.js';
+import { generate } from '../../lib/generate.js';
+import { safeMessage } from '../../lib/redact.js';
 import { specFor } from '../spec.js';
 import type {
   CheckResult,

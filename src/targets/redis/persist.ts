@@ -11,7 +11,7 @@
  */
 import { MultiErrorReply } from 'redis';
 import type { SecretConfigOf } from '../../config/schema.js';
-import { RekeyError } from '../../core/errors.js';
+import { RekeyError } from '../../lib/errors.js';
 import { getUser } from './acl.js';
 import { describeDriverError, type RedisConn, type RedisEndpoint, toRekeyError, where } from './connect.js';
 

@@ -2,7 +2,7 @@
  * The "Redis Auth" check (DESIGN.md validation table): a NEW connection, AUTH + PING → PONG; and,
  * once the old password is retired, the same with it → WRONGPASS.
  */
-import { RekeyError } from '../../core/errors.js';
+import { RekeyError } from '../../lib/errors.js';
 import type { CheckResult } from '../types.js';
 import { classify, type RedisConn, type RedisEndpoint, toRekeyError, withRedis } from './connect.js';
 

@@ -9,7 +9,7 @@ import { chmod, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { GrafanaStandIn } from '../../../demo/grafana/standin.js';
-import { silentLogger } from '../../../src/core/log.js';
+import { silentLogger } from '../../../src/lib/log.js';
 import { grafanaTarget } from '../../../src/targets/grafana/index.js';
 import type { TargetContext } from '../../../src/targets/types.js';
 import { tempDir } from '../../helpers/tmp.js';

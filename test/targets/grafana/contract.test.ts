@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { RekeyError } from '../../../src/core/errors.js';
+import { RekeyError } from '../../../src/lib/errors.js';
 import { STRONG_ALPHABET } from '../../../src/targets/grafana/answers.js';
 import { isLoopback } from '../../../src/targets/grafana/endpoint.js';
 import { ctx, FIRST, failuresDuring, KEY, rawServer, standIn, targetFor, vals } from './helpers.js';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { RekeyError } from '../../../src/core/errors.js';
+import { RekeyError } from '../../../src/lib/errors.js';
 import { changeRefused, STRONG_ALPHABET } from '../../../src/targets/grafana/answers.js';
 import { endpointOf } from '../../../src/targets/grafana/endpoint.js';
 import { send } from '../../../src/targets/grafana/http.js';

@@ -13,7 +13,7 @@ import {
   startGrafanaStandIn,
 } from '../../../demo/grafana/standin.js';
 import { type SecretConfigOf, secretSchema } from '../../../src/config/schema.js';
-import { silentLogger } from '../../../src/core/log.js';
+import { silentLogger } from '../../../src/lib/log.js';
 import { type GrafanaTargetOptions, grafanaTarget } from '../../../src/targets/grafana/index.js';
 import type { Target, TargetContext, Values } from '../../../src/targets/types.js';
 import { tempDir } from '../../helpers/tmp.js';

@@ -2,8 +2,8 @@
  * Driver errors → RekeyError codes, with one-line redacted messages (no server needed).
  */
 import { describe, expect, it } from 'vitest';
-import { RekeyError } from '../../../src/core/errors.js';
-import { redactor } from '../../../src/core/redact.js';
+import { RekeyError } from '../../../src/lib/errors.js';
+import { redactor } from '../../../src/lib/redact.js';
 import { errorCode, pgFailure } from '../../../src/targets/postgres/connect.js';
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });

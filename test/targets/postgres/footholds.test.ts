@@ -11,7 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asSuperuser, createLoginRole } from '../../../demo/stack/postgres-roles.js';
-import { makeOwnedDir, removeOwnedDir } from '../../../src/core/owned-dir.js';
+import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
 import { postgresTarget, scramVerifier } from '../../../src/targets/postgres/index.js';
 import type { EvictionFinding, Target, Values } from '../../../src/targets/types.js';
 import { record } from '../../helpers/resilience.js';

@@ -7,8 +7,8 @@ import pg from 'pg';
 import type { PostgresServer } from '../../../demo/stack/postgres.js';
 import { asSuperuser } from '../../../demo/stack/postgres-roles.js';
 import { type SecretConfigOf, secretSchema, type Trigger } from '../../../src/config/schema.js';
-import { ALPHANUMERIC, generate } from '../../../src/core/generate.js';
-import { type Logger, silentLogger } from '../../../src/core/log.js';
+import { ALPHANUMERIC, generate } from '../../../src/lib/generate.js';
+import { type Logger, silentLogger } from '../../../src/lib/log.js';
 import type { TargetContext } from '../../../src/targets/types.js';
 import { usePostgres } from '../../helpers/services.js';
 

@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { simpleCommands } from '../../../demo/stack/resp.js';
-import { isRekeyError } from '../../../src/core/errors.js';
+import { isRekeyError } from '../../../src/lib/errors.js';
 import { aclHash } from '../../../src/targets/redis/acl.js';
 import { COMMAND_TIMEOUT_MS } from '../../../src/targets/redis/connect.js';
 import { redisTarget } from '../../../src/targets/redis/index.js';

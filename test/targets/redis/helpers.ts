@@ -8,7 +8,7 @@ import net from 'node:net';
 import { createClient } from 'redis';
 import type { RedisServer } from '../../../demo/stack/redis.js';
 import type { SecretConfigOf } from '../../../src/config/schema.js';
-import { silentLogger } from '../../../src/core/log.js';
+import { silentLogger } from '../../../src/lib/log.js';
 import type { TargetContext, Values } from '../../../src/targets/types.js';
 
 export const ctx: TargetContext = { trigger: 'scheduled', log: silentLogger };

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { startRedis } from '../../../demo/stack/redis.js';
-import { isRekeyError } from '../../../src/core/errors.js';
+import { isRekeyError } from '../../../src/lib/errors.js';
 import { aclHash } from '../../../src/targets/redis/acl.js';
 import { redisTarget } from '../../../src/targets/redis/index.js';
 import type { Target } from '../../../src/targets/types.js';

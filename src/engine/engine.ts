@@ -27,18 +27,18 @@ import {
   writeBackup,
   writeEnvFile,
 } from '../envfile/index.js';
+import { RekeyError } from '../lib/errors.js';
+import { faultPoint } from '../lib/faults.js';
+import { removeStaleTemps, resolveSymlink } from '../lib/fsx.js';
+import { sha256 } from '../lib/hash.js';
+import { acquireLock, type Lock } from '../lib/lock.js';
+import { redactor, safeMessage } from '../lib/redact.js';
 import type { SessionInvalidator } from '../sessions/types.js';
 import type { PlanNote, Target, TargetContext, Values } from '../targets/types.js';
 import { currentEnv, deployNow, envFileModeOf } from './deploy-step.js';
-import { RekeyError } from './errors.js';
 import { evictionReport } from './eviction.js';
-import { faultPoint } from './faults.js';
-import { removeStaleTemps, resolveSymlink } from './fsx.js';
-import { sha256 } from './hash.js';
 import { JOURNAL_VERSION, type Journal, type JournalMeta, JournalStore } from './journal.js';
-import { acquireLock, type Lock } from './lock.js';
 import { buildPlan, type Plan } from './plan.js';
-import { redactor, safeMessage } from './redact.js';
 import { rollBack } from './rollback.js';
 import {
   asRekeyError,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MIN_NAMED_SECRET_LENGTH, Redactor } from '../../src/core/redact.js';
+import { MIN_NAMED_SECRET_LENGTH, Redactor } from '../../src/lib/redact.js';
 import { findLeak } from '../helpers/leak-forms.js';
 
 describe('Redactor', () => {

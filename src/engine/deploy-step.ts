@@ -8,8 +8,8 @@ import path from 'node:path';
 import { ms } from '../config/load.js';
 import { type CommandResult, outputDetails, runCommand } from '../deploy/run.js';
 import { DEFAULT_ENV_FILE_MODE, envValues, readEnvFile } from '../envfile/index.js';
-import { RekeyError } from './errors.js';
-import { processStart } from './process-alive.js';
+import { RekeyError } from '../lib/errors.js';
+import { processStart } from '../lib/process-alive.js';
 import type { Run } from './run.js';
 
 /** The configured `envFileMode` as a number (0600 by default). */

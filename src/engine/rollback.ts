@@ -9,11 +9,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readEnvFile, writeEnvFile } from '../envfile/index.js';
+import { RekeyError } from '../lib/errors.js';
+import { faultPoint } from '../lib/faults.js';
+import { sha256 } from '../lib/hash.js';
+import { safeMessage } from '../lib/redact.js';
 import { deployNow, envFileModeOf } from './deploy-step.js';
-import { RekeyError } from './errors.js';
-import { faultPoint } from './faults.js';
-import { sha256 } from './hash.js';
-import { safeMessage } from './redact.js';
 import { asRekeyError, beforeClose, errorInfo, type RotationResult, type Run, verifyStep } from './run.js';
 
 /**

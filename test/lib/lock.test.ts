@@ -4,10 +4,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isRekeyError } from '../../src/core/errors.js';
-import { acquireLock, acquireOrTakeOver, inspectLock, lockPath } from '../../src/core/lock.js';
-import { makeOwnedDir, removeOwnedDir } from '../../src/core/owned-dir.js';
-import { groupAlive, parseProcStat, processAlive, processStart } from '../../src/core/process-alive.js';
+import { isRekeyError } from '../../src/lib/errors.js';
+import { acquireLock, acquireOrTakeOver, inspectLock, lockPath } from '../../src/lib/lock.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
+import { groupAlive, parseProcStat, processAlive, processStart } from '../../src/lib/process-alive.js';
 import { makeZombie } from '../engine/zombie.js';
 
 let dirs: string[] = [];

@@ -2,8 +2,8 @@
  * Whose journal is it: `rekey recover` finishes or undoes only a rotation of its own env file.
  */
 import { existsSync } from 'node:fs';
-import { RekeyError } from './errors.js';
-import { sha256 } from './hash.js';
+import { RekeyError } from '../lib/errors.js';
+import { sha256 } from '../lib/hash.js';
 import type { Journal } from './journal.js';
 
 /**

@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { removeStaleTemps, writeFileExclusive } from '../../src/core/fsx.js';
+import { removeStaleTemps, writeFileExclusive } from '../../src/lib/fsx.js';
 import { entries, tempDir } from '../helpers/tmp.js';
 
 describe('writeFileExclusive', () => {

@@ -4,7 +4,7 @@
  * nothing (STYLE.md 2).
  */
 import type { Trigger } from '../config/schema.js';
-import { RekeyError } from './errors.js';
+import { RekeyError } from '../lib/errors.js';
 
 export const PHASES = [
   'prepare',

@@ -8,6 +8,10 @@ import os from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
 import { recordedTrigger } from '../config/triggers.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
+import { RekeyError } from '../lib/errors.js';
+import { faultPoint } from '../lib/faults.js';
+import type { Logger } from '../lib/log.js';
+import { safeMessage } from '../lib/redact.js';
 import type { SessionInvalidator } from '../sessions/types.js';
 import type {
   CheckResult,
@@ -18,8 +22,6 @@ import type {
   Values,
 } from '../targets/types.js';
 import { runChecks, type TargetCheck } from '../verify/index.js';
-import { RekeyError } from './errors.js';
-import { faultPoint } from './faults.js';
 import {
   type Journal,
   type JournalStep,
@@ -27,9 +29,7 @@ import {
   type JournalTarget,
   markStep,
 } from './journal.js';
-import type { Logger } from './log.js';
 import type { Progress } from './progress.js';
-import { safeMessage } from './redact.js';
 
 /** Lets the CLI interrupt a rotation (Ctrl-C) and know when interrupting is unsafe. */
 export class RotationControl {
@@ -120,7 +120,7 @@ export interface RotationResult {
   };
   /** What each service holds after a failed rollback, by key (never a value). */
   readonly state?: Readonly<Record<string, string>>;
-  /** Compromise rotations: what an attacker could still use, per service (src/core/eviction.ts). */
+  /** Compromise rotations: what an attacker could still use, per service (src/engine/eviction.ts). */
   readonly eviction?: readonly EvictionFinding[];
 }
 

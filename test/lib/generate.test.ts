@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isRekeyError } from '../../src/core/errors.js';
-import { ALPHANUMERIC, entropyBits, generate, validateSpec } from '../../src/core/generate.js';
+import { isRekeyError } from '../../src/lib/errors.js';
+import { ALPHANUMERIC, entropyBits, generate, validateSpec } from '../../src/lib/generate.js';
 import { specFor } from '../../src/targets/spec.js';
 
 describe('generation', () => {

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRekeyError } from '../../src/core/errors.js';
+import { isRekeyError } from '../../src/lib/errors.js';
 import {
   isOwnedDir,
   makeOwnedDir,
@@ -14,7 +14,7 @@ import {
   OWNED_MARKER,
   removeOwnedDir,
   removeOwnedDirSync,
-} from '../../src/core/owned-dir.js';
+} from '../../src/lib/owned-dir.js';
 
 /** A private base folder for this file, with a canary beside every folder made in it. */
 let base: string;

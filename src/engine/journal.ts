@@ -7,10 +7,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Trigger } from '../config/schema.js';
+import { RekeyError } from '../lib/errors.js';
+import { simulatedDiskFull } from '../lib/faults.js';
+import { ensurePrivateDir, readIfExists, removeDurably, writeFileAtomic } from '../lib/fsx.js';
 import type { Values } from '../targets/types.js';
-import { RekeyError } from './errors.js';
-import { simulatedDiskFull } from './faults.js';
-import { ensurePrivateDir, readIfExists, removeDurably, writeFileAtomic } from './fsx.js';
 import type { Phase } from './plan.js';
 
 export const JOURNAL_VERSION = 1;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RekeyError } from '../../src/core/errors.js';
-import { buildPlan, type PlanSecret } from '../../src/core/plan.js';
+import { buildPlan, type PlanSecret } from '../../src/engine/plan.js';
+import { RekeyError } from '../../src/lib/errors.js';
 
 const s = (key: string, overlap: boolean, extra: Partial<PlanSecret> = {}): PlanSecret => ({
   key,

@@ -8,9 +8,9 @@
  * An empty list for a service never happens: "checked and clean" is a finding of its own.
  */
 
+import { safeMessage } from '../lib/redact.js';
 import type { EvictionFinding, Target, TargetContext, Values } from '../targets/types.js';
 import type { Journal } from './journal.js';
-import { safeMessage } from './redact.js';
 
 /** Ends the text of a finding from a fresh read-only look (not what this process's finish did). */
 export const FRESH =

@@ -7,17 +7,17 @@
  */
 
 import os from 'node:os';
-import { redactor, safeMessage } from '../core/redact.js';
 import { settleLeftOver } from '../deploy/run.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../lib/duration.js';
+import { RekeyError } from '../lib/errors.js';
+import { sha256 } from '../lib/hash.js';
+import { acquireOrTakeOver } from '../lib/lock.js';
+import { groupAlive } from '../lib/process-alive.js';
+import { redactor, safeMessage } from '../lib/redact.js';
 import { execute, removeTempsOf } from './engine.js';
-import { RekeyError } from './errors.js';
-import { sha256 } from './hash.js';
 import { JournalStore } from './journal.js';
 import { refuseForeignJournal } from './journal-owner.js';
-import { acquireOrTakeOver } from './lock.js';
-import { groupAlive } from './process-alive.js';
 import { rollBack } from './rollback.js';
 import { type EngineDeps, type RotationResult, Run } from './run.js';
 
