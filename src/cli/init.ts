@@ -6,6 +6,7 @@ import { DEFAULT_CONFIG } from '../config/load.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
 import { RekeyError } from '../lib/errors.js';
 import { writeFileExclusive } from '../lib/fsx.js';
+import { detectSecrets } from '../targets/registry.js';
 import type { GlobalOptions } from './context.js';
 import { printJson, printLines } from './output.js';
 
@@ -18,7 +19,7 @@ export async function initCommand(
   const envFile = path.resolve(opts.envFile ?? '.env.production');
   const env = envValues((await readEnvFile(envFile)).doc);
   const dir = path.dirname(configPath);
-  const detected = renderInitConfig(path.relative(dir, envFile) || envFile, env, {
+  const detected = renderInitConfig(path.relative(dir, envFile) || envFile, env, detectSecrets(env), {
     hasDeployScript: existsSync(path.join(dir, 'scripts', 'deploy.sh')),
   });
   if (detected.keys.length === 0) {

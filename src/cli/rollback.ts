@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { decryptArchive, isAgeFile } from '../backups/index.js';
 import { registerSecretValues } from '../config/load.js';
+import { changedByBackup } from '../engine/backup-diff.js';
 import { rotate } from '../engine/engine.js';
 import { RotationControl } from '../engine/run.js';
 import { envValues, listBackups, parseEnv } from '../envfile/index.js';
@@ -52,13 +53,10 @@ export async function rollbackCommand(
   const values = envValues(parseEnv(text, path.basename(backup)));
   for (const s of deps.loaded.config.secrets) registerSecretValues(s, values);
   const current = envValues(deps.loaded.env.doc);
-  const keys = deps.loaded.config.secrets
-    .filter((s) =>
-      [s.key, ...('previousKey' in s && s.previousKey ? [s.previousKey] : [])].some(
-        (k) => values.get(k) !== current.get(k),
-      ),
-    )
-    .map((s) => s.key);
+  // Every key a target writes counts (Target.keys): a backup differing only in a role name is a change.
+  const targets = await deps.makeTargets(current);
+  const keys = changedByBackup(targets, values, current);
+  await Promise.all(targets.map((t) => t.close?.().catch(() => undefined)));
   const missing = keys.filter((k) => !values.get(k));
   if (missing.length > 0) {
     throw new RekeyError(

@@ -11,6 +11,7 @@ import { parseDuration } from '../lib/duration.js';
 import { RekeyError } from '../lib/errors.js';
 import { redactor } from '../lib/redact.js';
 import { interpolate } from './interpolate.js';
+import { isSecretType, ownedKeys } from './owned-keys.js';
 import { configSchema, type ParsedConfig, SECRET_TYPES, type SecretConfig } from './schema.js';
 import { stackState } from './stack-state.js';
 
@@ -134,15 +135,21 @@ export async function loadStackConfig(configPath: string, envLookup: EnvLookup):
   };
 }
 
-/** The env keys the raw (unvalidated) config names as secrets: `key`, `previousKey`, `admin.passwordKey`. */
+/**
+ * The env keys the raw (unvalidated) config names as secrets ({@link ownedKeys}); a secret of an
+ * unknown type (refused by validation) by its `key`.
+ */
 function rawSecretKeys(raw: unknown): Set<string> {
   const out = new Set<string>();
   const secrets = (raw as { secrets?: unknown }).secrets;
   if (!Array.isArray(secrets)) return out;
   for (const s of secrets as Array<Record<string, unknown> | null>) {
     if (s === null || typeof s !== 'object') continue;
-    const admin = s.admin as { passwordKey?: unknown } | null | undefined;
-    for (const k of [s.key, s.previousKey, admin?.passwordKey]) if (typeof k === 'string') out.add(k);
+    const admin = s.admin;
+    // Not validated yet: read the fields as ownedKeys does, dropping what is not a string.
+    const shaped = { ...s, admin: admin !== null && typeof admin === 'object' ? admin : undefined };
+    const keys: unknown[] = isSecretType(s.type) ? [...ownedKeys(shaped as SecretConfig).secret] : [s.key];
+    for (const k of keys) if (typeof k === 'string') out.add(k);
   }
   return out;
 }
@@ -153,13 +160,8 @@ export function registerSecretValues(secret: SecretConfig, values: ReadonlyMap<s
 }
 
 /** Env keys whose values are secret for this secret config (the key itself and its grace/admin slots). */
-export function secretKeysOf(secret: SecretConfig): string[] {
-  const keys = [secret.key];
-  if ((secret.type === 'jwt' || secret.type === 'api-key') && secret.previousKey)
-    keys.push(secret.previousKey);
-  if ((secret.type === 'postgres' || secret.type === 'redis') && secret.admin)
-    keys.push(secret.admin.passwordKey);
-  return keys;
+export function secretKeysOf(secret: SecretConfig): readonly string[] {
+  return ownedKeys(secret).secret;
 }
 
 /**
@@ -249,9 +251,7 @@ function checkReferences(config: ParsedConfig, file: string): void {
   };
   const seen = new Map<string, number>();
   config.secrets.forEach((s, i) => {
-    const owned = [s.key, ...('previousKey' in s && s.previousKey ? [s.previousKey] : [])];
-    if (s.type === 'postgres' && s.userKey) owned.push(s.userKey);
-    for (const k of owned) {
+    for (const k of ownedKeys(s).written) {
       const prev = seen.get(k);
       if (prev !== undefined) fail(`secrets[${i}]`, `key ${k} is already managed by secrets[${prev}]`);
       seen.set(k, i);

@@ -5,10 +5,14 @@
  * the operator to name them on the command line (`--allow-unattended jwt,api-key`), so the decision is
  * visible where the service is defined (the systemd unit), not only in the config.
  */
-import { SECRET_TYPES, type SecretConfig, type SecretType } from '../../config/schema.js';
+import type { SecretConfig, SecretType } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
+import { kindOf, secretKinds } from '../../targets/registry.js';
 
-export const DEFAULT_UNATTENDED_TYPES: readonly SecretType[] = ['postgres', 'redis'];
+/** The types whose kind allows unattended rotation by default (src/targets/registry.ts). */
+export const DEFAULT_UNATTENDED_TYPES: readonly SecretType[] = secretKinds()
+  .filter((k) => k.unattendedByDefault)
+  .map((k) => k.type);
 
 /**
  * The types that may be unattended: the defaults plus those named. Throws ERR_USAGE for an unknown
@@ -18,10 +22,12 @@ export const DEFAULT_UNATTENDED_TYPES: readonly SecretType[] = ['postgres', 'red
  * allowedUnattendedTypes(['jwt']); // Set { 'postgres', 'redis', 'jwt' }
  */
 export function allowedUnattendedTypes(extra: readonly string[] = []): ReadonlySet<SecretType> {
-  const unknown = extra.filter((t) => !(SECRET_TYPES as readonly string[]).includes(t));
+  const unknown = extra.filter((t) => kindOf(t) === undefined);
   if (unknown.length > 0) {
     throw new RekeyError('ERR_USAGE', `--allow-unattended: unknown type ${unknown.join(', ')}`, {
-      hint: `Name types among ${SECRET_TYPES.join(', ')}.`,
+      hint: `Name types among ${secretKinds()
+        .map((k) => k.type)
+        .join(', ')}.`,
     });
   }
   return new Set<SecretType>([...DEFAULT_UNATTENDED_TYPES, ...(extra as SecretType[])]);

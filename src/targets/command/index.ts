@@ -9,6 +9,7 @@
  */
 
 import { ms } from '../../config/load.js';
+import { ownedKeys } from '../../config/owned-keys.js';
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
 import { lastLines, runCommand } from '../../deploy/run.js';
 import { RekeyError } from '../../lib/errors.js';
@@ -26,7 +27,7 @@ type Op = 'check' | 'stage' | 'test' | 'finish' | 'revert';
  */
 export function commandTarget(secret: SecretConfigOf<'command'>, cwd: string): Target {
   const spec = specFor(secret);
-  const keys = [secret.key];
+  const keys = ownedKeys(secret).written;
 
   const call = async (ctx: TargetContext, op: Op, cur: Values, next: Values): Promise<number> => {
     const result = await runCommand(secret.run, {

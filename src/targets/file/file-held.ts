@@ -4,6 +4,7 @@
  * no-ops; the grace slot (`previousKey`) keeps the old value so tokens and clients in flight keep
  * working, and is emptied at once on `--trigger compromise`.
  */
+import { ownedKeys } from '../../config/owned-keys.js';
 import type { SecretConfig, Trigger } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
 import { generate } from '../../lib/generate.js';
@@ -20,7 +21,7 @@ type FileSecret = Extract<SecretConfig, { type: 'jwt' | 'api-key' | 'generic' }>
 export function fileHeldTarget(secret: FileSecret): Target {
   const spec = specFor(secret);
   const previousKey = secret.type === 'generic' ? undefined : secret.previousKey;
-  const keys = previousKey ? [secret.key, previousKey] : [secret.key];
+  const keys = ownedKeys(secret).written;
 
   return {
     key: secret.key,

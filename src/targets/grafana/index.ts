@@ -18,6 +18,7 @@
  * reports (or, with `deleteTokensOnCompromise`, deletes) the service-account tokens created since the
  * previous rotation (evict.ts). `verify` never probes the old password (see there).
  */
+import { ownedKeys } from '../../config/owned-keys.js';
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
 import { generate } from '../../lib/generate.js';
@@ -124,8 +125,8 @@ export function grafanaTarget(
   return {
     key,
     type: secret.type,
-    keys: [key],
-    secretKeys: [key],
+    keys: ownedKeys(secret).written,
+    secretKeys: ownedKeys(secret).secret,
 
     describe(_trigger: Trigger): TargetDescription {
       return { fileOnly: false, overlap: false, retiresOld: true, actions: actionsOf(ep) };

@@ -9,7 +9,9 @@
  * Files: connect.ts (connections, error mapping), roles.ts (role reads, ALTER ROLE), sessions.ts
  * (pg_terminate_backend), scram.ts (verifiers), common.ts (checks shared by both strategies).
  */
+
 import path from 'node:path';
+import { ownedKeys } from '../../config/owned-keys.js';
 import type { SecretConfigOf } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
 import { specFor } from '../spec.js';
@@ -93,9 +95,9 @@ export function postgresTarget(
   return {
     key,
     type: secret.type,
-    keys: alternating ? [alternating.userKey, key] : [key],
+    keys: ownedKeys(secret).written,
     // The admin password is secret but not owned: rekey reads it and never writes it.
-    secretKeys: adminCfg ? [key, adminCfg.passwordKey] : [key],
+    secretKeys: ownedKeys(secret).secret,
     ...strategy,
     async stage(ctx, cur, next) {
       // The server's time before the new password exists: sessions opened before it used an older

@@ -13,6 +13,7 @@
  * what is already done, and authenticates with the credential it expects first, then the other one
  * (so a re-run after a crash or a restart finds its way in).
  */
+import { ownedKeys } from '../../config/owned-keys.js';
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
 import { generate } from '../../lib/generate.js';
@@ -369,9 +370,9 @@ export function redisTarget(
   return {
     key,
     type: secret.type,
-    keys: [key],
+    keys: ownedKeys(secret).written,
     // The admin password is secret but not owned: rekey reads it and never writes it.
-    secretKeys: adminCfg ? [key, adminCfg.passwordKey] : [key],
+    secretKeys: ownedKeys(secret).secret,
 
     describe(trigger: Trigger): TargetDescription {
       const persistText =
