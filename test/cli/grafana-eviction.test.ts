@@ -5,13 +5,17 @@
  * rejected (401) with `deleteTokensOnCompromise: true`, and reported by name, still working, without
  * it; the `--json` eviction section says which. A legitimate token made before the previous rotation
  * is never touched. (No approvals are configured in this stack, so no --break-glass.)
+ * `rekey verify --trigger compromise` looks on its own, through the Grafana target's `checkFootholds`:
+ * a session and a token the attacker made after a rotation are FOUND (exit 1, ERR_FOOTHOLD_FOUND,
+ * the token named), nothing changes; after the compromise rotation it finds nothing (exit 0).
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type GrafanaStandIn, startGrafanaStandIn } from '../../demo/grafana/standin.js';
 import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
-import { type CliResult, startCli } from '../engine/stack.js';
+import { type CliResult, startCli, writtenFiles } from '../engine/stack.js';
 import { record, targetOf } from '../helpers/resilience.js';
 
 const KEY = 'GRAFANA_ADMIN_PASSWORD';
@@ -211,4 +215,103 @@ describe('Grafana: a compromise rotation through the CLI evicts the attacker', {
       expect(failedLogins, point).toBeLessThanOrEqual(1);
     }
   });
+
+  it('rekey verify --trigger compromise finds the session and the token made after a rotation (exit 1), changes nothing', async () => {
+    const s = await makeStack(', deleteTokensOnCompromise: true');
+    const legit = await foothold(s.grafana, FIRST, 'terraform');
+    const first = await s.run(['rotate', '--yes']);
+    expect(first.code, first.stderr).toBe(0);
+    const stolen = await s.password();
+    const attacker = await foothold(s.grafana, stolen, 'backup');
+    const before = await unchanged(s);
+    const failedBefore = s.grafana.stats().failedLogins;
+
+    const r = await s.run(['verify', '--trigger', 'compromise', '--json']);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; eviction: Finding[] };
+    const grafana = doc.eviction.filter((f) => f.service.startsWith('Grafana '));
+    const tokens = grafana.find((f) => f.foothold === 'tokens');
+    record({
+      kind: 'eviction',
+      suite: `${SUITE}, rekey verify --trigger compromise`,
+      service: 'Grafana',
+      foothold: 'tokens created after a rotation (rekey verify)',
+      result: 'reported',
+      ok:
+        r.code === 1 &&
+        tokens?.status === 'reported' &&
+        (tokens?.text.includes('backup/backup-token') ?? false),
+    });
+    record({
+      kind: 'eviction',
+      suite: `${SUITE}, rekey verify --trigger compromise`,
+      service: 'Grafana',
+      foothold: 'sessions open after a rotation (rekey verify)',
+      result: 'reported',
+      ok: r.code === 1 && grafana.find((f) => f.foothold === 'sessions')?.status === 'reported',
+    });
+    expect(r.code, r.stderr).toBe(1);
+    expect(doc.ok).toBe(false);
+    expect(grafana.map((f) => [f.foothold, f.status])).toEqual([
+      ['sessions', 'reported'],
+      ['tokens', 'reported'],
+    ]);
+    expect(tokens?.text).toContain('backup/backup-token');
+    expect(tokens?.text).not.toContain('terraform');
+    expect(r.stderr).toContain('ERR_FOOTHOLD_FOUND');
+    expect(r.stderr).toMatch(/tokens \(Grafana http:\/\/127\.0\.0\.1:\d+ \(GRAFANA_ADMIN_PASSWORD\)\)/);
+    expect(r.stdout + r.stderr).not.toContain(stolen);
+
+    // The human output names the token too.
+    const human = await s.run(['verify', '--trigger', 'compromise']);
+    expect(human.code).toBe(1);
+    expect(human.stderr).toContain('ERR_FOOTHOLD_FOUND');
+    expect(human.stderr).toContain('backup/backup-token');
+
+    // Read-only: no file of rekey's, no session, no token, no password changed; no failed login spent.
+    expect(await unchanged(s)).toEqual(before);
+    expect(s.grafana.stats().failedLogins).toBe(failedBefore);
+    expect(await attacker.session()).toBe(200);
+    expect(await attacker.token()).toBe(200);
+    expect(await legit.token()).toBe(200);
+
+    // The compromise rotation removes both; verify then finds nothing (exit 0).
+    const rotated = await s.run(['rotate', '--trigger', 'compromise', '--yes']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(await attacker.token()).toBe(401);
+    const clean = await s.run(['verify', '--trigger', 'compromise', '--json']);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(
+      (JSON.parse(clean.stdout).eviction as Finding[])
+        .filter((f) => f.service.startsWith('Grafana '))
+        .map((f) => [f.foothold, f.status]),
+    ).toEqual([
+      ['sessions', 'clean'],
+      ['tokens', 'clean'],
+    ]);
+  });
 });
+
+/**
+ * What a read-only look must leave as it is: every file in the stack's folder but the stand-in's own
+ * (hash of its bytes), and the stand-in's sessions, service accounts, tokens and password hashes.
+ */
+async function unchanged(s: GrafanaStack): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const f of await writtenFiles(s.dir)) {
+    if (f.includes(`${path.sep}grafana-data${path.sep}`)) continue;
+    out[path.relative(s.dir, f)] = createHash('sha256')
+      .update(await fs.readFile(f))
+      .digest('hex');
+  }
+  out.env = createHash('sha256')
+    .update(await fs.readFile(path.join(s.dir, '.env.production')))
+    .digest('hex');
+  const data = JSON.parse(await fs.readFile(path.join(s.dir, 'grafana-data', 'grafana.json'), 'utf8'));
+  out.grafana = {
+    users: data.users,
+    authTokens: data.authTokens,
+    serviceAccounts: data.serviceAccounts,
+    saTokens: data.saTokens,
+  };
+  return out;
+}

@@ -10,8 +10,12 @@
  * Then every foothold must be gone, the output must carry the eviction report, and the load must
  * have seen 0 failed requests: 401 counts as expected only for a credential the rotation revoked.
  *
- * A Grafana foothold (a session and a service-account token, once the Grafana target revokes them):
- * add one entry to `footholds` below — plant it before the rotation, observe it after.
+ * Grafana: the stack's Grafana password was rotated once before (a scheduled rotation, so rekey holds
+ * the list of service-account tokens), and the config sets `deleteTokensOnCompromise: true`. With the
+ * stolen admin password the attacker signs in (keeps the `grafana_session` cookie) and creates a
+ * service-account token: afterwards both answer 401, and the `--json` eviction section says the
+ * session was revoked and names the token as deleted. (Before the Grafana target revoked anything,
+ * its finish did nothing: both kept answering 200.)
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -20,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isMap, isSeq, parseDocument } from 'yaml';
 import type { LoadCredentials, LoadStart, RequestRecord } from '../../bench/load.js';
 import { useAlternatingRoles } from '../../bench/stack.js';
 import { appLogin, appMe, appReports, redisLogin } from '../../demo/probes.js';
@@ -34,6 +39,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const LOAD = path.join(REPO, 'dist/bench/load.js');
 const SUITE = 'live compromise (attacker with the stolen env file, app under load)';
 const ATTACKER_REDIS_PASSWORD = 'attackerOwnRedisPassword0123456789';
+const ATTACKER_SERVICE_ACCOUNT = 'backup-exporter';
 const RATE = 100;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -91,13 +97,34 @@ describe('compromise rotation against an attacker holding the stolen env file', 
     await useAlternatingRoles(stack);
     await makeSigners(stack.dir);
     const config = path.join(stack.dir, 'rekey.yaml');
+    const doc = parseDocument(await fs.readFile(config, 'utf8'));
+    const secrets = doc.get('secrets');
+    const grafana = isSeq(secrets)
+      ? secrets.items.find((item) => isMap(item) && item.get('key') === 'GRAFANA_ADMIN_PASSWORD')
+      : undefined;
+    if (!isMap(grafana)) throw new Error('the demo rekey.yaml has no GRAFANA_ADMIN_PASSWORD secret');
+    grafana.set('deleteTokensOnCompromise', true);
     // 20 healthy checks in a row (200 ms apart) after the purge: time for the load to log in again
     // before the finish closes the Redis connections.
-    const yaml = (await fs.readFile(config, 'utf8')).replace(/^verifyPolicy: .*$/m, '');
-    await fs.writeFile(
+    doc.set(
+      'verifyPolicy',
+      doc.createNode({ deadline: '60s', attemptTimeout: '5s', successes: 20 }, { flow: true }),
+    );
+    const yaml = doc.toString({ lineWidth: 0 });
+    await fs.writeFile(config, yaml);
+    expect(yaml).toContain('sessions:');
+    expect(await deployScript(stack.dir, 'deploy')).toBe(0);
+    cleanups.push(() => deployScript(stack.dir, 'stop'));
+    // A scheduled rotation of the Grafana password before (no approvals yet): rekey keeps the list
+    // of service-account tokens, so the compromise rotation can tell which ones are new.
+    const scheduled = await startCli(['rotate', '--only', 'GRAFANA_ADMIN_PASSWORD', '--yes'], stack.dir, {
+      ...process.env,
+      NO_COLOR: '1',
+    }).done;
+    expect(scheduled.code, scheduled.stderr).toBe(0);
+    await fs.appendFile(
       config,
-      `${yaml}verifyPolicy: { deadline: 60s, attemptTimeout: 5s, successes: 20 }
-approvals:
+      `approvals:
   require: [security-lead, devops-lead]
   allowedSigners: allowed_signers
   roles:
@@ -105,10 +132,7 @@ approvals:
     devops-lead: [${EMAIL.bob}]
 `,
     );
-    expect(yaml).toContain('sessions:');
-    expect(await deployScript(stack.dir, 'deploy')).toBe(0);
-    cleanups.push(() => deployScript(stack.dir, 'stop'));
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => {
     for (const c of cleanups.reverse())
       await Promise.resolve()
@@ -151,6 +175,9 @@ approvals:
     session.on('error', (e: Error & { code?: string }) => sessionErrors.push(e.code ?? e.message));
     cleanups.push(() => session.end());
     let sessionPid = 0;
+    // The attacker's Grafana footholds: a signed-in session (its cookie) and a token they minted.
+    let grafanaCookie = '';
+    let grafanaToken = '';
 
     const footholds: Foothold[] = [
       {
@@ -211,6 +238,28 @@ approvals:
           expect(await appReports(stack.appUrl, stolen.API_SECRET_KEY!)).toBe(200);
         },
         observe: () => appReports(stack.appUrl, stolen.API_SECRET_KEY!),
+      },
+      {
+        service: 'Grafana',
+        foothold: 'session the attacker signed in with the stolen password',
+        gone: 401,
+        async plant() {
+          grafanaCookie = await grafanaSignIn(stack.grafanaUrl, stolen.GRAFANA_ADMIN_PASSWORD!);
+          expect(await grafanaStatus(stack.grafanaUrl, { cookie: grafanaCookie })).toBe(200);
+        },
+        observe: () => grafanaStatus(stack.grafanaUrl, { cookie: grafanaCookie }),
+      },
+      {
+        service: 'Grafana',
+        foothold: 'service-account token the attacker created (deleteTokensOnCompromise: true)',
+        gone: 401,
+        async plant() {
+          grafanaToken = await grafanaMintToken(stack.grafanaUrl, grafanaCookie, ATTACKER_SERVICE_ACCOUNT);
+          expect(await grafanaStatus(stack.grafanaUrl, { authorization: `Bearer ${grafanaToken}` })).toBe(
+            200,
+          );
+        },
+        observe: () => grafanaStatus(stack.grafanaUrl, { authorization: `Bearer ${grafanaToken}` }),
       },
     ];
     for (const f of footholds) await f.plant();
@@ -303,6 +352,18 @@ approvals:
       ]),
     );
 
+    // Grafana: the attacker's session revoked, their token named and deleted; nothing else of theirs left.
+    const grafanaFindings = (doc.eviction ?? []).filter((x) => x.service.startsWith('Grafana '));
+    expect(grafanaFindings.map((x) => [x.foothold, x.status])).toEqual([
+      ['sessions', 'removed'],
+      ['tokens', 'removed'],
+    ]);
+    expect(grafanaFindings[1]?.text).toContain(
+      `${ATTACKER_SERVICE_ACCOUNT}/${ATTACKER_SERVICE_ACCOUNT}-token`,
+    );
+    expect(r.stdout + r.stderr).not.toContain(grafanaToken);
+    expect(r.stdout + r.stderr).not.toContain(stolen.GRAFANA_ADMIN_PASSWORD!);
+
     // The load: nothing failed; 401 only for a credential from before the rotation, once it began.
     const failed = records.filter(
       (x) =>
@@ -327,6 +388,44 @@ approvals:
     ).toEqual([]);
   }, 240_000);
 });
+
+/** GET /api/org (a session's or a token's request) as `headers` authenticate it: the status. */
+async function grafanaStatus(url: string, headers: Record<string, string>): Promise<number> {
+  const res = await fetch(`${url}/api/org`, { headers });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** POST /login as admin with `password`: the `grafana_session` cookie. */
+async function grafanaSignIn(url: string, password: string): Promise<string> {
+  const res = await fetch(`${url}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: 'admin', password }),
+  });
+  await res.arrayBuffer();
+  expect(res.status).toBe(200);
+  const cookie = /grafana_session=[^;]+/.exec(res.headers.get('set-cookie') ?? '')?.[0];
+  expect(cookie).toBeDefined();
+  return cookie ?? '';
+}
+
+/** Through the session: a service account `name` (Admin) and a token `<name>-token`; the token's value. */
+async function grafanaMintToken(url: string, cookie: string, name: string): Promise<string> {
+  const post = async (p: string, body: unknown) => {
+    const res = await fetch(`${url}${p}`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.ok, `${p} answered ${res.status}`).toBe(true);
+    return (await res.json()) as { id: number; key: string };
+  };
+  const account = await post('/api/serviceaccounts', { name, role: 'Admin' });
+  const token = await post(`/api/serviceaccounts/${account.id}/tokens`, { name: `${name}-token` });
+  expect(token.key.length).toBeGreaterThan(10);
+  return token.key;
+}
 
 /** Whether a PostgreSQL backend still runs (asked as the server's superuser). */
 async function pgAlive(stack: DemoStack, pid: number): Promise<boolean> {
