@@ -66,7 +66,7 @@ const ok = (r) =>
       : r.kind === 'concurrency'
         ? r.ok
         : r.kind === 'bad-input'
-          ? r.exit === 2 && r.unchanged
+          ? r.exit === (r.expected ?? 2) && r.unchanged
           : r.kind === 'cleanup'
             ? r.removedOwn && r.keptOthers
             : r.kind === 'fail-closed'
@@ -88,7 +88,7 @@ const kinds = [
   ['crash', 'kill -9, then recover: converged'],
   ['failure', 'service and step failures: rolled back'],
   ['concurrency', 'concurrent rotations'],
-  ['bad-input', 'bad input: exit 2, nothing changed'],
+  ['bad-input', 'refused: exit 2 (bad input) or 5 (change control), nothing changed'],
   ['canary', 'canary scans: 0 occurrences'],
   ['cleanup', 'teardowns: own folders removed, canary beside them kept'],
   ['fail-closed', 'failures while a service is open: left closed'],
@@ -115,7 +115,7 @@ const footholdOf = (r) => {
   const f = String(r.foothold).toLowerCase();
   if (f.includes('session')) return 'sessions';
   if (f.includes('connection')) return 'connections';
-  if (/token|api key|service account/.test(f)) return 'tokens';
+  if (/token|api key|\bkey\b|service account/.test(f)) return 'tokens';
   if (/password|previous slot|secret/.test(f)) return 'passwords';
   if (/role|user/.test(f)) return 'users/roles';
   return 'other';
@@ -179,11 +179,11 @@ const md = [
     of('concurrency').map((r) => [r.suite, r.case, r.detail, yes(r.ok)]),
   ),
   '',
-  '## Bad input (exit 2, every file byte- and mtime-identical)',
+  '## Refused input (exit 2 for bad input, 5 for change control; every file byte- and mtime-identical)',
   '',
   ...table(
-    ['case', 'exit', 'error code', 'nothing changed'],
-    of('bad-input').map((r) => [r.case, r.exit, r.code, yes(r.unchanged)]),
+    ['case', 'exit', 'expected', 'error code', 'nothing changed'],
+    of('bad-input').map((r) => [r.case, r.exit, r.expected ?? 2, r.code, yes(r.unchanged)]),
   ),
   '',
   '## Canary scans (old and new secret values)',

@@ -33,6 +33,7 @@ async function refusedUnchanged(s: GovStack, args: string[], code: number, label
     suite: 'governance/break-glass-identity',
     case: label,
     exit: run.code,
+    expected: code,
     code: /ERR_[A-Z_]+/.exec(run.stderr)?.[0] ?? '',
     unchanged,
   });

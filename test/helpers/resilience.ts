@@ -9,7 +9,16 @@ export type ResilienceRow =
   | { kind: 'crash'; suite: string; point: string; target: string; outcome: string; converged: boolean }
   | { kind: 'failure'; suite: string; point: string; cause: string; exit: number | null; rolledBack: boolean }
   | { kind: 'concurrency'; suite: string; case: string; ok: boolean; detail: string }
-  | { kind: 'bad-input'; suite: string; case: string; exit: number | null; code: string; unchanged: boolean }
+  /** A refused command: exit `expected` (2 for bad input by default, 5 for change control) and nothing changed. */
+  | {
+      kind: 'bad-input';
+      suite: string;
+      case: string;
+      exit: number | null;
+      expected?: number;
+      code: string;
+      unchanged: boolean;
+    }
   | { kind: 'canary'; suite: string; scope: string; values: number; places: number; occurrences: number }
   /** A teardown with a canary file beside its folders: it removed its own and kept everything else. */
   | { kind: 'cleanup'; suite: string; case: string; removedOwn: boolean; keptOthers: boolean }
