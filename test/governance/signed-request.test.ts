@@ -144,6 +144,11 @@ describe('signed requests', () => {
     expect(err).toMatch(
       /names dave@example.com as requester, but it was signed by carol@example.com; not signed/,
     );
+    const listed = JSON.parse((await s.run(['requests', '--json'])).stdout).requests[0];
+    expect(listed).toMatchObject({ id: r.id, status: 'invalid' });
+    expect(listed.problems).toEqual([
+      expect.stringMatching(/^requester signature: the request names dave@example.com as requester/),
+    ]);
 
     // Approvals signed by hand over the edited digest do not make it usable.
     const digest = JSON.parse(await fs.readFile(s.requestFile(r.id), 'utf8')).digest as string;
@@ -194,6 +199,9 @@ describe('signed requests', () => {
     await s.approve(r.id, 'security-lead', 'alice');
     await s.approve(r.id, 'devops-lead', 'bob');
     await fs.writeFile(config, byDefault);
+    const shown = JSON.parse((await s.run(['requests', '--json'])).stdout).requests[0];
+    expect(shown).toMatchObject({ id: r.id, status: 'invalid' });
+    expect(shown.problems).toEqual([expect.stringContaining('not signed by its requester')]);
 
     const err = await refused(
       s,
