@@ -24,7 +24,14 @@ export function registerGovernanceCommands(program: Command, globals: () => Glob
     .option('--only <keys>', 'comma-separated keys to rotate', list)
     .option('--force', 'with --trigger personnel, honour --only')
     .option('--reason <text>', 'why, shown to the approvers')
-    .option('--operator <name>', 'who requests (default: git user.email, else the OS user)')
+    .option(
+      '--key <path>',
+      'your private SSH key (or its .pub with the key in ssh-agent): signs the request; the requester is the key’s principal in allowed_signers',
+    )
+    .option(
+      '--operator <name>',
+      'who requests, unsigned (default: git user.email, else the OS user); with --key, which of the key’s principals',
+    )
     .option('--json', 'print one JSON document on stdout')
     .action(async (o) => (await import('./governance.js')).requestCommand(globals(), o));
 

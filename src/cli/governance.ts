@@ -22,6 +22,7 @@ export async function requestCommand(
     force?: boolean;
     reason?: string;
     operator?: string;
+    key?: string;
     json?: boolean;
   },
 ): Promise<void> {
@@ -33,6 +34,7 @@ export async function requestCommand(
     ...(o.force ? { force: true } : {}),
     ...(o.reason ? { reason: o.reason } : {}),
     ...(o.operator ? { operator: o.operator } : {}),
+    ...(o.key ? { key: o.key } : {}),
   });
   if (o.json) {
     printJson({ ok: true, file, ...request });

@@ -242,7 +242,7 @@ export const configSchema = z.strictObject({
         .boolean()
         .default(true)
         .describe(
-          "The requester (the request's `requester`, covered by the approvers' signatures) cannot approve it.",
+          'The requester cannot approve their own request: no principal of the key that signed it (`rekey request --key`), nor that key. Requests must then be signed: an unsigned one is refused. false: requests may be unsigned (the requester is then only a declared name).',
         ),
       breakGlass: z
         .union([z.literal(false), z.strictObject({ allowed: z.array(z.string().min(1)).min(1) })])

@@ -105,6 +105,7 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
           now: now(),
         });
         granted.approvals = r.approvals;
+        if (r.requestedBy) granted.requestedBy = r.requestedBy;
         granted.requestId = r.request.id;
         if (r.request.ticket) granted.ticket = r.request.ticket;
       } catch (e) {

@@ -12,6 +12,7 @@ import type { Journal, JournalMeta } from '../engine/journal.js';
 import type { RotationResult } from '../engine/run.js';
 import { safeMessage } from '../lib/redact.js';
 import { loadRequest } from './approvals/request.js';
+import type { RequestedBy } from './approvals/requester.js';
 import { approvalState, type RoleApproval } from './approvals/state.js';
 import type { AuditDraft } from './audit/append.js';
 import { fingerprintSecrets } from './audit/secrets.js';
@@ -21,6 +22,8 @@ import type { GovernanceOptions } from './options.js';
 /** What `authorize` granted, for the record `completed` writes. */
 export interface Granted {
   approvals?: readonly RoleApproval[];
+  /** The verified requester of a signed request. */
+  requestedBy?: RequestedBy;
   requestId?: string;
   ticket?: string;
   standing?: boolean;
@@ -45,7 +48,10 @@ export async function completedRecord(
 ): Promise<AuditDraft> {
   const meta = journal.meta;
   const requestId = granted.requestId ?? (typeof meta.requestId === 'string' ? meta.requestId : undefined);
-  const approvals = granted.approvals ?? (requestId ? await recordedApprovals(loaded, requestId) : undefined);
+  const verified =
+    granted.approvals === undefined && requestId ? await recordedApprovals(loaded, requestId) : undefined;
+  const approvals = granted.approvals ?? verified?.approvals;
+  const requestedBy = granted.approvals !== undefined ? granted.requestedBy : verified?.requestedBy;
   const ticket = typeof meta.ticket === 'string' ? meta.ticket : granted.ticket;
   return {
     time: result.endedAt,
@@ -55,6 +61,7 @@ export async function completedRecord(
     ...(ticket ? { ticket } : {}),
     operator: options.operator,
     ...(requestId ? { requestId } : {}),
+    ...(requestedBy ? { requestedBy } : {}),
     ...(approvals?.length ? { approvals } : {}),
     ...(typeof meta.breakGlass === 'string' ? { breakGlass: meta.breakGlass } : {}),
     ...(meta.unattended === true || granted.standing ? { unattended: true } : {}),
@@ -74,21 +81,24 @@ export async function completedRecord(
 }
 
 /**
- * The verified approvals of a request (recover: the rotating process is gone, its request is not):
+ * The verified approvals and requester of a request (recover: the rotating process is gone, its request is not):
  * only what verification yields, each required role's principal and key fingerprint, never the
  * entries as written in the request file.
  *
  * @example
  * await recordedApprovals(loaded, 'req-20261125-3fa2c1');
- * // [{ role: 'security-lead', principal: 'alice@example.com', fingerprint: 'SHA256:…' }]
+ * // { approvals: [{ role: 'security-lead', principal: 'alice@example.com', fingerprint: 'SHA256:…' }],
+ * //   requestedBy: { principal: 'carol@example.com', fingerprint: 'SHA256:…' } }
  */
 export async function recordedApprovals(
   loaded: LoadedConfig,
   id: string,
-): Promise<readonly RoleApproval[] | undefined> {
+): Promise<{ approvals: readonly RoleApproval[]; requestedBy?: RequestedBy } | undefined> {
   try {
     const { request } = await loadRequest(loaded, id);
-    return (await approvalState(loaded, request)).approvals;
+    const state = await approvalState(loaded, request);
+    const requestedBy = state.requester.signed ? state.requester.verified : undefined;
+    return { approvals: state.approvals, ...(requestedBy ? { requestedBy } : {}) };
   } catch {
     return undefined;
   }

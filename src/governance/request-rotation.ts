@@ -18,6 +18,8 @@ export interface RequestRotationInput {
   readonly force?: boolean;
   readonly reason?: string;
   readonly operator?: string;
+  /** `--key`: the requester's SSH key; signs the request (the requester is the key's principal). */
+  readonly key?: string;
 }
 
 /**
@@ -47,5 +49,6 @@ export async function requestRotation(
     ticket: input.ticket,
     ...(input.reason ? { reason: input.reason } : {}),
     requester: await operatorIdentity(deps.loaded.dir, input.operator),
+    ...(input.key !== undefined ? { key: input.key } : {}),
   });
 }

@@ -42,10 +42,18 @@ describe('approvals', () => {
       'CHG-7',
       '--reason',
       'quarterly',
+      '--key',
+      s.key('carol'),
       '--json',
     ]);
     expect(req.code, req.stderr).toBe(0);
-    const { id, keys, digest } = JSON.parse(req.stdout) as { id: string; keys: string[]; digest: string };
+    const { id, keys, digest, requester } = JSON.parse(req.stdout) as {
+      id: string;
+      keys: string[];
+      digest: string;
+      requester: string;
+    };
+    expect(requester).toBe(EMAIL.carol); // the principal of the key that signed the request
     expect(keys).toEqual(['JWT_SECRET', 'API_SECRET_KEY', 'SINGLE_PASSWORD', 'OVERLAP_PASSWORD']);
 
     const a = await s.run(['approve', id, '--role', 'security-lead', '--key', s.key('alice')]);
@@ -171,7 +179,9 @@ describe('approvals', () => {
   });
 
   it('refuses an expired request', async () => {
-    const s = await stack({ expiry: '3s' });
+    // Long enough to sign the request and both approvals on a loaded machine (each signature is a few
+    // ssh-keygen runs), then waited out.
+    const s = await stack({ expiry: '15s' });
     const r = await approved(s);
     await new Promise((resolve) =>
       setTimeout(resolve, Math.max(0, Date.parse(r.expires) - Date.now()) + 200),

@@ -46,8 +46,14 @@ export async function makeSigners(dir: string): Promise<{ key: (p: Person) => st
 export interface GovStack extends Stack {
   key(p: Person): string;
   loaded(): Promise<LoadedConfig>;
-  /** A change request made in-process, exactly as `rekey request` makes it. */
-  request(o?: { trigger?: RequestTrigger; only?: string[]; ticket?: string }): Promise<ChangeRequest>;
+  /** A change request made in-process, exactly as `rekey request --key` (carol's) makes it. */
+  /** Signed by carol with her key unless `unsigned` (then carol is only the declared requester). */
+  request(o?: {
+    trigger?: RequestTrigger;
+    only?: string[];
+    ticket?: string;
+    unsigned?: boolean;
+  }): Promise<ChangeRequest>;
   approve(id: string, role: string, who: Person): Promise<void>;
   requestFile(id: string): string;
   auditFile: string;
@@ -57,6 +63,8 @@ export interface GovOptions extends StackOptions {
   /** approvals.roles (default: security-lead → alice, devops-lead → bob). */
   roles?: Record<string, string[]>;
   expiry?: string;
+  /** approvals.forbidSelfApproval (default: absent, i.e. true). */
+  forbidSelfApproval?: boolean;
   /** false: no approvals section at all. */
   approvals?: boolean;
   more?: string;
@@ -74,7 +82,7 @@ export async function makeGovStack(options: GovOptions = {}): Promise<GovStack> 
 ${Object.entries(roles)
   .map(([r, ps]) => `    ${r}: [${ps.join(', ')}]`)
   .join('\n')}
-${options.expiry ? `  expiry: ${options.expiry}\n` : ''}`;
+${options.expiry ? `  expiry: ${options.expiry}\n` : ''}${options.forbidSelfApproval !== undefined ? `  forbidSelfApproval: ${options.forbidSelfApproval}\n` : ''}`;
   const stack = await makeStack({ ...options, extraConfig: `${approvals}${options.more ?? ''}` });
   const { key } = await makeSigners(stack.dir);
   const config = path.join(stack.dir, 'rekey.yaml');
@@ -91,6 +99,8 @@ ${options.expiry ? `  expiry: ${options.expiry}\n` : ''}`;
         ticket: o.ticket ?? 'CHG-1042',
         ...(o.only ? { only: o.only } : {}),
         operator: 'carol@example.com',
+        // Signed by carol (approvals.forbidSelfApproval, the default, refuses unsigned requests).
+        ...(o.unsigned ? {} : { key: key('carol') }),
       });
       return request;
     },

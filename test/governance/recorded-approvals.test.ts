@@ -20,8 +20,12 @@ describe('recordedApprovals', () => {
       principal: EMAIL.bob,
       signature: signDigest(s.key('eve'), r.digest, 'devops-lead', EMAIL.bob),
     });
-    expect(await recordedApprovals(await s.loaded(), r.id)).toEqual([
-      { role: 'security-lead', principal: EMAIL.alice, fingerprint: expect.stringMatching(/^SHA256:/) },
-    ]);
+    expect(await recordedApprovals(await s.loaded(), r.id)).toEqual({
+      approvals: [
+        { role: 'security-lead', principal: EMAIL.alice, fingerprint: expect.stringMatching(/^SHA256:/) },
+      ],
+      // The requester as verified from the request's signature (carol signed it).
+      requestedBy: { principal: EMAIL.carol, fingerprint: expect.stringMatching(/^SHA256:/) },
+    });
   });
 });

@@ -24,6 +24,7 @@ import {
   requestDigest,
   saveRequest,
 } from './request.js';
+import { checkRequester, isRequester, unsignedRequest } from './requester.js';
 import {
   approvalMessage,
   probeMessage,
@@ -32,7 +33,7 @@ import {
   sshSign,
   sshVerify,
 } from './ssh.js';
-import { type ApprovalState, allowedSignersFile, approvalState, approvalsConfig, sameName } from './state.js';
+import { type ApprovalState, allowedSignersFile, approvalState, approvalsConfig } from './state.js';
 import { requestUsed } from './used.js';
 
 export interface ApproveInput {
@@ -144,12 +145,30 @@ export async function approveRequest(
       hint: `Check the allowed_signers line of ${principal} (namespaces must include "rekey", and any valid-before/after window).`,
     });
   }
-  if (config.forbidSelfApproval && sameName(principal, request.requester)) {
+  // The requester is who signed the request (its key and every principal of that key), not the name
+  // written in the request file.
+  const requester = await checkRequester(signers, request, digest);
+  if (
+    config.forbidSelfApproval &&
+    isRequester(requester, request.requester, { principal, fingerprint: signatureFingerprint(signature) })
+  ) {
     throw new RekeyError(
       'ERR_APPROVAL_INVALID',
-      `${principal} requested ${request.id} and cannot approve it (approvals.forbidSelfApproval)`,
+      `${principal} requested ${request.id}${requester.signed ? ' (signed it with this key)' : ''} and cannot approve it (approvals.forbidSelfApproval)`,
       { hint: `Ask another approver of ${input.role}.` },
     );
+  }
+  if (requester.signed && requester.verified === undefined) {
+    throw new RekeyError(
+      'ERR_APPROVAL_INVALID',
+      `change request ${request.id}: ${requester.why ?? "the requester's signature does not verify"}; not signed`,
+      {
+        hint: 'Check the request file (edited by hand?), or create a new request with `rekey request --key`.',
+      },
+    );
+  }
+  if (config.forbidSelfApproval && !requester.signed && request.breakGlass === undefined) {
+    throw unsignedRequest(request.id);
   }
   return withLock(requestLockDir(loaded, file), 'approve', async () => {
     // Re-read under the lock: another approval may have been saved while this one was being signed.

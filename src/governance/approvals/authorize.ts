@@ -17,6 +17,7 @@ import {
   loadRequest,
   requestDigest,
 } from './request.js';
+import { type RequestedBy, unsignedRequest } from './requester.js';
 import { bindingMismatch, readStackId } from './stack-id.js';
 import { approvalState, approvalsConfig, type RoleApproval } from './state.js';
 import { requestUsed } from './used.js';
@@ -43,7 +44,7 @@ export async function authorizeRequest(
   loaded: LoadedConfig,
   ref: string,
   rotation: RotationToAuthorize,
-): Promise<{ request: ChangeRequest; approvals: readonly RoleApproval[] }> {
+): Promise<{ request: ChangeRequest; approvals: readonly RoleApproval[]; requestedBy?: RequestedBy }> {
   const now = rotation.now ?? new Date();
   let request: ChangeRequest;
   try {
@@ -78,6 +79,10 @@ export async function authorizeRequest(
   if (request.breakGlass !== undefined) {
     throw invalid('it records a break-glass rotation and cannot authorize another one');
   }
+  // The requester must be proven by a signature where the requester may not approve.
+  if (approvalsConfig(loaded).forbidSelfApproval && request.requesterSignature === undefined) {
+    throw unsignedRequest(id);
+  }
   const use = await requestUsed(loaded, id);
   if (use) {
     const at = use.time;
@@ -103,6 +108,12 @@ export async function authorizeRequest(
   }
   const state = await approvalState(loaded, request);
   if (state.altered) throw invalid('it was altered after it was created');
+  if (state.requester.signed && state.requester.verified === undefined) {
+    throw invalid(
+      state.requester.why ?? "the requester's signature does not verify",
+      'Check the request file (edited by hand?), or create a new request with `rekey request --key`.',
+    );
+  }
   if (state.invalid.length > 0) {
     throw invalid(
       `the signature of ${state.invalid.join('; ')} does not verify (tampered, or made for another request)`,
@@ -125,5 +136,6 @@ export async function authorizeRequest(
     host: os.hostname(),
   });
   if (!claimed) throw invalid('another rotation claimed it just now; a request is single-use');
-  return { request, approvals: state.approvals };
+  const requestedBy = state.requester.signed ? state.requester.verified : undefined;
+  return { request, approvals: state.approvals, ...(requestedBy ? { requestedBy } : {}) };
 }

@@ -57,8 +57,16 @@ export async function requestsOverview(loaded: LoadedConfig, now = new Date()): 
 async function overview(loaded: LoadedConfig, r: ChangeRequest, now: Date): Promise<RequestOverview> {
   const state = await approvalState(loaded, r);
   const use = await requestUsed(loaded, r.id);
+  const unsigned =
+    !state.requester.signed && r.breakGlass === undefined && approvalsConfig(loaded).forbidSelfApproval;
   const problems = [
     ...(state.altered ? ['altered after it was created'] : []),
+    ...(state.requester.signed && state.requester.verified === undefined
+      ? [`requester signature: ${state.requester.why ?? 'does not verify'}`]
+      : []),
+    ...(unsigned
+      ? ['not signed by its requester (approvals.forbidSelfApproval): create it with `rekey request --key`']
+      : []),
     ...state.invalid.map((i) => `signature does not verify: ${i}`),
   ];
   let status: RequestStatus;

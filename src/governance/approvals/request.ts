@@ -50,6 +50,11 @@ const requestSchema = z.object({
   envFile: z.string().optional(),
   host: z.string().optional(),
   digest: z.string(),
+  /**
+   * `rekey request --key`: the requester's signature over the digest and their principal (see
+   * requester.ts); absent in an unsigned request. Not covered by the digest (it signs it).
+   */
+  requesterSignature: z.string().min(1).optional(),
   approvals: z.array(approvalSchema),
 });
 
@@ -57,7 +62,7 @@ export type Approval = z.infer<typeof approvalSchema>;
 export type ChangeRequest = z.infer<typeof requestSchema>;
 
 /** The fields a request's digest covers (everything an approver is shown). */
-export type RequestFields = Omit<ChangeRequest, 'version' | 'digest' | 'approvals'>;
+export type RequestFields = Omit<ChangeRequest, 'version' | 'digest' | 'approvals' | 'requesterSignature'>;
 
 /**
  * SHA-256 (hex) of the canonical JSON of a request's fields: keys in a fixed order, `keys` sorted,

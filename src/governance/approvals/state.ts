@@ -10,6 +10,7 @@ import type { LoadedConfig } from '../../config/load.js';
 import type { ParsedConfig } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
 import { type ChangeRequest, requestDigest } from './request.js';
+import { checkRequester, isRequester, type RequesterCheck } from './requester.js';
 import {
   approvalMessage,
   legacyApprovalMessage,
@@ -36,6 +37,8 @@ export interface ApprovalState {
   readonly missing: ReadonlyArray<{ readonly role: string; readonly why: string }>;
   /** Approvals whose signature does not verify. */
   readonly invalid: readonly string[];
+  /** What the requester's signature proves (`rekey request --key`), or `{ signed: false }`. */
+  readonly requester: RequesterCheck;
   readonly satisfied: boolean;
 }
 
@@ -74,6 +77,7 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
   const signers = allowedSignersFile(loaded);
   const digest = requestDigest(request);
   const altered = digest !== request.digest;
+  const requester = await checkRequester(signers, request, digest);
   const invalid: string[] = [];
   const unlisted = new Map<string, string[]>();
   const badByRole = new Map<string, string[]>();
@@ -108,7 +112,10 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
           : `${a.role} by ${a.principal}`,
       );
       badByRole.set(a.role, [...(badByRole.get(a.role) ?? []), a.principal]);
-    } else if (config.forbidSelfApproval && sameName(a.principal, request.requester)) {
+    } else if (
+      config.forbidSelfApproval &&
+      isRequester(requester, request.requester, { principal: a.principal, fingerprint })
+    ) {
       self.set(a.role, a.principal);
     } else {
       candidates.push({ role: a.role, principal: a.principal, fingerprint });
@@ -134,7 +141,12 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
     approvals,
     missing,
     invalid,
-    satisfied: !altered && invalid.length === 0 && missing.length === 0,
+    requester,
+    satisfied:
+      !altered &&
+      invalid.length === 0 &&
+      missing.length === 0 &&
+      !(requester.signed && requester.verified === undefined),
   };
 }
 

@@ -48,6 +48,11 @@ export interface AuditRecord {
     readonly principal: string;
     readonly fingerprint?: string;
   }>;
+  /**
+   * Request and rotation records of a signed request (`rekey request --key`): the requester as
+   * verified, the principal allowed_signers gives the key and the key's SHA-256 fingerprint.
+   */
+  readonly requestedBy?: { readonly principal: string; readonly fingerprint: string };
   readonly breakGlass?: string;
   /**
    * Break-glass records: who broke glass, `ssh` (the principal and key fingerprint of a verified
