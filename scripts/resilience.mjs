@@ -45,6 +45,7 @@ const files =
         'test/cli/verify-compromise.test.ts',
         'test/cli/grafana-eviction.test.ts',
         'test/governance/break-glass-identity.test.ts',
+        'test/governance/signed-request.test.ts',
       ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {

@@ -60,6 +60,7 @@ async function refused(s: GovStack, args: string[], code: number, label: string)
     suite: 'governance/signed-request',
     case: label,
     exit: run.code,
+    expected: code,
     code: /ERR_[A-Z_]+/.exec(run.stderr)?.[0] ?? '',
     unchanged: after.env.equals(before.env) && after.files.join() === before.files.join(),
   });
