@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { requestDigest } from '../../src/governance/approvals/request.js';
 import { record } from '../helpers/resilience.js';
 import { EMAIL, expectUnchanged, type GovStack, readJsonl, snapshot, useGovStacks } from './helpers.js';
 
@@ -91,6 +92,27 @@ describe('break-glass identity', () => {
       requester: string;
     };
     expect(request.requester).toBe(EMAIL.alice);
+
+    // The request is written unsigned by rekey: whoever can write the state directory could rename its
+    // requester (digest recomputed). The requester comes from the audit log's break-glass record, so
+    // alice still cannot approve her own break-glass.
+    const file = s.requestFile(String(glass!.requestId));
+    const edited = JSON.parse(await fs.readFile(file, 'utf8'));
+    edited.requester = EMAIL.carol;
+    edited.digest = requestDigest(edited);
+    await fs.writeFile(file, JSON.stringify(edited, null, 2));
+    const self = await s.run([
+      'approve',
+      String(glass!.requestId),
+      '--role',
+      'security-lead',
+      '--key',
+      s.key('alice'),
+    ]);
+    expect(self.code, self.stderr).toBe(5);
+    expect(self.stderr).toMatch(
+      /ERR_APPROVAL_INVALID: .*alice@example\.com.* cannot approve it \(approvals\.forbidSelfApproval\)/,
+    );
   }, 90_000);
 
   it('no --key: the OS user is recorded as such, not --operator', async () => {

@@ -24,7 +24,13 @@ import {
   requestDigest,
   saveRequest,
 } from './request.js';
-import { checkRequester, isRequester, unsignedRequest } from './requester.js';
+import {
+  breakGlassRequester,
+  checkRequester,
+  isRequester,
+  unrecordedBreakGlass,
+  unsignedRequest,
+} from './requester.js';
 import {
   approvalMessage,
   probeMessage,
@@ -147,10 +153,16 @@ export async function approveRequest(
   }
   // The requester is who signed the request (its key and every principal of that key), not the name
   // written in the request file.
-  const requester = await checkRequester(signers, request, digest);
+  // A break-glass request is written by rekey, unsigned: its requester comes from the audit log.
+  const bg = request.breakGlass === undefined ? undefined : await breakGlassRequester(loaded, request);
+  if (request.breakGlass !== undefined && bg === undefined) throw unrecordedBreakGlass(request.id);
+  const requester = bg?.check ?? (await checkRequester(signers, request, digest));
   if (
     config.forbidSelfApproval &&
-    isRequester(requester, request.requester, { principal, fingerprint: signatureFingerprint(signature) })
+    isRequester(requester, bg?.name ?? request.requester, {
+      principal,
+      fingerprint: signatureFingerprint(signature),
+    })
   ) {
     throw new RekeyError(
       'ERR_APPROVAL_INVALID',

@@ -6,7 +6,9 @@
  * with this signature: any principal of the requester's key, or the key itself, cannot approve.
  */
 import path from 'node:path';
+import type { LoadedConfig } from '../../config/load.js';
 import { RekeyError } from '../../lib/errors.js';
+import { auditFileOf, readAuditLog } from '../audit/read.js';
 import type { ChangeRequest } from './request.js';
 import { signatureFingerprint, sshFindPrincipals, sshVerify } from './ssh.js';
 
@@ -103,5 +105,44 @@ export function unsignedRequest(id: string): RekeyError {
     {
       hint: 'Create the request with `rekey request --key PATH` (your SSH key, listed in allowed_signers), have it approved, then rotate with it.',
     },
+  );
+}
+
+/**
+ * The requester of a break-glass request, as the audit log's break-glass record names it: that
+ * request is written by rekey after the rotation, unsigned, so its `requester` field is not trusted;
+ * the record (MACed and chained: an edit fails `rekey audit verify`) says who broke glass, with the
+ * key's principal and fingerprint when they signed with `--key`. Undefined when no record names the
+ * request (the request is then refused).
+ *
+ * @example
+ * const bg = await breakGlassRequester(loaded, request);
+ * bg?.name; // 'alice@example.com'
+ */
+export async function breakGlassRequester(
+  loaded: LoadedConfig,
+  request: ChangeRequest,
+): Promise<{ readonly name: string; readonly check: RequesterCheck } | undefined> {
+  const record = (await readAuditLog(auditFileOf(loaded))).find(
+    (r) => r.kind === 'break-glass' && r.requestId === request.id,
+  );
+  const by = record?.breakGlassBy;
+  if (record === undefined) return undefined;
+  if (by?.identity === 'ssh') {
+    const verified = { principal: by.principal, fingerprint: by.fingerprint };
+    return {
+      name: by.principal,
+      check: { signed: true, verified, principals: [by.principal], fingerprint: by.fingerprint },
+    };
+  }
+  return { name: by?.identity === 'os-user' ? by.user : record.operator, check: { signed: false } };
+}
+
+/** The refusal of a break-glass request that no break-glass record of the audit log names (exit 5). */
+export function unrecordedBreakGlass(id: string): RekeyError {
+  return new RekeyError(
+    'ERR_APPROVAL_INVALID',
+    `break-glass request ${id} is named by no break-glass record of the audit log: who broke glass cannot be told; nothing was changed`,
+    { hint: 'Run `rekey audit verify`: the log or the request file was altered.' },
   );
 }

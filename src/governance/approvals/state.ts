@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../../config/load.js';
 import type { ParsedConfig } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
 import { type ChangeRequest, requestDigest } from './request.js';
-import { checkRequester, isRequester, type RequesterCheck } from './requester.js';
+import { breakGlassRequester, checkRequester, isRequester, type RequesterCheck } from './requester.js';
 import {
   approvalMessage,
   legacyApprovalMessage,
@@ -77,7 +77,10 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
   const signers = allowedSignersFile(loaded);
   const digest = requestDigest(request);
   const altered = digest !== request.digest;
-  const requester = await checkRequester(signers, request, digest);
+  // A break-glass request is written by rekey, unsigned: its requester comes from the audit log.
+  const bg = request.breakGlass === undefined ? undefined : await breakGlassRequester(loaded, request);
+  const requester = bg?.check ?? (await checkRequester(signers, request, digest));
+  const requesterName = bg?.name ?? request.requester;
   const invalid: string[] = [];
   const unlisted = new Map<string, string[]>();
   const badByRole = new Map<string, string[]>();
@@ -114,7 +117,7 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
       badByRole.set(a.role, [...(badByRole.get(a.role) ?? []), a.principal]);
     } else if (
       config.forbidSelfApproval &&
-      isRequester(requester, request.requester, { principal: a.principal, fingerprint })
+      isRequester(requester, requesterName, { principal: a.principal, fingerprint })
     ) {
       self.set(a.role, a.principal);
     } else {
