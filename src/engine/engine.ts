@@ -33,12 +33,11 @@ import { removeStaleTemps, resolveSymlink } from '../lib/fsx.js';
 import { sha256 } from '../lib/hash.js';
 import { acquireLock, type Lock } from '../lib/lock.js';
 import { redactor, safeMessage } from '../lib/redact.js';
-import type { SessionInvalidator } from '../sessions/types.js';
-import type { PlanNote, Target, TargetContext, Values } from '../targets/types.js';
 import { currentEnv, deployNow, envFileModeOf } from './deploy-step.js';
 import { evictionReport } from './eviction.js';
 import { JOURNAL_VERSION, type Journal, type JournalMeta, JournalStore } from './journal.js';
 import { buildPlan, type Plan } from './plan.js';
+import type { PlanNote, SessionInvalidator, Target, TargetContext, Values } from './ports.js';
 import { rollBack } from './rollback.js';
 import {
   asRekeyError,

@@ -12,15 +12,6 @@ import { RekeyError } from '../lib/errors.js';
 import { faultPoint } from '../lib/faults.js';
 import type { Logger } from '../lib/log.js';
 import { safeMessage } from '../lib/redact.js';
-import type { SessionInvalidator } from '../sessions/types.js';
-import type {
-  CheckResult,
-  EvictionFinding,
-  Target,
-  TargetContext,
-  TargetFacts,
-  Values,
-} from '../targets/types.js';
 import { runChecks, type TargetCheck } from '../verify/index.js';
 import {
   type Journal,
@@ -29,6 +20,15 @@ import {
   type JournalTarget,
   markStep,
 } from './journal.js';
+import type {
+  CheckResult,
+  EvictionFinding,
+  SessionInvalidator,
+  Target,
+  TargetContext,
+  TargetFacts,
+  Values,
+} from './ports.js';
 import type { Progress } from './progress.js';
 
 /** Lets the CLI interrupt a rotation (Ctrl-C) and know when interrupting is unsafe. */

@@ -4,8 +4,8 @@
  */
 import { ms } from '../config/load.js';
 import type { ParsedConfig } from '../config/schema.js';
+import type { CheckResult, Target, TargetContext, Values } from '../engine/ports.js';
 import { safeMessage } from '../lib/redact.js';
-import type { CheckResult, Target, TargetContext, Values } from '../targets/types.js';
 import { type CheckTiming, runHttpCheck } from './http.js';
 import { runLoginCheck } from './login.js';
 

@@ -12,10 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Trigger } from '../../../src/config/schema.js';
 import type { CommandResult, RunOptions } from '../../../src/deploy/run.js';
+import type { SessionInvalidator } from '../../../src/engine/ports.js';
 import { RotationControl } from '../../../src/engine/run.js';
 import { envValues, readEnvFile } from '../../../src/envfile/index.js';
 import { RekeyError } from '../../../src/lib/errors.js';
-import type { SessionInvalidator } from '../../../src/sessions/types.js';
 import type {
   CheckResult,
   Target,
