@@ -105,7 +105,7 @@ export async function preflight(
     trigger: req.trigger,
     ...(req.only ? { only: req.only } : {}),
     ...(req.force ? { force: true } : {}),
-    ...(loaded.config.deploy ? { deploy: { command: loaded.config.deploy.command } } : {}),
+    ...(deps.deployer ? { deploy: { command: deps.deployer.command } } : {}),
     ...(sessions
       ? {
           sessions: {
@@ -370,9 +370,9 @@ async function runStep(run: Run, id: string, title: string): Promise<void> {
       await run.step(id, 'write the env file atomically', () => commit(run));
       return;
     case 'deploy': {
-      const deploy = run.deps.loaded.config.deploy;
-      if (!deploy) return run.skip(id, 'deploy', 'no deploy command configured');
-      await run.step(id, `deploy: ${deploy.command}`, () => deployNow(run, deploy.command, 'deploy'));
+      const deployer = run.deps.deployer;
+      if (!deployer) return run.skip(id, 'deploy', 'no deploy command configured');
+      await run.step(id, `deploy: ${deployer.command}`, () => deployNow(run, deployer, 'deploy'));
       return;
     }
     case 'invalidate': {

@@ -156,3 +156,62 @@ export interface SessionInvalidator {
   /** Purges; `env` holds the env file's values after commit. Returns a summary (counts, no secret). */
   invalidate(ctx: TargetContext, env: ReadonlyMap<string, string>): Promise<string>;
 }
+
+/** One run of the deploy (or rollback) command, as the engine asks for it. */
+export interface DeployRequest {
+  /** The env file's values now (the command is given only the configured `passEnv` ones). */
+  readonly env: ReadonlyMap<string, string>;
+  /** Variables the engine adds for the command (REKEY_PHASE, REKEY_ROTATION_ID); they win over `env`. */
+  readonly extraEnv: Readonly<Record<string, string>>;
+  /** Env keys whose values are secret: kept out of the command's environment, redacted from its output. */
+  readonly secretKeys: readonly string[];
+  /** Where the command's redacted output is kept. */
+  readonly logFile: string;
+  /**
+   * Called with the command's process group once it exists, before the command may start (the engine
+   * journals it, so `recover` can wait for or end a command a killed rekey left running). The command
+   * starts only when this resolves; if it throws, the command never starts and the error is thrown.
+   */
+  readonly started: (pgid: number) => Promise<void>;
+}
+
+/**
+ * The deploy and rollback commands (src/deploy/deployer.ts is the shell-command implementation). The
+ * engine is given one only when a deploy is configured.
+ */
+export interface Deployer {
+  /** The deploy command, for the plan and the step's title. */
+  readonly command: string;
+  /** The rollback command (the deploy command when none is configured). */
+  readonly rollbackCommand: string;
+  /** How long a run may take before it is ended (journaled with the running command). */
+  readonly timeoutMs: number;
+  /**
+   * Runs the deploy or the rollback command and resolves with how long it took; throws
+   * ERR_DEPLOY_TIMEOUT or ERR_DEPLOY_FAILED with where its output is kept and its last lines.
+   */
+  run(label: 'deploy' | 'rollback', request: DeployRequest): Promise<{ readonly ms: number }>;
+}
+
+/** A target's part of the validation table: its `verify` with these values. */
+export interface TargetCheck {
+  readonly target: Target;
+  readonly next: Values;
+  readonly previous?: Values;
+  readonly retired?: boolean;
+}
+
+/**
+ * The validation table (src/verify/ is the implementation): the configured HTTP and login checks,
+ * then each target's own rows. Its settings (checks, deadline, attempts) are captured when it is made.
+ */
+export interface Verifier {
+  /** How many configured checks it runs besides the targets' rows (for the plan). */
+  readonly checks: number;
+  /** The rows in table order; never throws (a check that errors is a failed row). */
+  verify(
+    ctx: TargetContext,
+    env: ReadonlyMap<string, string>,
+    targets: readonly TargetCheck[],
+  ): Promise<CheckResult[]>;
+}

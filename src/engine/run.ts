@@ -22,6 +22,7 @@ import {
 } from './journal.js';
 import type {
   CheckResult,
+  Deployer,
   EvictionFinding,
   SessionInvalidator,
   Target,
@@ -83,6 +84,8 @@ export interface EngineDeps {
   readonly makeSessions?: (
     env: ReadonlyMap<string, string>,
   ) => SessionInvalidator | undefined | Promise<SessionInvalidator | undefined>;
+  /** The deploy and rollback commands; absent when no deploy is configured (the step is skipped). */
+  readonly deployer?: Deployer;
   readonly progress: Progress;
   readonly log: Logger;
   readonly now?: () => Date;

@@ -25,10 +25,10 @@ import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
 import { record } from '../../helpers/resilience.js';
 import { FakeDeployer, FakeService, FakeSessions, FakeTarget, FaultyControl } from '../fake/fakes.js';
 
-// No process may start: the engine has no deployer port yet, so `runCommand` (the deploy and rollback
-// commands) is replaced by the current stack's fake deployer, and the env file's git check (preflight
-// runs `git`) by a no-op (test/envfile/git.test.ts covers it); anything else spawning fails the test.
-const current = vi.hoisted(() => ({ deployer: undefined as FakeDeployer | undefined, gitChecks: 0 }));
+// No process may start: the deploy and rollback commands are the fake deployer injected through the
+// `Deployer` port, and the env file's git check (preflight runs `git`) is replaced by a no-op
+// (test/envfile/git.test.ts covers it); anything spawning a process fails the test.
+const current = vi.hoisted(() => ({ gitChecks: 0 }));
 vi.mock('node:child_process', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:child_process')>();
   const refuse = (name: string) => () => {
@@ -43,16 +43,6 @@ vi.mock('node:child_process', async (importOriginal) => {
     exec: refuse('exec'),
     execSync: refuse('execSync'),
     fork: refuse('fork'),
-  };
-});
-vi.mock('../../../src/deploy/run.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../../src/deploy/run.js')>();
-  return {
-    ...real,
-    runCommand: (command: string, options: Parameters<typeof real.runCommand>[1]) => {
-      if (!current.deployer) throw new Error('no fake deployer: a test ran a real command');
-      return current.deployer.run(command, options);
-    },
   };
 });
 vi.mock('../../../src/envfile/git.js', () => ({
@@ -71,7 +61,6 @@ const CONFIG = `envFile: .env.production
 secrets:
   - { key: OVERLAP_TOKEN, type: generic }
   - { key: SINGLE_TOKEN, type: generic }
-deploy: { command: fake-deploy, rollback: fake-rollback, timeout: 5s }
 verifyPolicy: { deadline: 1s, attemptTimeout: 1s, successes: 1 }
 `;
 
@@ -107,7 +96,6 @@ async function fakeStack(): Promise<FakeStack> {
   const overlap = new FakeService('OVERLAP_TOKEN', OLD.OVERLAP_TOKEN, true);
   const single = new FakeService('SINGLE_TOKEN', OLD.SINGLE_TOKEN, false);
   const deployer = new FakeDeployer(() => envFile);
-  current.deployer = deployer;
   const sessions = new FakeSessions();
   let control = new FaultyControl();
   const env = async () => new Map(envValues(parseEnv(await fs.readFile(envFile, 'utf8'))));
@@ -128,6 +116,7 @@ async function fakeStack(): Promise<FakeStack> {
         // Overlap first, as the plan stages it; it has an after-deploy step (invalidate:OVERLAP_TOKEN).
         makeTargets: () => [new FakeTarget(overlap, { afterDeploy: true }), new FakeTarget(single)],
         makeSessions: () => sessions,
+        deployer,
         progress: silentProgress,
         log: silentLogger,
         control,
