@@ -6,6 +6,7 @@ import type { EngineDeps, RotationControl, RotationHooks } from '../engine/run.j
 import type { Logger } from '../lib/log.js';
 import { log } from '../lib/log.js';
 import { createTargets } from '../targets/index.js';
+import { createVerifier } from '../verify/index.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -36,6 +37,7 @@ export async function openStack(globals: GlobalOptions, options: StackOptions): 
         ? (await import('../sessions/index.js')).createSessions(loaded.config, env)
         : undefined,
     ...(loaded.config.deploy ? { deployer: createDeployer(loaded.config.deploy, loaded.dir) } : {}),
+    verifier: createVerifier(loaded.config),
     progress: options.progress,
     log: options.logger ?? log,
     ...(options.control ? { control: options.control } : {}),

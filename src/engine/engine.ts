@@ -114,7 +114,7 @@ export async function preflight(
           },
         }
       : {}),
-    verifyChecks: loaded.config.verify.length,
+    verifyChecks: deps.verifier.checks,
   });
   const selected = plan.keys.map((k) => targets.find((t) => t.key === k)!);
   assertUnique(

@@ -12,7 +12,6 @@ import { RekeyError } from '../lib/errors.js';
 import { faultPoint } from '../lib/faults.js';
 import type { Logger } from '../lib/log.js';
 import { safeMessage } from '../lib/redact.js';
-import { runChecks, type TargetCheck } from '../verify/index.js';
 import {
   type Journal,
   type JournalStep,
@@ -26,9 +25,11 @@ import type {
   EvictionFinding,
   SessionInvalidator,
   Target,
+  TargetCheck,
   TargetContext,
   TargetFacts,
   Values,
+  Verifier,
 } from './ports.js';
 import type { Progress } from './progress.js';
 
@@ -86,6 +87,8 @@ export interface EngineDeps {
   ) => SessionInvalidator | undefined | Promise<SessionInvalidator | undefined>;
   /** The deploy and rollback commands; absent when no deploy is configured (the step is skipped). */
   readonly deployer?: Deployer;
+  /** The validation table (configured checks and the targets' rows). */
+  readonly verifier: Verifier;
   readonly progress: Progress;
   readonly log: Logger;
   readonly now?: () => Date;
@@ -283,7 +286,7 @@ export class Run {
  */
 export async function verifyStep(run: Run, targets: readonly TargetCheck[], what: string): Promise<string> {
   const env = envValues((await readEnvFile(run.deps.loaded.envFile)).doc);
-  const rows = await runChecks({ config: run.deps.loaded.config, env, targets, ctx: run.ctx });
+  const rows = await run.deps.verifier.verify(run.ctx, env, targets);
   run.checks.splice(0, run.checks.length, ...rows);
   const failed = rows.filter((r) => !r.ok);
   if (failed.length > 0) {

@@ -22,6 +22,7 @@ import { envValues, parseEnv } from '../../../src/envfile/index.js';
 import { exitCodeOf, isRekeyError } from '../../../src/lib/errors.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
+import { createVerifier } from '../../../src/verify/index.js';
 import { record } from '../../helpers/resilience.js';
 import { FakeDeployer, FakeService, FakeSessions, FakeTarget, FaultyControl } from '../fake/fakes.js';
 
@@ -117,6 +118,7 @@ async function fakeStack(): Promise<FakeStack> {
         makeTargets: () => [new FakeTarget(overlap, { afterDeploy: true }), new FakeTarget(single)],
         makeSessions: () => sessions,
         deployer,
+        verifier: createVerifier(loaded.config),
         progress: silentProgress,
         log: silentLogger,
         control,
