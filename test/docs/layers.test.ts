@@ -76,6 +76,20 @@ describe('layers', () => {
     expect(up).toEqual([]);
   });
 
+  it('has the adapters import only the ports of the engine, and the engine import no adapter', () => {
+    const adapters = new Set(['deploy', 'targets', 'sessions', 'verify']);
+    const wrong: string[] = [];
+    for (const [file, targets] of graph) {
+      const from = layerOf(file);
+      for (const t of targets) {
+        const to = layerOf(t);
+        if ((adapters.has(from) && to === 'engine') || (from === 'engine' && adapters.has(to)))
+          wrong.push(`${path.relative(SRC, file)} → ${path.relative(SRC, t)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('has no circle between files', () => {
     // Tarjan's strongly connected components: any component of more than one file is a circle.
     let index = 0;
