@@ -110,7 +110,7 @@ export async function preflight(
       ? {
           sessions: {
             describe: sessions.describe(),
-            ...(loaded.config.sessions?.redis?.on ? { on: loaded.config.sessions.redis.on } : {}),
+            ...(sessions.on ? { on: sessions.on } : {}),
           },
         }
       : {}),

@@ -151,6 +151,8 @@ export interface Target {
 
 /** Session invalidation, as the engine sees it: described for the plan, run after the deploy. */
 export interface SessionInvalidator {
+  /** The triggers it purges on (`sessions.redis.on`); on every trigger when absent. */
+  readonly on?: readonly Trigger[];
   /** One line for the plan, e.g. `purge session:* on redis 127.0.0.1:6379 db 0 (SCAN + UNLINK)`. */
   describe(): string;
   /** Purges; `env` holds the env file's values after commit. Returns a summary (counts, no secret). */

@@ -71,6 +71,7 @@ export function redisSessions(
   };
 
   return {
+    ...(config.on ? { on: config.on } : {}),
     describe(): string {
       if (config.flushAll) return `FLUSHALL ASYNC on ${server} (every key of every db)`;
       if (config.flushDb !== undefined) return `FLUSHDB ASYNC of db ${config.flushDb} on ${server}`;

@@ -197,6 +197,8 @@ export class FakeDeployer implements Deployer {
 
 /** The session purge; counts purges, fails on demand. */
 export class FakeSessions implements SessionInvalidator {
+  /** The triggers it purges on (every trigger when undefined). */
+  on: Trigger[] | undefined;
   fail = false;
   purges = 0;
 

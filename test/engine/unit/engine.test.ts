@@ -250,6 +250,18 @@ describe('engine with fakes: a rotation', () => {
   });
 });
 
+describe('engine with fakes: the session purge runs on its triggers only', () => {
+  it('a purge configured for compromise rotations is skipped by a scheduled one', async () => {
+    const s = await fakeStack();
+    s.sessions.on = ['compromise'];
+    const r = await rotate(await s.deps(), { trigger: 'scheduled' });
+    expect(r.outcome).toBe('rotated');
+    expect(r.steps.find((x) => x.id === 'invalidate:sessions')?.state).toBe('skipped');
+    expect(s.sessions.purges).toBe(0);
+    await s.assertConsistent();
+  });
+});
+
 describe('engine with fakes: nothing changes when the rotation stops before its journal', () => {
   it('preflight: a service rejects its current value: throws, no journal, no backup, no service touched', async () => {
     const s = await fakeStack();
