@@ -38,6 +38,9 @@ export async function openStack(globals: GlobalOptions, options: StackOptions): 
         : undefined,
     ...(loaded.config.deploy ? { deployer: createDeployer(loaded.config.deploy, loaded.dir) } : {}),
     verifier: createVerifier(loaded.config),
+    ...(loaded.config.envFileMode === undefined
+      ? {}
+      : { envFileMode: Number.parseInt(loaded.config.envFileMode, 8) }),
     progress: options.progress,
     log: options.logger ?? log,
     ...(options.control ? { control: options.control } : {}),

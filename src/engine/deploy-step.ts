@@ -10,9 +10,9 @@ import { processStart } from '../lib/process-alive.js';
 import type { Deployer } from './ports.js';
 import type { Run } from './run.js';
 
-/** The configured `envFileMode` as a number (0600 by default). */
-export function envFileModeOf(config: { envFileMode?: string }): number {
-  return config.envFileMode === undefined ? DEFAULT_ENV_FILE_MODE : Number.parseInt(config.envFileMode, 8);
+/** The mode the env file is written with: `EngineDeps.envFileMode`, 0600 when not given. */
+export function envFileModeOf(run: Run): number {
+  return run.deps.envFileMode ?? DEFAULT_ENV_FILE_MODE;
 }
 
 /** What the env file holds now. */

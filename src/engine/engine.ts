@@ -436,7 +436,7 @@ async function commit(run: Run): Promise<string> {
   const control = run.deps.control;
   const write = () =>
     writeEnvFile(run.deps.loaded.envFile, text, {
-      mode: envFileModeOf(run.deps.loaded.config),
+      mode: envFileModeOf(run),
       realPath: j.envFile,
     });
   await (control ? control.criticalSection('writing the env file', write) : write());

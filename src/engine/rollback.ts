@@ -180,7 +180,7 @@ async function restoreEnv(run: Run): Promise<string> {
     );
   }
   const control = run.deps.control;
-  const write = () => writeEnvFile(file, backup, { mode: envFileModeOf(run.deps.loaded.config) });
+  const write = () => writeEnvFile(file, backup, { mode: envFileModeOf(run) });
   await (control ? control.criticalSection('restoring the env file', write) : write());
   return 'old values back';
 }

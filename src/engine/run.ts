@@ -87,6 +87,8 @@ export interface EngineDeps {
   ) => SessionInvalidator | undefined | Promise<SessionInvalidator | undefined>;
   /** The deploy and rollback commands; absent when no deploy is configured (the step is skipped). */
   readonly deployer?: Deployer;
+  /** The mode the env file is written with (the configured `envFileMode`); 0600 when absent. */
+  readonly envFileMode?: number;
   /** The validation table (configured checks and the targets' rows). */
   readonly verifier: Verifier;
   readonly progress: Progress;

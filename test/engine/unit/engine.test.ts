@@ -250,6 +250,16 @@ describe('engine with fakes: a rotation', () => {
   });
 });
 
+describe('engine with fakes: the env file mode is the one injected', () => {
+  it('writes the env file with EngineDeps.envFileMode, not a mode read from the config', async () => {
+    const s = await fakeStack();
+    await fs.chmod(s.envFile, 0o640); // a write never widens the mode: start from the wider one
+    const r = await rotate({ ...(await s.deps()), envFileMode: 0o640 }, { trigger: 'scheduled' });
+    expect(r.outcome).toBe('rotated');
+    expect((await fs.stat(s.envFile)).mode & 0o777).toBe(0o640);
+  });
+});
+
 describe('engine with fakes: the session purge runs on its triggers only', () => {
   it('a purge configured for compromise rotations is skipped by a scheduled one', async () => {
     const s = await fakeStack();
