@@ -1,10 +1,12 @@
 /** Wiring shared by the commands: load the config, build the engine's dependencies. */
 import { type LoadedConfig, loadConfig } from '../config/load.js';
+import { createDeployer } from '../deploy/deployer.js';
 import type { Progress } from '../engine/progress.js';
 import type { EngineDeps, RotationControl, RotationHooks } from '../engine/run.js';
 import type { Logger } from '../lib/log.js';
 import { log } from '../lib/log.js';
 import { createTargets } from '../targets/index.js';
+import { createVerifier } from '../verify/index.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -34,6 +36,11 @@ export async function openStack(globals: GlobalOptions, options: StackOptions): 
       loaded.config.sessions
         ? (await import('../sessions/index.js')).createSessions(loaded.config, env)
         : undefined,
+    ...(loaded.config.deploy ? { deployer: createDeployer(loaded.config.deploy, loaded.dir) } : {}),
+    verifier: createVerifier(loaded.config),
+    ...(loaded.config.envFileMode === undefined
+      ? {}
+      : { envFileMode: Number.parseInt(loaded.config.envFileMode, 8) }),
     progress: options.progress,
     log: options.logger ?? log,
     ...(options.control ? { control: options.control } : {}),

@@ -1,10 +1,10 @@
 /** How a rotation's result is shown: the validation table, a summary line, what to do next. */
 import path from 'node:path';
+import type { EvictionFinding } from '../engine/ports.js';
 import type { RotationResult } from '../engine/run.js';
 import { formatDuration } from '../lib/duration.js';
 import { RekeyError } from '../lib/errors.js';
 import { color } from '../lib/log.js';
-import type { EvictionFinding } from '../targets/types.js';
 import { renderTable } from '../verify/table.js';
 import { printJson, printLines } from './output.js';
 

@@ -1,20 +1,18 @@
 /**
  * The deploy (or rollback) command as a journaled step: its process group named in the journal
  * before it may start (so `recover` can wait for it or end it), its output redacted and kept in a
- * log file, a failure turned into ERR_DEPLOY_* with the last lines. Used by the engine and by
+ * log file, a failure turned into ERR_DEPLOY_* with the last lines (by the injected `Deployer`). Used by the engine and by
  * rollback alike (neither imports the other for it).
  */
 import path from 'node:path';
-import { ms } from '../config/load.js';
-import { type CommandResult, outputDetails, runCommand } from '../deploy/run.js';
 import { DEFAULT_ENV_FILE_MODE, envValues, readEnvFile } from '../envfile/index.js';
-import { RekeyError } from '../lib/errors.js';
 import { processStart } from '../lib/process-alive.js';
+import type { Deployer } from './ports.js';
 import type { Run } from './run.js';
 
-/** The configured `envFileMode` as a number (0600 by default). */
-export function envFileModeOf(config: { envFileMode?: string }): number {
-  return config.envFileMode === undefined ? DEFAULT_ENV_FILE_MODE : Number.parseInt(config.envFileMode, 8);
+/** The mode the env file is written with: `EngineDeps.envFileMode`, 0600 when not given. */
+export function envFileModeOf(run: Run): number {
+  return run.deps.envFileMode ?? DEFAULT_ENV_FILE_MODE;
 }
 
 /** What the env file holds now. */
@@ -23,25 +21,17 @@ export async function currentEnv(run: Run): Promise<ReadonlyMap<string, string>>
 }
 
 /** Runs the deploy (or rollback) command; throws ERR_DEPLOY_* with the last lines of output. */
-export async function deployNow(run: Run, command: string, label: 'deploy' | 'rollback'): Promise<string> {
+export async function deployNow(run: Run, deployer: Deployer, label: 'deploy' | 'rollback'): Promise<string> {
   const { loaded } = run.deps;
-  const deploy = loaded.config.deploy!;
   const env = await currentEnv(run);
-  const extraEnv: Record<string, string> = {
-    ...Object.fromEntries(deploy.passEnv.flatMap((k) => (env.has(k) ? [[k, env.get(k)!]] : []))),
-    // Lets a deploy script tell rekey's own rollback from an operator's (scripts/deploy.sh does).
-    REKEY_PHASE: label,
-    REKEY_ROTATION_ID: run.journal.id,
-  };
-  const secretKeys = [...run.targets.values()].flatMap((t) => t.secretKeys);
-  const timeoutMs = ms(deploy.timeout);
-  let result: Awaited<ReturnType<typeof runCommand>>;
+  const timeoutMs = deployer.timeoutMs;
+  let result: { readonly ms: number };
   try {
-    result = await runCommand(command, {
-      cwd: loaded.dir,
-      timeoutMs,
-      secretKeys,
-      extraEnv,
+    result = await deployer.run(label, {
+      env,
+      // Lets a deploy script tell rekey's own rollback from an operator's (scripts/deploy.sh does).
+      extraEnv: { REKEY_PHASE: label, REKEY_ROTATION_ID: run.journal.id },
+      secretKeys: [...run.targets.values()].flatMap((t) => t.secretKeys),
       logFile: path.join(loaded.stateDir, 'logs', `${run.journal.id}-${label}.log`),
       // The journal names the command's process group before it may start: a killed rekey leaves
       // it running, and `recover` waits for it (or ends it) before deploying again.
@@ -61,22 +51,5 @@ export async function deployNow(run: Run, command: string, label: 'deploy' | 'ro
     // Ended (or never started): the step's own journal write records that it is gone.
     delete run.journal.command;
   }
-  if (result.timedOut) {
-    throw new RekeyError('ERR_DEPLOY_TIMEOUT', `${label} command did not finish within ${deploy.timeout}`, {
-      details: commandOutput(result),
-    });
-  }
-  if (result.exitCode !== 0) {
-    throw new RekeyError(
-      'ERR_DEPLOY_FAILED',
-      `${label} command failed (${result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`})`,
-      { details: commandOutput(result) },
-    );
-  }
   return `done in ${(result.ms / 1000).toFixed(1)} s`;
-}
-
-/** Error details for a failed command: where its log is, then its last lines (left out of `--json`). */
-function commandOutput(result: CommandResult): string[] {
-  return [...(result.logFile ? [`output: ${result.logFile}`] : []), ...outputDetails(result.output)];
 }

@@ -33,12 +33,11 @@ import { removeStaleTemps, resolveSymlink } from '../lib/fsx.js';
 import { sha256 } from '../lib/hash.js';
 import { acquireLock, type Lock } from '../lib/lock.js';
 import { redactor, safeMessage } from '../lib/redact.js';
-import type { SessionInvalidator } from '../sessions/types.js';
-import type { PlanNote, Target, TargetContext, Values } from '../targets/types.js';
 import { currentEnv, deployNow, envFileModeOf } from './deploy-step.js';
 import { evictionReport } from './eviction.js';
 import { JOURNAL_VERSION, type Journal, type JournalMeta, JournalStore } from './journal.js';
 import { buildPlan, type Plan } from './plan.js';
+import type { PlanNote, SessionInvalidator, Target, TargetContext, Values } from './ports.js';
 import { rollBack } from './rollback.js';
 import {
   asRekeyError,
@@ -106,16 +105,16 @@ export async function preflight(
     trigger: req.trigger,
     ...(req.only ? { only: req.only } : {}),
     ...(req.force ? { force: true } : {}),
-    ...(loaded.config.deploy ? { deploy: { command: loaded.config.deploy.command } } : {}),
+    ...(deps.deployer ? { deploy: { command: deps.deployer.command } } : {}),
     ...(sessions
       ? {
           sessions: {
             describe: sessions.describe(),
-            ...(loaded.config.sessions?.redis?.on ? { on: loaded.config.sessions.redis.on } : {}),
+            ...(sessions.on ? { on: sessions.on } : {}),
           },
         }
       : {}),
-    verifyChecks: loaded.config.verify.length,
+    verifyChecks: deps.verifier.checks,
   });
   const selected = plan.keys.map((k) => targets.find((t) => t.key === k)!);
   assertUnique(
@@ -371,9 +370,9 @@ async function runStep(run: Run, id: string, title: string): Promise<void> {
       await run.step(id, 'write the env file atomically', () => commit(run));
       return;
     case 'deploy': {
-      const deploy = run.deps.loaded.config.deploy;
-      if (!deploy) return run.skip(id, 'deploy', 'no deploy command configured');
-      await run.step(id, `deploy: ${deploy.command}`, () => deployNow(run, deploy.command, 'deploy'));
+      const deployer = run.deps.deployer;
+      if (!deployer) return run.skip(id, 'deploy', 'no deploy command configured');
+      await run.step(id, `deploy: ${deployer.command}`, () => deployNow(run, deployer, 'deploy'));
       return;
     }
     case 'invalidate': {
@@ -437,7 +436,7 @@ async function commit(run: Run): Promise<string> {
   const control = run.deps.control;
   const write = () =>
     writeEnvFile(run.deps.loaded.envFile, text, {
-      mode: envFileModeOf(run.deps.loaded.config),
+      mode: envFileModeOf(run),
       realPath: j.envFile,
     });
   await (control ? control.criticalSection('writing the env file', write) : write());

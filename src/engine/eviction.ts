@@ -9,8 +9,8 @@
  */
 
 import { safeMessage } from '../lib/redact.js';
-import type { EvictionFinding, Target, TargetContext, Values } from '../targets/types.js';
 import type { Journal } from './journal.js';
+import type { EvictionFinding, Target, TargetContext, Values } from './ports.js';
 
 /** Ends the text of a finding from a fresh read-only look (not what this process's finish did). */
 export const FRESH =

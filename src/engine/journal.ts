@@ -10,8 +10,8 @@ import type { Trigger } from '../config/schema.js';
 import { RekeyError } from '../lib/errors.js';
 import { simulatedDiskFull } from '../lib/faults.js';
 import { ensurePrivateDir, readIfExists, removeDurably, writeFileAtomic } from '../lib/fsx.js';
-import type { Values } from '../targets/types.js';
 import type { Phase } from './plan.js';
+import type { Values } from './ports.js';
 
 export const JOURNAL_VERSION = 1;
 

@@ -7,13 +7,13 @@
  */
 
 import os from 'node:os';
-import { settleLeftOver } from '../deploy/run.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
 import { formatDuration } from '../lib/duration.js';
 import { RekeyError } from '../lib/errors.js';
 import { sha256 } from '../lib/hash.js';
 import { acquireOrTakeOver } from '../lib/lock.js';
 import { groupAlive } from '../lib/process-alive.js';
+import { settleLeftOver } from '../lib/process-group.js';
 import { redactor, safeMessage } from '../lib/redact.js';
 import { execute, removeTempsOf } from './engine.js';
 import { JournalStore } from './journal.js';

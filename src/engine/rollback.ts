@@ -78,14 +78,14 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
   }
 
   // 3. The rollback command, when consumers may have been redeployed with new values.
-  const deploy = run.deps.loaded.config.deploy;
+  const deployer = run.deps.deployer;
   const deployStep = j.steps.find((s) => s.id === 'deploy');
   const deployStarted =
     deployStep !== undefined && deployStep.state !== 'pending' && deployStep.state !== 'skipped';
-  if (deploy && deployStarted) {
-    const command = deploy.rollback ?? deploy.command;
+  if (deployer && deployStarted) {
+    const command = deployer.rollbackCommand;
     try {
-      await run.step('rollback-deploy', `rollback: ${command}`, () => deployNow(run, command, 'rollback'), {
+      await run.step('rollback-deploy', `rollback: ${command}`, () => deployNow(run, deployer, 'rollback'), {
         forward: false,
       });
     } catch (e) {
@@ -180,7 +180,7 @@ async function restoreEnv(run: Run): Promise<string> {
     );
   }
   const control = run.deps.control;
-  const write = () => writeEnvFile(file, backup, { mode: envFileModeOf(run.deps.loaded.config) });
+  const write = () => writeEnvFile(file, backup, { mode: envFileModeOf(run) });
   await (control ? control.criticalSection('restoring the env file', write) : write());
   return 'old values back';
 }

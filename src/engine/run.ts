@@ -12,16 +12,6 @@ import { RekeyError } from '../lib/errors.js';
 import { faultPoint } from '../lib/faults.js';
 import type { Logger } from '../lib/log.js';
 import { safeMessage } from '../lib/redact.js';
-import type { SessionInvalidator } from '../sessions/types.js';
-import type {
-  CheckResult,
-  EvictionFinding,
-  Target,
-  TargetContext,
-  TargetFacts,
-  Values,
-} from '../targets/types.js';
-import { runChecks, type TargetCheck } from '../verify/index.js';
 import {
   type Journal,
   type JournalStep,
@@ -29,6 +19,18 @@ import {
   type JournalTarget,
   markStep,
 } from './journal.js';
+import type {
+  CheckResult,
+  Deployer,
+  EvictionFinding,
+  SessionInvalidator,
+  Target,
+  TargetCheck,
+  TargetContext,
+  TargetFacts,
+  Values,
+  Verifier,
+} from './ports.js';
 import type { Progress } from './progress.js';
 
 /** Lets the CLI interrupt a rotation (Ctrl-C) and know when interrupting is unsafe. */
@@ -83,6 +85,12 @@ export interface EngineDeps {
   readonly makeSessions?: (
     env: ReadonlyMap<string, string>,
   ) => SessionInvalidator | undefined | Promise<SessionInvalidator | undefined>;
+  /** The deploy and rollback commands; absent when no deploy is configured (the step is skipped). */
+  readonly deployer?: Deployer;
+  /** The mode the env file is written with (the configured `envFileMode`); 0600 when absent. */
+  readonly envFileMode?: number;
+  /** The validation table (configured checks and the targets' rows). */
+  readonly verifier: Verifier;
   readonly progress: Progress;
   readonly log: Logger;
   readonly now?: () => Date;
@@ -280,7 +288,7 @@ export class Run {
  */
 export async function verifyStep(run: Run, targets: readonly TargetCheck[], what: string): Promise<string> {
   const env = envValues((await readEnvFile(run.deps.loaded.envFile)).doc);
-  const rows = await runChecks({ config: run.deps.loaded.config, env, targets, ctx: run.ctx });
+  const rows = await run.deps.verifier.verify(run.ctx, env, targets);
   run.checks.splice(0, run.checks.length, ...rows);
   const failed = rows.filter((r) => !r.ok);
   if (failed.length > 0) {

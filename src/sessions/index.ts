@@ -1,11 +1,11 @@
 /** Session invalidation configured under `sessions:`. */
 import type { ParsedConfig, SecretConfigOf } from '../config/schema.js';
+import type { SessionInvalidator } from '../engine/ports.js';
 import { RekeyError } from '../lib/errors.js';
 import { type RedisSessionsOptions, redisSessions } from './redis.js';
-import type { SessionInvalidator } from './types.js';
 
+export type { SessionInvalidator } from '../engine/ports.js';
 export type { PurgeProgress, RedisSessionsOptions } from './redis.js';
-export type { SessionInvalidator } from './types.js';
 
 /**
  * The invalidator the config asks for, or undefined when none is configured. `sessions.redis` runs

@@ -7,11 +7,10 @@
  * It connects with the env file's value AFTER the commit, so with the new password.
  */
 import type { ParsedConfig, SecretConfigOf } from '../config/schema.js';
+import type { SessionInvalidator, TargetContext } from '../engine/ports.js';
 import { RekeyError } from '../lib/errors.js';
 import { type RedisConn, type RedisEndpoint, toRekeyError, withRedis } from '../targets/redis/connect.js';
-import type { TargetContext } from '../targets/types.js';
 import { type PurgeProgress, purgePattern } from './redis-purge.js';
-import type { SessionInvalidator } from './types.js';
 
 export type RedisSessionsConfig = NonNullable<NonNullable<ParsedConfig['sessions']>['redis']>;
 export type { PurgeProgress } from './redis-purge.js';
@@ -72,6 +71,7 @@ export function redisSessions(
   };
 
   return {
+    ...(config.on ? { on: config.on } : {}),
     describe(): string {
       if (config.flushAll) return `FLUSHALL ASYNC on ${server} (every key of every db)`;
       if (config.flushDb !== undefined) return `FLUSHDB ASYNC of db ${config.flushDb} on ${server}`;

@@ -3,8 +3,8 @@
  * and optional text, retried with backoff until a deadline, two consecutive successes required.
  */
 import type { VerifyCheck } from '../config/schema.js';
+import type { CheckResult } from '../engine/ports.js';
 import { safeMessage } from '../lib/redact.js';
-import type { CheckResult } from '../targets/types.js';
 import { type RetryPolicy, retryUntil } from './retry.js';
 
 export type HttpCheck = Extract<VerifyCheck, { http: string }>;

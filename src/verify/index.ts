@@ -4,19 +4,29 @@
  */
 import { ms } from '../config/load.js';
 import type { ParsedConfig } from '../config/schema.js';
+import type { CheckResult, TargetCheck, TargetContext, Verifier } from '../engine/ports.js';
 import { safeMessage } from '../lib/redact.js';
-import type { CheckResult, Target, TargetContext, Values } from '../targets/types.js';
 import { type CheckTiming, runHttpCheck } from './http.js';
 import { runLoginCheck } from './login.js';
 
-export interface TargetCheck {
-  readonly target: Target;
-  readonly next: Values;
-  readonly previous?: Values;
-  readonly retired?: boolean;
+export type { TargetCheck } from '../engine/ports.js';
+
+/**
+ * The `Verifier` port (src/engine/ports.ts) over the configured checks and `verifyPolicy`, read once
+ * here: the engine is given this, not the config.
+ *
+ * @example
+ * const rows = await createVerifier(loaded.config).verify(ctx, env, [{ target, next }]);
+ */
+export function createVerifier(config: Pick<ParsedConfig, 'verify' | 'verifyPolicy'>): Verifier {
+  const settings = { verify: config.verify, verifyPolicy: config.verifyPolicy };
+  return {
+    checks: settings.verify.length,
+    verify: (ctx, env, targets) => runChecks({ config: settings, env, targets, ctx }),
+  };
 }
 
-export function timingOf(config: ParsedConfig): CheckTiming {
+export function timingOf(config: Pick<ParsedConfig, 'verifyPolicy'>): CheckTiming {
   return {
     deadlineMs: ms(config.verifyPolicy.deadline),
     attemptTimeoutMs: ms(config.verifyPolicy.attemptTimeout),
@@ -33,7 +43,7 @@ export function timingOf(config: ParsedConfig): CheckTiming {
  * rows.every((r) => r.ok);
  */
 export async function runChecks(options: {
-  readonly config: ParsedConfig;
+  readonly config: Pick<ParsedConfig, 'verify' | 'verifyPolicy'>;
   readonly env: ReadonlyMap<string, string>;
   readonly targets: readonly TargetCheck[];
   readonly ctx: TargetContext;

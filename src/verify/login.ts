@@ -3,8 +3,8 @@
  * verifies with the NEW JWT secret (jose), proving the app signs with what the env file holds.
  */
 import type { VerifyCheck } from '../config/schema.js';
+import type { CheckResult } from '../engine/ports.js';
 import { safeMessage } from '../lib/redact.js';
-import type { CheckResult } from '../targets/types.js';
 import { type CheckTiming, describeFetchError } from './http.js';
 import { retryUntil } from './retry.js';
 

@@ -1,6 +1,7 @@
 /** Renders the validation table for humans (stderr) in the playbook's shape: Check | Result | Expected. */
+
+import type { CheckResult } from '../engine/ports.js';
 import { color } from '../lib/log.js';
-import type { CheckResult } from '../targets/types.js';
 
 /**
  * @example

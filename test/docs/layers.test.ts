@@ -3,6 +3,10 @@
  * lower layer (or its own folder), src/lib/ imports nothing of the project, and no two files import
  * each other, directly or round a longer circle. Read from the sources, so a new upward arrow or
  * circle fails here with its file names.
+ *
+ * The file engine/ports.ts (the interfaces the engine drives: Target, SessionInvalidator, Deployer,
+ * Verifier) is a layer of its own, just above config: the adapters (deploy, targets, sessions,
+ * verify) implement the ports and may import that file, never the rest of the engine.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['lib'],
   ['envfile'],
   ['config'],
+  ['engine/ports.ts'],
   ['deploy'],
   ['targets'],
   ['sessions', 'verify'],
@@ -43,6 +48,11 @@ function importsOf(file: string): string[] {
 }
 
 const folderOf = (file: string) => path.relative(SRC, file).split(path.sep)[0] ?? '';
+/** The layer a file belongs to: its top folder, or a file that is a layer of its own (engine/ports.ts). */
+const layerOf = (file: string) => {
+  const rel = path.relative(SRC, file).split(path.sep).join('/');
+  return rank.has(rel) ? rel : folderOf(file);
+};
 const files = sources(SRC);
 const graph = new Map(files.map((f) => [f, importsOf(f).filter((t) => t.startsWith(SRC + path.sep))]));
 
@@ -55,15 +65,29 @@ describe('layers', () => {
   it('has every import arrow pointing down', () => {
     const up: string[] = [];
     for (const [file, targets] of graph) {
-      const from = folderOf(file);
+      const from = layerOf(file);
       for (const t of targets) {
-        const to = folderOf(t);
+        const to = layerOf(t);
         if (from === to) continue;
         if ((rank.get(to) ?? Infinity) >= (rank.get(from) ?? -1))
           up.push(`${path.relative(SRC, file)} → ${path.relative(SRC, t)}`);
       }
     }
     expect(up).toEqual([]);
+  });
+
+  it('has the adapters import only the ports of the engine, and the engine import no adapter', () => {
+    const adapters = new Set(['deploy', 'targets', 'sessions', 'verify']);
+    const wrong: string[] = [];
+    for (const [file, targets] of graph) {
+      const from = layerOf(file);
+      for (const t of targets) {
+        const to = layerOf(t);
+        if ((adapters.has(from) && to === 'engine') || (from === 'engine' && adapters.has(to)))
+          wrong.push(`${path.relative(SRC, file)} → ${path.relative(SRC, t)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 
   it('has no circle between files', () => {

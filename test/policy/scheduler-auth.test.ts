@@ -20,6 +20,7 @@ import { Scheduler } from '../../src/policy/schedule/scheduler.js';
 import { ScheduleStore } from '../../src/policy/schedule/store.js';
 import { allowedUnattendedTypes } from '../../src/policy/schedule/unattended.js';
 import { createTargets } from '../../src/targets/index.js';
+import { createVerifier } from '../../src/verify/index.js';
 import { startCli } from '../engine/stack.js';
 import { samples } from '../helpers/exposition.js';
 import { record } from '../helpers/resilience.js';
@@ -60,6 +61,7 @@ describe('rekey schedule and a rejected credential', () => {
     const loaded = await loadConfig(path.join(dir, 'rekey.yaml'));
     const deps: EngineDeps = {
       loaded,
+      verifier: createVerifier(loaded.config),
       makeTargets: (env) => createTargets(loaded.config.secrets, { env, configDir: dir }),
       progress: silentProgress,
       log: silentLogger,

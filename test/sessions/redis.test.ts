@@ -202,4 +202,17 @@ describe('createSessions', () => {
     );
     expect(named?.describe()).toBe('FLUSHALL ASYNC on redis sessions-b:6380 (every key of every db)');
   });
+
+  it('carries sessions.redis.on (the triggers it purges on) for the engine', () => {
+    const on = createSessions(
+      { ...base, sessions: { redis: { patterns: ['session:*'], batch: 1000, on: ['compromise'] } } },
+      env,
+    );
+    expect(on?.on).toEqual(['compromise']);
+    const always = createSessions(
+      { ...base, sessions: { redis: { patterns: ['session:*'], batch: 1000 } } },
+      env,
+    );
+    expect(always?.on).toBeUndefined();
+  });
 });

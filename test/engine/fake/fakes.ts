@@ -5,24 +5,24 @@
  * "app": which env values it runs with), and {@link FakeSessions}. Nothing here opens a socket or
  * starts a process.
  *
- * The engine takes targets and sessions injected (`EngineDeps.makeTargets`, `makeSessions`); it has
- * no port for the deploy command nor for the env file yet: the deployer replaces `runCommand` through
- * a module mock (see engine.test.ts), and the env file is a real file in a temp dir.
+ * The engine takes them injected through its ports (src/engine/ports.ts: `EngineDeps.makeTargets`,
+ * `makeSessions`, `deployer`); it has no port for the env file yet: that is a real file in a temp dir.
  */
 import { randomBytes } from 'node:crypto';
 import type { Trigger } from '../../../src/config/schema.js';
-import type { CommandResult, RunOptions } from '../../../src/deploy/run.js';
-import { RotationControl } from '../../../src/engine/run.js';
-import { envValues, readEnvFile } from '../../../src/envfile/index.js';
-import { RekeyError } from '../../../src/lib/errors.js';
-import type { SessionInvalidator } from '../../../src/sessions/types.js';
 import type {
   CheckResult,
+  Deployer,
+  DeployRequest,
+  SessionInvalidator,
   Target,
   TargetContext,
   TargetDescription,
   Values,
-} from '../../../src/targets/types.js';
+} from '../../../src/engine/ports.js';
+import { RotationControl } from '../../../src/engine/run.js';
+import { envValues, readEnvFile } from '../../../src/envfile/index.js';
+import { RekeyError } from '../../../src/lib/errors.js';
 
 /** The operations a fake service can be told to fail; `verify-old` is the rollback's check of the old value. */
 export type FakeOp =
@@ -173,7 +173,10 @@ export class FakeTarget implements Target {
  * The deploy and rollback commands: each run (failed or not) restarts the "app" with the env file's
  * values at that moment (a failed deploy may have restarted part of it); `fail` makes a run exit 1.
  */
-export class FakeDeployer {
+export class FakeDeployer implements Deployer {
+  readonly command = 'fake-deploy';
+  readonly rollbackCommand = 'fake-rollback';
+  readonly timeoutMs = 5000;
   readonly fail = new Set<'deploy' | 'rollback'>();
   readonly runs: Array<'deploy' | 'rollback'> = [];
   /** The env values the app last started with; undefined until a deploy ran. */
@@ -181,18 +184,21 @@ export class FakeDeployer {
 
   constructor(readonly envFile: () => string) {}
 
-  async run(_command: string, options: RunOptions): Promise<CommandResult> {
-    const label = options.extraEnv?.REKEY_PHASE === 'rollback' ? 'rollback' : 'deploy';
-    await options.started?.(process.pid);
+  async run(label: 'deploy' | 'rollback', request: DeployRequest): Promise<{ ms: number }> {
+    await request.started(process.pid);
     this.runs.push(label);
     this.live = new Map(envValues((await readEnvFile(this.envFile())).doc));
-    const failed = this.fail.has(label);
-    return { exitCode: failed ? 1 : 0, signal: null, timedOut: false, ms: 1, output: failed ? 'boom\n' : '' };
+    if (this.fail.has(label)) {
+      throw new RekeyError('ERR_DEPLOY_FAILED', `${label} command failed (exit 1)`, { details: ['│ boom'] });
+    }
+    return { ms: 1 };
   }
 }
 
 /** The session purge; counts purges, fails on demand. */
 export class FakeSessions implements SessionInvalidator {
+  /** The triggers it purges on (every trigger when undefined). */
+  on: Trigger[] | undefined;
   fail = false;
   purges = 0;
 

@@ -22,13 +22,14 @@ import { envValues, parseEnv } from '../../../src/envfile/index.js';
 import { exitCodeOf, isRekeyError } from '../../../src/lib/errors.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
+import { createVerifier } from '../../../src/verify/index.js';
 import { record } from '../../helpers/resilience.js';
 import { FakeDeployer, FakeService, FakeSessions, FakeTarget, FaultyControl } from '../fake/fakes.js';
 
-// No process may start: the engine has no deployer port yet, so `runCommand` (the deploy and rollback
-// commands) is replaced by the current stack's fake deployer, and the env file's git check (preflight
-// runs `git`) by a no-op (test/envfile/git.test.ts covers it); anything else spawning fails the test.
-const current = vi.hoisted(() => ({ deployer: undefined as FakeDeployer | undefined, gitChecks: 0 }));
+// No process may start: the deploy and rollback commands are the fake deployer injected through the
+// `Deployer` port, and the env file's git check (preflight runs `git`) is replaced by a no-op
+// (test/envfile/git.test.ts covers it); anything spawning a process fails the test.
+const current = vi.hoisted(() => ({ gitChecks: 0 }));
 vi.mock('node:child_process', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:child_process')>();
   const refuse = (name: string) => () => {
@@ -43,16 +44,6 @@ vi.mock('node:child_process', async (importOriginal) => {
     exec: refuse('exec'),
     execSync: refuse('execSync'),
     fork: refuse('fork'),
-  };
-});
-vi.mock('../../../src/deploy/run.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../../src/deploy/run.js')>();
-  return {
-    ...real,
-    runCommand: (command: string, options: Parameters<typeof real.runCommand>[1]) => {
-      if (!current.deployer) throw new Error('no fake deployer: a test ran a real command');
-      return current.deployer.run(command, options);
-    },
   };
 });
 vi.mock('../../../src/envfile/git.js', () => ({
@@ -71,7 +62,6 @@ const CONFIG = `envFile: .env.production
 secrets:
   - { key: OVERLAP_TOKEN, type: generic }
   - { key: SINGLE_TOKEN, type: generic }
-deploy: { command: fake-deploy, rollback: fake-rollback, timeout: 5s }
 verifyPolicy: { deadline: 1s, attemptTimeout: 1s, successes: 1 }
 `;
 
@@ -107,7 +97,6 @@ async function fakeStack(): Promise<FakeStack> {
   const overlap = new FakeService('OVERLAP_TOKEN', OLD.OVERLAP_TOKEN, true);
   const single = new FakeService('SINGLE_TOKEN', OLD.SINGLE_TOKEN, false);
   const deployer = new FakeDeployer(() => envFile);
-  current.deployer = deployer;
   const sessions = new FakeSessions();
   let control = new FaultyControl();
   const env = async () => new Map(envValues(parseEnv(await fs.readFile(envFile, 'utf8'))));
@@ -128,6 +117,8 @@ async function fakeStack(): Promise<FakeStack> {
         // Overlap first, as the plan stages it; it has an after-deploy step (invalidate:OVERLAP_TOKEN).
         makeTargets: () => [new FakeTarget(overlap, { afterDeploy: true }), new FakeTarget(single)],
         makeSessions: () => sessions,
+        deployer,
+        verifier: createVerifier(loaded.config),
         progress: silentProgress,
         log: silentLogger,
         control,
@@ -255,6 +246,28 @@ describe('engine with fakes: a rotation', () => {
     expect(s.deployer.runs).toEqual(['deploy']);
     expect(s.sessions.purges).toBe(1);
     expect(current.gitChecks).toBeGreaterThan(0);
+    await s.assertConsistent();
+  });
+});
+
+describe('engine with fakes: the env file mode is the one injected', () => {
+  it('writes the env file with EngineDeps.envFileMode, not a mode read from the config', async () => {
+    const s = await fakeStack();
+    await fs.chmod(s.envFile, 0o640); // a write never widens the mode: start from the wider one
+    const r = await rotate({ ...(await s.deps()), envFileMode: 0o640 }, { trigger: 'scheduled' });
+    expect(r.outcome).toBe('rotated');
+    expect((await fs.stat(s.envFile)).mode & 0o777).toBe(0o640);
+  });
+});
+
+describe('engine with fakes: the session purge runs on its triggers only', () => {
+  it('a purge configured for compromise rotations is skipped by a scheduled one', async () => {
+    const s = await fakeStack();
+    s.sessions.on = ['compromise'];
+    const r = await rotate(await s.deps(), { trigger: 'scheduled' });
+    expect(r.outcome).toBe('rotated');
+    expect(r.steps.find((x) => x.id === 'invalidate:sessions')?.state).toBe('skipped');
+    expect(s.sessions.purges).toBe(0);
     await s.assertConsistent();
   });
 });

@@ -19,6 +19,7 @@ import { RekeyError } from '../../../src/lib/errors.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
 import { redisTarget } from '../../../src/targets/redis/index.js';
+import { createVerifier } from '../../../src/verify/index.js';
 import { startCli } from '../../engine/stack.js';
 import { findLeak, leakOccurrences } from '../../helpers/leak-forms.js';
 import { record } from '../../helpers/resilience.js';
@@ -96,6 +97,7 @@ async function engine(dir: string) {
   });
   const deps: EngineDeps = {
     loaded,
+    verifier: createVerifier(loaded.config),
     makeTargets: () => targets,
     progress: silentProgress,
     log: silentLogger,

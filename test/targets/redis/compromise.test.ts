@@ -18,6 +18,7 @@ import { silentLogger } from '../../../src/lib/log.js';
 import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
 import { redisTarget } from '../../../src/targets/redis/index.js';
 import type { TargetContext } from '../../../src/targets/types.js';
+import { createVerifier } from '../../../src/verify/index.js';
 import { record } from '../../helpers/resilience.js';
 import { useRedis } from '../../helpers/services.js';
 import { aclPasswords, admin, canary, connect, login, secretFor, values } from './helpers.js';
@@ -51,6 +52,7 @@ describe.each(['config', 'aclfile'] as const)('redis compromise rotation (%s)', 
     });
     const deps: EngineDeps = {
       loaded,
+      verifier: createVerifier(loaded.config),
       makeTargets: () => targets,
       progress: silentProgress,
       log: silentLogger,

@@ -17,6 +17,7 @@ import { silentLogger } from '../../../src/lib/log.js';
 import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
 import { createSessions } from '../../../src/sessions/index.js';
 import { redisTarget } from '../../../src/targets/redis/index.js';
+import { createVerifier } from '../../../src/verify/index.js';
 import { useRedis } from '../../helpers/services.js';
 import { aclPasswords, canary, login } from './helpers.js';
 
@@ -47,6 +48,7 @@ describe('engine + redis target + session purge', () => {
     const loaded = await loadConfig(path.join(dir, 'rekey.yaml'));
     const deps: EngineDeps = {
       loaded,
+      verifier: createVerifier(loaded.config),
       makeTargets: (env) =>
         loaded.config.secrets.map((s) => {
           if (s.type !== 'redis') throw new Error(`unexpected ${s.type}`);

@@ -1,0 +1,219 @@
+/**
+ * The ports: the interfaces through which the engine drives everything outside it. The adapters
+ * (src/targets/, src/sessions/, src/deploy/, src/verify/) implement them and import only this file
+ * of the engine; the engine imports no adapter; the CLI (src/cli/context.ts) wires adapters in.
+ * This file imports nothing but types of lib/ and config/ (test/docs/layers.test.ts checks it).
+ *
+ * ## Target
+ *
+ * The one interface every secret type implements (after the AWS rotation templates' create / set /
+ * test / finish steps). The engine drives targets only through it and knows nothing of the services.
+ *
+ * Credentials are passed as {@link Values}: the env-file keys a target owns mapped to their values
+ * (for example `{ POSTGRES_USER: 'app_blue', POSTGRES_PASSWORD: '…' }`). `cur` is what the env file
+ * holds before the rotation, `next` what it will hold after.
+ *
+ * Every operation must be idempotent: the engine re-runs any of them after a crash, in any state the
+ * crash left. An operation first checks whether it is already done (try `next`, then `cur`, before
+ * changing anything), and never retries a rejected password in a loop (Grafana locks users out).
+ */
+import type { Trigger } from '../config/schema.js';
+import type { Logger } from '../lib/log.js';
+
+export type Values = Readonly<Record<string, string>>;
+
+export interface TargetContext {
+  readonly trigger: Trigger;
+  readonly log: Logger;
+  /** Aborts long operations (connection attempts) when the rotation is interrupted. */
+  readonly signal?: AbortSignal;
+  /** This target's durable notes in the rotation's journal (stage and revert only; absent elsewhere). */
+  readonly facts?: TargetFacts;
+}
+
+/**
+ * Durable notes a target keeps in the journal about what it did, for what a later step (a revert run
+ * by `rekey recover`, in another process) cannot read back from the service: for example whether a
+ * config file may still hold the new password. Names and values are words, never a secret.
+ *
+ * @example
+ * await ctx.facts?.record({ disk: 'new' }); // journaled (fsynced) before it resolves
+ * ctx.facts?.get('disk'); // 'new'
+ */
+export interface TargetFacts {
+  get(name: string): string | undefined;
+  /** Merges `facts` into the journal and writes it before resolving. */
+  record(facts: Readonly<Record<string, string>>): Promise<void>;
+}
+
+/** A row of the validation table. */
+export interface CheckResult {
+  readonly name: string;
+  readonly target?: string;
+  readonly ok: boolean;
+  /** What was seen, one line, no secret. */
+  readonly detail: string;
+  readonly expected?: string;
+  readonly ms?: number;
+}
+
+/**
+ * One line of the eviction report of a compromise rotation ("what an attacker could still use"):
+ * a foothold rekey removed, found and left (reported), checked and found none (clean), or could not
+ * check (the text says why). Names only: never a secret, a hash or a token.
+ *
+ * @example
+ * { service: 'Redis 127.0.0.1:6379 (REDIS_PASSWORD)', foothold: 'connections', status: 'removed',
+ *   text: '2 connections of user default opened before the old passwords were removed: closed' }
+ */
+export interface EvictionFinding {
+  readonly service: string;
+  /** What could let an attacker back in: passwords, connections, sessions, tokens, users. */
+  readonly foothold: 'passwords' | 'connections' | 'sessions' | 'tokens' | 'users';
+  readonly status: 'removed' | 'reported' | 'clean' | 'unchecked';
+  readonly text: string;
+}
+
+/** A line `rekey plan` shows for a target: an action it will take, or a warning. */
+export interface PlanNote {
+  readonly level: 'info' | 'warn';
+  readonly text: string;
+}
+
+/** What the rotation will do with a target, for the plan; no I/O. */
+export interface TargetDescription {
+  /** True when the service talks to nothing outside the env file (jwt, api-key, generic). */
+  readonly fileOnly: boolean;
+  /**
+   * True when the old credential stays valid while the new one is staged (Redis dual passwords,
+   * alternating Postgres roles, file-held values). False targets are staged last, right before commit.
+   */
+  readonly overlap: boolean;
+  /** Whether `finish` retires the old credential (so verify may check it is rejected afterwards). */
+  readonly retiresOld: boolean;
+  readonly actions: readonly string[];
+}
+
+export interface Target {
+  /** The primary env key (the secret's `key`). */
+  readonly key: string;
+  readonly type: string;
+  /** Every env key the target reads and writes at commit (key, previousKey, userKey, …). */
+  readonly keys: readonly string[];
+  /** Keys whose values are secret (registered with the redactor); a subset of, or beside, `keys`. */
+  readonly secretKeys: readonly string[];
+
+  describe(trigger: Trigger): TargetDescription;
+
+  /** Read-only look at the live service for `plan` (persistence mode, expiry, roles to create). */
+  inspect(ctx: TargetContext, cur: Values): Promise<PlanNote[]>;
+
+  /** Throws ERR_TARGET_AUTH / ERR_TARGET_UNREACHABLE unless the service accepts `cur`. Changes nothing. */
+  checkCurrent(ctx: TargetContext, cur: Values): Promise<void>;
+
+  /** New values for `keys`, from `cur` (pure apart from the CSPRNG). */
+  generate(ctx: TargetContext, cur: Values): Values;
+
+  /** Makes `next` valid, beside `cur` where the service allows it. Idempotent. */
+  stage(ctx: TargetContext, cur: Values, next: Values): Promise<void>;
+
+  /** Proves `next` works on a NEW connection. Changes nothing. */
+  test(ctx: TargetContext, next: Values): Promise<void>;
+
+  /** After the deploy (for example: terminate sessions of a retired role on compromise). Idempotent. */
+  afterDeploy?(ctx: TargetContext, cur: Values, next: Values): Promise<void>;
+
+  /** Rows for the validation table: `next` accepted; `cur` rejected when `retired` and it differs. */
+  verify(ctx: TargetContext, next: Values, previous?: Values, retired?: boolean): Promise<CheckResult[]>;
+
+  /** Retires `cur` and persists the service's configuration. Idempotent. */
+  finish(ctx: TargetContext, cur: Values, next: Values): Promise<void>;
+
+  /** Makes `cur` valid again and `next` invalid. Idempotent; must work whatever stage did or not. */
+  revert(ctx: TargetContext, cur: Values, next: Values): Promise<void>;
+
+  /**
+   * What this target's compromise rotation evicted or found (after `finish` with trigger compromise);
+   * empty or absent when it has nothing to say. Read by the engine for the eviction report.
+   */
+  evictions?(): readonly EvictionFinding[];
+
+  /**
+   * Read-only look for what an attacker could still use now (`rekey verify --trigger compromise`,
+   * and `recover` when the finish ran in another process): extra passwords, unknown users or roles,
+   * connections, sessions, tokens. Changes nothing; "could not check" is a finding with the reason.
+   */
+  checkFootholds?(ctx: TargetContext, cur: Values): Promise<readonly EvictionFinding[]>;
+
+  /** Releases connections. */
+  close?(): Promise<void>;
+}
+
+/** Session invalidation, as the engine sees it: described for the plan, run after the deploy. */
+export interface SessionInvalidator {
+  /** The triggers it purges on (`sessions.redis.on`); on every trigger when absent. */
+  readonly on?: readonly Trigger[];
+  /** One line for the plan, e.g. `purge session:* on redis 127.0.0.1:6379 db 0 (SCAN + UNLINK)`. */
+  describe(): string;
+  /** Purges; `env` holds the env file's values after commit. Returns a summary (counts, no secret). */
+  invalidate(ctx: TargetContext, env: ReadonlyMap<string, string>): Promise<string>;
+}
+
+/** One run of the deploy (or rollback) command, as the engine asks for it. */
+export interface DeployRequest {
+  /** The env file's values now (the command is given only the configured `passEnv` ones). */
+  readonly env: ReadonlyMap<string, string>;
+  /** Variables the engine adds for the command (REKEY_PHASE, REKEY_ROTATION_ID); they win over `env`. */
+  readonly extraEnv: Readonly<Record<string, string>>;
+  /** Env keys whose values are secret: kept out of the command's environment, redacted from its output. */
+  readonly secretKeys: readonly string[];
+  /** Where the command's redacted output is kept. */
+  readonly logFile: string;
+  /**
+   * Called with the command's process group once it exists, before the command may start (the engine
+   * journals it, so `recover` can wait for or end a command a killed rekey left running). The command
+   * starts only when this resolves; if it throws, the command never starts and the error is thrown.
+   */
+  readonly started: (pgid: number) => Promise<void>;
+}
+
+/**
+ * The deploy and rollback commands (src/deploy/deployer.ts is the shell-command implementation). The
+ * engine is given one only when a deploy is configured.
+ */
+export interface Deployer {
+  /** The deploy command, for the plan and the step's title. */
+  readonly command: string;
+  /** The rollback command (the deploy command when none is configured). */
+  readonly rollbackCommand: string;
+  /** How long a run may take before it is ended (journaled with the running command). */
+  readonly timeoutMs: number;
+  /**
+   * Runs the deploy or the rollback command and resolves with how long it took; throws
+   * ERR_DEPLOY_TIMEOUT or ERR_DEPLOY_FAILED with where its output is kept and its last lines.
+   */
+  run(label: 'deploy' | 'rollback', request: DeployRequest): Promise<{ readonly ms: number }>;
+}
+
+/** A target's part of the validation table: its `verify` with these values. */
+export interface TargetCheck {
+  readonly target: Target;
+  readonly next: Values;
+  readonly previous?: Values;
+  readonly retired?: boolean;
+}
+
+/**
+ * The validation table (src/verify/ is the implementation): the configured HTTP and login checks,
+ * then each target's own rows. Its settings (checks, deadline, attempts) are captured when it is made.
+ */
+export interface Verifier {
+  /** How many configured checks it runs besides the targets' rows (for the plan). */
+  readonly checks: number;
+  /** The rows in table order; never throws (a check that errors is a failed row). */
+  verify(
+    ctx: TargetContext,
+    env: ReadonlyMap<string, string>,
+    targets: readonly TargetCheck[],
+  ): Promise<CheckResult[]>;
+}
