@@ -31,7 +31,7 @@ import { RekeyError } from '../lib/errors.js';
 import { faultPoint } from '../lib/faults.js';
 import { removeStaleTemps, resolveSymlink } from '../lib/fsx.js';
 import { sha256 } from '../lib/hash.js';
-import { acquireLock, type Lock } from '../lib/lock.js';
+import { acquireLock } from '../lib/lock.js';
 import { redactor, safeMessage } from '../lib/redact.js';
 import { currentEnv, deployNow, envFileModeOf } from './deploy-step.js';
 import { evictionReport } from './eviction.js';
@@ -226,7 +226,7 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
       if ((await store.read().catch(() => 'unreadable')) === undefined) await deps.hooks?.notStarted?.(e);
       throw e;
     }
-    return await execute(run, lock);
+    return await execute(run);
   } finally {
     // A failure to remove the lock must not hide the rotation's own outcome or error.
     await lock
@@ -316,8 +316,7 @@ function fixed(t: Target, values: ReadonlyMap<string, string>): Values {
 }
 
 /** Executes the pending steps of a run in order; any failure before finish rolls back. */
-export async function execute(run: Run, lock?: Lock): Promise<RotationResult> {
-  void lock;
+export async function execute(run: Run): Promise<RotationResult> {
   const steps = run.journal.steps.filter((s) => s.state !== 'done' && s.state !== 'skipped');
   for (const s of steps) {
     const title = stepTitle(s.id);

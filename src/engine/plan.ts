@@ -151,8 +151,3 @@ function selectSecrets(input: PlanInput, warnings: string[]): PlanSecret[] {
   const only = new Set(input.only);
   return input.secrets.filter((s) => only.has(s.key));
 }
-
-/** Steps of a plan that belong to a target, for reverting in reverse order. */
-export function stepIndex(plan: Plan, id: string): number {
-  return plan.steps.findIndex((s) => s.id === id);
-}
