@@ -91,7 +91,7 @@ export async function checkRoles(
       ...(o.changedAt ? { at: o.changedAt } : {}),
     };
     try {
-      await writeFileAtomic(o.file, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
+      await writeFileAtomic(o.file, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600, forceMode: true });
     } catch (err) {
       ctx.log.warn(`${o.service}: the list of LOGIN roles could not be saved: ${safeMessage(err)}`);
     }

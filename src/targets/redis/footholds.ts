@@ -74,7 +74,7 @@ export const counts = (snapshot: AclSnapshot): Record<string, number> =>
 /** Writes the list atomically (0600). */
 export async function writeKnownUsers(file: string, users: Record<string, number>, at = new Date()) {
   const doc: KnownUsers = { users, finishedAt: at.toISOString() };
-  await writeFileAtomic(file, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
+  await writeFileAtomic(file, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600, forceMode: true });
 }
 
 /** One connection of `CLIENT LIST`: its id, user and age in seconds. */

@@ -102,6 +102,10 @@ describe('postgres checkFootholds: what an attacker with an admin login left beh
     expect(verifier).toMatch(/^SCRAM-SHA-256\$/);
     expect(text).not.toContain(verifier.split('$')[2]?.split(':')[0] ?? 'x'); // its stored key
     expect((await fs.stat(file())).mode & 0o777).toBe(0o600);
+    // Widened by hand: the next rotation writes it 0600 again (it holds verifier hashes).
+    await fs.chmod(file(), 0o644);
+    await rotate('scheduled');
+    expect((await fs.stat(file())).mode & 0o777).toBe(0o600);
 
     const found = await look();
     expect(found.map((f) => [f.foothold, f.status])).toEqual([

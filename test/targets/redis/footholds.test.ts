@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/lib/log.js';
 import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
+import { writeKnownUsers } from '../../../src/targets/redis/footholds.js';
 import { redisTarget } from '../../../src/targets/redis/index.js';
 import type { EvictionFinding, Target, TargetContext, Values } from '../../../src/targets/types.js';
 import { record } from '../../helpers/resilience.js';
@@ -261,5 +262,20 @@ describe('redis checkFootholds through the admin connection (least-privileged ap
     expect(statusOf(after ?? [])).toEqual({ passwords: 'clean', users: 'clean', connections: 'clean' });
     if (pool.isOpen) pool.destroy();
     expect(JSON.stringify([bare, found, after])).not.toContain(adminPw);
+  });
+});
+
+describe('the kept list of users', () => {
+  it('is written 0600 even over a file widened by hand', async () => {
+    const dir = await makeOwnedDir('rekey-redis-users-');
+    try {
+      const file = path.join(dir, 'redis-users-REDIS_PASSWORD.json');
+      await writeKnownUsers(file, { default: 1 });
+      await fs.chmod(file, 0o644);
+      await writeKnownUsers(file, { default: 1 });
+      expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
+    } finally {
+      await removeOwnedDir(dir);
+    }
   });
 });
