@@ -217,3 +217,85 @@ export interface Verifier {
     targets: readonly TargetCheck[],
   ): Promise<CheckResult[]>;
 }
+
+/**
+ * One managed value a rotation writes to the store: its key, its value, and, for stores with a layout
+ * (the env file), the key it is placed after when the key is new (the secret's primary key).
+ */
+export interface StoreChange {
+  readonly key: string;
+  readonly value: string;
+  readonly after?: string;
+}
+
+/**
+ * What a store journals about one rotation (written before any service learns a new value): its own
+ * handles — the env file's real path, backup path and hashes; a Vault version; SSM parameter
+ * versions; a Secrets Manager VersionId. Plain JSON, never a value. `type` names the store.
+ */
+export type StoreRecord = { readonly type: string } & Readonly<Record<string, unknown>>;
+
+/** What the store holds now, as read at preflight. */
+export interface StoreSnapshot {
+  /** Every value the app reads from the store (the env file: all of its keys). */
+  readonly values: ReadonlyMap<string, string>;
+  /** Opaque: lets `prepare` tell that nothing changed since this read (the env file: path and bytes' hash). */
+  readonly version: string;
+}
+
+/** The outcome of {@link Store.prepare}: the record to journal, and where the old values are kept. */
+export interface PreparedCommit {
+  readonly record: StoreRecord;
+  /** A local file holding the old values (the env file's backup), archived by governance; absent for remote stores. */
+  readonly backupFile?: string;
+  /** One line for the progress, e.g. `backup .env.production.bak-20261204-120000` or `Vault version 7 kept`. */
+  readonly summary: string;
+}
+
+/** Where a store stands against a rotation's values: all old, all new, some of each (SSM), or edited. */
+export type StorePosition = 'old' | 'new' | 'partial' | 'other';
+
+/**
+ * Where the app reads its secrets (the env file is the first implementation, src/stores/env-file/;
+ * managed stores follow). The engine reads it, prepares a commit (a durable copy of the old values)
+ * before any service learns a new value, commits with compare-and-set, and restores on rollback.
+ * Every write is idempotent and may run again after a crash, in another process, from the record.
+ */
+export interface Store {
+  /** `env-file`, `vault-kv`, `aws-ssm`, `aws-secretsmanager`. */
+  readonly type: string;
+  /** Where the values live, one line for the plan and messages (no secret). */
+  readonly name: string;
+  /** Read-only checks before a rotation of `keys` (env file: git-ignored, safe folder, keys unique). */
+  check(keys: readonly string[]): Promise<void>;
+  read(): Promise<StoreSnapshot>;
+  /** Removes what interrupted writes left behind (temp files); under the stack's lock. Returns how many. */
+  cleanUp?(): Promise<number>;
+  /**
+   * Throws (nothing changed) unless the store still holds what `snapshot` read; keeps the old values
+   * durably (env file: the backup) and returns the record to journal. Changes nothing the app reads.
+   */
+  prepare(snapshot: StoreSnapshot, changes: readonly StoreChange[], at: Date): Promise<PreparedCommit>;
+  /**
+   * Writes `changes` only if the store still holds the old values (compare-and-set); says
+   * `already committed` when it holds the new ones. Returns an updated record when it learnt new
+   * handles (the version it wrote), which the engine journals.
+   */
+  commit(
+    record: StoreRecord,
+    changes: readonly StoreChange[],
+  ): Promise<{ readonly summary: string; readonly record?: StoreRecord }>;
+  /** Compares what the store holds with the rotation's old and new values (recover decides from it). */
+  position(record: StoreRecord, old: Values, next: Values): Promise<StorePosition>;
+  /**
+   * Puts the old values back when the store holds the new ones, or some of them (no-op when it holds
+   * the old); refuses (ERR_*_CHANGED) when it holds something else.
+   */
+  restore(
+    record: StoreRecord,
+    old: readonly StoreChange[],
+    next: Values,
+  ): Promise<{ readonly summary: string; readonly record?: StoreRecord }>;
+  /** Whether a journal's record is of this store (recover refuses another stack's journal). */
+  owns(record: StoreRecord): Promise<boolean>;
+}
