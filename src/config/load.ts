@@ -10,9 +10,9 @@ import { envValues, judgeEnvFileMode, type LoadedEnvFile, readEnvFile } from '..
 import { parseDuration } from '../lib/duration.js';
 import { RekeyError } from '../lib/errors.js';
 import { redactor } from '../lib/redact.js';
+import { isSecretType, ownedKeys, SECRET_TYPES, secretProblem } from '../targets/registry.js';
 import { interpolate } from './interpolate.js';
-import { isSecretType, ownedKeys } from './owned-keys.js';
-import { configSchema, type ParsedConfig, SECRET_TYPES, type SecretConfig } from './schema.js';
+import { configSchema, type ParsedConfig, type SecretConfig } from './schema.js';
 import { stackState } from './stack-state.js';
 
 export const DEFAULT_CONFIG = 'rekey.yaml';
@@ -256,12 +256,9 @@ function checkReferences(config: ParsedConfig, file: string): void {
       if (prev !== undefined) fail(`secrets[${i}]`, `key ${k} is already managed by secrets[${prev}]`);
       seen.set(k, i);
     }
-    if (s.type === 'postgres' && s.strategy === 'alternating') {
-      if (!s.roles) fail(`secrets[${i}].roles`, 'required with strategy: alternating (two role names)');
-      if (!s.userKey)
-        fail(`secrets[${i}].userKey`, 'required with strategy: alternating (the env key naming the role)');
-      if (s.roles && s.roles[0] === s.roles[1]) fail(`secrets[${i}].roles`, 'the two roles must differ');
-    }
+    // The type's own cross-field rules (src/targets/<type>/config.ts).
+    const problem = secretProblem(s);
+    if (problem) fail(`secrets[${i}].${problem.field}`, problem.message);
   });
   const sessions = config.sessions?.redis;
   if (sessions) {

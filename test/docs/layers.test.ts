@@ -6,7 +6,13 @@
  *
  * The file engine/ports.ts (the interfaces the engine drives: Target, SessionInvalidator, Deployer,
  * Verifier) is a layer of its own, just above config: the adapters (deploy, targets, sessions,
- * verify) implement the ports and may import that file, never the rest of the engine.
+ * verify) implement the ports and may import that file, never the rest of the engine. *
+ * A secret type has two parts at two heights. Its config part (targets/<type>/config.ts: schema, owned
+ * keys, `rekey init` detection, unattended default), the one list of types (targets/registry.ts) and
+ * what they share (targets/secret-type.ts, config/pieces.ts) sit below config, which assembles the
+ * secret union from the registry. Its target (driver, `kind.ts` factory) sits in the targets layer.
+ * The config part names its factory module by URL (data, never loaded there); only targets/index.ts
+ * loads it, from the targets layer: the last tests keep that indirection this narrow.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,10 +21,17 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
 
-/** Lowest first. A folder may import its own files and any folder before it. */
+/**
+ * Lowest first. A folder may import its own files and any folder before it. A name with `*` is a
+ * layer of every file it matches (one folder level).
+ */
 const LAYERS: readonly (readonly string[])[] = [
   ['lib'],
   ['envfile'],
+  ['config/pieces.ts'],
+  ['targets/secret-type.ts'],
+  ['targets/*/config.ts'],
+  ['targets/registry.ts'],
   ['config'],
   ['engine/ports.ts'],
   ['deploy'],
@@ -31,6 +44,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
 ];
 const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));
+const patterns = [...rank.keys()]
+  .filter((n) => n.includes('*'))
+  .map((n) => [n, new RegExp(`^${n.replaceAll('.', '\\.').replaceAll('*', '[^/]+')}$`)] as const);
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -51,7 +67,8 @@ const folderOf = (file: string) => path.relative(SRC, file).split(path.sep)[0] ?
 /** The layer a file belongs to: its top folder, or a file that is a layer of its own (engine/ports.ts). */
 const layerOf = (file: string) => {
   const rel = path.relative(SRC, file).split(path.sep).join('/');
-  return rank.has(rel) ? rel : folderOf(file);
+  if (rank.has(rel)) return rel;
+  return patterns.find(([, re]) => re.test(rel))?.[0] ?? folderOf(file);
 };
 const files = sources(SRC);
 const graph = new Map(files.map((f) => [f, importsOf(f).filter((t) => t.startsWith(SRC + path.sep))]));
@@ -122,5 +139,27 @@ describe('layers', () => {
     };
     for (const f of graph.keys()) if (!idx.has(f)) visit(f);
     expect(circles).toEqual([]);
+  });
+
+  it("has a module named by URL only as a secret type's factory, in its own folder and the targets layer", () => {
+    const wrong: string[] = [];
+    for (const file of files) {
+      const rel = path.relative(SRC, file);
+      for (const m of readFileSync(file, 'utf8').matchAll(/new URL\(\s*'([^']+)',\s*import\.meta\.url\)/g)) {
+        const named = path.resolve(path.dirname(file), m[1] ?? '').replace(/\.js$/, '.ts');
+        const ok =
+          layerOf(file) === 'targets/*/config.ts' &&
+          path.dirname(named) === path.dirname(file) &&
+          layerOf(named) === 'targets' &&
+          files.includes(named);
+        if (!ok) wrong.push(`${rel} names ${path.relative(SRC, named)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('has only targets/index.ts import a module by a computed name (the factory a type names)', () => {
+    const computed = files.filter((f) => /\bimport\(\s*[^'\s)]/.test(readFileSync(f, 'utf8')));
+    expect(computed.map((f) => path.relative(SRC, f))).toEqual([path.join('targets', 'index.ts')]);
   });
 });
