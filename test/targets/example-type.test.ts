@@ -2,14 +2,16 @@
  * "Adding a secret type is one folder plus one registry entry" (docs/secret-types.md), shown for
  * real: a copy of src/ gets the example type's folder (test/targets/example-type/ as
  * src/targets/file-token/) and its entry in src/targets/registry.ts, and nothing else. The copy is
- * type-checked and built with tsc, then its CLI detects the type (`rekey init`), loads it (schema,
- * owned keys: a `${FILE_TOKEN}` in a command is refused), plans it, rotates it and rolls it back.
+ * type-checked, held to the layer rule and built with tsc, then its CLI detects the type (`rekey
+ * init`), loads it (schema, owned keys: a `${FILE_TOKEN}` in a command is refused), plans it, rotates
+ * it and rolls it back. docs/secret-types.md walks through these very files.
  */
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { layerReport } from '../docs/layers.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -67,6 +69,27 @@ describe('a secret type added by one folder and one registry entry', { timeout: 
     expect(tsc.status, `${tsc.stdout}${tsc.stderr}`).toBe(0);
     cli = path.join(copy, 'dist/src/cli/main.js');
   }, 300_000);
+
+  it('keeps every import arrow pointing down, with no circle (test/docs/layers.test.ts on the copy)', () => {
+    expect(layerReport(path.join(copy, 'src'))).toEqual({
+      unknownFolders: [],
+      up: [],
+      adapters: [],
+      circles: [],
+      named: [],
+      computed: ['targets/index.ts'],
+    });
+  });
+
+  it('is the example docs/secret-types.md walks through, file by file', async () => {
+    const docs = await fs.readFile(path.join(ROOT, 'docs/secret-types.md'), 'utf8');
+    for (const file of ['config.ts', 'kind.ts']) {
+      // The code after the file's doc comment, as the docs show it.
+      const code = (await fs.readFile(path.join(FIXTURE, file), 'utf8')).replace(/^\/\*\*[\s\S]*?\*\/\n/, '');
+      expect(docs, file).toContain(code.trim());
+    }
+    expect(docs).toContain("import { fileTokenType } from './file-token/config.js';");
+  });
 
   /** A stack folder with an env file and the token file the service reads. */
   async function stack(): Promise<string> {
