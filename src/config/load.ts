@@ -145,13 +145,24 @@ function rawSecretKeys(raw: unknown): Set<string> {
   if (!Array.isArray(secrets)) return out;
   for (const s of secrets as Array<Record<string, unknown> | null>) {
     if (s === null || typeof s !== 'object') continue;
-    const admin = s.admin;
-    // Not validated yet: read the fields as ownedKeys does, dropping what is not a string.
-    const shaped = { ...s, admin: admin !== null && typeof admin === 'object' ? admin : undefined };
-    const keys: unknown[] = isSecretType(s.type) ? [...ownedKeys(shaped as SecretConfig).secret] : [s.key];
-    for (const k of keys) if (typeof k === 'string') out.add(k);
+    for (const k of rawOwnedKeys(s)) if (typeof k === 'string') out.add(k);
   }
   return out;
+}
+
+/**
+ * The secret keys of one unvalidated secret, read by its type's `ownedKeys` (a null field is absent;
+ * what is not a string is dropped by the caller); its `key` when its type is unknown or the type's
+ * function cannot read the fields (validation then refuses the secret).
+ */
+function rawOwnedKeys(s: Record<string, unknown>): readonly unknown[] {
+  if (!isSecretType(s.type)) return [s.key];
+  const shaped = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v === null ? undefined : v]));
+  try {
+    return ownedKeys(shaped as SecretConfig).secret;
+  } catch {
+    return [s.key];
+  }
 }
 
 /** Registers the current values of a secret's keys with the redactor. */
