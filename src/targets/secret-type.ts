@@ -52,7 +52,7 @@ export interface SecretTypeSpec<T extends string = string, S extends z.ZodObject
   readonly factory: string;
 }
 
-/** Types a spec: `export const hexToken = secretType({ type: 'hex-token', … })`. */
+/** Types a spec: `export const fileTokenType = secretType({ type: 'file-token', … })`. */
 export function secretType<T extends string, S extends z.ZodObject>(
   spec: SecretTypeSpec<T, S>,
 ): SecretTypeSpec<T, S> {
