@@ -10,9 +10,9 @@ import { envValues, judgeEnvFileMode, type LoadedEnvFile, readEnvFile } from '..
 import { parseDuration } from '../lib/duration.js';
 import { RekeyError } from '../lib/errors.js';
 import { redactor } from '../lib/redact.js';
+import { isSecretType, ownedKeys, SECRET_TYPES, secretProblem } from '../targets/registry.js';
 import { interpolate } from './interpolate.js';
-import { isSecretType, ownedKeys } from './owned-keys.js';
-import { configSchema, type ParsedConfig, SECRET_TYPES, type SecretConfig } from './schema.js';
+import { configSchema, type ParsedConfig, type SecretConfig } from './schema.js';
 import { stackState } from './stack-state.js';
 
 export const DEFAULT_CONFIG = 'rekey.yaml';
@@ -145,13 +145,24 @@ function rawSecretKeys(raw: unknown): Set<string> {
   if (!Array.isArray(secrets)) return out;
   for (const s of secrets as Array<Record<string, unknown> | null>) {
     if (s === null || typeof s !== 'object') continue;
-    const admin = s.admin;
-    // Not validated yet: read the fields as ownedKeys does, dropping what is not a string.
-    const shaped = { ...s, admin: admin !== null && typeof admin === 'object' ? admin : undefined };
-    const keys: unknown[] = isSecretType(s.type) ? [...ownedKeys(shaped as SecretConfig).secret] : [s.key];
-    for (const k of keys) if (typeof k === 'string') out.add(k);
+    for (const k of rawOwnedKeys(s)) if (typeof k === 'string') out.add(k);
   }
   return out;
+}
+
+/**
+ * The secret keys of one unvalidated secret, read by its type's `ownedKeys` (a null field is absent;
+ * what is not a string is dropped by the caller); its `key` when its type is unknown or the type's
+ * function cannot read the fields (validation then refuses the secret).
+ */
+function rawOwnedKeys(s: Record<string, unknown>): readonly unknown[] {
+  if (!isSecretType(s.type)) return [s.key];
+  const shaped = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v === null ? undefined : v]));
+  try {
+    return ownedKeys(shaped as SecretConfig).secret;
+  } catch {
+    return [s.key];
+  }
 }
 
 /** Registers the current values of a secret's keys with the redactor. */
@@ -256,12 +267,9 @@ function checkReferences(config: ParsedConfig, file: string): void {
       if (prev !== undefined) fail(`secrets[${i}]`, `key ${k} is already managed by secrets[${prev}]`);
       seen.set(k, i);
     }
-    if (s.type === 'postgres' && s.strategy === 'alternating') {
-      if (!s.roles) fail(`secrets[${i}].roles`, 'required with strategy: alternating (two role names)');
-      if (!s.userKey)
-        fail(`secrets[${i}].userKey`, 'required with strategy: alternating (the env key naming the role)');
-      if (s.roles && s.roles[0] === s.roles[1]) fail(`secrets[${i}].roles`, 'the two roles must differ');
-    }
+    // The type's own cross-field rules (src/targets/<type>/config.ts).
+    const problem = secretProblem(s);
+    if (problem) fail(`secrets[${i}].${problem.field}`, problem.message);
   });
   const sessions = config.sessions?.redis;
   if (sessions) {

@@ -3,145 +3,26 @@
  * The JSON Schema in `schema/rekey.schema.json` is generated from this file (`npm run schema`).
  */
 import { z } from 'zod';
-import { parseDuration } from '../lib/duration.js';
-
+import { SECRET_TYPE_SPECS, type SecretSchemas } from '../targets/registry.js';
+import { duration, envKey } from './pieces.js';
 import { TRIGGERS } from './triggers.js';
 
+export {
+  SECRET_TYPES,
+  type SecretConfig,
+  type SecretConfigOf,
+  type SecretType,
+} from '../targets/registry.js';
 export { TRIGGERS, type Trigger } from './triggers.js';
 
-export const SECRET_TYPES = ['jwt', 'api-key', 'generic', 'postgres', 'redis', 'grafana', 'command'] as const;
-export type SecretType = (typeof SECRET_TYPES)[number];
-
-/** An env-file key: what docker compose and dotenv both accept. */
-const envKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'expected an env-file key such as JWT_SECRET');
-
-const duration = z
-  .string()
-  .refine((s) => parseDuration(s) !== undefined, 'expected a duration such as 90d, 12h, 5m, 30s')
-  .meta({ examples: ['90d', '14d', '5m', '120s'] });
-
-const port = z.number().int().min(1).max(65535);
-
-/** Fields every secret has. */
-const common = {
-  key: envKey.describe('The env-file key holding the value.'),
-  description: z.string().optional(),
-  length: z
-    .number()
-    .int()
-    .positive()
-    .optional()
-    .describe('Characters (passwords) or random bytes (jwt, api-key) of a new value.'),
-  alphabet: z.string().min(2).optional().describe('Characters a new value is drawn from (passwords only).'),
-  everyClass: z
-    .boolean()
-    .optional()
-    .describe('Require one character of every class the alphabet has (for strict password policies).'),
-  maxAge: duration.optional().describe('Overrides policy.maxAge for this secret.'),
-  warnBefore: duration.optional(),
-  unattended: z
-    .boolean()
-    .optional()
-    .describe('`rekey schedule` may rotate it without approvals (a standing approval, recorded in audit).'),
-};
-
-const jwtSecret = z.strictObject({
-  ...common,
-  type: z.literal('jwt'),
-  previousKey: envKey.optional().describe('Receives the old value, so tokens in flight keep verifying.'),
-});
-
-const apiKeySecret = z.strictObject({
-  ...common,
-  type: z.literal('api-key'),
-  previousKey: envKey.optional().describe('Receives the old value for a grace window.'),
-});
-
-const genericSecret = z.strictObject({ ...common, type: z.literal('generic') });
-
-const postgresSecret = z.strictObject({
-  ...common,
-  type: z.literal('postgres'),
-  host: z.string().default('127.0.0.1'),
-  port: port.default(5432),
-  user: z.string().min(1).describe('The role whose password is rotated (single) or the current role.'),
-  database: z.string().min(1).default('postgres'),
-  sslmode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
-  strategy: z.enum(['single', 'alternating']).default('single'),
-  roles: z
-    .tuple([z.string().min(1), z.string().min(1)])
-    .optional()
-    .describe('alternating: the two login roles.'),
-  memberOf: z
-    .string()
-    .optional()
-    .describe('alternating: the application role the login roles are members of (grants are shared).'),
-  userKey: envKey.optional().describe('alternating: the env key that names the role (e.g. POSTGRES_USER).'),
-  admin: z
-    .strictObject({ user: z.string().min(1), passwordKey: envKey })
-    .optional()
-    .describe('A role with CREATEROLE, for alternating roles and VALID UNTIL.'),
-  validUntil: z.string().default('infinity').describe('VALID UNTIL set with every new password.'),
-  terminateOnCompromise: z.boolean().default(true),
-});
-
-const redisSecret = z.strictObject({
-  ...common,
-  type: z.literal('redis'),
-  host: z.string().default('127.0.0.1'),
-  port: port.default(6379),
-  user: z.string().min(1).default('default'),
-  tls: z.boolean().default(false),
-  persist: z
-    .enum(['auto', 'rewrite', 'acl-save', 'none'])
-    .default('auto')
-    .describe('How the new password survives a Redis restart; auto detects config file / aclfile.'),
-  admin: z
-    .strictObject({ user: z.string().min(1), passwordKey: envKey })
-    .optional()
-    .describe(
-      'An ACL user allowed ACL, CONFIG and CLIENT (e.g. default), for a least-privileged `user`: ACL reads and changes, persistence and eviction go through it. Its password (passwordKey in the env file) is read, never rotated.',
-    ),
-});
-
-const grafanaSecret = z.strictObject({
-  ...common,
-  type: z.literal('grafana'),
-  url: z.string().url(),
-  user: z.string().min(1).default('admin'),
-  deleteTokensOnCompromise: z
-    .boolean()
-    .default(false)
-    .describe(
-      "On --trigger compromise, delete the service-account tokens created since the previous rotation (rekey keeps their ids and names, never their values, in the state directory). Off by default: rekey cannot tell an attacker's token from one a colleague made for an integration since then, and deleting it breaks that integration; off, they are reported by name. Sessions of the user are revoked either way.",
-    ),
-});
-
-const commandSecret = z.strictObject({
-  ...common,
-  type: z.literal('command'),
-  run: z
-    .string()
-    .min(1)
-    .describe('Shell command run for every operation; reads {op,key,trigger,cur,next} as JSON on stdin.'),
-  overlap: z
-    .boolean()
-    .default(false)
-    .describe('True when the service accepts old and new together between stage and finish.'),
-  timeout: duration.default('60s'),
-});
-
-export const secretSchema = z.discriminatedUnion('type', [
-  jwtSecret,
-  apiKeySecret,
-  genericSecret,
-  postgresSecret,
-  redisSecret,
-  grafanaSecret,
-  commandSecret,
-]);
-export type SecretConfig = z.infer<typeof secretSchema>;
-export type SecretConfigOf<T extends SecretType> = Extract<SecretConfig, { type: T }>;
+/**
+ * A secret of any type: the union of the schemas the types declare in their folders
+ * (src/targets/<type>/config.ts), in the order src/targets/registry.ts lists them.
+ */
+export const secretSchema = z.discriminatedUnion(
+  'type',
+  SECRET_TYPE_SPECS.map((s) => s.schema) as unknown as SecretSchemas,
+);
 
 const httpCheck = z.strictObject({
   name: z.string().min(1),

@@ -1,12 +1,13 @@
 /**
- * Building targets: each secret type's factory is in its folder, listed in ./registry.ts.
+ * Building targets: each secret type's `config.ts` (listed in ./registry.ts) names the module that
+ * builds its target.
  */
-import type { SecretConfig } from '../config/schema.js';
-import type { TargetEnv } from './kind.js';
-import { createTargetOf } from './registry.js';
+import { RekeyError } from '../lib/errors.js';
+import type { TargetEnv, TargetFactory } from './kind.js';
+import { type SecretConfig, type SecretType, specOf } from './registry.js';
 import type { Target } from './types.js';
 
-export type { TargetEnv } from './kind.js';
+export type { TargetEnv, TargetFactory } from './kind.js';
 export type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from './types.js';
 
 /**
@@ -16,8 +17,13 @@ export type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, V
  * @example
  * const targets = await Promise.all(config.secrets.map((s) => createTarget(s, { env, configDir })));
  */
-export function createTarget(secret: SecretConfig, env: TargetEnv): Promise<Target> {
-  return createTargetOf(secret, env);
+export async function createTarget(secret: SecretConfig, env: TargetEnv): Promise<Target> {
+  const spec = specOf(secret.type);
+  const mod = spec && ((await import(spec.factory)) as { create?: unknown });
+  if (typeof mod?.create !== 'function') {
+    throw new RekeyError('ERR_INTERNAL', `secret type ${secret.type} has no target factory`);
+  }
+  return (mod.create as TargetFactory<SecretType>)(secret, env);
 }
 
 /** Builds every configured target, in config order. */

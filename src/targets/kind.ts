@@ -1,10 +1,8 @@
 /**
- * What a secret type brings besides its config shape (src/config/schema.ts) and the keys it owns
- * (src/config/owned-keys.ts): its factory, its `rekey init` detection, and whether `rekey schedule`
- * may rotate it unattended by default. Each type's folder exports one; src/targets/registry.ts lists
- * them once.
+ * Building a secret type's target. Each type's `config.ts` names its factory module (usually its
+ * `kind.ts`, exporting `create`); ./index.ts loads it when a secret of that type is configured.
  */
-import type { SecretConfigOf, SecretType } from '../config/schema.js';
+import type { SecretConfigOf, SecretType } from './registry.js';
 import type { Target } from './types.js';
 
 /** Everything a live target may need besides its own config section. */
@@ -18,25 +16,8 @@ export interface TargetEnv {
   readonly stateDir?: string;
 }
 
-/** A secret `rekey init` found in an env file: the keys it names and its commented rekey.yaml lines. */
-export interface InitDetection {
-  readonly key: string;
-  readonly lines: readonly string[];
-}
-
-export interface SecretKind<T extends SecretType> {
-  readonly type: T;
-  /**
-   * `unattended: true` is allowed without `--allow-unattended`: the rotation keeps the old credential
-   * working until the new one is verified and needs no user-facing change.
-   */
-  readonly unattendedByDefault: boolean;
-  /** `rekey init`: this type's secret in an env file with these keys and values, if any. */
-  detect?(env: ReadonlyMap<string, string>): InitDetection | undefined;
-  /** Builds the target; the type's module (and its driver) is loaded only when asked for. */
-  create(secret: SecretConfigOf<T>, env: TargetEnv): Promise<Target>;
-}
-
-/** The first of `names` the env file has. */
-export const firstKey = (env: ReadonlyMap<string, string>, ...names: string[]) =>
-  names.find((n) => env.has(n));
+/** What a type's factory module exports as `create`. */
+export type TargetFactory<T extends SecretType> = (
+  secret: SecretConfigOf<T>,
+  env: TargetEnv,
+) => Target | Promise<Target>;

@@ -1,45 +1,95 @@
 /**
- * The secret types, listed once: adding a type is its folder plus one line here (docs/secret-types.md).
- * Typed so that every type of the config schema has exactly one entry. `rekey init` detects in this
- * order.
+ * The secret types, listed once: adding a type is its folder plus one line in SECRET_TYPE_SPECS
+ * (docs/secret-types.md, "Adding a secret type"). The config's secret union (src/config/schema.ts),
+ * the keys a secret owns, `rekey init` detection (in this order), unattended defaults and the target
+ * factories (src/targets/index.ts) all come from this list. It sits below config in the layers
+ * (test/docs/layers.test.ts): it and the types' `config.ts` import only zod, lib and config/pieces.ts.
  */
-import type { SecretConfig, SecretType } from '../config/schema.js';
-import { commandKind } from './command/kind.js';
-import { apiKeyKind, genericKind, jwtKind } from './file/kind.js';
-import { grafanaKind } from './grafana/kind.js';
-import type { InitDetection, SecretKind, TargetEnv } from './kind.js';
-import { postgresKind } from './postgres/kind.js';
-import { redisKind } from './redis/kind.js';
-import type { Target } from './types.js';
+import type { z } from 'zod';
+import { commandType } from './command/config.js';
+import { apiKeyType, genericType, jwtType } from './file/config.js';
+import { grafanaType } from './grafana/config.js';
+import { postgresType } from './postgres/config.js';
+import { redisType } from './redis/config.js';
+import type { InitDetection, OwnedKeys, SecretProblem, SecretTypeSpec } from './secret-type.js';
 
-export const SECRET_KINDS: { readonly [T in SecretType]: SecretKind<T> } = {
-  jwt: jwtKind,
-  'api-key': apiKeyKind,
-  generic: genericKind,
-  postgres: postgresKind,
-  redis: redisKind,
-  grafana: grafanaKind,
-  command: commandKind,
+export const SECRET_TYPE_SPECS = [
+  jwtType,
+  apiKeyType,
+  genericType,
+  postgresType,
+  redisType,
+  grafanaType,
+  commandType,
+] as const;
+
+type Specs = typeof SECRET_TYPE_SPECS;
+/** A secret type's name (`type:` in rekey.yaml). */
+export type SecretType = Specs[number]['type'];
+/** A validated secret of any type. */
+export type SecretConfig = OutputOf<Specs[number]>;
+type OutputOf<T> = T extends { schema: infer S extends z.ZodType } ? z.output<S> : never;
+/** A validated secret of type T. */
+export type SecretConfigOf<T extends SecretType> = Extract<SecretConfig, { type: T }>;
+/** The secret types' schemas, in registry order (what `z.discriminatedUnion` takes). */
+export type SecretSchemas = SchemasOf<Specs>;
+type SchemasOf<T extends readonly unknown[]> = {
+  -readonly [K in keyof T]: T[K] extends { schema: infer S } ? S : never;
 };
 
-/** Every registered kind, in registry order. */
-export function secretKinds(): readonly SecretKind<SecretType>[] {
-  return Object.values(SECRET_KINDS) as SecretKind<SecretType>[];
+/** Every type's name, in registry order. */
+export const SECRET_TYPES: readonly SecretType[] = SECRET_TYPE_SPECS.map((s) => s.type);
+
+/** The spec of a secret type, as the functions below use it (each type's own is narrower). */
+export type AnySecretTypeSpec = SecretTypeSpec<SecretType, z.ZodObject>;
+
+/** Every registered type, in registry order. */
+export function secretTypeSpecs(): readonly AnySecretTypeSpec[] {
+  return SECRET_TYPE_SPECS as readonly AnySecretTypeSpec[];
 }
 
-/** The kind of a type name, or undefined for a name no type has. */
-export function kindOf(type: string): SecretKind<SecretType> | undefined {
-  return Object.hasOwn(SECRET_KINDS, type)
-    ? (SECRET_KINDS[type as SecretType] as SecretKind<SecretType>)
-    : undefined;
+/** Whether `type` names a secret type (for the raw config, before validation). */
+export function isSecretType(type: unknown): type is SecretType {
+  return typeof type === 'string' && SECRET_TYPES.includes(type as SecretType);
 }
 
-/** Builds the target of one configured secret through its kind. */
-export function createTargetOf(secret: SecretConfig, env: TargetEnv): Promise<Target> {
-  return (SECRET_KINDS[secret.type] as SecretKind<SecretType>).create(secret, env);
+/** The spec of a type name, or undefined for a name no type has. */
+export function specOf(type: string): AnySecretTypeSpec | undefined {
+  return secretTypeSpecs().find((s) => s.type === type);
 }
 
-/** `rekey init`: what every kind detects in an env file, in registry order. */
+function specFor(secret: SecretConfig): AnySecretTypeSpec {
+  const spec = specOf(secret.type);
+  if (spec === undefined) throw new TypeError(`no secret type ${secret.type}`);
+  return spec;
+}
+
+/**
+ * Which env keys a secret owns: the one answer (its type's `ownedKeys`). Config loading (redaction,
+ * `${KEY}` refusal, duplicate keys) and the targets (`Target.keys`, `Target.secretKeys`), hence
+ * rollback's backup diff and recover, read it here.
+ *
+ * @example
+ * ownedKeys({ key: 'JWT_SECRET', type: 'jwt', previousKey: 'JWT_SECRET_PREVIOUS' });
+ * // { written: ['JWT_SECRET', 'JWT_SECRET_PREVIOUS'], secret: ['JWT_SECRET', 'JWT_SECRET_PREVIOUS'] }
+ */
+export function ownedKeys(secret: SecretConfig): OwnedKeys {
+  return specFor(secret).ownedKeys(secret);
+}
+
+/** The type's cross-field rules for one validated secret: the first problem, if any. */
+export function secretProblem(secret: SecretConfig): SecretProblem | undefined {
+  return specFor(secret).check?.(secret);
+}
+
+/** `rekey init`: what every type detects in an env file, in registry order. */
 export function detectSecrets(env: ReadonlyMap<string, string>): InitDetection[] {
-  return secretKinds().flatMap((k) => k.detect?.(env) ?? []);
+  return secretTypeSpecs().flatMap((s) => s.detect?.(env) ?? []);
+}
+
+/** The types `rekey schedule` may rotate unattended without `--allow-unattended`. */
+export function defaultUnattendedTypes(): readonly SecretType[] {
+  return secretTypeSpecs()
+    .filter((s) => s.unattendedByDefault)
+    .map((s) => s.type);
 }

@@ -1,8 +1,9 @@
-/** How new values of each secret type are generated (defaults and per-secret `length`/`alphabet`). */
-import type { SecretConfig } from '../config/schema.js';
+/**
+ * How new values of each secret type are generated: the type's `defaultBytes` (./registry.ts), else a
+ * password of characters; per-secret `length`/`alphabet`.
+ */
 import { ALPHANUMERIC, type GenerateSpec, validateSpec } from '../lib/generate.js';
-
-const DEFAULT_BYTES: Partial<Record<SecretConfig['type'], number>> = { jwt: 64, 'api-key': 32 };
+import { type SecretConfig, specOf } from './registry.js';
 
 /**
  * The generation spec of a secret, validated (entropy ≥ 128 bits, safe alphabet).
@@ -11,7 +12,7 @@ const DEFAULT_BYTES: Partial<Record<SecretConfig['type'], number>> = { jwt: 64, 
  * specFor({ key: 'JWT_SECRET', type: 'jwt' }); // { kind: 'bytes', bytes: 64 }
  */
 export function specFor(secret: SecretConfig, where = secret.key): GenerateSpec {
-  const bytes = DEFAULT_BYTES[secret.type];
+  const bytes = specOf(secret.type)?.defaultBytes;
   const spec: GenerateSpec =
     bytes !== undefined && secret.alphabet === undefined
       ? { kind: 'bytes', bytes: secret.length ?? bytes }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rekeyJsonSchema } from '../../src/config/json-schema.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, loadStackConfig } from '../../src/config/load.js';
 import { isRekeyError, type RekeyError } from '../../src/lib/errors.js';
 import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { captureStderr } from '../envfile/helpers.js';
@@ -125,6 +125,29 @@ secrets:
     expect(e.message).toMatch(/deploy\.command: \$\{JWT_SECRET\} would copy a managed secret/);
     expect(e.message).not.toContain('abcdefghijklmnopqrstuvwxyz123456');
     expect(e.hint).toMatch(/passEnv/);
+  });
+
+  it("a type's secret keys (an admin password, read only) are refused as references before any lookup", async () => {
+    const asked: string[][] = [];
+    const lookup = async (_file: string, names: ReadonlySet<string>) => {
+      asked.push([...names]);
+      return new Map([['APP_USER', 'bi_app']]);
+    };
+    const secret =
+      '{ key: PG_PASSWORD, type: postgres, user: app, admin: { user: adm, passwordKey: PG_ADMIN } }';
+    const deploy = 'deploy: { command: "deploy $' + '{APP_USER} $' + '{PG_ADMIN}" }';
+    const e = await failure(
+      loadStackConfig(await setup(`envFile: .env.production\nsecrets:\n  - ${secret}\n${deploy}\n`), lookup),
+    );
+    expect(e.message).toMatch(/deploy\.command: \$\{PG_ADMIN\} would copy a managed secret/);
+    expect(asked).toEqual([['APP_USER']]);
+    // A field the type's ownedKeys reads, malformed (null admin): refused by validation, not a crash.
+    const malformed = '{ key: PG_PASSWORD, type: postgres, user: app, admin: null }';
+    const bad = await failure(
+      loadStackConfig(await setup(`envFile: .env.production\nsecrets:\n  - ${malformed}\n`), lookup),
+    );
+    expect(bad.code).toBe('ERR_CONFIG_INVALID');
+    expect(bad.message).toMatch(/secrets\[0\]\.admin/);
   });
 
   it('a missing config is ERR_CONFIG_NOT_FOUND', async () => {

@@ -1,7 +1,7 @@
 /** The one answer to "which env keys does this secret own": per type, from the validated config. */
 import { describe, expect, it } from 'vitest';
-import { ownedKeys } from '../../src/config/owned-keys.js';
 import { secretSchema } from '../../src/config/schema.js';
+import { ownedKeys } from '../../src/targets/registry.js';
 
 const owned = (raw: Record<string, unknown>) => ownedKeys(secretSchema.parse(raw));
 

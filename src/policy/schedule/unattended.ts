@@ -7,12 +7,10 @@
  */
 import type { SecretConfig, SecretType } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
-import { kindOf, secretKinds } from '../../targets/registry.js';
+import { defaultUnattendedTypes, isSecretType, SECRET_TYPES } from '../../targets/registry.js';
 
-/** The types whose kind allows unattended rotation by default (src/targets/registry.ts). */
-export const DEFAULT_UNATTENDED_TYPES: readonly SecretType[] = secretKinds()
-  .filter((k) => k.unattendedByDefault)
-  .map((k) => k.type);
+/** The types whose spec allows unattended rotation by default (src/targets/registry.ts). */
+export const DEFAULT_UNATTENDED_TYPES: readonly SecretType[] = defaultUnattendedTypes();
 
 /**
  * The types that may be unattended: the defaults plus those named. Throws ERR_USAGE for an unknown
@@ -22,12 +20,10 @@ export const DEFAULT_UNATTENDED_TYPES: readonly SecretType[] = secretKinds()
  * allowedUnattendedTypes(['jwt']); // Set { 'postgres', 'redis', 'jwt' }
  */
 export function allowedUnattendedTypes(extra: readonly string[] = []): ReadonlySet<SecretType> {
-  const unknown = extra.filter((t) => kindOf(t) === undefined);
+  const unknown = extra.filter((t) => !isSecretType(t));
   if (unknown.length > 0) {
     throw new RekeyError('ERR_USAGE', `--allow-unattended: unknown type ${unknown.join(', ')}`, {
-      hint: `Name types among ${secretKinds()
-        .map((k) => k.type)
-        .join(', ')}.`,
+      hint: `Name types among ${SECRET_TYPES.join(', ')}.`,
     });
   }
   return new Set<SecretType>([...DEFAULT_UNATTENDED_TYPES, ...(extra as SecretType[])]);

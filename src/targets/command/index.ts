@@ -9,11 +9,11 @@
  */
 
 import { ms } from '../../config/load.js';
-import { ownedKeys } from '../../config/owned-keys.js';
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
 import { lastLines, runCommand } from '../../deploy/run.js';
 import { RekeyError } from '../../lib/errors.js';
 import { generate } from '../../lib/generate.js';
+import { ownedKeys } from '../registry.js';
 import { specFor } from '../spec.js';
 import type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from '../types.js';
 

@@ -1,8 +1,5 @@
-/** The command type: any service, rotated by the operator's own script. */
-import type { SecretKind } from '../kind.js';
+/** Builds the target of a command secret: named by ./config.ts. */
+import type { TargetFactory } from '../kind.js';
+import { commandTarget } from './index.js';
 
-export const commandKind: SecretKind<'command'> = {
-  type: 'command',
-  unattendedByDefault: false,
-  create: async (secret, env) => (await import('./index.js')).commandTarget(secret, env.configDir),
-};
+export const create: TargetFactory<'command'> = (secret, env) => commandTarget(secret, env.configDir);

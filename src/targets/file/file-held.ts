@@ -4,10 +4,11 @@
  * no-ops; the grace slot (`previousKey`) keeps the old value so tokens and clients in flight keep
  * working, and is emptied at once on `--trigger compromise`.
  */
-import { ownedKeys } from '../../config/owned-keys.js';
+
 import type { SecretConfig, Trigger } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
 import { generate } from '../../lib/generate.js';
+import { ownedKeys } from '../registry.js';
 import { specFor } from '../spec.js';
 import type { CheckResult, PlanNote, Target, TargetContext, TargetDescription, Values } from '../types.js';
 

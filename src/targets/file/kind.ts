@@ -1,38 +1,5 @@
-/** The file-held types (jwt, api-key, generic): the value lives only in the env file. */
-import { firstKey, type SecretKind } from '../kind.js';
+/** Builds the target of a file-held secret (jwt, api-key, generic): named by ./config.ts. */
+import type { TargetFactory } from '../kind.js';
+import { fileHeldTarget } from './file-held.js';
 
-export const jwtKind: SecretKind<'jwt'> = {
-  type: 'jwt',
-  unattendedByDefault: false,
-  detect(env) {
-    const key = firstKey(env, 'JWT_SECRET', 'SECRET_KEY');
-    if (key === undefined) return undefined;
-    return {
-      key,
-      lines: [
-        '  # Signing secret of the API app. The old value moves to the previous slot so tokens in flight keep verifying.',
-        `  - { key: ${key}, type: jwt, previousKey: ${key}_PREVIOUS }`,
-      ],
-    };
-  },
-  create: async (secret) => (await import('./file-held.js')).fileHeldTarget(secret),
-};
-
-export const apiKeyKind: SecretKind<'api-key'> = {
-  type: 'api-key',
-  unattendedByDefault: false,
-  detect(env) {
-    if (!env.has('API_SECRET_KEY')) return undefined;
-    return {
-      key: 'API_SECRET_KEY',
-      lines: ['  - { key: API_SECRET_KEY, type: api-key, previousKey: API_SECRET_KEY_PREVIOUS }'],
-    };
-  },
-  create: async (secret) => (await import('./file-held.js')).fileHeldTarget(secret),
-};
-
-export const genericKind: SecretKind<'generic'> = {
-  type: 'generic',
-  unattendedByDefault: false,
-  create: async (secret) => (await import('./file-held.js')).fileHeldTarget(secret),
-};
+export const create: TargetFactory<'jwt' | 'api-key' | 'generic'> = (secret) => fileHeldTarget(secret);

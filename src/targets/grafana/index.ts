@@ -18,10 +18,11 @@
  * reports (or, with `deleteTokensOnCompromise`, deletes) the service-account tokens created since the
  * previous rotation (evict.ts). `verify` never probes the old password (see there).
  */
-import { ownedKeys } from '../../config/owned-keys.js';
+
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
 import { generate } from '../../lib/generate.js';
+import { ownedKeys } from '../registry.js';
 import { specFor } from '../spec.js';
 import type {
   CheckResult,

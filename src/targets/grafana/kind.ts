@@ -1,20 +1,5 @@
-/** The grafana type: a user's password, changed through Grafana's HTTP API. */
-import { firstKey, type SecretKind } from '../kind.js';
+/** Builds the target of a grafana secret: named by ./config.ts. */
+import type { TargetFactory } from '../kind.js';
+import { grafanaTarget } from './index.js';
 
-export const grafanaKind: SecretKind<'grafana'> = {
-  type: 'grafana',
-  unattendedByDefault: false,
-  detect(env) {
-    const key = firstKey(env, 'GRAFANA_ADMIN_PASSWORD', 'GF_SECURITY_ADMIN_PASSWORD');
-    if (key === undefined) return undefined;
-    const user = env.get('GRAFANA_ADMIN_USER') ?? env.get('GF_SECURITY_ADMIN_USER') ?? 'admin';
-    return {
-      key,
-      lines: [
-        "  # Changed through Grafana's HTTP API: GF_SECURITY_ADMIN_PASSWORD is only read on first start.",
-        `  - { key: ${key}, type: grafana, url: "http://127.0.0.1:3000", user: ${user} }`,
-      ],
-    };
-  },
-  create: async (secret, env) => (await import('./index.js')).grafanaTarget(secret, env),
-};
+export const create: TargetFactory<'grafana'> = (secret, env) => grafanaTarget(secret, env);

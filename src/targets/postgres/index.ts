@@ -11,9 +11,9 @@
  */
 
 import path from 'node:path';
-import { ownedKeys } from '../../config/owned-keys.js';
 import type { SecretConfigOf } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
+import { ownedKeys } from '../registry.js';
 import { specFor } from '../spec.js';
 import type { EvictionFinding, Target, Values } from '../types.js';
 import { type AlternatingConfig, alternatingStrategy } from './alternating.js';

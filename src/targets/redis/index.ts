@@ -13,11 +13,12 @@
  * what is already done, and authenticates with the credential it expects first, then the other one
  * (so a re-run after a crash or a restart finds its way in).
  */
-import { ownedKeys } from '../../config/owned-keys.js';
+
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
 import { generate } from '../../lib/generate.js';
 import { safeMessage } from '../../lib/redact.js';
+import { ownedKeys } from '../registry.js';
 import { specFor } from '../spec.js';
 import type {
   CheckResult,

@@ -1,20 +1,5 @@
-/** The redis type: an ACL user's password, old and new both valid between stage and finish. */
-import type { SecretKind } from '../kind.js';
+/** Builds the target of a redis secret: named by ./config.ts, loaded (with node-redis) only when configured. */
+import type { TargetFactory } from '../kind.js';
+import { redisTarget } from './index.js';
 
-export const redisKind: SecretKind<'redis'> = {
-  type: 'redis',
-  unattendedByDefault: true,
-  detect(env) {
-    if (!env.has('REDIS_PASSWORD')) return undefined;
-    const host = env.get('REDIS_HOST') ?? '127.0.0.1';
-    const port = Number(env.get('REDIS_PORT') ?? 6379) || 6379;
-    return {
-      key: 'REDIS_PASSWORD',
-      lines: [
-        '  # Old and new passwords are both valid between stage and finish (ACL SETUSER >new ... <old).',
-        `  - { key: REDIS_PASSWORD, type: redis, host: ${host}, port: ${port} }`,
-      ],
-    };
-  },
-  create: async (secret, env) => (await import('./index.js')).redisTarget(secret, env),
-};
+export const create: TargetFactory<'redis'> = (secret, env) => redisTarget(secret, env);
