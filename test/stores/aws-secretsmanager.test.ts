@@ -19,6 +19,8 @@ import {
 import type { StoreChange } from '../../src/engine/ports.js';
 import { AwsSecretsManagerStore, rotationToken } from '../../src/stores/aws-secretsmanager/store.js';
 
+import { conflictRow } from './helpers.js';
+
 const creds = { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'stand-in-secret' };
 const running: SecretsManagerStandIn[] = [];
 afterEach(async () => {
@@ -126,9 +128,14 @@ describe('aws-secretsmanager store', () => {
     const other = await sdk.send(
       new PutSecretValueCommand({ SecretId: 'bi/production', SecretString: '{"JWT_SECRET":"theirs"}' }),
     );
-    await expect(store.commit(prepared.record, changes(NEW))).rejects.toMatchObject({
-      code: 'ERR_STORE_CONFLICT',
-    });
+    expect(
+      await conflictRow(
+        'aws-secretsmanager store',
+        'another writer between preflight and commit',
+        store.commit(prepared.record, changes(NEW)),
+        async () => (await stages(sdk))?.[other.VersionId ?? '']?.includes('AWSCURRENT') === true,
+      ),
+    ).toMatchObject({ code: 'ERR_STORE_CONFLICT' });
     expect((await stages(sdk))?.[other.VersionId ?? '']).toEqual(['AWSCURRENT']);
     expect(await store.position(prepared.record, OLD, NEW)).toBe('other');
     await expect(store.restore(prepared.record, changes(OLD), NEW)).rejects.toMatchObject({
@@ -149,9 +156,14 @@ describe('aws-secretsmanager store', () => {
       }
       return write();
     };
-    await expect(store.commit(prepared.record, changes(NEW), raceAtMove)).rejects.toMatchObject({
-      code: 'ERR_STORE_CONFLICT',
-    });
+    expect(
+      await conflictRow(
+        'aws-secretsmanager store',
+        'another writer between AWSPENDING and the AWSCURRENT move',
+        store.commit(prepared.record, changes(NEW), raceAtMove),
+        async () => (await current(sdk)).JWT_SECRET === 'theirs',
+      ),
+    ).toMatchObject({ code: 'ERR_STORE_CONFLICT' });
     expect((await stages(sdk))?.[theirs]).toEqual(['AWSCURRENT']);
     expect(await current(sdk)).toEqual({ JWT_SECRET: 'theirs' });
   });

@@ -10,6 +10,8 @@ import { type SsmStandIn, startSsmStandIn } from '../../demo/stand-ins/ssm.js';
 import type { StoreChange } from '../../src/engine/ports.js';
 import { AwsSsmStore } from '../../src/stores/aws-ssm/store.js';
 
+import { conflictRow } from './helpers.js';
+
 const creds = { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'stand-in-secret' };
 const running: SsmStandIn[] = [];
 afterEach(async () => {
@@ -119,9 +121,14 @@ describe('aws-ssm store', () => {
       }),
     );
     ssm.clearLog();
-    await expect(store.commit(prepared.record, changes(NEW))).rejects.toMatchObject({
-      code: 'ERR_STORE_CONFLICT',
-    });
+    expect(
+      await conflictRow(
+        'aws-ssm store',
+        'another writer between preflight and commit',
+        store.commit(prepared.record, changes(NEW)),
+        async () => (await store.read()).values.get('API_KEY') === 'someone-else',
+      ),
+    ).toMatchObject({ code: 'ERR_STORE_CONFLICT' });
     expect(ssm.log().filter((r) => r.op === 'PutParameter')).toEqual([]);
     expect(await store.position(prepared.record, OLD, NEW)).toBe('other');
     await expect(store.restore(prepared.record, changes(OLD), NEW)).rejects.toMatchObject({

@@ -12,6 +12,8 @@ import {
 import type { StoreChange } from '../../src/engine/ports.js';
 import { VaultKvStore } from '../../src/stores/vault-kv/store.js';
 
+import { conflictRow } from './helpers.js';
+
 const TOKEN = 'stand-in-root-token';
 const running: VaultStandIn[] = [];
 afterEach(async () => {
@@ -121,9 +123,14 @@ describe('vault-kv store', () => {
     const { vault, store } = await fresh();
     const prepared = await store.prepare(await store.read(), changes(NEW), new Date());
     vault.handler.writeDirect('secret', 'bi/production', { ...OLD, DATABASE_HOST: 'db2.internal' });
-    await expect(store.commit(prepared.record, changes(NEW))).rejects.toMatchObject({
-      code: 'ERR_STORE_CONFLICT',
-    });
+    expect(
+      await conflictRow(
+        'vault-kv store',
+        'another writer between preflight and commit',
+        store.commit(prepared.record, changes(NEW)),
+        async () => (await held(vault)).data.DATABASE_HOST === 'db2.internal',
+      ),
+    ).toMatchObject({ code: 'ERR_STORE_CONFLICT' });
     expect(await held(vault)).toEqual({ data: { ...OLD, DATABASE_HOST: 'db2.internal' }, version: 2 });
     expect(await store.position(prepared.record, OLD, NEW)).toBe('old');
   });
@@ -132,9 +139,14 @@ describe('vault-kv store', () => {
     const { vault, store } = await fresh();
     const prepared = await store.prepare(await store.read(), changes(NEW), new Date());
     vault.faults.add({ kind: 'conflict', op: 'vault.write' });
-    await expect(store.commit(prepared.record, changes(NEW))).rejects.toMatchObject({
-      code: 'ERR_STORE_CONFLICT',
-    });
+    expect(
+      await conflictRow(
+        'vault-kv store',
+        'check-and-set refused by Vault at commit (injected mismatch)',
+        store.commit(prepared.record, changes(NEW)),
+        async () => (await held(vault)).version === 1,
+      ),
+    ).toMatchObject({ code: 'ERR_STORE_CONFLICT' });
     expect((await held(vault)).version).toBe(1);
   });
 
