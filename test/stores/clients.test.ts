@@ -231,3 +231,49 @@ describe('AWS clients', () => {
     expect(s.log()).toHaveLength(1);
   });
 });
+
+describe('clear text and redirects', () => {
+  it('refuses plain http to a Vault or an AWS endpoint off this machine', async () => {
+    await expect(
+      VaultClient.connect({ address: 'http://vault.example.com:8200' }, { env: { VAULT_TOKEN: 't' } }),
+    ).rejects.toMatchObject({ code: 'ERR_STORE_UNSUITABLE', message: expect.stringMatching(/clear text/) });
+    expect(() => ssmClient({ region: 'eu-west-1', endpoint: 'http://10.0.0.8' })).toThrow(/clear text/);
+    const saved = process.env.AWS_ENDPOINT_URL;
+    process.env.AWS_ENDPOINT_URL = 'http://ssm.internal';
+    cleanups.push(async () => {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL;
+      else process.env.AWS_ENDPOINT_URL = saved;
+    });
+    expect(() => ssmClient({ region: 'eu-west-1' })).toThrow(/clear text/);
+    expect(() => ssmClient({ region: 'eu-west-1', endpoint: 'http://[::1]:4566' })).not.toThrow();
+  });
+
+  it('never follows a redirect with the token', async () => {
+    const { createServer: createHttp } = await import('node:http');
+    const seen: string[] = [];
+    const elsewhere = createHttp((req, res) => {
+      seen.push(String(req.headers['x-vault-token'] ?? 'none'));
+      res.end('{}');
+    });
+    await new Promise<void>((r) => elsewhere.listen(0, '127.0.0.1', () => r()));
+    const target = `http://127.0.0.1:${(elsewhere.address() as { port: number }).port}`;
+    const redirecting = createHttp((req, res) => {
+      res.writeHead(307, { location: `${target}${req.url}` });
+      res.end();
+    });
+    await new Promise<void>((r) => redirecting.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(async () => {
+      elsewhere.close();
+      redirecting.close();
+    });
+    const c = await VaultClient.connect(
+      { address: `http://127.0.0.1:${(redirecting.address() as { port: number }).port}` },
+      { env: { VAULT_TOKEN: 'token-canary-redirect' } },
+    );
+    await expect(c.read('secret', 'p')).rejects.toMatchObject({
+      code: 'ERR_STORE_UNSUITABLE',
+      message: expect.stringMatching(/redirect/),
+    });
+    expect(seen).toEqual([]);
+  });
+});

@@ -9,6 +9,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { RekeyError } from '../../lib/errors.js';
+import { isLoopback } from '../loopback.js';
 
 export interface AwsClientConfig {
   readonly region?: string;
@@ -26,7 +27,19 @@ export interface AwsClientConfig {
 /** Default bound on one call, retries and backoff included. */
 export const AWS_CALL_TIMEOUT_MS = 30_000;
 
-function options(config: AwsClientConfig) {
+function options(config: AwsClientConfig, serviceEnv: string) {
+  const endpoint = config.endpoint ?? process.env[serviceEnv] ?? process.env.AWS_ENDPOINT_URL;
+  if (endpoint !== undefined && endpoint !== '') {
+    const url = new URL(endpoint);
+    if (url.protocol === 'http:' && !isLoopback(url.hostname))
+      throw new RekeyError(
+        'ERR_STORE_UNSUITABLE',
+        `aws: endpoint ${url.host} over plain http would send the values in clear text`,
+        {
+          hint: 'Use an https:// endpoint (http:// is accepted for 127.0.0.1, ::1 and localhost only).',
+        },
+      );
+  }
   return {
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
@@ -44,12 +57,12 @@ function options(config: AwsClientConfig) {
  * const ssm = ssmClient({ region: 'eu-west-1' }); // default credential chain
  */
 export function ssmClient(config: AwsClientConfig): SSMClient {
-  return new SSMClient(options(config));
+  return new SSMClient(options(config, 'AWS_ENDPOINT_URL_SSM'));
 }
 
 /** A Secrets Manager client for the aws-secretsmanager store. */
 export function secretsManagerClient(config: AwsClientConfig): SecretsManagerClient {
-  return new SecretsManagerClient(options(config));
+  return new SecretsManagerClient(options(config, 'AWS_ENDPOINT_URL_SECRETS_MANAGER'));
 }
 
 const AUTH_ERRORS = new Set([

@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { RekeyError } from '../../lib/errors.js';
+import { isLoopback } from '../loopback.js';
 
 export interface VaultAuthConfig {
   /** Vault's address (default: VAULT_ADDR). */
@@ -118,6 +119,14 @@ export class VaultClient {
       throw new RekeyError('ERR_STORE_UNSUITABLE', `vault-kv: unsupported scheme ${url.protocol}`, {
         hint: 'Write the address as http(s)://HOST:PORT.',
       });
+    if (url.protocol === 'http:' && !isLoopback(url.hostname))
+      throw new RekeyError(
+        'ERR_STORE_UNSUITABLE',
+        `vault-kv: ${url.host} over plain http would send the token and the values in clear text`,
+        {
+          hint: 'Use https:// for a Vault off this machine (http:// is accepted for 127.0.0.1, ::1 and localhost only).',
+        },
+      );
     const namespace = config.namespace ?? (env.VAULT_NAMESPACE || undefined);
     let token: string | undefined;
     if (config.appRole === undefined) {
@@ -188,7 +197,17 @@ export class VaultClient {
           headers,
           ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
           signal: AbortSignal.timeout(left),
+          // A redirect would carry X-Vault-Token to wherever it points: never follow one.
+          redirect: 'manual',
         });
+        if (res.status >= 300 && res.status < 400) {
+          await res.body?.cancel();
+          throw new RekeyError(
+            'ERR_STORE_UNSUITABLE',
+            `vault-kv: ${this.address} answered a redirect (HTTP ${res.status}); rekey does not follow it with the token`,
+            { hint: "Point `store.address` at the active Vault node or at the cluster's load balancer." },
+          );
+        }
         const text = await res.text();
         let body: unknown;
         try {
@@ -199,6 +218,7 @@ export class VaultClient {
         if (res.status !== 429 && res.status < 500) return { status: res.status, body };
         last = `HTTP ${res.status}${errorsOf(body) === '' ? '' : `: ${errorsOf(body)}`}`;
       } catch (e) {
+        if (e instanceof RekeyError) throw e;
         last = e instanceof Error && e.message === 'deadline' ? 'timed out' : networkReason(e);
       }
       const delay = Math.min(this.#options.backoffMs * 2 ** (attempt - 1), 5_000) * (0.5 + Math.random() / 2);
@@ -282,6 +302,11 @@ export class VaultClient {
     this.expect(a, `read ${mount}/data/${secretPath}`);
     const data = body?.data?.data;
     const meta = body?.data?.metadata ?? {};
+    if (!Number.isInteger(Number(meta.version)))
+      throw new RekeyError(
+        'ERR_STORE_UNSUITABLE',
+        `vault-kv: ${mount}/data/${secretPath} answered without a KV v2 version (is ${mount}/ a KV v2 mount?)`,
+      );
     return {
       data: typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : null,
       version: Number(meta.version),
