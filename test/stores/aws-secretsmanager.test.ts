@@ -210,6 +210,19 @@ describe('aws-secretsmanager store', () => {
     );
   });
 
+  it('commits when the answers to the stage and the move are lost (the SDK retries; both calls are idempotent)', async () => {
+    const { sm, sdk, store, first } = await fresh();
+    const prepared = await store.prepare(await store.read(), changes(NEW), AT);
+    sm.faults.add({ kind: 'drop', op: 'PutSecretValue' });
+    sm.faults.add({ kind: 'drop', op: 'UpdateSecretVersionStage' });
+    await store.commit(prepared.record, changes(NEW));
+    expect(await stages(sdk)).toEqual({
+      [first]: ['AWSPREVIOUS'],
+      [String(prepared.record.token)]: ['AWSCURRENT'],
+    });
+    expect(sm.log().filter((r) => r.fault === 'drop')).toHaveLength(2);
+  });
+
   it('refuses a SecretString that is not a JSON object', async () => {
     const { sdk, store } = await fresh();
     await sdk.send(

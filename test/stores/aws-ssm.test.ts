@@ -155,6 +155,15 @@ describe('aws-ssm store', () => {
     expect(ssm.log().filter((r) => r.fault === 'throttle')).toHaveLength(2);
   });
 
+  it('commits when the answer to a put is lost (the SDK retries the put; the value is what counts)', async () => {
+    const { ssm, store } = await fresh();
+    const prepared = await store.prepare(await store.read(), changes(NEW), new Date());
+    ssm.faults.add({ kind: 'drop', op: 'PutParameter' });
+    await store.commit(prepared.record, changes(NEW));
+    expect(await store.position(prepared.record, OLD, NEW)).toBe('new');
+    expect(ssm.log().filter((r) => r.fault === 'drop')).toHaveLength(1);
+  });
+
   it('creates a key that did not exist and removes it again on restore', async () => {
     const { sdk, store } = await fresh();
     const next = { JWT_SECRET_PREVIOUS: 'prev-canary-5555' };

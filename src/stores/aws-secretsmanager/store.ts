@@ -196,7 +196,10 @@ export class AwsSecretsManagerStore implements Store {
     const r = this.own(record);
     let stages = await this.stages();
     let current = AwsSecretsManagerStore.holder(stages, 'AWSCURRENT');
-    if (current === r.token) return { summary: `already committed (AWSCURRENT is ${r.token})` };
+    if (current === r.token) {
+      if (AwsSecretsManagerStore.holder(stages, 'AWSPENDING') === r.token) await this.dropPending(r.token);
+      return { summary: `already committed (AWSCURRENT is ${r.token})` };
+    }
     if (current !== r.version) throw this.movedSince(current);
 
     // 1. Stage the new values as AWSPENDING under the rotation's token (idempotent on a re-run).
