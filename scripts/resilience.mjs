@@ -46,6 +46,7 @@ const files =
         'test/cli/grafana-eviction.test.ts',
         'test/governance/break-glass-identity.test.ts',
         'test/governance/signed-request.test.ts',
+        'test/stores',
       ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {

@@ -105,6 +105,30 @@ export const ERROR_CODES = {
     exit: EXIT.failedRolledBack,
     hint: 'Grant the privilege named to the role rekey connects as, or change the strategy.',
   },
+  ERR_STORE_AUTH: {
+    exit: EXIT.failedRolledBack,
+    hint: "The secret store refused rekey's credentials: check the token or AWS credentials and that their policy allows reading and writing the path named.",
+  },
+  ERR_STORE_UNREACHABLE: {
+    exit: EXIT.failedRolledBack,
+    hint: 'Check the store address, region or endpoint and the network (throttling and 5xx were retried), then run again.',
+  },
+  ERR_STORE_REJECTED: {
+    exit: EXIT.failedRolledBack,
+    hint: 'The secret store refused the request; read its reason above.',
+  },
+  ERR_STORE_UNSUITABLE: {
+    exit: EXIT.usage,
+    hint: 'Fix the store or `store:` in rekey.yaml as the message says (for example a KV v2 mount keeping at least 2 versions), then run again.',
+  },
+  ERR_STORE_CONFLICT: {
+    exit: EXIT.failedRolledBack,
+    hint: 'Another writer changed the secret store since rekey read it; find who writes there, then rotate again.',
+  },
+  ERR_STORE_CHANGED: {
+    exit: EXIT.needsAttention,
+    hint: 'The store holds values that are neither the old nor the new ones: compare its versions with the journal; see docs/errors.md "When rekey stops".',
+  },
   ERR_PREFLIGHT: {
     exit: EXIT.failedRolledBack,
     hint: 'Nothing was changed. Fix what is named above and run again.',

@@ -1,0 +1,80 @@
+/**
+ * The `store:` section of rekey.yaml (DESIGN.md, "Stores"): where the app reads its secrets when it
+ * is not the env file. One schema per managed store, told apart by `type`; paths are relative to the
+ * config like every other path. Not yet part of config/schema.ts (the lead wires it in).
+ *
+ * @example
+ * store: { type: vault-kv, address: "http://127.0.0.1:8200", mount: secret, path: bi/production }
+ * store: { type: aws-ssm, prefix: /bi/production/, region: eu-west-1 }
+ * store: { type: aws-secretsmanager, secretId: bi/production, region: eu-west-1 }
+ */
+import { z } from 'zod';
+
+const url = z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' });
+/** A KV path segment list: no leading or trailing slash, no `..`. */
+const kvPath = z
+  .string()
+  .min(1)
+  .regex(/^[^/](?:.*[^/])?$/, 'must not start or end with "/"')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ".."');
+
+export const vaultKvStoreSchema = z.strictObject({
+  type: z.literal('vault-kv'),
+  /** Vault's address; VAULT_ADDR when absent. */
+  address: url.optional(),
+  /** The KV v2 mount (default `secret`). */
+  mount: kvPath.default('secret'),
+  /** The secret's path under the mount; one field per managed key. */
+  path: kvPath,
+  /** Vault Enterprise namespace; VAULT_NAMESPACE when absent. */
+  namespace: z.string().min(1).optional(),
+  /** A file holding the token (else VAULT_TOKEN, else ~/.vault-token). */
+  tokenFile: z.string().min(1).optional(),
+  /** AppRole login instead of a token. */
+  appRole: z
+    .strictObject({
+      roleId: z.string().min(1),
+      secretIdFile: z.string().min(1),
+      mount: kvPath.default('approle'),
+    })
+    .optional(),
+});
+
+/** SSM parameter names: letters, digits and `_.-/`; a prefix is a path, `/` at both ends. */
+export const awsSsmStoreSchema = z.strictObject({
+  type: z.literal('aws-ssm'),
+  /** Parameters are `<prefix><KEY>`, one SecureString per managed key. */
+  prefix: z
+    .string()
+    .regex(
+      /^\/(?:[A-Za-z0-9_.-]+\/)*$/,
+      'must be a parameter path starting and ending with "/", e.g. /bi/production/',
+    )
+    .refine((p) => !/^\/(aws|ssm)/i.test(p), 'must not start with /aws or /ssm (reserved by AWS)'),
+  region: z.string().min(1).optional(),
+  /** For tests and VPC endpoints; AWS_ENDPOINT_URL(_SSM) when absent. */
+  endpoint: url.optional(),
+  /** KMS key for SecureString parameters (default: the account's aws/ssm key). */
+  kmsKeyId: z.string().min(1).optional(),
+});
+
+export const awsSecretsManagerStoreSchema = z.strictObject({
+  type: z.literal('aws-secretsmanager'),
+  /** The secret's name or ARN; its SecretString is a JSON object with a field per managed key. */
+  secretId: z.string().min(1).max(2048),
+  region: z.string().min(1).optional(),
+  endpoint: url.optional(),
+});
+
+export const storeSchema = z.discriminatedUnion('type', [
+  vaultKvStoreSchema,
+  awsSsmStoreSchema,
+  awsSecretsManagerStoreSchema,
+]);
+
+export type VaultKvStoreConfig = z.infer<typeof vaultKvStoreSchema>;
+export type AwsSsmStoreConfig = z.infer<typeof awsSsmStoreSchema>;
+export type AwsSecretsManagerStoreConfig = z.infer<typeof awsSecretsManagerStoreSchema>;
+export type StoreConfig = z.infer<typeof storeSchema>;
+/** The `type` values of the managed stores. */
+export const STORE_TYPES = ['vault-kv', 'aws-ssm', 'aws-secretsmanager'] as const;
