@@ -18,7 +18,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['targets/registry.ts'],
   ['config'],
   ['engine/ports.ts'],
-  ['deploy'],
+  ['deploy', 'stores'],
   ['targets'],
   ['sessions', 'verify'],
   ['engine'],
@@ -80,7 +80,7 @@ export function layerReport(src: string): LayerReport {
 
   const up: string[] = [];
   const adapters: string[] = [];
-  const adapterLayers = new Set(['deploy', 'targets', 'sessions', 'verify']);
+  const adapterLayers = new Set(['deploy', 'stores', 'targets', 'sessions', 'verify']);
   for (const [file, targets] of graph) {
     const from = layerOf(file);
     for (const t of targets) {
