@@ -120,31 +120,15 @@ export async function aclPasswords(
  */
 export async function recordingProxy(target: { host: string; port: number }) {
   const chunks: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target.port, target.host);
-    sockets.add(client).add(upstream);
-    client.on('data', (d) => chunks.push(Buffer.from(d)));
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
+  const proxy = await tamperingProxy(target, (chunk) => {
+    chunks.push(chunk);
+    return chunk;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
   return {
-    host: '127.0.0.1' as const,
-    port,
+    ...proxy,
     /** Every command sent so far, as arrays of arguments. */
     commands: () => parseCommands(Buffer.concat(chunks)),
     raw: () => Buffer.concat(chunks),
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
   };
 }
 
