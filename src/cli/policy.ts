@@ -88,14 +88,15 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
     { allowedUnattendedTypes, assertSchedulable },
     { engineRotator },
     { systemClock },
+    { runFailure, runSucceeded },
   ] = await Promise.all([
     import('../policy/schedule/store.js'),
     import('../policy/schedule/scheduler.js'),
     import('../policy/schedule/unattended.js'),
     import('../policy/schedule/engine-rotate.js'),
     import('../policy/schedule/clock.js'),
+    import('../policy/schedule/outcome.js'),
   ]);
-  const { runFailure, runSucceeded } = await import('../policy/schedule/outcome.js');
   const loaded = await loadConfig(g.config);
   const store = new ScheduleStore(loaded.stateDir);
   if (o.clear !== undefined) {
