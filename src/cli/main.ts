@@ -3,22 +3,51 @@
  * The rekey command line. Parses arguments and dispatches to one file per command; this is the only
  * place that exits, mapping typed errors to the contract's exit codes (lib/errors.ts).
  */
-import { Command, CommanderError, Option } from 'commander';
-import { TRIGGERS, type Trigger } from '../config/triggers.js';
+import { Command, CommanderError } from 'commander';
 import { EXIT, exitCodeOf, RekeyError } from '../lib/errors.js';
 import { color } from '../lib/log.js';
 import { redactor, safeMessage } from '../lib/redact.js';
-import { registerGovernanceCommands } from './governance-commands.js';
-import { collect, list } from './options.js';
+import * as approve from './commands/approve.js';
+import * as audit from './commands/audit.js';
+import * as check from './commands/check.js';
+import * as demo from './commands/demo.js';
+import * as init from './commands/init.js';
+import * as plan from './commands/plan.js';
+import * as recover from './commands/recover.js';
+import * as request from './commands/request.js';
+import * as requests from './commands/requests.js';
+import * as rollback from './commands/rollback.js';
+import * as rotate from './commands/rotate.js';
+import * as schedule from './commands/schedule.js';
+import * as serve from './commands/serve.js';
+import * as status from './commands/status.js';
+import * as verify from './commands/verify.js';
+import type { GlobalOptions } from './context.js';
 import { jsonWasPrinted, printJson, setVerbose } from './output.js';
-import { registerPolicyCommands } from './policy-commands.js';
 
 const VERSION = '0.1.0';
 
-const triggerOption = () =>
-  new Option('--trigger <trigger>', 'why the rotation happens')
-    .choices(TRIGGERS)
-    .default('scheduled' as Trigger);
+/**
+ * The commands in the order `rekey --help` lists them. Each file under commands/ declares its whole
+ * command (name, description, every option, action) and imports the implementation only when it runs.
+ */
+const COMMANDS: readonly { register(program: Command, globals: () => GlobalOptions): void }[] = [
+  init,
+  plan,
+  rotate,
+  recover,
+  rollback,
+  verify,
+  demo,
+  request,
+  approve,
+  requests,
+  audit,
+  status,
+  check,
+  serve,
+  schedule,
+];
 
 export function buildProgram(): Command {
   const program = new Command('rekey')
@@ -33,77 +62,8 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: () => {}, outputError: () => {} })
     .hook('preAction', () => setVerbose(program.opts<{ verbose?: boolean }>().verbose === true));
-  const globals = () => program.opts<{ config: string; allowUnignored?: boolean }>();
-
-  program
-    .command('init')
-    .description('write rekey.yaml detected from the env file')
-    .option('--env-file <path>', 'the env file', '.env.production')
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (o) => (await import('./init.js')).initCommand(globals(), o));
-
-  program
-    .command('plan')
-    .description('dry run: preflight checks and what a rotation would change')
-    .option('--only <keys>', 'comma-separated keys to rotate', list)
-    .addOption(triggerOption())
-    .option('--force', 'with --trigger personnel, honour --only')
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (o) => (await import('./plan.js')).planCommand(globals(), o));
-
-  program
-    .command('rotate')
-    .description('rotate: new values on the live services, env file, deploy, verify; rolls back on failure')
-    .option('--only <keys>', 'comma-separated keys to rotate', list)
-    .addOption(triggerOption())
-    .option('--force', 'with --trigger personnel, honour --only')
-    .option('--ticket <id>', 'change ticket, recorded in the audit log')
-    .option('--operator <name>', 'who rotates (default: git user.email, else the OS user)')
-    .option('--attach <file>', 'attach a scan report to the audit record (repeatable)', collect)
-    .option('--yes', 'do not ask for confirmation')
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (o) => (await import('./rotate.js')).rotateCommand(globals(), o));
-
-  program
-    .command('recover')
-    .description('finish or undo an interrupted rotation')
-    .option('--yes', 'do not ask for confirmation')
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (o) => (await import('./recover.js')).recoverCommand(globals(), o));
-
-  program
-    .command('rollback')
-    .description("return to a backup's values, live services included")
-    .option('--backup <path>', 'the backup to return to (default: the newest)')
-    .option('--operator <name>', 'who rolls back')
-    .option('--ticket <id>', 'change ticket')
-    .option('--yes', 'do not ask for confirmation')
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (o) => (await import('./rollback.js')).rollbackCommand(globals(), o));
-
-  program
-    .command('verify')
-    .description('the post-rotation validation table')
-    .addOption(
-      new Option(
-        '--trigger <trigger>',
-        'compromise: also look (read-only) for what an attacker could still use',
-      )
-        .choices(TRIGGERS)
-        .default('scheduled' as Trigger),
-    )
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (o) => (await import('./verify.js')).verifyCommand(globals(), o));
-
-  program
-    .command('demo')
-    .description('throwaway local stack, full rotation, then tear down')
-    .option('--keep', 'leave the stack running and print how to reach and stop it')
-    .option('--json', 'print one JSON document (the claims and their outcomes) on stdout')
-    .action(async (o) => (await import('./demo.js')).demoCommand(o));
-
-  registerGovernanceCommands(program, globals);
-  registerPolicyCommands(program, globals);
+  const globals = () => program.opts<GlobalOptions & { config: string }>();
+  for (const command of COMMANDS) command.register(program, globals);
   return program;
 }
 

@@ -1,4 +1,6 @@
-/** Option parsers shared by the commands. */
+/** Option parsers and the option declarations several commands share (each command declares its own). */
+import { Option } from 'commander';
+import { TRIGGERS, type Trigger } from '../config/triggers.js';
 import { RekeyError } from '../lib/errors.js';
 
 /** `--only A,B --only C` → ['A', 'B', 'C']. */
@@ -20,3 +22,24 @@ export const port = (v: string): number => {
     throw new RekeyError('ERR_USAGE', `--port: not a port: ${v}`);
   return n;
 };
+
+/** `--json`, the same on every command that prints a document. */
+export const jsonOption = (description = 'print one JSON document on stdout') =>
+  new Option('--json', description);
+
+/** `--trigger`: why the rotation happens (plan, rotate, verify), `scheduled` by default. */
+export const triggerOption = (description = 'why the rotation happens') =>
+  new Option('--trigger <trigger>', description).choices(TRIGGERS).default('scheduled' as Trigger);
+
+/** `--only KEYS` (plan, rotate, request). */
+export const onlyOption = () => new Option('--only <keys>', 'comma-separated keys to rotate').argParser(list);
+
+/** `--force` (plan, rotate, request). */
+export const forceOption = () => new Option('--force', 'with --trigger personnel, honour --only');
+
+/** `--key` of a break-glass statement (rotate, rollback). */
+export const breakGlassKeyOption = () =>
+  new Option(
+    '--key <path>',
+    'with --break-glass: your SSH key; signs the break-glass statement (default: the OS user is recorded)',
+  );

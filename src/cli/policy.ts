@@ -1,14 +1,18 @@
-/** Policy and observability commands: status, check, serve, schedule. */
-import { loadConfig, ms } from '../config/load.js';
+/**
+ * Policy and observability commands: status, check, serve, schedule. Arguments in, output out; what is
+ * due, what fails the check and what may run unattended is decided in src/policy/.
+ */
+import { loadConfig } from '../config/load.js';
 import { RotationControl } from '../engine/run.js';
 import { RekeyError } from '../lib/errors.js';
 import { type Logger, log } from '../lib/log.js';
 import { redactor } from '../lib/redact.js';
 // Each command loads only what it needs (status must start fast: no prom-client, croner or age).
-import { evaluateCheck, githubAnnotations } from '../policy/check.js';
+import { checkFailure, evaluateCheck, githubAnnotations, lateBreakGlass } from '../policy/check.js';
 import { readStatus } from '../policy/inputs.js';
 import { renderCheck, renderStatus } from '../policy/render.js';
 import type { RunReport } from '../policy/schedule/scheduler.js';
+import { awaitingBreakGlass } from '../policy/sources.js';
 import { type GlobalOptions, openStack } from './context.js';
 import { list } from './options.js';
 import { printJson, printLines } from './output.js';
@@ -28,12 +32,18 @@ export async function checkCommand(
   const loaded = await loadConfig(g.config);
   const report = await readStatus(loaded);
   const result = evaluateCheck(report, { beforeRelease: o.beforeRelease === true });
-  const lateBreakGlass = await overdueBreakGlass(loaded);
+  const late = lateBreakGlass(await awaitingBreakGlass(loaded), loaded.config.approvals, new Date());
   if (o.json) {
-    printJson({ ...result, stack: report.stack, now: report.now, secrets: report.secrets, lateBreakGlass });
+    printJson({
+      ...result,
+      stack: report.stack,
+      now: report.now,
+      secrets: report.secrets,
+      lateBreakGlass: late,
+    });
   } else {
     printLines(renderCheck(result, report.secrets.length));
-    for (const b of lateBreakGlass) {
+    for (const b of late) {
       printLines([
         `break-glass request ${b.requestId} (${b.keys.join(', ')}, ${b.time}) still lacks its approvals after approvals.breakGlassDeadline`,
       ]);
@@ -42,35 +52,8 @@ export async function checkCommand(
       for (const line of githubAnnotations(result)) process.stdout.write(`${redactor.redact(line)}\n`);
     }
   }
-  const failing = result.findings.filter((f) => f.level === 'error').map((f) => f.key);
-  if (failing.length === 0 && lateBreakGlass.length > 0) {
-    throw new RekeyError(
-      'ERR_OVERDUE',
-      `${lateBreakGlass.length} break-glass rotation${lateBreakGlass.length === 1 ? '' : 's'} still lack their approvals after approvals.breakGlassDeadline: ${lateBreakGlass.map((b) => b.requestId).join(', ')}`,
-      { hint: 'Have the required roles approve them: `rekey approve ID --role ROLE`.' },
-    );
-  }
-  if (failing.length > 0) {
-    throw new RekeyError(
-      'ERR_OVERDUE',
-      `${failing.length} secret${failing.length === 1 ? '' : 's'} ${o.beforeRelease ? 'too old for a release or overdue' : 'overdue'}: ${failing.join(', ')}`,
-      o.beforeRelease
-        ? {
-            hint: 'Rotate before releasing: `rekey rotate --trigger release`, then run `rekey check --before-release` again.',
-          }
-        : {},
-    );
-  }
-}
-
-/** Break-glass requests still unapproved after `approvals.breakGlassDeadline`. */
-async function overdueBreakGlass(loaded: Awaited<ReturnType<typeof loadConfig>>) {
-  const approvals = loaded.config.approvals;
-  if (approvals === undefined) return [];
-  const deadline = ms(approvals.breakGlassDeadline);
-  const now = Date.now();
-  const { outstandingApprovals } = await import('../governance/approvals/index.js');
-  return (await outstandingApprovals(loaded)).filter((b) => Date.parse(b.time) + deadline <= now);
+  const failure = checkFailure(result, late);
+  if (failure) throw failure;
 }
 
 export async function serveCommand(
@@ -102,15 +85,17 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
   const [
     { ScheduleStore },
     { Scheduler, scheduleSettingsOf },
-    { allowedUnattendedTypes, assertUnattendedAllowed },
+    { allowedUnattendedTypes, assertSchedulable },
     { engineRotator },
     { systemClock },
+    { runFailure, runSucceeded },
   ] = await Promise.all([
     import('../policy/schedule/store.js'),
     import('../policy/schedule/scheduler.js'),
     import('../policy/schedule/unattended.js'),
     import('../policy/schedule/engine-rotate.js'),
     import('../policy/schedule/clock.js'),
+    import('../policy/schedule/outcome.js'),
   ]);
   const loaded = await loadConfig(g.config);
   const store = new ScheduleStore(loaded.stateDir);
@@ -121,16 +106,7 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
     return;
   }
   const allowed = allowedUnattendedTypes(o.allowUnattended ?? []);
-  assertUnattendedAllowed(loaded.config.secrets, allowed);
-  if (!loaded.config.secrets.some((s) => s.unattended)) {
-    throw new RekeyError(
-      'ERR_CONFIG_INVALID',
-      'no secret has `unattended: true`: rekey schedule has nothing to do',
-      {
-        hint: 'Mark the secrets rekey may rotate on its own with `unattended: true` (postgres and redis by default).',
-      },
-    );
-  }
+  assertSchedulable(loaded.config.secrets, allowed);
   const control = new RotationControl();
   const logger = stamped(log);
   const scheduler = new Scheduler({
@@ -157,13 +133,10 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
   if (o.once) {
     try {
       const run = await scheduler.runOnce(abort.signal);
-      if (o.json)
-        printJson({
-          ok: !run.results.some((r) => r.outcome !== 'rotated' && r.outcome !== 'skipped'),
-          ...run,
-        });
+      if (o.json) printJson({ ok: runSucceeded(run), ...run });
       else printLines(summary(run));
-      throwOnFailure(run);
+      const failure = runFailure(run);
+      if (failure) throw failure;
       if (abort.signal.aborted) {
         throw new RekeyError('ERR_INTERRUPTED', 'the scheduled run was stopped by a signal', {
           hint: 'A rotation it had started was rolled back; the next run will try again.',
@@ -187,19 +160,6 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
 function summary(run: RunReport): string[] {
   if (run.results.length === 0) return ['no unattended secret'];
   return run.results.map((r) => `${r.key}: ${r.outcome}${r.detail ? ` (${r.detail})` : ''}`);
-}
-
-function throwOnFailure(run: RunReport): void {
-  const attention = run.results.filter((r) => r.outcome === 'needs-attention').map((r) => r.key);
-  if (attention.length > 0) {
-    throw new RekeyError('ERR_NEEDS_ATTENTION', `unattended rotation stopped for ${attention.join(', ')}`, {
-      hint: 'Fix the cause named above, then rotate by hand or run `rekey schedule --clear KEYS`.',
-    });
-  }
-  const failed = run.results.filter((r) => r.outcome === 'failed').map((r) => r.key);
-  if (failed.length > 0) {
-    throw new RekeyError('ERR_ROTATION_FAILED', `unattended rotation failed for ${failed.join(', ')}`);
-  }
 }
 
 /** Log lines prefixed with the time (a container's log has no timestamps of its own). */

@@ -13,7 +13,7 @@ import { installInterruptHandler } from './signals.js';
 export interface RotateOptions {
   only?: string[];
   trigger: Trigger;
-  /** Set by governance-commands.ts: `manual` when neither --trigger nor --request was given. */
+  /** Set by commands/rotate.ts: `manual` when neither --trigger nor --request was given. */
   recordedTrigger?: RecordedTrigger;
   ticket?: string;
   operator?: string;

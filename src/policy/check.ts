@@ -1,12 +1,14 @@
 /**
  * `rekey check`, in pure code: from a status report, what fails the CI reminder job (overdue, never
  * rotated, and with `--before-release` older than `policy.releaseMaxAge`) and what only warns (due
- * soon, a failing rotation, a secret the scheduler gave up on), plus the GitHub Actions workflow
- * commands that show them as annotations.
+ * soon, a failing rotation, a secret the scheduler gave up on), the break-glass rotations whose
+ * approvals are late, the error the command exits with, plus the GitHub Actions workflow commands that
+ * show the findings as annotations.
  */
+import { ms } from '../config/load.js';
 import { RekeyError } from '../lib/errors.js';
 import { humanDuration } from './format.js';
-import type { SecretStatus, StatusReport } from './types.js';
+import type { AwaitingBreakGlass, SecretStatus, StatusReport } from './types.js';
 
 export type FindingReason =
   | 'overdue'
@@ -57,6 +59,61 @@ export function evaluateCheck(report: StatusReport, options: { beforeRelease?: b
     findings.push(...healthFindings(s));
   }
   return { ok: !findings.some((f) => f.level === 'error'), beforeRelease, findings };
+}
+
+/**
+ * The break-glass requests still unapproved once `approvals.breakGlassDeadline` has passed since they
+ * were made; none without an `approvals:` section.
+ *
+ * @example
+ * lateBreakGlass(await awaitingBreakGlass(loaded), loaded.config.approvals, new Date());
+ * // [{ requestId: 'req-…', keys: ['JWT_SECRET'], time: '2026-11-25T10:00:00.000Z' }]
+ */
+export function lateBreakGlass(
+  awaiting: readonly AwaitingBreakGlass[],
+  approvals: { readonly breakGlassDeadline: string } | undefined,
+  now: Date,
+): AwaitingBreakGlass[] {
+  if (approvals === undefined) return [];
+  const deadline = ms(approvals.breakGlassDeadline);
+  return awaiting.filter((b) => Date.parse(b.time) + deadline <= now.getTime());
+}
+
+/**
+ * The error `rekey check` exits with (ERR_OVERDUE, exit 3): the failing secrets first, else the
+ * break-glass rotations whose approvals are late; undefined when the check passes.
+ *
+ * @example
+ * const failure = checkFailure(evaluateCheck(report), []);
+ * if (failure) throw failure; // ERR_OVERDUE: 1 secret overdue: JWT_SECRET
+ */
+export function checkFailure(
+  result: CheckResult,
+  late: readonly AwaitingBreakGlass[],
+): RekeyError | undefined {
+  const failing = result.findings.filter((f) => f.level === 'error').map((f) => f.key);
+  if (failing.length > 0) {
+    const s = failing.length === 1 ? '' : 's';
+    const what = result.beforeRelease ? 'too old for a release or overdue' : 'overdue';
+    return new RekeyError(
+      'ERR_OVERDUE',
+      `${failing.length} secret${s} ${what}: ${failing.join(', ')}`,
+      result.beforeRelease
+        ? {
+            hint: 'Rotate before releasing: `rekey rotate --trigger release`, then run `rekey check --before-release` again.',
+          }
+        : {},
+    );
+  }
+  if (late.length > 0) {
+    const s = late.length === 1 ? '' : 's';
+    return new RekeyError(
+      'ERR_OVERDUE',
+      `${late.length} break-glass rotation${s} still lack their approvals after approvals.breakGlassDeadline: ${late.map((b) => b.requestId).join(', ')}`,
+      { hint: 'Have the required roles approve them: `rekey approve ID --role ROLE`.' },
+    );
+  }
+  return undefined;
 }
 
 const day = (iso: string | undefined) => (iso ?? '').slice(0, 10);

@@ -3,12 +3,20 @@
  * Prometheus metrics (`rekey serve`) and unattended scheduled rotation (`rekey schedule`).
  * See README.md in this folder for what each file holds.
  */
-export { type CheckFinding, type CheckResult, evaluateCheck, githubAnnotations } from './check.js';
+export {
+  type CheckFinding,
+  type CheckResult,
+  checkFailure,
+  evaluateCheck,
+  githubAnnotations,
+  lateBreakGlass,
+} from './check.js';
 export { readPolicyInputs, readStatus, statusConfigOf } from './inputs.js';
 export { buildRegistry, METRICS } from './metrics.js';
 export { ageBar, renderCheck, renderStatus } from './render.js';
 export { type Clock, sleepUntil, systemClock } from './schedule/clock.js';
 export { engineRotator, scheduleOperator } from './schedule/engine-rotate.js';
+export { runFailure, runSucceeded } from './schedule/outcome.js';
 export {
   type KeyResult,
   type RotateOne,
@@ -20,6 +28,7 @@ export {
 export { ScheduleStore } from './schedule/store.js';
 export {
   allowedUnattendedTypes,
+  assertSchedulable,
   assertUnattendedAllowed,
   DEFAULT_UNATTENDED_TYPES,
 } from './schedule/unattended.js';

@@ -1,14 +1,14 @@
 /**
  * The thin adapter between policy and the governance module: the audit log (`readAuditLog`,
  * `auditFileOf`) and the break-glass rotations still waiting for their approvals
- * (`outstandingApprovals`). Policy reads governance only through this file.
+ * (`outstandingApprovals`, `awaitingBreakGlass`). Policy reads governance only through this file.
  */
 import type { LoadedConfig, StackConfig } from '../config/load.js';
 import { outstandingApprovals as governanceOutstanding } from '../governance/approvals/index.js';
 import { auditFileOf, readAuditLog, stackRecords } from '../governance/audit/index.js';
 import type { AuditRecord } from '../governance/audit/types.js';
 import { RekeyError } from '../lib/errors.js';
-import type { OutstandingApproval } from './types.js';
+import type { AwaitingBreakGlass, OutstandingApproval } from './types.js';
 
 /**
  * The records of the stack's audit log that belong to this stack (configs in one folder share the
@@ -34,6 +34,17 @@ export async function outstandingApprovals(loaded: StackConfig): Promise<Outstan
     requestId: r.requestId,
     keys: r.keys,
   }));
+}
+
+/**
+ * The same requests with the time each was made: what `rekey check` holds against
+ * `approvals.breakGlassDeadline` (see {@link lateBreakGlass} in check.ts).
+ *
+ * @example
+ * (await awaitingBreakGlass(loaded))[0]?.time; // '2026-11-25T10:00:00.000Z'
+ */
+export async function awaitingBreakGlass(loaded: StackConfig): Promise<AwaitingBreakGlass[]> {
+  return governanceOutstanding(governanceView(loaded));
 }
 
 /**

@@ -37,6 +37,13 @@ export interface OutstandingApproval {
   readonly keys: readonly string[];
 }
 
+/** A break-glass request still waiting for its approvals, and when it was made (ISO 8601). */
+export interface AwaitingBreakGlass extends OutstandingApproval {
+  readonly time: string;
+  /** The rotation it authorized, once one ran. */
+  readonly rotationId?: string;
+}
+
 /** What `rekey schedule` remembers about one secret (`<stateDir>/schedule.json`). */
 export interface SecretScheduleState {
   /** Scheduled runs in a row that did not rotate the secret (retries included in one run). */

@@ -18,7 +18,7 @@
  */
 import { ErrorReply } from 'redis';
 import { RekeyError } from '../lib/errors.js';
-import type { RedisConn } from '../targets/redis/connect.js';
+import type { RedisConn } from '../lib/redis.js';
 
 /** Server time one scripted call may spend before it returns (µs); a SCAN step may overrun it. */
 export const CALL_BUDGET_US = 500;

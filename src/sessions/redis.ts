@@ -9,7 +9,7 @@
 import type { ParsedConfig, SecretConfigOf } from '../config/schema.js';
 import type { SessionInvalidator, TargetContext } from '../engine/ports.js';
 import { RekeyError } from '../lib/errors.js';
-import { type RedisConn, type RedisEndpoint, toRekeyError, withRedis } from '../targets/redis/connect.js';
+import { type RedisConn, redisEndpoint, toRekeyError, withRedis } from '../lib/redis.js';
 import { type PurgeProgress, purgePattern } from './redis-purge.js';
 
 export type RedisSessionsConfig = NonNullable<NonNullable<ParsedConfig['sessions']>['redis']>;
@@ -33,13 +33,7 @@ export function redisSessions(
   config: RedisSessionsConfig,
   options: RedisSessionsOptions = {},
 ): SessionInvalidator {
-  const ep: RedisEndpoint = {
-    host: secret.host,
-    port: secret.port,
-    user: secret.user,
-    tls: secret.tls,
-    key: secret.key,
-  };
+  const ep = redisEndpoint(secret);
   const server = `redis ${secret.host}:${secret.port}`;
   const patterns = config.patterns ?? [];
 

@@ -5,13 +5,14 @@
  * stops it. Both run with TMPDIR and REKEY_STACK_TMPDIR pointing at private folders holding a canary
  * file beside the stack's folders: the teardown removes the stack's folders and nothing else.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { processAlive as alive } from '../../src/lib/process-alive.js';
 import { CLI } from '../engine/stack.js';
 import { canaryTmp } from '../helpers/canary-tmp.js';
 import { record } from '../helpers/resilience.js';
+import { runToEnd } from '../helpers/run.js';
 
 interface Claim {
   step: string;
@@ -21,45 +22,12 @@ interface Claim {
   ok: boolean;
 }
 
-/** Runs a command to its end; resolves with its exit code and output. */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b) => {
-    stdout += b;
-  });
-  child.stderr.on('data', (b) => {
-    stderr += b;
-  });
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
-}
-
-/** True while `pid` runs (a zombie nobody reaped yet has ended). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return true;
-  }
-}
-
 describe('rekey demo', () => {
   it('runs to the end, every claim holds, and tears down', async () => {
     const canary = await canaryTmp();
     onTestFinished(() => canary.remove());
-    const { code, stdout, stderr } = await run(process.execPath, [CLI, 'demo', '--json'], {
-      ...process.env,
-      ...canary.env,
-      NO_COLOR: '1',
+    const { code, stdout, stderr } = await runToEnd(process.execPath, [CLI, 'demo', '--json'], {
+      env: { ...process.env, ...canary.env, NO_COLOR: '1' },
     });
     record({
       kind: 'cleanup',
@@ -105,7 +73,7 @@ describe('rekey demo', () => {
   it('--keep leaves the stack running; stop-demo.sh stops it and removes its folders, nothing else', async () => {
     const canary = await canaryTmp();
     const env = { ...process.env, ...canary.env, NO_COLOR: '1' };
-    const kept = await run(process.execPath, [CLI, 'demo', '--keep', '--json'], env);
+    const kept = await runToEnd(process.execPath, [CLI, 'demo', '--keep', '--json'], { env });
     const doc = JSON.parse(kept.stdout || '{}') as { ok?: boolean; dir?: string; kept?: boolean };
     const servers = doc.dir
       ? (await fs.readFile(path.join(doc.dir, '.run', 'pids'), 'utf8').catch(() => ''))
@@ -139,7 +107,7 @@ describe('rekey demo', () => {
     const serverDirs = servers.flatMap((s) => (s.dir ? [s.dir] : []));
     for (const d of serverDirs) expect(existsSync(d)).toBe(true);
 
-    const stop = await run('bash', [path.join(dir, 'stop-demo.sh')], env, canary.tmp);
+    const stop = await runToEnd('bash', [path.join(dir, 'stop-demo.sh')], { env, cwd: canary.tmp });
     record({
       kind: 'cleanup',
       suite: 'demo',

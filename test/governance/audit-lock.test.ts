@@ -4,19 +4,17 @@
  * file; a lock left by a dead process is taken over. (The old lock took over any lock file older
  * than 30 s without asking whether its holder lived: two appends could then share a seq.)
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { appendAudit, auditLockDir } from '../../src/governance/audit/append.js';
 import { auditPaths } from '../../src/governance/audit/read.js';
 import { lockPath } from '../../src/lib/lock.js';
 import { useStacks } from '../engine/stack.js';
+import { holdLock } from '../helpers/lock-holder.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const stack = useStacks();
 
 describe('audit append lock', () => {
@@ -25,20 +23,8 @@ describe('audit append lock', () => {
     const paths = auditPaths(await loadConfig(path.join(s.dir, 'rekey.yaml')));
     await appendAudit(paths, { kind: 'approval', operator: 'first@example.com', outcome: 'recorded' });
     const lockDir = auditLockDir(paths.stateDir);
-    const holder = spawn(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'dist/src/lib/lock.js'))};
-await acquireLock(${JSON.stringify(lockDir)}, 'audit append');
-process.stdout.write('held\\n');
-setInterval(() => {}, 1000);`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const holder = await holdLock(lockDir, 'audit append');
     try {
-      await once(holder.stdout as NodeJS.ReadableStream, 'data');
       const old = new Date(Date.now() - 3_600_000);
       await fs.utimes(lockPath(lockDir), old, old);
       let done = false;

@@ -4,7 +4,6 @@
  * cleanup, the canaries are there and nothing else is left. (The demo's own teardown and
  * `stop-demo.sh` are checked the same way in test/demo/demo.test.ts.)
  */
-import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { tempDir as envfileTempDir } from '../envfile/helpers.js';
 import { Harness } from '../grafana-standin/helpers.js';
 import { type CanaryTmp, canaryTmp } from '../helpers/canary-tmp.js';
 import { record } from '../helpers/resilience.js';
+import { runToEnd } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let canary: CanaryTmp;
@@ -80,19 +80,9 @@ describe('cleanup leaves the canary beside the folders it removes', () => {
       const error = await setUpDemoStack({ repo: '/nonexistent-rekey-repo', keep: true }).then(() => undefined, (e) => e);
       console.log(JSON.stringify({ failed: error !== undefined, message: String(error?.message) }));
     `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    const { code, stdout, stderr } = await runToEnd(process.execPath, ['--input-type=module', '-e', script], {
       env: { ...process.env, ...canary.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => {
-      stdout += b;
-    });
-    child.stderr.on('data', (b) => {
-      stderr += b;
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     const left = await canary.leftovers();
     record({
       kind: 'cleanup',
@@ -119,23 +109,11 @@ describe('cleanup leaves the canary beside the folders it removes', () => {
       await stack.tearDown();
       console.log(JSON.stringify({ dirs, before, deployed }));
     `;
-    const child = spawn(
+    const { code, stdout, stderr } = await runToEnd(
       process.execPath,
       ['--input-type=module', '-e', `import fs from 'node:fs';${script}`],
-      {
-        env: { ...process.env, ...canary.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      { env: { ...process.env, ...canary.env } },
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => {
-      stdout += b;
-    });
-    child.stderr.on('data', (b) => {
-      stderr += b;
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     record({
       kind: 'cleanup',
       suite: 'bench',

@@ -29,6 +29,17 @@ async function code(p: Promise<unknown>): Promise<string> {
   }
 }
 
+/** A lock file in `dir` left by a `rotate` that has ended (its pid is dead); resolves with that pid. */
+async function deadHolder(dir: string): Promise<number> {
+  const dead = spawnSync('true').pid!;
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.writeFile(
+    lockPath(dir),
+    JSON.stringify({ pid: dead, host: os.hostname(), startedAt: 'x', command: 'rotate' }),
+  );
+  return dead;
+}
+
 describe('lock', () => {
   it('one holder at a time; the second is told who holds it', async () => {
     const dir = await stateDir();
@@ -42,12 +53,7 @@ describe('lock', () => {
 
   it('a dead holder is reported stale, never broken silently; recover takes it over', async () => {
     const dir = await stateDir();
-    const dead = spawnSync('true').pid!;
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    await fs.writeFile(
-      lockPath(dir),
-      JSON.stringify({ pid: dead, host: os.hostname(), startedAt: 'x', command: 'rotate' }),
-    );
+    const dead = await deadHolder(dir);
     expect((await inspectLock(dir)).state).toBe('stale');
     expect(await code(acquireLock(dir, 'rotate'))).toBe('ERR_LOCK_STALE');
     const { lock, tookOver } = await acquireOrTakeOver(dir, 'recover');
@@ -58,12 +64,7 @@ describe('lock', () => {
 
   it('a lock taken over by another recover while we looked is live: never taken over in turn', async () => {
     const dir = await stateDir();
-    const dead = spawnSync('true').pid!;
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    await fs.writeFile(
-      lockPath(dir),
-      JSON.stringify({ pid: dead, host: os.hostname(), startedAt: 'x', command: 'rotate' }),
-    );
+    await deadHolder(dir);
     // Right after our first look found it stale, another (live) recover takes the lock over.
     const live = JSON.stringify({
       pid: process.pid,

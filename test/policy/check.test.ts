@@ -1,7 +1,7 @@
 /** `rekey check` in pure code: which findings fail, which warn, and the GitHub annotations. */
 import { describe, expect, it } from 'vitest';
 import { isRekeyError } from '../../src/lib/errors.js';
-import { evaluateCheck, githubAnnotations } from '../../src/policy/check.js';
+import { checkFailure, evaluateCheck, githubAnnotations, lateBreakGlass } from '../../src/policy/check.js';
 import { computeStatus } from '../../src/policy/status.js';
 import { ago, event, inputs, NOW, SECRETS, statusConfig } from './helpers.js';
 
@@ -120,5 +120,60 @@ describe('githubAnnotations', () => {
       ],
     });
     expect(odd).toEqual(['::error title=rekey%3A a%2C b%3A c::100%25%0Anext']);
+  });
+});
+
+describe('lateBreakGlass', () => {
+  const awaiting = [
+    {
+      requestId: 'req-old',
+      keys: ['JWT_SECRET'],
+      time: new Date(NOW.getTime() - 25 * 3600_000).toISOString(),
+    },
+    {
+      requestId: 'req-new',
+      keys: ['API_SECRET_KEY'],
+      time: new Date(NOW.getTime() - 23 * 3600_000).toISOString(),
+    },
+  ];
+
+  it('keeps the requests made at least approvals.breakGlassDeadline ago', () => {
+    expect(lateBreakGlass(awaiting, { breakGlassDeadline: '24h' }, NOW).map((b) => b.requestId)).toEqual([
+      'req-old',
+    ]);
+    expect(lateBreakGlass(awaiting, { breakGlassDeadline: '23h' }, NOW)).toHaveLength(2);
+  });
+
+  it('keeps none without an approvals section', () => {
+    expect(lateBreakGlass(awaiting, undefined, NOW)).toEqual([]);
+  });
+});
+
+describe('checkFailure', () => {
+  const late = [{ requestId: 'req-1', keys: ['JWT_SECRET'], time: '2026-01-01T00:00:00.000Z' }];
+  const passing = evaluateCheck(
+    computeStatus(statusConfig(), rotated({ JWT_SECRET: 1, POSTGRES_PASSWORD: 2, REDIS_PASSWORD: 3 }), NOW),
+  );
+  const failing = evaluateCheck(
+    computeStatus(statusConfig(), rotated({ JWT_SECRET: 95, POSTGRES_PASSWORD: 2, REDIS_PASSWORD: 3 }), NOW),
+  );
+
+  it('is none when nothing fails and no break-glass approval is late', () => {
+    expect(checkFailure(passing, [])).toBeUndefined();
+  });
+
+  it('names the failing secrets first (ERR_OVERDUE, exit 3)', () => {
+    const e = checkFailure(failing, late);
+    expect(isRekeyError(e, 'ERR_OVERDUE')).toBe(true);
+    expect(e?.message).toBe('1 secret overdue: JWT_SECRET');
+  });
+
+  it('names the late break-glass requests when no secret fails', () => {
+    const e = checkFailure(passing, late);
+    expect(isRekeyError(e, 'ERR_OVERDUE')).toBe(true);
+    expect(e?.message).toBe(
+      '1 break-glass rotation still lack their approvals after approvals.breakGlassDeadline: req-1',
+    );
+    expect(e?.hint).toMatch(/rekey approve ID --role ROLE/);
   });
 });

@@ -16,6 +16,7 @@ import { ScheduleStore } from '../../src/policy/schedule/store.js';
 import { allowedUnattendedTypes } from '../../src/policy/schedule/unattended.js';
 import { computeStatus } from '../../src/policy/status.js';
 import type { ScheduleFile } from '../../src/policy/types.js';
+import { holdLock } from '../helpers/lock-holder.js';
 import { record } from '../helpers/resilience.js';
 import { entries, tempDir } from '../helpers/tmp.js';
 import { inputs, NOW, secret, statusConfig } from './helpers.js';
@@ -95,26 +96,8 @@ describe('schedule.json updates', { timeout: 120_000 }, () => {
     const dir = await tempDir('rekey-schedule-lock-');
     const store = new ScheduleStore(dir, { waitMs: 400 });
     // A process that takes the schedule lock (the project's lock, as update does) and hangs on to it.
-    const holder = spawn(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'dist/src/lib/lock.js'))};
-await acquireLock(${JSON.stringify(store.lockDir)}, 'schedule');
-process.stdout.write('held\\n');
-setInterval(() => {}, 1000);`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const holder = await holdLock(store.lockDir, 'schedule');
     try {
-      // Held, or the holder failed to start (then the test fails here rather than waiting forever).
-      await Promise.race([
-        once(holder.stdout as NodeJS.ReadableStream, 'data'),
-        once(holder, 'exit').then(() => {
-          throw new Error('the lock holder exited');
-        }),
-      ]);
       const started = Date.now();
       const err = await bump(store).catch((e: unknown) => e);
       expect(isRekeyError(err, 'ERR_LOCKED'), String(err)).toBe(true);

@@ -8,9 +8,14 @@ import type { SecretConfig } from '../../src/config/schema.js';
 import { isRekeyError, RekeyError } from '../../src/lib/errors.js';
 import { silentLogger } from '../../src/lib/log.js';
 import type { Clock } from '../../src/policy/schedule/clock.js';
+import { runFailure, runSucceeded } from '../../src/policy/schedule/outcome.js';
 import { type AttemptResult, Scheduler, type ScheduleSettings } from '../../src/policy/schedule/scheduler.js';
 import { ScheduleStore } from '../../src/policy/schedule/store.js';
-import { allowedUnattendedTypes, assertUnattendedAllowed } from '../../src/policy/schedule/unattended.js';
+import {
+  allowedUnattendedTypes,
+  assertSchedulable,
+  assertUnattendedAllowed,
+} from '../../src/policy/schedule/unattended.js';
 import { computeStatus } from '../../src/policy/status.js';
 import type { RotationEvent } from '../../src/policy/types.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -400,6 +405,38 @@ describe('unattended types', () => {
     expect((err as Error).message).toMatch(/JWT_SECRET: type jwt may not be rotated unattended/);
     expect(() => assertUnattendedAllowed(secrets, allowedUnattendedTypes(['jwt']))).not.toThrow();
     expect(() => allowedUnattendedTypes(['jwtt'])).toThrow(/unknown type jwtt/);
+  });
+
+  it('refuses to schedule when no secret is unattended, or one of a type not allowed', () => {
+    const none = [secret('POSTGRES_PASSWORD', 'postgres'), secret('JWT_SECRET', 'jwt')];
+    expect(() => assertSchedulable(none, allowedUnattendedTypes())).toThrow(
+      /no secret has `unattended: true`/,
+    );
+    const jwt = [secret('JWT_SECRET', 'jwt', { unattended: true })];
+    expect(() => assertSchedulable(jwt, allowedUnattendedTypes())).toThrow(/may not be rotated unattended/);
+    expect(() => assertSchedulable(jwt, allowedUnattendedTypes(['jwt']))).not.toThrow();
+  });
+});
+
+describe('the outcome of a run', () => {
+  const run = (...outcomes: Array<'rotated' | 'failed' | 'needs-attention' | 'skipped'>) => ({
+    at: '2026-06-01T03:00:00.000Z',
+    results: outcomes.map((outcome, i) => ({ key: `K${i}`, outcome, attempts: 1 })),
+  });
+
+  it('succeeds when every secret was rotated or skipped', () => {
+    expect(runSucceeded(run('rotated', 'skipped'))).toBe(true);
+    expect(runFailure(run('rotated', 'skipped'))).toBeUndefined();
+    expect(runSucceeded(run('rotated', 'failed'))).toBe(false);
+  });
+
+  it('ends with needs attention before failed', () => {
+    const attention = runFailure(run('failed', 'needs-attention'));
+    expect(isRekeyError(attention, 'ERR_NEEDS_ATTENTION')).toBe(true);
+    expect(attention?.message).toBe('unattended rotation stopped for K1');
+    const failed = runFailure(run('rotated', 'failed'));
+    expect(isRekeyError(failed, 'ERR_ROTATION_FAILED')).toBe(true);
+    expect(failed?.message).toBe('unattended rotation failed for K1');
   });
 });
 

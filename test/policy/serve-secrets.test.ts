@@ -20,7 +20,7 @@ import { readPolicyInputs } from '../../src/policy/inputs.js';
 import { MetricsSource, serveMetrics } from '../../src/policy/serve.js';
 import { record } from '../helpers/resilience.js';
 import { tempDir } from '../helpers/tmp.js';
-import { NOW } from './helpers.js';
+import { NOW, writePendingJournal } from './helpers.js';
 
 /** Distinct canaries: current values, and each backup's (older) values. */
 const canary = (tag: string) => `Cn${tag}q7ZpX2vR9kW4mT6yB8nJ3sL5dF1hG0`;
@@ -131,28 +131,10 @@ secrets:
     before = `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T00:00:00Z`;
   }
   // A rotation in flight: its journal holds the old and the new values.
-  const journal = path.join(dir, '.rekey', 'journal.json');
-  await fsp.writeFile(
-    journal,
-    JSON.stringify({
-      version: 1,
-      id: '20260601T110000Z-cccccc',
-      kind: 'rotate',
-      trigger: 'personnel',
-      status: 'running',
-      createdAt: '2026-06-01T11:00:00.000Z',
-      steps: [],
-      targets: KEYS.map((k) => ({
-        key: k,
-        type: 'generic',
-        state: 'staged',
-        old: { [k]: canary(`cur${k}`) },
-        new: { [k]: canary(`new${k}`) },
-      })),
-      meta: {},
-    }),
-    { mode: 0o600 },
-  );
+  const journal = await writePendingJournal(dir, KEYS, (k) => ({
+    old: canary(`cur${k}`),
+    new: canary(`new${k}`),
+  }));
   return { config, envFile, backups, journal };
 }
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { readPolicyInputs, readStatus } from '../../src/policy/inputs.js';
 import { tempDir } from '../helpers/tmp.js';
-import { NOW } from './helpers.js';
+import { NOW, writePendingJournal } from './helpers.js';
 
 const VALUES =
   'A_SECRET=aaaaaaaaaaaaaaaaaaaa\nB_SECRET=bbbbbbbbbbbbbbbbbbbb\nC_SECRET=cccccccccccccccccccc\nD_SECRET=dddddddddddddddddddd\n';
@@ -86,22 +86,7 @@ secrets:
       .join('\n')}\nnot json\n`,
   );
   // An interrupted rotation of D_SECRET: a pending journal, nobody holds the lock.
-  await fs.writeFile(
-    path.join(dir, '.rekey', 'journal.json'),
-    JSON.stringify({
-      version: 1,
-      id: '20260601T110000Z-cccccc',
-      kind: 'rotate',
-      trigger: 'personnel',
-      status: 'running',
-      createdAt: '2026-06-01T11:00:00.000Z',
-      steps: [],
-      targets: [
-        { key: 'D_SECRET', type: 'generic', state: 'staged', old: { D_SECRET: 'x' }, new: { D_SECRET: 'y' } },
-      ],
-      meta: {},
-    }),
-  );
+  await writePendingJournal(dir, ['D_SECRET'], () => ({ old: 'x', new: 'y' }));
   await fs.writeFile(
     path.join(dir, '.rekey', 'schedule.json'),
     JSON.stringify({ version: 1, secrets: { A_SECRET: { consecutiveFailures: 1 } } }),

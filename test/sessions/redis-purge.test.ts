@@ -5,8 +5,8 @@
  * Either way exactly the matching keys go, binary ones included, and progress says which path ran.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type RedisEndpoint, withRedis } from '../../src/lib/redis.js';
 import { type PurgeProgress, purgePattern } from '../../src/sessions/redis-purge.js';
-import { type RedisEndpoint, withRedis } from '../../src/targets/redis/connect.js';
 import { type RedisClient, useRedis, withRedisClient } from '../helpers/services.js';
 
 const PASSWORD = 'purge-test-pw-0123456789';

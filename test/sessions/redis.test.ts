@@ -4,28 +4,18 @@
  * invalidator is chosen and described from the config.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { ParsedConfig, SecretConfigOf } from '../../src/config/schema.js';
+import type { ParsedConfig } from '../../src/config/schema.js';
 import { isRekeyError } from '../../src/lib/errors.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { createSessions, type PurgeProgress } from '../../src/sessions/index.js';
 import { redisSessions } from '../../src/sessions/redis.js';
 import type { TargetContext } from '../../src/targets/types.js';
 import { type RedisClient, useRedis, withRedisClient } from '../helpers/services.js';
+import { KEY, secretFor } from '../targets/redis/helpers.js';
 
 const ctx: TargetContext = { trigger: 'scheduled', log: silentLogger };
 const PASSWORD = 'sessions-test-pw-0123456789';
-const KEY = 'REDIS_PASSWORD';
 const env = new Map([[KEY, PASSWORD]]);
-
-const secretFor = (server: { host: string; port: number }): SecretConfigOf<'redis'> => ({
-  key: KEY,
-  type: 'redis',
-  host: server.host,
-  port: server.port,
-  user: 'default',
-  tls: false,
-  persist: 'auto',
-});
 
 describe('redis sessions', () => {
   const redis = useRedis({ password: PASSWORD });

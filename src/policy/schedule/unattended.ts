@@ -48,3 +48,23 @@ export function assertUnattendedAllowed(
     { details: refused.slice(1).map((s) => `${s.key}: type ${s.type}`) },
   );
 }
+
+/**
+ * What `rekey schedule` checks before it starts: every `unattended: true` secret is of an allowed type
+ * (else ERR_UNATTENDED_REFUSED), and there is at least one (else ERR_CONFIG_INVALID: nothing to do).
+ *
+ * @example
+ * assertSchedulable(loaded.config.secrets, allowedUnattendedTypes(['jwt']));
+ */
+export function assertSchedulable(secrets: readonly SecretConfig[], allowed: ReadonlySet<SecretType>): void {
+  assertUnattendedAllowed(secrets, allowed);
+  if (!secrets.some((s) => s.unattended)) {
+    throw new RekeyError(
+      'ERR_CONFIG_INVALID',
+      'no secret has `unattended: true`: rekey schedule has nothing to do',
+      {
+        hint: 'Mark the secrets rekey may rotate on its own with `unattended: true` (postgres and redis by default).',
+      },
+    );
+  }
+}

@@ -35,6 +35,7 @@ import {
   describeDriverError,
   type RedisConn,
   type RedisEndpoint,
+  redisEndpoint,
   toRekeyError,
   where,
   withRedis,
@@ -70,7 +71,7 @@ export function redisTarget(
   const findings: EvictionFinding[] = [];
   const spec = specFor(secret);
   const key = secret.key;
-  const ep: RedisEndpoint = { host: secret.host, port: secret.port, user: secret.user, tls: secret.tls, key };
+  const ep: RedisEndpoint = redisEndpoint(secret);
   const adminCfg = secret.admin;
   if (adminCfg && adminCfg.user === secret.user) {
     throw new RekeyError('ERR_CONFIG_INVALID', `${key}: \`admin.user\` is the rotated user ${secret.user}`, {
@@ -78,7 +79,7 @@ export function redisTarget(
     });
   }
   /** The admin login's endpoint: ACL reads and changes, persistence and eviction go through it. */
-  const adminEp: RedisEndpoint | undefined = adminCfg ? { ...ep, user: adminCfg.user } : undefined;
+  const adminEp: RedisEndpoint | undefined = adminCfg ? redisEndpoint(secret, adminCfg.user) : undefined;
   /** The admin password, read from the env file (never rotated, never written). */
   const adminPassword = (): string => {
     const pw = adminCfg ? _env.env.get(adminCfg.passwordKey) : undefined;

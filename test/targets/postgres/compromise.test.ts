@@ -7,14 +7,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { asSuperuser, createLoginRole } from '../../../demo/stack/postgres-roles.js';
-import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
 import { postgresTarget, scramVerifier } from '../../../src/targets/postgres/index.js';
-import type { Values } from '../../../src/targets/types.js';
 import { record } from '../../helpers/resilience.js';
 import { usePostgres } from '../../helpers/services.js';
-import { Canaries, ctxOf, pgSecret } from './helpers.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { Canaries, pgSecret, rotateOnce } from './helpers.js';
 
 const KEY = 'POSTGRES_PASSWORD';
 const DB = 'bi';
@@ -25,12 +24,9 @@ describe('postgres compromise: LOGIN roles nobody configured', () => {
   let stateDir = '';
   let password = '';
   beforeAll(async () => {
-    stateDir = await makeOwnedDir('rekey-pg-roles-');
+    stateDir = await tempDir('rekey-pg-roles-');
     password = canaries.next();
     await createLoginRole(server(), { name: 'app', password, database: DB });
-  });
-  afterAll(async () => {
-    await removeOwnedDir(stateDir);
   });
 
   const rotate = async (trigger: 'scheduled' | 'compromise') => {
@@ -39,15 +35,7 @@ describe('postgres compromise: LOGIN roles nobody configured', () => {
       configDir: '/',
       stateDir,
     });
-    const ctx = ctxOf(trigger);
-    const cur: Values = { [KEY]: password };
-    const next = t.generate(ctx, cur);
-    canaries.add(next[KEY] ?? '');
-    await t.checkCurrent(ctx, cur);
-    await t.stage(ctx, cur, next);
-    await t.test(ctx, next);
-    await t.finish(ctx, cur, next);
-    password = next[KEY] ?? '';
+    password = (await rotateOnce(t, trigger, { [KEY]: password }, { key: KEY, canaries }))[KEY] ?? '';
     return t.evictions?.() ?? [];
   };
 

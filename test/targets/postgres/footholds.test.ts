@@ -9,14 +9,14 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { asSuperuser, createLoginRole } from '../../../demo/stack/postgres-roles.js';
-import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
 import { postgresTarget, scramVerifier } from '../../../src/targets/postgres/index.js';
 import type { EvictionFinding, Target, Values } from '../../../src/targets/types.js';
 import { record } from '../../helpers/resilience.js';
 import { usePostgres } from '../../helpers/services.js';
-import { Canaries, ctxOf, pgSecret } from './helpers.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { Canaries, ctxOf, pgSecret, rotateOnce } from './helpers.js';
 
 const KEY = 'POSTGRES_PASSWORD';
 const DB = 'bi';
@@ -29,13 +29,10 @@ describe('postgres checkFootholds: what an attacker with an admin login left beh
   let password = '';
   const file = () => path.join(stateDir, `postgres-roles-${KEY}.json`);
   beforeAll(async () => {
-    stateDir = await makeOwnedDir('rekey-pg-footholds-');
+    stateDir = await tempDir('rekey-pg-footholds-');
     password = canaries.next();
     await createLoginRole(server(), { name: 'app', password, database: DB });
     await createLoginRole(server(), { name: 'reporting', password: canaries.next() });
-  });
-  afterAll(async () => {
-    await removeOwnedDir(stateDir);
   });
 
   /** The target; with `admin`, the superuser connects (it may read pg_authid). */
@@ -55,17 +52,7 @@ describe('postgres checkFootholds: what an attacker with an admin login left beh
     );
 
   const rotate = async (trigger: 'scheduled' | 'compromise') => {
-    const t = target();
-    const ctx = ctxOf(trigger);
-    const cur: Values = { [KEY]: password };
-    const next = t.generate(ctx, cur);
-    canaries.add(next[KEY] ?? '');
-    await t.checkCurrent(ctx, cur);
-    await t.stage(ctx, cur, next);
-    await t.test(ctx, next);
-    await t.afterDeploy?.(ctx, cur, next);
-    await t.finish(ctx, cur, next);
-    password = next[KEY] ?? '';
+    password = (await rotateOnce(target(), trigger, { [KEY]: password }, { key: KEY, canaries }))[KEY] ?? '';
   };
 
   /** checkFootholds, asserting it changed nothing in the state file. */
@@ -212,13 +199,10 @@ describe('postgres alternating: a session of the idle role, opened with its olde
   let env: Values = {};
   const USER_KEY = 'POSTGRES_USER';
   beforeAll(async () => {
-    stateDir = await makeOwnedDir('rekey-pg-footholds-alt-');
+    stateDir = await tempDir('rekey-pg-footholds-alt-');
     const pw = canaries.next();
     await createLoginRole(server(), { name: 'app', password: pw, database: DB });
     env = { [USER_KEY]: 'app', [KEY]: pw };
-  });
-  afterAll(async () => {
-    await removeOwnedDir(stateDir);
   });
   const target = (): Target =>
     postgresTarget(
@@ -234,16 +218,7 @@ describe('postgres alternating: a session of the idle role, opened with its olde
       { env: new Map([['PG_ADMIN', server().superuserPassword]]), configDir: '/', stateDir },
     );
   const rotate = async (trigger: 'scheduled' | 'compromise') => {
-    const t = target();
-    const ctx = ctxOf(trigger);
-    const next = t.generate(ctx, env);
-    canaries.add(next[KEY] ?? '');
-    await t.checkCurrent(ctx, env);
-    await t.stage(ctx, env, next);
-    await t.test(ctx, next);
-    await t.afterDeploy?.(ctx, env, next);
-    await t.finish(ctx, env, next);
-    env = next;
+    env = await rotateOnce(target(), trigger, env, { key: KEY, canaries });
   };
   const sessions = async () =>
     [...(await target().checkFootholds!(ctxOf('compromise'), env))]

@@ -9,7 +9,7 @@ import { asSuperuser } from '../../../demo/stack/postgres-roles.js';
 import { type SecretConfigOf, secretSchema, type Trigger } from '../../../src/config/schema.js';
 import { ALPHANUMERIC, generate } from '../../../src/lib/generate.js';
 import { type Logger, silentLogger } from '../../../src/lib/log.js';
-import type { TargetContext } from '../../../src/targets/types.js';
+import type { Target, TargetContext, Values } from '../../../src/targets/types.js';
 import { usePostgres } from '../../helpers/services.js';
 
 /** A server logging every statement, with pg_stat_statements (extension created in `postgres`). */
@@ -164,4 +164,28 @@ export async function memberships(server: PostgresServer, role: string): Promise
     );
     return rows.map((r) => r.g);
   });
+}
+
+/**
+ * One rotation of `t` as the engine runs its steps (check the current value, stage, test, after the
+ * deploy, finish), the new password of `key` remembered as a canary; resolves with the new values.
+ *
+ * @example
+ * env = await rotateOnce(target(), 'compromise', env, { key: 'POSTGRES_PASSWORD', canaries });
+ */
+export async function rotateOnce(
+  t: Target,
+  trigger: Trigger,
+  current: Values,
+  { key, canaries }: { key: string; canaries: Canaries },
+): Promise<Values> {
+  const ctx = ctxOf(trigger);
+  const next = t.generate(ctx, current);
+  canaries.add(next[key] ?? '');
+  await t.checkCurrent(ctx, current);
+  await t.stage(ctx, current, next);
+  await t.test(ctx, next);
+  await t.afterDeploy?.(ctx, current, next);
+  await t.finish(ctx, current, next);
+  return next;
 }

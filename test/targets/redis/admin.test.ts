@@ -24,7 +24,7 @@ import { startCli } from '../../engine/stack.js';
 import { findLeak, leakOccurrences } from '../../helpers/leak-forms.js';
 import { record } from '../../helpers/resilience.js';
 import { useRedis } from '../../helpers/services.js';
-import { admin, canary, connect, login } from './helpers.js';
+import { admin, canary, connect, login, writeRedisStack } from './helpers.js';
 
 const ADMIN_KEY = 'REDIS_ADMIN_PASSWORD';
 /** The usual production ACL of an app user, with channels and a selector to prove they stay. */
@@ -75,16 +75,12 @@ async function stackDir(old: string, options: { admin?: boolean; adminValue?: st
   dirs.push(dir);
   const adminLine =
     options.adminValue === undefined ? `${ADMIN_KEY}=${adminPw}` : `${ADMIN_KEY}=${options.adminValue}`;
-  await fs.writeFile(path.join(dir, '.env'), `REDIS_PASSWORD=${old}\n${adminLine}\n`, { mode: 0o600 });
   const adminCfg = options.admin === false ? '' : `, admin: { user: default, passwordKey: ${ADMIN_KEY} }`;
-  await fs.writeFile(
-    path.join(dir, 'rekey.yaml'),
-    [
-      'envFile: .env',
-      'secrets:',
-      `  - { key: REDIS_PASSWORD, type: redis, host: 127.0.0.1, port: ${redis().port}, user: app${adminCfg} }`,
-    ].join('\n'),
-  );
+  await writeRedisStack(dir, {
+    port: redis().port,
+    env: [`REDIS_PASSWORD=${old}`, adminLine],
+    fields: `user: app${adminCfg}`,
+  });
   return dir;
 }
 

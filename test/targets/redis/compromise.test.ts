@@ -6,7 +6,6 @@
  * another ACL user gains after preflight is reported by name, and removed with `evictUnknown`.
  * (Each assertion fails on the code before issue 12: finish removed only the old password's hash.)
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
@@ -21,7 +20,16 @@ import type { TargetContext } from '../../../src/targets/types.js';
 import { createVerifier } from '../../../src/verify/index.js';
 import { record } from '../../helpers/resilience.js';
 import { useRedis } from '../../helpers/services.js';
-import { aclPasswords, admin, canary, connect, login, secretFor, values } from './helpers.js';
+import {
+  aclPasswords,
+  admin,
+  canary,
+  connect,
+  login,
+  secretFor,
+  values,
+  writeRedisStack,
+} from './helpers.js';
 
 const compromise: TargetContext = { trigger: 'compromise', log: silentLogger };
 
@@ -36,15 +44,7 @@ describe.each(['config', 'aclfile'] as const)('redis compromise rotation (%s)', 
   it('evicts the attacker: their own password is rejected (also after a restart), their connection closed', async () => {
     const dir = await makeOwnedDir('rekey-redis-compromise-');
     dirs.push(dir);
-    await fs.writeFile(path.join(dir, '.env'), `REDIS_PASSWORD=${old}\n`, { mode: 0o600 });
-    await fs.writeFile(
-      path.join(dir, 'rekey.yaml'),
-      [
-        'envFile: .env',
-        'secrets:',
-        `  - { key: REDIS_PASSWORD, type: redis, host: 127.0.0.1, port: ${redis().port} }`,
-      ].join('\n'),
-    );
+    await writeRedisStack(dir, { port: redis().port, env: [`REDIS_PASSWORD=${old}`] });
     const loaded = await loadConfig(path.join(dir, 'rekey.yaml'));
     const targets = loaded.config.secrets.map((s) => {
       if (s.type !== 'redis') throw new Error(`unexpected ${s.type}`);

@@ -4,7 +4,6 @@
  * restart keeps exactly the env file's new password; a failure at verify rolls everything back.
  * (The registry in src/targets/index.ts is wired separately; here targets are built directly.)
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createClient } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,7 +18,7 @@ import { createSessions } from '../../../src/sessions/index.js';
 import { redisTarget } from '../../../src/targets/redis/index.js';
 import { createVerifier } from '../../../src/verify/index.js';
 import { useRedis } from '../../helpers/services.js';
-import { aclPasswords, canary, login } from './helpers.js';
+import { aclPasswords, canary, login, writeRedisStack } from './helpers.js';
 
 describe('engine + redis target + session purge', () => {
   const old = canary('old');
@@ -34,17 +33,11 @@ describe('engine + redis target + session purge', () => {
   const stack = async (password: string) => {
     const dir = await makeOwnedDir('rekey-redis-engine-');
     dirs.push(dir);
-    await fs.writeFile(path.join(dir, '.env'), `APP=bi\nREDIS_PASSWORD=${password}\n`, { mode: 0o600 });
-    await fs.writeFile(
-      path.join(dir, 'rekey.yaml'),
-      [
-        'envFile: .env',
-        'secrets:',
-        `  - { key: REDIS_PASSWORD, type: redis, host: 127.0.0.1, port: ${redis().port} }`,
-        'sessions:',
-        '  redis: { patterns: ["session:*"], batch: 100 }',
-      ].join('\n'),
-    );
+    await writeRedisStack(dir, {
+      port: redis().port,
+      env: ['APP=bi', `REDIS_PASSWORD=${password}`],
+      more: ['sessions:', '  redis: { patterns: ["session:*"], batch: 100 }'],
+    });
     const loaded = await loadConfig(path.join(dir, 'rekey.yaml'));
     const deps: EngineDeps = {
       loaded,

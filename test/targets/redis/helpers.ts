@@ -4,7 +4,9 @@
  * build the secret config a test drives.
  */
 import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { createClient } from 'redis';
 import type { RedisServer } from '../../../demo/stack/redis.js';
 import type { SecretConfigOf } from '../../../src/config/schema.js';
@@ -18,6 +20,31 @@ export const KEY = 'REDIS_PASSWORD';
 export const canary = (label: string) => `${label}Canary${randomBytes(12).toString('hex')}`;
 
 export const values = (password: string): Values => ({ [KEY]: password });
+
+/**
+ * Writes a stack into `dir`: `.env` (0600) with the `env` lines, and a rekey.yaml with one
+ * `type: redis` secret (REDIS_PASSWORD) on 127.0.0.1:`port`, its extra `fields` (`user: app, …`), then
+ * the `more` lines.
+ *
+ * @example
+ * await writeRedisStack(dir, { port: redis().port, env: [`REDIS_PASSWORD=${old}`], more: ['sessions: …'] });
+ */
+export async function writeRedisStack(
+  dir: string,
+  stack: { port: number; env: readonly string[]; fields?: string; more?: readonly string[] },
+): Promise<void> {
+  await fs.writeFile(path.join(dir, '.env'), `${stack.env.join('\n')}\n`, { mode: 0o600 });
+  const fields = stack.fields ? `, ${stack.fields}` : '';
+  await fs.writeFile(
+    path.join(dir, 'rekey.yaml'),
+    [
+      'envFile: .env',
+      'secrets:',
+      `  - { key: ${KEY}, type: redis, host: 127.0.0.1, port: ${stack.port}${fields} }`,
+      ...(stack.more ?? []),
+    ].join('\n'),
+  );
+}
 
 export function secretFor(
   server: { host: string; port: number },
@@ -93,31 +120,15 @@ export async function aclPasswords(
  */
 export async function recordingProxy(target: { host: string; port: number }) {
   const chunks: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target.port, target.host);
-    sockets.add(client).add(upstream);
-    client.on('data', (d) => chunks.push(Buffer.from(d)));
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
+  const proxy = await tamperingProxy(target, (chunk) => {
+    chunks.push(chunk);
+    return chunk;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
   return {
-    host: '127.0.0.1' as const,
-    port,
+    ...proxy,
     /** Every command sent so far, as arrays of arguments. */
     commands: () => parseCommands(Buffer.concat(chunks)),
     raw: () => Buffer.concat(chunks),
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
   };
 }
 

@@ -15,7 +15,7 @@ import { startCli } from '../../engine/stack.js';
 import { record } from '../../helpers/resilience.js';
 import { useRedis } from '../../helpers/services.js';
 import { tempDir } from '../../helpers/tmp.js';
-import { aclPasswords, canary, login } from './helpers.js';
+import { aclPasswords, canary, login, writeRedisStack } from './helpers.js';
 
 describe.each(['config', 'aclfile'] as const)('revert not saved (%s mode)', (mode) => {
   const old = canary('old');
@@ -31,16 +31,11 @@ describe.each(['config', 'aclfile'] as const)('revert not saved (%s mode)', (mod
       `#!/bin/sh\nmv "${file}" "${aside}" && mkdir "${file}"\nexit 1\n`,
       { mode: 0o755 },
     );
-    await fs.writeFile(path.join(dir, '.env'), `REDIS_PASSWORD=${old}\n`, { mode: 0o600 });
-    await fs.writeFile(
-      path.join(dir, 'rekey.yaml'),
-      [
-        'envFile: .env',
-        'secrets:',
-        `  - { key: REDIS_PASSWORD, type: redis, host: 127.0.0.1, port: ${redis().port} }`,
-        'deploy: { command: sh deploy.sh, rollback: "true", timeout: 20s }',
-      ].join('\n'),
-    );
+    await writeRedisStack(dir, {
+      port: redis().port,
+      env: [`REDIS_PASSWORD=${old}`],
+      more: ['deploy: { command: sh deploy.sh, rollback: "true", timeout: 20s }'],
+    });
     const run = (args: string[]) =>
       startCli([...args, '--yes'], dir, { ...process.env, NO_COLOR: '1', REKEY_STACK_TMPDIR: '' }).done;
     const journal = async () =>
