@@ -54,6 +54,8 @@ export interface LayerReport {
   readonly up: string[];
   /** An adapter importing the engine beyond its ports, or the engine importing an adapter. */
   readonly adapters: string[];
+  /** An adapter importing another adapter (what two share belongs below them). */
+  readonly crossAdapters: string[];
   /** Files importing each other, round a circle of any length. */
   readonly circles: string[][];
   /** `new URL('…', import.meta.url)` naming anything but a secret type's factory in its own folder. */
@@ -80,11 +82,15 @@ export function layerReport(src: string): LayerReport {
 
   const up: string[] = [];
   const adapters: string[] = [];
+  const crossAdapters: string[] = [];
   const adapterLayers = new Set(['deploy', 'stores', 'targets', 'sessions', 'verify']);
   for (const [file, targets] of graph) {
     const from = layerOf(file);
     for (const t of targets) {
       const to = layerOf(t);
+      const [fromFolder, toFolder] = [folderOf(file), folderOf(t)];
+      if (adapterLayers.has(fromFolder) && adapterLayers.has(toFolder) && fromFolder !== toFolder)
+        crossAdapters.push(`${rel(file)} → ${rel(t)}`);
       if (from !== to && (rank.get(to) ?? Infinity) >= (rank.get(from) ?? -1))
         up.push(`${rel(file)} → ${rel(t)}`);
       if ((adapterLayers.has(from) && to === 'engine') || (from === 'engine' && adapterLayers.has(to)))
@@ -136,5 +142,5 @@ export function layerReport(src: string): LayerReport {
     }
   }
   const computed = files.filter((f) => /\bimport\(\s*[^'\s)]/.test(readFileSync(f, 'utf8'))).map(rel);
-  return { unknownFolders, up, adapters, circles, named, computed };
+  return { unknownFolders, up, adapters, crossAdapters, circles, named, computed };
 }
