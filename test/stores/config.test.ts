@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { storeSchema } from '../../src/stores/config.js';
+import { storeSchema } from '../../src/config/store.js';
 
 const yaml = (text: string) => storeSchema.safeParse(parse(text));
 

@@ -28,7 +28,7 @@ import type {
 } from '../../engine/ports.js';
 import { RekeyError } from '../../lib/errors.js';
 import { type AwsClientConfig, awsCall, ssmClient } from '../aws/clients.js';
-import type { AwsSsmStoreConfig } from '../config.js';
+import type { AwsSsmStoreConfig } from '../../config/store.js';
 import { positionOf } from '../position.js';
 
 type WriteGuard = <T>(what: string, write: () => Promise<T>) => Promise<T>;

@@ -16,7 +16,7 @@ import type {
   Values,
 } from '../../engine/ports.js';
 import { isRekeyError, RekeyError } from '../../lib/errors.js';
-import type { VaultKvStoreConfig } from '../config.js';
+import type { VaultKvStoreConfig } from '../../config/store.js';
 import { positionOf } from '../position.js';
 import { type KvVersion, VaultClient } from './client.js';
 

@@ -1,7 +1,7 @@
 /**
  * The `store:` section of rekey.yaml (DESIGN.md, "Stores"): where the app reads its secrets when it
  * is not the env file. One schema per managed store, told apart by `type`; paths are relative to the
- * config like every other path. Not yet part of config/schema.ts (the lead wires it in).
+ * config like every other path. Below the adapters (src/stores/ read their own section from here).
  *
  * @example
  * store: { type: vault-kv, address: "http://127.0.0.1:8200", mount: secret, path: bi/production }
