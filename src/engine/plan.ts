@@ -18,12 +18,33 @@ export const PHASES = [
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
-export interface Step {
-  /** `phase` or `phase:KEY`, unique in a plan; the crash-point and journal name of the step. */
+/** The phases of a rollback's steps (journaled beside the plan's). */
+export type RollbackPhase = 'revert' | 'restore' | 'rollback-deploy' | 'verify-old';
+
+/**
+ * A step as the engine handles it: its phase and the target (env key) it acts on. `id` is its name
+ * for humans, the journal and the crash points (`phase` or `phase:KEY`, unique in a run); code reads
+ * `phase` and `target`, never the id. An `invalidate` step without a target is the session purge.
+ */
+export interface StepRef {
   readonly id: string;
-  readonly phase: Phase;
+  readonly phase: Phase | RollbackPhase;
   readonly target?: string;
+}
+
+export interface Step extends StepRef {
+  readonly phase: Phase;
   readonly title: string;
+}
+
+/**
+ * A step of the rollback, named as the journal names it.
+ *
+ * @example
+ * rollbackStep('revert', 'REDIS_PASSWORD'); // { id: 'revert:REDIS_PASSWORD', phase: 'revert', target: 'REDIS_PASSWORD' }
+ */
+export function rollbackStep(phase: RollbackPhase, target?: string): StepRef {
+  return target === undefined ? { id: phase, phase } : { id: `${phase}:${target}`, phase, target };
 }
 
 export interface PlanSecret {

@@ -5,7 +5,7 @@
  * circle fails here with its file names.
  *
  * The file engine/ports.ts (the interfaces the engine drives: Target, SessionInvalidator, Deployer,
- * Verifier) is a layer of its own, just above config: the adapters (deploy, targets, sessions,
+ * Verifier, Store) is a layer of its own, just above config: the adapters (deploy, stores, targets, sessions,
  * verify) implement the ports and may import that file, never the rest of the engine.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['envfile'],
   ['config'],
   ['engine/ports.ts'],
-  ['deploy'],
+  ['deploy', 'stores'],
   ['targets'],
   ['sessions', 'verify'],
   ['engine'],
@@ -77,7 +77,7 @@ describe('layers', () => {
   });
 
   it('has the adapters import only the ports of the engine, and the engine import no adapter', () => {
-    const adapters = new Set(['deploy', 'targets', 'sessions', 'verify']);
+    const adapters = new Set(['deploy', 'stores', 'targets', 'sessions', 'verify']);
     const wrong: string[] = [];
     for (const [file, targets] of graph) {
       const from = layerOf(file);
@@ -85,6 +85,19 @@ describe('layers', () => {
         const to = layerOf(t);
         if ((adapters.has(from) && to === 'engine') || (from === 'engine' && adapters.has(to)))
           wrong.push(`${path.relative(SRC, file)} → ${path.relative(SRC, t)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('has the engine reach the env file only through the Store port, and never the loaded config', () => {
+    const wrong: string[] = [];
+    for (const [file, targets] of graph) {
+      if (layerOf(file) !== 'engine') continue;
+      for (const t of targets) {
+        const rel = path.relative(SRC, t).split(path.sep).join('/');
+        if (layerOf(t) === 'envfile' || rel === 'config/load.ts')
+          wrong.push(`${path.relative(SRC, file)} → ${rel}`);
       }
     }
     expect(wrong).toEqual([]);
