@@ -560,6 +560,14 @@ describe('engine with fakes: a managed store (FakeStore: versions, compare-and-s
       store.write('APP_NAME', 'written-by-someone-else');
     };
     const r = await rotate({ ...(await s.deps()), store }, { trigger: 'scheduled' });
+    record({
+      kind: 'failure',
+      suite: 'engine unit (in-process fakes)',
+      point: 'commit (managed store)',
+      cause: 'another writer between prepare and commit: compare-and-set fails',
+      exit: exitOf(r),
+      rolledBack: r.outcome === 'rolled-back' && store.values.get('APP_NAME') === 'written-by-someone-else',
+    });
     expect(r.outcome, r.error?.message).toBe('rolled-back');
     expect(exitOf(r)).toBe(1);
     expect(r.error?.code).toBe('ERR_ENVFILE_CHANGED');
@@ -597,6 +605,14 @@ describe('engine with fakes: a managed store (FakeStore: versions, compare-and-s
     store.failAfterKeys = undefined;
     store.failRestore = false;
     const rec = await recover({ ...(await s.deps()), store });
+    record({
+      kind: 'crash',
+      suite: 'engine unit (in-process fakes)',
+      point: 'commit, between two per-key writes (managed store)',
+      target: 'OVERLAP_TOKEN',
+      outcome: `${store.positions[0]} → ${rec.outcome}`,
+      converged: rec.outcome === 'rolled-back' && store.values.get('OVERLAP_TOKEN') === OLD.OVERLAP_TOKEN,
+    });
     expect(store.positions[0]).toBe('partial');
     expect(rec.outcome, rec.error?.message).toBe('rolled-back');
     expect(store.values.get('OVERLAP_TOKEN')).toBe(OLD.OVERLAP_TOKEN);
