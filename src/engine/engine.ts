@@ -125,6 +125,7 @@ export async function preflight(
         }
       : {}),
     verifyChecks: deps.verifier.checks,
+    store: { label: store.label, commitTitle: store.titles.commit },
   });
   const selected = plan.keys.map((k) => targets.find((t) => t.key === k)!);
   store.checkKeys(

@@ -67,6 +67,8 @@ export interface PlanInput {
   /** The session purge the config asks for, described, or undefined when none is configured. */
   readonly sessions?: { readonly describe: string; readonly on?: readonly Trigger[] };
   readonly verifyChecks: number;
+  /** The store's words for the prepare and commit steps (`Store.label`, `Store.titles.commit`); the env file's when absent. */
+  readonly store?: { readonly label: string; readonly commitTitle: string };
 }
 
 export interface Plan {
@@ -99,7 +101,7 @@ export function buildPlan(input: PlanInput): Plan {
     {
       id: 'prepare',
       phase: 'prepare',
-      title: 'generate new values, back up the env file, write the journal',
+      title: `generate new values, back up the ${input.store?.label ?? 'env file'}, write the journal`,
     },
   ];
   for (const s of early) steps.push(step('stage', s, 'make the new value valid beside the old'));
@@ -108,7 +110,11 @@ export function buildPlan(input: PlanInput): Plan {
     steps.push(step('stage', s, 'set the new value (the old stops working now)'));
     steps.push(step('test', s, 'new value works on a new connection'));
   }
-  steps.push({ id: 'commit', phase: 'commit', title: 'write the env file atomically' });
+  steps.push({
+    id: 'commit',
+    phase: 'commit',
+    title: input.store?.commitTitle ?? 'write the env file atomically',
+  });
   steps.push({
     id: 'deploy',
     phase: 'deploy',

@@ -641,3 +641,17 @@ describe('engine with fakes: a managed store (FakeStore: versions, compare-and-s
     await assertStoreConsistent(s, store);
   });
 });
+
+describe('engine with fakes: the plan speaks of the store it was given', () => {
+  it("names the store's backup and commit in the plan's steps", async () => {
+    const s = await fakeStack();
+    const env = await preflight(await s.deps(), { trigger: 'scheduled' });
+    expect(env.plan.steps.find((x) => x.id === 'commit')?.title).toBe('write the env file atomically');
+    const store = new FakeStore(envValues(parseEnv(ENV_TEXT)));
+    const pre = await preflight({ ...(await s.deps()), store }, { trigger: 'scheduled' });
+    expect(pre.plan.steps.find((x) => x.id === 'prepare')?.title).toBe(
+      'generate new values, back up the fake store, write the journal',
+    );
+    expect(pre.plan.steps.find((x) => x.id === 'commit')?.title).toBe('write the fake store (cas)');
+  });
+});
