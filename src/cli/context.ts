@@ -2,9 +2,11 @@
 import { type LoadedConfig, loadConfig } from '../config/load.js';
 import { createDeployer } from '../deploy/deployer.js';
 import type { Progress } from '../engine/progress.js';
-import type { EngineDeps, RotationControl, RotationHooks } from '../engine/run.js';
+import type { RotationControl, RotationHooks } from '../engine/run.js';
+import type { StackDeps } from '../governance/stack-deps.js';
 import type { Logger } from '../lib/log.js';
 import { log } from '../lib/log.js';
+import { createEnvFileStore } from '../stores/env-file/index.js';
 import { createTargets } from '../targets/index.js';
 import { createVerifier } from '../verify/index.js';
 
@@ -20,10 +22,19 @@ export interface StackOptions {
   hooks?: RotationHooks;
 }
 
-export async function openStack(globals: GlobalOptions, options: StackOptions): Promise<EngineDeps> {
+/** Loads the config and wires the engine's dependencies: the env file store, targets, deployer, verifier. */
+export async function openStack(globals: GlobalOptions, options: StackOptions): Promise<StackDeps> {
   const loaded: LoadedConfig = await loadConfig(globals.config);
   return {
     loaded,
+    store: createEnvFileStore(loaded.envFile, {
+      ...(loaded.config.envFileMode === undefined
+        ? {}
+        : { mode: Number.parseInt(loaded.config.envFileMode, 8) }),
+      allowUnignored: globals.allowUnignored ?? false,
+    }),
+    stateDir: loaded.stateDir,
+    stack: loaded.stack,
     makeTargets: (env) =>
       createTargets(loaded.config.secrets, {
         env,
@@ -38,13 +49,9 @@ export async function openStack(globals: GlobalOptions, options: StackOptions): 
         : undefined,
     ...(loaded.config.deploy ? { deployer: createDeployer(loaded.config.deploy, loaded.dir) } : {}),
     verifier: createVerifier(loaded.config),
-    ...(loaded.config.envFileMode === undefined
-      ? {}
-      : { envFileMode: Number.parseInt(loaded.config.envFileMode, 8) }),
     progress: options.progress,
     log: options.logger ?? log,
     ...(options.control ? { control: options.control } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
-    allowUnignored: globals.allowUnignored ?? false,
   };
 }

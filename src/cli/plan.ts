@@ -1,7 +1,7 @@
 /** `rekey plan`: the read-only preflight checks and the steps a rotation would take. Changes nothing. */
 import path from 'node:path';
 import type { Trigger } from '../config/schema.js';
-import { preflight } from '../engine/engine.js';
+import { currentText, preflight } from '../engine/engine.js';
 import { silentProgress } from '../engine/progress.js';
 import { RekeyError } from '../lib/errors.js';
 import { color } from '../lib/log.js';
@@ -31,7 +31,7 @@ export async function planCommand(globals: GlobalOptions, opts: PlanOptions): Pr
     return {
       key: t.key,
       type: t.type,
-      current: pre.current[t.key] ?? 'not checked',
+      current: pre.current[t.key] ? currentText(pre.current[t.key]!) : 'not checked',
       overlap: d.overlap,
       actions: d.actions,
       notes: pre.notes[t.key] ?? [],

@@ -52,7 +52,7 @@ export async function rollbackCommand(
   const text = await readBackup(backup, opts.identity);
   const values = envValues(parseEnv(text, path.basename(backup)));
   for (const s of deps.loaded.config.secrets) registerSecretValues(s, values);
-  const current = envValues(deps.loaded.env.doc);
+  const current = (await deps.store.read()).values;
   // Every key a target writes counts (Target.keys): a backup differing only in a role name is a change.
   const targets = await deps.makeTargets(current);
   const keys = changedByBackup(targets, values, current);

@@ -9,7 +9,6 @@ import type { Trigger } from '../config/schema.js';
 import { valuesOf } from '../engine/engine.js';
 import { footholdReport } from '../engine/eviction.js';
 import { silentProgress } from '../engine/progress.js';
-import { envValues, readEnvFile } from '../envfile/index.js';
 import { RekeyError } from '../lib/errors.js';
 import { runChecks } from '../verify/index.js';
 import { renderTable } from '../verify/table.js';
@@ -22,7 +21,7 @@ export async function verifyCommand(
   opts: { json?: boolean; trigger?: Trigger },
 ): Promise<void> {
   const deps = await openStack(globals, { progress: silentProgress });
-  const env = envValues((await readEnvFile(deps.loaded.envFile)).doc);
+  const env = (await deps.store.read()).values;
   const targets = await deps.makeTargets(env);
   let rows: Awaited<ReturnType<typeof runChecks>>;
   let eviction: Awaited<ReturnType<typeof footholdReport>> | undefined;

@@ -133,7 +133,39 @@ async function legacyOwner(stateRoot: string): Promise<string | undefined> {
 }
 
 function envFileIn(text: string | undefined): string | undefined {
-  const v = parsed(text)?.envFile;
+  const j = parsed(text);
+  return j === undefined ? undefined : journalEnvFile(j);
+}
+
+/**
+ * The env file a journal (pending or archived) rotated, by real path: at its top level in version 1,
+ * in its env file store record (`store.envFile`) from version 2. Undefined when it names none (a
+ * journal of another store).
+ *
+ * @example
+ * journalEnvFile({ version: 2, store: { type: 'env-file', envFile: '/srv/app/.env' } }); // '/srv/app/.env'
+ */
+export function journalEnvFile(journal: unknown): string | undefined {
+  if (journal === null || typeof journal !== 'object') return undefined;
+  const j = journal as { envFile?: unknown; store?: { type?: unknown; envFile?: unknown } | null };
+  const v = j.store != null && typeof j.store === 'object' ? envFileOfRecord(j.store) : j.envFile;
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+function envFileOfRecord(record: { type?: unknown; envFile?: unknown }): unknown {
+  return record.type === 'env-file' ? record.envFile : undefined;
+}
+
+/**
+ * The backup of the old values a journal names: `backupFile` from version 2, `backupPath` in version 1.
+ *
+ * @example
+ * journalBackupFile({ backupPath: '/srv/app/.env.backup-20261125T100000Z' }); // that path
+ */
+export function journalBackupFile(journal: unknown): string | undefined {
+  if (journal === null || typeof journal !== 'object') return undefined;
+  const j = journal as { backupFile?: unknown; backupPath?: unknown };
+  const v = j.backupFile ?? j.backupPath;
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 

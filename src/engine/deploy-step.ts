@@ -5,25 +5,13 @@
  * rollback alike (neither imports the other for it).
  */
 import path from 'node:path';
-import { DEFAULT_ENV_FILE_MODE, envValues, readEnvFile } from '../envfile/index.js';
 import { processStart } from '../lib/process-alive.js';
 import type { Deployer } from './ports.js';
 import type { Run } from './run.js';
 
-/** The mode the env file is written with: `EngineDeps.envFileMode`, 0600 when not given. */
-export function envFileModeOf(run: Run): number {
-  return run.deps.envFileMode ?? DEFAULT_ENV_FILE_MODE;
-}
-
-/** What the env file holds now. */
-export async function currentEnv(run: Run): Promise<ReadonlyMap<string, string>> {
-  return envValues((await readEnvFile(run.deps.loaded.envFile)).doc);
-}
-
 /** Runs the deploy (or rollback) command; throws ERR_DEPLOY_* with the last lines of output. */
 export async function deployNow(run: Run, deployer: Deployer, label: 'deploy' | 'rollback'): Promise<string> {
-  const { loaded } = run.deps;
-  const env = await currentEnv(run);
+  const env = await run.currentValues();
   const timeoutMs = deployer.timeoutMs;
   let result: { readonly ms: number };
   try {
@@ -32,7 +20,7 @@ export async function deployNow(run: Run, deployer: Deployer, label: 'deploy' | 
       // Lets a deploy script tell rekey's own rollback from an operator's (scripts/deploy.sh does).
       extraEnv: { REKEY_PHASE: label, REKEY_ROTATION_ID: run.journal.id },
       secretKeys: [...run.targets.values()].flatMap((t) => t.secretKeys),
-      logFile: path.join(loaded.stateDir, 'logs', `${run.journal.id}-${label}.log`),
+      logFile: path.join(run.deps.stateDir, 'logs', `${run.journal.id}-${label}.log`),
       // The journal names the command's process group before it may start: a killed rekey leaves
       // it running, and `recover` waits for it (or ends it) before deploying again.
       started: async (pid) => {

@@ -12,32 +12,32 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { registerSecretValues } from '../config/load.js';
 import type { Trigger } from '../config/schema.js';
-import {
-  assertLeadsTo,
-  assertUnique,
-  checkEnvFileFolder,
-  checkGit,
-  type EnvChange,
-  editEnv,
-  envValues,
-  formatBackupTime,
-  readEnvFile,
-  writeBackup,
-  writeEnvFile,
-} from '../envfile/index.js';
 import { RekeyError } from '../lib/errors.js';
 import { faultPoint } from '../lib/faults.js';
-import { removeStaleTemps, resolveSymlink } from '../lib/fsx.js';
-import { sha256 } from '../lib/hash.js';
+import { removeStaleTemps } from '../lib/fsx.js';
 import { acquireLock } from '../lib/lock.js';
 import { redactor, safeMessage } from '../lib/redact.js';
-import { currentEnv, deployNow, envFileModeOf } from './deploy-step.js';
+import { compactUtc } from '../lib/time.js';
+import { deployNow } from './deploy-step.js';
 import { evictionReport } from './eviction.js';
-import { JOURNAL_VERSION, type Journal, type JournalMeta, JournalStore } from './journal.js';
+import {
+  JOURNAL_VERSION,
+  type Journal,
+  type JournalMeta,
+  type JournalStep,
+  JournalStore,
+} from './journal.js';
 import { buildPlan, type Plan } from './plan.js';
-import type { PlanNote, SessionInvalidator, Target, TargetContext, Values } from './ports.js';
+import type {
+  PlanNote,
+  SessionInvalidator,
+  StoreChange,
+  StoreSnapshot,
+  Target,
+  TargetContext,
+  Values,
+} from './ports.js';
 import { rollBack } from './rollback.js';
 import {
   asRekeyError,
@@ -62,15 +62,25 @@ export interface Preflight {
   readonly plan: Plan;
   readonly targets: readonly Target[];
   readonly selected: readonly Target[];
+  /** What the store held at preflight (prepare refuses when it changed since). */
+  readonly snapshot: StoreSnapshot;
+  /** The store's values at preflight (`snapshot.values`). */
   readonly env: ReadonlyMap<string, string>;
-  readonly envText: string;
-  /** The file the env file path led to at preflight (symlinks followed): the only file rekey writes. */
-  readonly envRealPath: string;
   readonly sessions?: SessionInvalidator;
   /** Per key: what inspecting the live service found (plan only). */
   readonly notes: Readonly<Record<string, readonly PlanNote[]>>;
-  /** Per key: the current credential's check, 'ok' or the redacted failure. */
-  readonly current: Readonly<Record<string, string>>;
+  /** Per key: the current credential's check, 'ok' or the error it failed with (its message redacted). */
+  readonly current: Readonly<Record<string, 'ok' | RekeyError>>;
+}
+
+/**
+ * One line for a current credential's check: `ok`, or the failure's code and redacted message.
+ *
+ * @example
+ * currentText(pre.current.REDIS_PASSWORD); // 'ERR_TARGET_AUTH: WRONGPASS …'
+ */
+export function currentText(c: 'ok' | RekeyError): string {
+  return c === 'ok' ? 'ok' : `${c.code}: ${safeMessage(c)}`;
 }
 
 /**
@@ -82,13 +92,13 @@ export async function preflight(
   req: RotateRequest,
   options: { inspect?: boolean; checkCurrent?: boolean } = {},
 ): Promise<Preflight> {
-  const { loaded } = deps;
-  await checkGit(loaded.envFile, { allowUnignored: deps.allowUnignored ?? false });
-  await checkEnvFileFolder(loaded.envFile);
-  const envFile = await readEnvFile(loaded.envFile);
-  const env = envValues(envFile.doc);
-  for (const s of loaded.config.secrets) registerSecretValues(s, env);
+  const { store } = deps;
+  await store.check();
+  const snapshot = await store.read();
+  const env = snapshot.values;
   const targets = await deps.makeTargets(env);
+  // Before anything can print: the values of every configured target's secret keys.
+  for (const t of targets) for (const k of t.secretKeys) redactor.add(k, env.get(k));
   const sessions = await deps.makeSessions?.(env);
   const plan = buildPlan({
     secrets: targets.map((t) => {
@@ -115,17 +125,17 @@ export async function preflight(
         }
       : {}),
     verifyChecks: deps.verifier.checks,
+    store: { label: store.label, commitTitle: store.titles.commit },
   });
   const selected = plan.keys.map((k) => targets.find((t) => t.key === k)!);
-  assertUnique(
-    envFile.doc,
+  store.checkKeys(
+    snapshot,
     selected.flatMap((t) => t.keys),
-    path.basename(loaded.envFile),
   );
 
   const ctx: TargetContext = { trigger: req.trigger, log: deps.log };
   const notes: Record<string, PlanNote[]> = {};
-  const current: Record<string, string> = {};
+  const current: Record<string, 'ok' | RekeyError> = {};
   for (const t of selected) {
     const cur = valuesOf(t, env);
     if (options.inspect) {
@@ -138,7 +148,7 @@ export async function preflight(
         await t.checkCurrent(ctx, cur);
         current[t.key] = 'ok';
       } catch (e) {
-        current[t.key] = `${asRekeyError(e).code}: ${safeMessage(e)}`;
+        current[t.key] = asRekeyError(e);
       }
     }
   }
@@ -146,9 +156,8 @@ export async function preflight(
     plan,
     targets,
     selected,
+    snapshot,
     env,
-    envText: envFile.text,
-    envRealPath: envFile.realPath,
     ...(sessions ? { sessions } : {}),
     notes,
     current,
@@ -157,34 +166,33 @@ export async function preflight(
 
 /** Throws ERR_PREFLIGHT (nothing changed) when a target rejects its current credential. */
 function assertCurrentAccepted(pre: Preflight): void {
-  const failed = Object.entries(pre.current).filter(([, v]) => v !== 'ok');
+  const failed = Object.entries(pre.current).flatMap(([k, v]) => (v === 'ok' ? [] : [[k, v] as const]));
   if (failed.length === 0) return;
-  const [key, why] = failed[0]!;
-  const code = why.split(':')[0] as RekeyError['code'];
+  const [key, err] = failed[0]!;
+  const { code } = err;
   throw new RekeyError(
     code === 'ERR_TARGET_AUTH' || code === 'ERR_TARGET_UNREACHABLE' || code === 'ERR_ENVFILE_MISSING_KEY'
       ? code
       : 'ERR_PREFLIGHT',
-    `preflight: ${key} does not accept its current credential (${why.slice(why.indexOf(':') + 2)}); nothing was changed`,
-    { details: failed.slice(1).map(([k, v]) => `${k}: ${v}`) },
+    `preflight: ${key} does not accept its current credential (${safeMessage(err)}); nothing was changed`,
+    { details: failed.slice(1).map(([k, v]) => `${k}: ${currentText(v)}`) },
   );
 }
 
 /** A temp file in the state directory older than this was left by a killed process. */
 const STALE_TEMP_AGE_MS = 60_000;
 
-/** Removes temp files a killed rekey left beside the env file and in the state directory (under the lock). */
+/** Removes temp files a killed rekey left beside the store (the env file) and in the state directory (under the lock). */
 export async function removeTempsOf(deps: EngineDeps): Promise<void> {
-  const real = await resolveSymlink(deps.loaded.envFile);
-  let n = await removeStaleTemps(path.dirname(real), path.basename(real));
+  let n = (await deps.store.cleanUp?.()) ?? 0;
   // Other processes (approvals, audit appends, the scheduler) write in the state directory without
   // the stack's lock: only temp files older than any write in progress count as left behind.
   for (const dir of ['', 'history', 'logs'])
-    n += await removeStaleTemps(path.join(deps.loaded.stateDir, dir), undefined, STALE_TEMP_AGE_MS);
+    n += await removeStaleTemps(path.join(deps.stateDir, dir), undefined, STALE_TEMP_AGE_MS);
   if (n > 0) deps.progress.note(`removed ${n} temp file${n === 1 ? '' : 's'} left by an interrupted write`);
 }
 
-/** The env-file values a target owns (missing keys as empty strings). */
+/** The store's values a target owns (missing keys as empty strings). */
 export function valuesOf(t: Target, env: ReadonlyMap<string, string>): Values {
   return Object.fromEntries(t.keys.map((k) => [k, env.get(k) ?? '']));
 }
@@ -198,8 +206,8 @@ export function valuesOf(t: Target, env: ReadonlyMap<string, string>): Values {
  * result.outcome; // 'rotated'
  */
 export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<RotationResult> {
-  const store = new JournalStore(deps.loaded.stateDir);
-  const lock = await acquireLock(deps.loaded.stateDir, req.fixedValues ? 'rollback' : 'rotate');
+  const store = new JournalStore(deps.stateDir);
+  const lock = await acquireLock(deps.stateDir, req.fixedValues ? 'rollback' : 'rotate');
   let run: Run | undefined;
   try {
     if ((await store.read()) !== undefined) {
@@ -209,7 +217,7 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
     const pre = await preflight(deps, req);
     assertCurrentAccepted(pre);
     deps.progress.note(
-      `${req.fixedValues ? 'rolling back' : 'rotating'} ${pre.plan.keys.join(', ')} of stack ${deps.loaded.stack} (trigger ${req.trigger})`,
+      `${req.fixedValues ? 'rolling back' : 'rotating'} ${pre.plan.keys.join(', ')} of stack ${deps.stack} (trigger ${req.trigger})`,
     );
     for (const w of pre.plan.warnings) deps.progress.note(`warning: ${w}`);
     await deps.hooks?.authorize?.({
@@ -242,32 +250,18 @@ async function prepare(
   req: RotateRequest,
 ): Promise<Run> {
   const now = (deps.now ?? (() => new Date()))();
-  const id = `${formatBackupTime(now)}-${randomBytes(3).toString('hex')}`;
+  const id = `${compactUtc(now)}-${randomBytes(3).toString('hex')}`;
   const ctx: TargetContext = { trigger: req.trigger, log: deps.log };
 
-  deps.progress.begin('prepare', 'generate new values, back up the env file, write the journal');
+  deps.progress.begin('prepare', `generate new values, back up the ${deps.store.label}, write the journal`);
   const entries = pre.selected.map((t) => {
     const cur = valuesOf(t, pre.env);
     const next = req.fixedValues ? fixed(t, req.fixedValues) : t.generate(ctx, cur);
     for (const k of t.secretKeys) redactor.add(k, next[k]);
     return { t, cur, next };
   });
-  const changes: EnvChange[] = entries.flatMap(({ t, next }) =>
-    Object.entries(next).map(([key, value]) => ({ key, value, after: t.key })),
-  );
-  const envFile = await readEnvFile(deps.loaded.envFile);
-  if (envFile.text !== pre.envText || envFile.realPath !== pre.envRealPath) {
-    throw new RekeyError(
-      'ERR_ENVFILE_CHANGED',
-      'the env file changed during preflight; nothing was changed',
-      {
-        hint: 'Run the command again.',
-      },
-    );
-  }
-  const after = editEnv(envFile.doc, changes, { annotation: now });
-  // The backup must hold exactly the bytes the new text was derived from.
-  const backupPath = await writeBackup(pre.envRealPath, now, { expected: envFile.text });
+  // Throws (nothing changed) when the store changed since preflight; keeps the old values durably.
+  const prepared = await deps.store.prepare(pre.snapshot, storeChanges(entries), now);
   await faultPoint('prepare', 'begin');
   const journal: Journal = {
     version: JOURNAL_VERSION,
@@ -278,11 +272,8 @@ async function prepare(
     createdAt: now.toISOString(),
     pid: process.pid,
     host: os.hostname(),
-    envFile: envFile.realPath,
-    backupPath,
-    envBeforeSha256: sha256(envFile.text),
-    envAfterSha256: sha256(after),
-    annotation: now.toISOString(),
+    store: prepared.record,
+    ...(prepared.backupFile === undefined ? {} : { backupFile: prepared.backupFile }),
     purgeSessions: pre.plan.purgeSessions,
     steps: pre.plan.steps.map((s) => ({
       id: s.id,
@@ -301,15 +292,24 @@ async function prepare(
   };
   await store.write(journal);
   await faultPoint('prepare', 'end');
-  deps.progress.end('prepare', 'ok', `backup ${path.basename(backupPath)}`);
+  deps.progress.end('prepare', 'ok', prepared.summary);
   const run = new Run(deps, store, journal, new Map(pre.targets.map((t) => [t.key, t])));
   run.warnings.push(...pre.plan.warnings);
-  pendingText.set(run, after);
   return run;
 }
 
-/** The new env text, kept in memory only (the journal holds its hash). */
-const pendingText = new WeakMap<Run, string>();
+/**
+ * What a rotation writes to the store, from the journal's (or prepare's) targets: every new value,
+ * a new key placed after its secret's primary key. Derived the same way in every process, so a
+ * commit after a crash writes exactly what prepare recorded.
+ */
+function storeChanges(
+  entries: ReadonlyArray<{ readonly t: { readonly key: string }; readonly next: Values }>,
+) {
+  return entries.flatMap(({ t, next }): StoreChange[] =>
+    Object.entries(next).map(([key, value]) => ({ key, value, after: t.key })),
+  );
+}
 
 function fixed(t: Target, values: ReadonlyMap<string, string>): Values {
   return Object.fromEntries(t.keys.map((k) => [k, values.get(k) ?? '']));
@@ -319,12 +319,11 @@ function fixed(t: Target, values: ReadonlyMap<string, string>): Values {
 export async function execute(run: Run): Promise<RotationResult> {
   const steps = run.journal.steps.filter((s) => s.state !== 'done' && s.state !== 'skipped');
   for (const s of steps) {
-    const title = stepTitle(s.id);
     try {
-      await runStep(run, s.id, title);
+      await runStep(run, s);
     } catch (e) {
       const err = asRekeyError(e);
-      if (s.phase === 'finish') return needsAttentionAfterFinish(run, s.id, err);
+      if (s.phase === 'finish') return needsAttentionAfterFinish(run, s, err);
       return rollBack(run, err, s.id);
     }
   }
@@ -339,21 +338,23 @@ export async function execute(run: Run): Promise<RotationResult> {
   return result;
 }
 
-function stepTitle(id: string): string {
-  const [phase, key] = id.split(':');
-  return key ? `${phase} ${key}` : (phase ?? id);
+/** The step's target; ERR_JOURNAL_CORRUPT for a step of a target's phase that names none. */
+function targetOf(s: JournalStep): string {
+  if (s.target === undefined)
+    throw new RekeyError('ERR_JOURNAL_CORRUPT', `step ${s.id} of the journal names no target`);
+  return s.target;
 }
 
-async function runStep(run: Run, id: string, title: string): Promise<void> {
-  const [phase, key] = id.split(':') as [string, string | undefined];
+async function runStep(run: Run, s: JournalStep): Promise<void> {
   const j = run.journal;
-  switch (phase) {
+  switch (s.phase) {
     case 'stage':
     case 'test': {
-      const jt = run.journalTarget(key!);
-      const t = run.target(key!);
-      await run.step(id, title, async () => {
-        if (phase === 'stage') {
+      const key = targetOf(s);
+      const jt = run.journalTarget(key);
+      const t = run.target(key);
+      await run.step(s, `${s.phase} ${key}`, async () => {
+        if (s.phase === 'stage') {
           jt.state = 'staging';
           await run.save();
           await t.stage(run.targetCtx(jt), jt.old, jt.new);
@@ -366,40 +367,42 @@ async function runStep(run: Run, id: string, title: string): Promise<void> {
       return;
     }
     case 'commit':
-      await run.step(id, 'write the env file atomically', () => commit(run));
+      await run.step(s, run.deps.store.titles.commit, () => commit(run));
       return;
     case 'deploy': {
       const deployer = run.deps.deployer;
-      if (!deployer) return run.skip(id, 'deploy', 'no deploy command configured');
-      await run.step(id, `deploy: ${deployer.command}`, () => deployNow(run, deployer, 'deploy'));
+      if (!deployer) return run.skip(s, 'deploy', 'no deploy command configured');
+      await run.step(s, `deploy: ${deployer.command}`, () => deployNow(run, deployer, 'deploy'));
       return;
     }
     case 'invalidate': {
-      if (key === 'sessions') {
-        const sessions = await run.deps.makeSessions?.(await currentEnv(run));
+      if (s.target === undefined) {
+        // The session purge (the plan's `invalidate:sessions`, a step of no target).
+        const sessions = await run.deps.makeSessions?.(await run.currentValues());
         if (!j.purgeSessions || !sessions)
-          return run.skip(id, 'invalidate sessions', 'not configured for this trigger');
-        await run.step(id, 'invalidate sessions', async () =>
-          sessions.invalidate(run.ctx, await currentEnv(run)),
+          return run.skip(s, 'invalidate sessions', 'not configured for this trigger');
+        await run.step(s, 'invalidate sessions', async () =>
+          sessions.invalidate(run.ctx, await run.currentValues()),
         );
         return;
       }
-      const jt = run.journalTarget(key!);
-      const t = run.target(key!);
-      await run.step(id, title, async () => {
+      const jt = run.journalTarget(s.target);
+      const t = run.target(s.target);
+      await run.step(s, `invalidate ${s.target}`, async () => {
         await t.afterDeploy?.(run.ctx, jt.old, jt.new);
       });
       return;
     }
     case 'verify':
-      await run.step(id, 'verify: the validation table', () => verifyNew(run));
+      await run.step(s, 'verify: the validation table', () => verifyNew(run));
       return;
     case 'finish': {
-      const jt = run.journalTarget(key!);
-      const t = run.target(key!);
+      const key = targetOf(s);
+      const jt = run.journalTarget(key);
+      const t = run.target(key);
       await run.step(
-        id,
-        title,
+        s,
+        `finish ${key}`,
         async () => {
           await t.finish(run.ctx, jt.old, jt.new);
           jt.state = 'finished';
@@ -409,37 +412,20 @@ async function runStep(run: Run, id: string, title: string): Promise<void> {
       return;
     }
     default:
-      throw new RekeyError('ERR_JOURNAL_CORRUPT', `unknown step ${id} in the journal`);
+      throw new RekeyError('ERR_JOURNAL_CORRUPT', `unknown step ${s.id} in the journal`);
   }
 }
 
+/** Writes the new values to the store, compare-and-set; journals the store's updated record if any. */
 async function commit(run: Run): Promise<string> {
   const j = run.journal;
-  // The env file was resolved once, at preflight (the journal holds that real path): a symlink
-  // swapped since must not send the new values to another file. Checked before anything is read.
-  await assertLeadsTo(run.deps.loaded.envFile, j.envFile);
-  const { text: nowText } = await readEnvFile(j.envFile);
-  const nowSha = sha256(nowText);
-  if (nowSha === j.envAfterSha256) return 'already committed';
-  const text = pendingText.get(run);
-  if (text === undefined) throw new RekeyError('ERR_INTERNAL', 'commit without the new env text');
-  if (nowSha !== j.envBeforeSha256) {
-    throw new RekeyError(
-      'ERR_ENVFILE_CHANGED',
-      'the env file was edited during the rotation; it was not replaced',
-      {
-        hint: 'Rotate again once nobody else edits the env file.',
-      },
-    );
+  const changes = storeChanges(j.targets.map((jt) => ({ t: jt, next: jt.new })));
+  const done = await run.deps.store.commit(j.store, changes, run.guard);
+  if (done.record !== undefined) {
+    j.store = done.record;
+    await run.save();
   }
-  const control = run.deps.control;
-  const write = () =>
-    writeEnvFile(run.deps.loaded.envFile, text, {
-      mode: envFileModeOf(run),
-      realPath: j.envFile,
-    });
-  await (control ? control.criticalSection('writing the env file', write) : write());
-  return `${path.basename(run.deps.loaded.envFile)} replaced`;
+  return done.summary;
 }
 
 function verifyNew(run: Run): Promise<string> {
@@ -452,15 +438,19 @@ function verifyNew(run: Run): Promise<string> {
   return verifyStep(run, targets, 'verification failed');
 }
 
-async function needsAttentionAfterFinish(run: Run, stepId: string, err: RekeyError): Promise<RotationResult> {
-  const key = stepId.split(':')[1];
+async function needsAttentionAfterFinish(
+  run: Run,
+  step: JournalStep,
+  err: RekeyError,
+): Promise<RotationResult> {
+  const key = step.target;
   const e = new RekeyError(
     'ERR_NEEDS_ATTENTION',
     `the new values are live and verified, but retiring the old ${key} failed: ${err.message}`,
     {
       hint: 'Fix the cause, then run `rekey recover` to finish retiring the old credentials.',
       details: [
-        'env file: new values (committed)',
+        `${run.deps.store.label}: new values (committed)`,
         `${key}: new value accepted; old value may still be accepted`,
         'then: rekey recover',
       ],

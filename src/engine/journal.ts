@@ -10,17 +10,25 @@ import type { Trigger } from '../config/schema.js';
 import { RekeyError } from '../lib/errors.js';
 import { simulatedDiskFull } from '../lib/faults.js';
 import { ensurePrivateDir, readIfExists, removeDurably, writeFileAtomic } from '../lib/fsx.js';
-import type { Phase } from './plan.js';
-import type { Values } from './ports.js';
+import type { Phase, RollbackPhase, StepRef } from './plan.js';
+import type { StoreRecord, Values } from './ports.js';
 
-export const JOURNAL_VERSION = 1;
+/**
+ * 2: the store's own record (`store`) replaces version 1's top-level env file fields (envFile,
+ * backupPath, envBeforeSha256, envAfterSha256, annotation); {@link JournalStore.read} converts a
+ * version-1 journal, so a rotation killed under the previous release still recovers.
+ */
+export const JOURNAL_VERSION = 2;
+
+/** The journal versions this release reads (older ones converted when read). */
+export const READABLE_JOURNAL_VERSIONS: ReadonlySet<unknown> = new Set([1, JOURNAL_VERSION]);
 
 export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 export type TargetState = 'pending' | 'staging' | 'staged' | 'tested' | 'finished' | 'reverting' | 'reverted';
 
 export interface JournalStep {
   id: string;
-  phase: Phase | 'revert' | 'restore' | 'rollback-deploy' | 'verify-old';
+  phase: Phase | RollbackPhase;
   target?: string;
   state: StepState;
   startedAt?: string;
@@ -79,12 +87,10 @@ export interface Journal {
   createdAt: string;
   pid: number;
   host: string;
-  envFile: string;
-  backupPath: string;
-  envBeforeSha256: string;
-  envAfterSha256: string;
-  /** The new env file content is derived from the backup, these changes and this annotation time. */
-  annotation: string;
+  /** What the store journaled at prepare (src/engine/ports.ts `StoreRecord`): its own handles, no value. */
+  store: StoreRecord;
+  /** A local file holding the old values (the env file's backup), when the store keeps one. */
+  backupFile?: string;
   purgeSessions: boolean;
   steps: JournalStep[];
   targets: JournalTarget[];
@@ -115,10 +121,21 @@ export class JournalStore {
     } catch {
       throw new RekeyError('ERR_JOURNAL_CORRUPT', `${this.file} is not valid JSON`);
     }
-    if (j.version !== JOURNAL_VERSION || !Array.isArray(j.steps) || !Array.isArray(j.targets)) {
+    if (j !== null && typeof j === 'object' && (j as { version?: unknown }).version === 1)
+      j = fromVersion1(j);
+    if (
+      j === null ||
+      typeof j !== 'object' ||
+      j.version !== JOURNAL_VERSION ||
+      !Array.isArray(j.steps) ||
+      !Array.isArray(j.targets) ||
+      j.store === null ||
+      typeof j.store !== 'object' ||
+      typeof j.store.type !== 'string'
+    ) {
       throw new RekeyError(
         'ERR_JOURNAL_CORRUPT',
-        `${this.file} has an unknown format (version ${String(j.version)})`,
+        `${this.file} has an unknown format (version ${String(j?.version)})`,
       );
     }
     return j;
@@ -162,6 +179,22 @@ export class JournalStore {
   }
 }
 
+/**
+ * A version-1 journal (the env file's fields at its top level) as version 2: those fields become the
+ * env file store's record (src/stores/env-file/), the backup its `backupFile`.
+ */
+function fromVersion1(old: Journal): Journal {
+  const { envFile, backupPath, envBeforeSha256, envAfterSha256, annotation, ...rest } =
+    old as unknown as Omit<Journal, 'store'> &
+      Record<'envFile' | 'backupPath' | 'envBeforeSha256' | 'envAfterSha256' | 'annotation', unknown>;
+  return {
+    ...rest,
+    version: JOURNAL_VERSION,
+    store: { type: 'env-file', envFile, backupPath, envBeforeSha256, envAfterSha256, annotation },
+    ...(typeof backupPath === 'string' ? { backupFile: backupPath } : {}),
+  };
+}
+
 /** The journal with every value removed (key names and states kept). */
 export function withoutValues(j: Journal, outcome: string) {
   const { targets, ...rest } = j;
@@ -176,14 +209,18 @@ export function withoutValues(j: Journal, outcome: string) {
 /** Marks a step's start or end in the journal object (the caller writes it). */
 export function markStep(
   j: Journal,
-  id: string,
+  step: StepRef,
   state: StepState,
   error?: { code: string; message: string },
 ): JournalStep {
-  let s = j.steps.find((x) => x.id === id);
+  let s = j.steps.find((x) => x.id === step.id);
   if (s === undefined) {
-    const [phase, target] = id.split(':') as [JournalStep['phase'], string | undefined];
-    s = { id, phase, state: 'pending', ...(target === undefined ? {} : { target }) };
+    s = {
+      id: step.id,
+      phase: step.phase,
+      state: 'pending',
+      ...(step.target === undefined ? {} : { target: step.target }),
+    };
     j.steps.push(s);
   }
   const now = new Date();

@@ -18,12 +18,33 @@ export const PHASES = [
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
-export interface Step {
-  /** `phase` or `phase:KEY`, unique in a plan; the crash-point and journal name of the step. */
+/** The phases of a rollback's steps (journaled beside the plan's). */
+export type RollbackPhase = 'revert' | 'restore' | 'rollback-deploy' | 'verify-old';
+
+/**
+ * A step as the engine handles it: its phase and the target (env key) it acts on. `id` is its name
+ * for humans, the journal and the crash points (`phase` or `phase:KEY`, unique in a run); code reads
+ * `phase` and `target`, never the id. An `invalidate` step without a target is the session purge.
+ */
+export interface StepRef {
   readonly id: string;
-  readonly phase: Phase;
+  readonly phase: Phase | RollbackPhase;
   readonly target?: string;
+}
+
+export interface Step extends StepRef {
+  readonly phase: Phase;
   readonly title: string;
+}
+
+/**
+ * A step of the rollback, named as the journal names it.
+ *
+ * @example
+ * rollbackStep('revert', 'REDIS_PASSWORD'); // { id: 'revert:REDIS_PASSWORD', phase: 'revert', target: 'REDIS_PASSWORD' }
+ */
+export function rollbackStep(phase: RollbackPhase, target?: string): StepRef {
+  return target === undefined ? { id: phase, phase } : { id: `${phase}:${target}`, phase, target };
 }
 
 export interface PlanSecret {
@@ -46,6 +67,8 @@ export interface PlanInput {
   /** The session purge the config asks for, described, or undefined when none is configured. */
   readonly sessions?: { readonly describe: string; readonly on?: readonly Trigger[] };
   readonly verifyChecks: number;
+  /** The store's words for the prepare and commit steps (`Store.label`, `Store.titles.commit`); the env file's when absent. */
+  readonly store?: { readonly label: string; readonly commitTitle: string };
 }
 
 export interface Plan {
@@ -78,7 +101,7 @@ export function buildPlan(input: PlanInput): Plan {
     {
       id: 'prepare',
       phase: 'prepare',
-      title: 'generate new values, back up the env file, write the journal',
+      title: `generate new values, back up the ${input.store?.label ?? 'env file'}, write the journal`,
     },
   ];
   for (const s of early) steps.push(step('stage', s, 'make the new value valid beside the old'));
@@ -87,7 +110,11 @@ export function buildPlan(input: PlanInput): Plan {
     steps.push(step('stage', s, 'set the new value (the old stops working now)'));
     steps.push(step('test', s, 'new value works on a new connection'));
   }
-  steps.push({ id: 'commit', phase: 'commit', title: 'write the env file atomically' });
+  steps.push({
+    id: 'commit',
+    phase: 'commit',
+    title: input.store?.commitTitle ?? 'write the env file atomically',
+  });
   steps.push({
     id: 'deploy',
     phase: 'deploy',

@@ -1,6 +1,6 @@
 /**
  * The ports: the interfaces through which the engine drives everything outside it. The adapters
- * (src/targets/, src/sessions/, src/deploy/, src/verify/) implement them and import only this file
+ * (src/targets/, src/stores/, src/sessions/, src/deploy/, src/verify/) implement them and import only this file
  * of the engine; the engine imports no adapter; the CLI (src/cli/context.ts) wires adapters in.
  * This file imports nothing but types of lib/ and config/ (test/docs/layers.test.ts checks it).
  *
@@ -18,6 +18,7 @@
  * changing anything), and never retries a rejected password in a loop (Grafana locks users out).
  */
 import type { Trigger } from '../config/schema.js';
+import type { RekeyError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 
 export type Values = Readonly<Record<string, string>>;
@@ -256,6 +257,12 @@ export interface PreparedCommit {
 export type StorePosition = 'old' | 'new' | 'partial' | 'other';
 
 /**
+ * Wraps the one write of a commit or restore (the engine's Ctrl-C guard: a write is never cut short).
+ * `what` names it for the user: `writing the env file`, `restoring the env file`.
+ */
+export type StoreWriteGuard = <T>(what: string, write: () => Promise<T>) => Promise<T>;
+
+/**
  * Where the app reads its secrets (the env file is the first implementation, src/stores/env-file/;
  * managed stores follow). The engine reads it, prepares a commit (a durable copy of the old values)
  * before any service learns a new value, commits with compare-and-set, and restores on rollback.
@@ -266,9 +273,18 @@ export interface Store {
   readonly type: string;
   /** Where the values live, one line for the plan and messages (no secret). */
   readonly name: string;
-  /** Read-only checks before a rotation of `keys` (env file: git-ignored, safe folder, keys unique). */
-  check(keys: readonly string[]): Promise<void>;
+  /** What progress lines and results call it: `env file` (`the env file holds the new values`). */
+  readonly label: string;
+  /** The commit and restore steps' titles: `write the env file atomically`, `restore the env file from the backup`. */
+  readonly titles: { readonly commit: string; readonly restore: string };
+  /**
+   * Read-only checks of the store itself, before it is read (env file: not tracked by git, a folder
+   * only its owner can write; Vault: a KV v2 mount the token can read and write).
+   */
+  check(): Promise<void>;
   read(): Promise<StoreSnapshot>;
+  /** Throws unless a rotation of `keys` can be written over `snapshot` (env file: each key set once). No I/O. */
+  checkKeys(snapshot: StoreSnapshot, keys: readonly string[]): void;
   /** Removes what interrupted writes left behind (temp files); under the stack's lock. Returns how many. */
   cleanUp?(): Promise<number>;
   /**
@@ -284,6 +300,7 @@ export interface Store {
   commit(
     record: StoreRecord,
     changes: readonly StoreChange[],
+    guard?: StoreWriteGuard,
   ): Promise<{ readonly summary: string; readonly record?: StoreRecord }>;
   /** Compares what the store holds with the rotation's old and new values (recover decides from it). */
   position(record: StoreRecord, old: Values, next: Values): Promise<StorePosition>;
@@ -295,7 +312,18 @@ export interface Store {
     record: StoreRecord,
     old: readonly StoreChange[],
     next: Values,
+    guard?: StoreWriteGuard,
   ): Promise<{ readonly summary: string; readonly record?: StoreRecord }>;
-  /** Whether a journal's record is of this store (recover refuses another stack's journal). */
-  owns(record: StoreRecord): Promise<boolean>;
+  /** Where the old values are kept, for messages: `backup at /srv/app/.env.production.backup-…`. */
+  kept(record: StoreRecord): string;
+  /**
+   * The error `recover` reports when {@link position} is `other` (someone else wrote the store while
+   * the rotation was pending): what happened, and how to put the old values back by hand.
+   */
+  conflict(record: StoreRecord): RekeyError;
+  /**
+   * Undefined when a journal's record is of this store; else one line naming whose it is, after
+   * "belongs to" (`the env file /srv/a/.env, not /srv/b/.env`): recover refuses another stack's journal.
+   */
+  owner(record: StoreRecord): Promise<string | undefined>;
 }

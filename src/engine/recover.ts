@@ -1,23 +1,22 @@
 /**
- * `rekey recover`: finish or undo a rotation a killed process left behind. The env file decides:
- * still the old bytes → roll back; the new bytes → roll forward (deploy, invalidate, verify, finish);
- * anything else → exit 4 (someone edited it). A rollback that was under way is resumed. A deploy or
+ * `rekey recover`: finish or undo a rotation a killed process left behind. The store decides
+ * (`Store.position`): the new values → roll forward (deploy, invalidate, verify, finish); the old
+ * values, or some of each → roll back; anything else → exit 4 (someone edited it). A rollback that was under way is resumed. A deploy or
  * rollback command the killed process left running is waited for (or ended) first. Safe to run
  * any number of times; with nothing pending it only clears a stale lock.
  */
 
 import os from 'node:os';
-import { envValues, readEnvFile } from '../envfile/index.js';
 import { formatDuration } from '../lib/duration.js';
-import { RekeyError } from '../lib/errors.js';
-import { sha256 } from '../lib/hash.js';
+import { ERROR_CODES, type ErrorCode, RekeyError } from '../lib/errors.js';
 import { acquireOrTakeOver } from '../lib/lock.js';
 import { groupAlive } from '../lib/process-alive.js';
 import { settleLeftOver } from '../lib/process-group.js';
 import { redactor, safeMessage } from '../lib/redact.js';
 import { execute, removeTempsOf } from './engine.js';
-import { JournalStore } from './journal.js';
+import { type Journal, JournalStore } from './journal.js';
 import { refuseForeignJournal } from './journal-owner.js';
+import type { Values } from './ports.js';
 import { rollBack } from './rollback.js';
 import { type EngineDeps, type RotationResult, Run } from './run.js';
 
@@ -27,10 +26,10 @@ import { type EngineDeps, type RotationResult, Run } from './run.js';
  * r.outcome; // 'nothing-to-do' | 'rotated' | 'rolled-back' | 'needs-attention'
  */
 export async function recover(deps: EngineDeps): Promise<RotationResult> {
-  const store = new JournalStore(deps.loaded.stateDir);
+  const store = new JournalStore(deps.stateDir);
   // Before the lock is taken over: a journal of another env file is not ours to finish or undo.
-  refuseForeignJournal(await store.read().catch(() => undefined), deps.loaded.env, store.file);
-  const { lock, tookOver } = await acquireOrTakeOver(deps.loaded.stateDir, 'recover');
+  await refuseForeignJournal(await store.read().catch(() => undefined), deps.store, store.file);
+  const { lock, tookOver } = await acquireOrTakeOver(deps.stateDir, 'recover');
   const started = new Date();
   try {
     if (tookOver) deps.progress.note(`took over the lock of pid ${tookOver.pid} (${tookOver.command}, died)`);
@@ -51,8 +50,8 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
         warnings: [],
       };
     }
-    refuseForeignJournal(journal, await readEnvFile(deps.loaded.envFile), store.file);
-    const env = envValues((await readEnvFile(deps.loaded.envFile)).doc);
+    await refuseForeignJournal(journal, deps.store, store.file);
+    const env = (await deps.store.read()).values;
     const targets = await deps.makeTargets(env);
     // Register the journal's values before anything can print: the secret keys of each target (a
     // role name in `userKey` is not secret); every value of a target the config no longer knows.
@@ -70,17 +69,20 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
 
     if (journal.status === 'rolling-back') {
       const f = journal.failure ?? { step: 'unknown', code: 'ERR_INTERRUPTED', message: 'interrupted' };
-      return withLeftOver(
-        await rollBack(run, new RekeyError(f.code as RekeyError['code'], f.message), f.step),
-      );
+      return withLeftOver(await rollBack(run, new RekeyError(knownCode(f.code), f.message), f.step));
     }
-    const now = sha256((await readEnvFile(deps.loaded.envFile)).text);
-    if (now === journal.envAfterSha256) {
-      deps.progress.note('the env file holds the new values: rolling forward');
+    const label = deps.store.label;
+    const position = await deps.store.position(journal.store, oldValues(journal), newValues(journal));
+    if (position === 'new') {
+      deps.progress.note(`the ${label} holds the new values: rolling forward`);
       return withLeftOver(await execute(run));
     }
-    if (now === journal.envBeforeSha256) {
-      deps.progress.note('the env file holds the old values: rolling back');
+    if (position === 'old' || position === 'partial') {
+      deps.progress.note(
+        position === 'old'
+          ? `the ${label} holds the old values: rolling back`
+          : `the ${label} holds some of the new values: rolling back`,
+      );
       const running = journal.steps.find((s) => s.state === 'running' || s.state === 'failed');
       return withLeftOver(
         await rollBack(
@@ -93,18 +95,27 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
         ),
       );
     }
-    throw new RekeyError(
-      'ERR_ENVFILE_CHANGED',
-      "the env file matches neither the backup nor the rotation's new values: it was edited while the rotation was pending",
-      {
-        hint: `Copy the backup (${journal.backupPath}) over the env file to undo the rotation, then run \`rekey recover\` again.`,
-      },
-    );
+    throw deps.store.conflict(journal.store);
   } finally {
     await lock
       .release()
       .catch((e) => deps.progress.note(`warning: could not remove the lock: ${safeMessage(e)}`));
   }
+}
+
+/** Every old (new) value of the journal's targets, by env key. */
+function oldValues(j: Journal): Values {
+  return Object.assign({}, ...j.targets.map((t) => t.old));
+}
+function newValues(j: Journal): Values {
+  return Object.assign({}, ...j.targets.map((t) => t.new));
+}
+
+/** A journaled failure's code, when rekey knows it (the journal is data); ERR_JOURNAL_CORRUPT else. */
+function knownCode(code: string): ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)
+    ? (code as ErrorCode)
+    : 'ERR_JOURNAL_CORRUPT';
 }
 
 /**

@@ -6,14 +6,11 @@
  * If any of it fails, the journal is kept and the result says which service holds which credential
  * (by key, never by value) and which command completes the repair: exit 4.
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { readEnvFile, writeEnvFile } from '../envfile/index.js';
 import { RekeyError } from '../lib/errors.js';
 import { faultPoint } from '../lib/faults.js';
-import { sha256 } from '../lib/hash.js';
 import { safeMessage } from '../lib/redact.js';
-import { deployNow, envFileModeOf } from './deploy-step.js';
+import { deployNow } from './deploy-step.js';
+import { rollbackStep } from './plan.js';
 import { asRekeyError, beforeClose, errorInfo, type RotationResult, type Run, verifyStep } from './run.js';
 
 /**
@@ -47,7 +44,7 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
     try {
       const t = run.target(jt.key);
       await run.step(
-        `revert:${jt.key}`,
+        rollbackStep('revert', jt.key),
         `revert ${jt.key}`,
         async () => {
           jt.state = 'reverting';
@@ -65,16 +62,17 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
     }
   }
 
-  // 2. The env file, from the backup.
+  // 2. The store (the env file, from the backup).
+  const { store } = run.deps;
   try {
-    await run.step('restore', 'restore the env file from the backup', () => restoreEnv(run), {
+    await run.step(rollbackStep('restore'), store.titles.restore, () => restore(run), {
       forward: false,
     });
-    state['env file'] = 'old values (restored from the backup)';
+    state[store.label] = 'old values (restored from the backup)';
   } catch (e) {
     const err = asRekeyError(e);
-    problems.push(`env file: ${err.message}`);
-    state['env file'] = `not restored (${err.code}); backup at ${j.backupPath}`;
+    problems.push(`${store.label}: ${err.message}`);
+    state[store.label] = `not restored (${err.code}); ${keptOf(run)}`;
   }
 
   // 3. The rollback command, when consumers may have been redeployed with new values.
@@ -85,9 +83,14 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
   if (deployer && deployStarted) {
     const command = deployer.rollbackCommand;
     try {
-      await run.step('rollback-deploy', `rollback: ${command}`, () => deployNow(run, deployer, 'rollback'), {
-        forward: false,
-      });
+      await run.step(
+        rollbackStep('rollback-deploy'),
+        `rollback: ${command}`,
+        () => deployNow(run, deployer, 'rollback'),
+        {
+          forward: false,
+        },
+      );
     } catch (e) {
       const err = asRekeyError(e);
       problems.push(`rollback command: ${err.message}`);
@@ -99,7 +102,9 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
   // repeat it, and a rejected password costs a Grafana login attempt).
   if (problems.length === 0) {
     try {
-      await run.step('verify-old', 'verify the old values', () => verifyOld(run), { forward: false });
+      await run.step(rollbackStep('verify-old'), 'verify the old values', () => verifyOld(run), {
+        forward: false,
+      });
     } catch (e) {
       const err = asRekeyError(e);
       problems.push(`verify old values: ${err.message}`);
@@ -145,44 +150,28 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
   return result;
 }
 
-/** Puts the backup's bytes back when the env file holds the new values; no-op when it holds the old. */
-async function restoreEnv(run: Run): Promise<string> {
+/** Puts the old values back in the store when it holds the new ones; no-op when it holds the old. */
+async function restore(run: Run): Promise<string> {
   const j = run.journal;
-  // The file the rotation wrote (resolved at preflight), whatever a symlink leads to now. When that
-  // file is gone (moved or renamed since), the config's env file: recover accepts it only when its
-  // bytes are the journal's old or new ones (journal-owner.ts), and the checks below hold it to that.
-  const gone = await fs.stat(j.envFile).then(
-    () => false,
-    (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+  const old = j.targets.flatMap((jt) =>
+    Object.entries(jt.old).map(([key, value]) => ({ key, value, after: jt.key })),
   );
-  const file = gone ? run.deps.loaded.envFile : j.envFile;
-  const now = sha256((await readEnvFile(file)).text);
-  if (now === j.envBeforeSha256) return 'already the old values';
-  if (now !== j.envAfterSha256) {
-    throw new RekeyError(
-      'ERR_ENVFILE_CHANGED',
-      'the env file matches neither the backup nor the new values: someone edited it',
-      {
-        hint: `Compare it with ${j.backupPath}; copy the backup over it if the edit can go, then run \`rekey recover\`.`,
-      },
-    );
+  const next = Object.assign({}, ...j.targets.map((jt) => jt.new));
+  const done = await run.deps.store.restore(j.store, old, next, run.guard);
+  if (done.record !== undefined) {
+    j.store = done.record;
+    await run.saveBestEffort();
   }
-  let backup: string;
+  return done.summary;
+}
+
+/** Where the store keeps the old values, for the result (a damaged record must not hide the rollback's outcome). */
+function keptOf(run: Run): string {
   try {
-    backup = await fs.readFile(j.backupPath, 'utf8');
-  } catch {
-    throw new RekeyError('ERR_BACKUP_NOT_FOUND', `the backup ${j.backupPath} is gone`);
+    return run.deps.store.kept(run.journal.store);
+  } catch (e) {
+    return `old values: ${safeMessage(e)}`;
   }
-  if (sha256(backup) !== j.envBeforeSha256) {
-    throw new RekeyError(
-      'ERR_NEEDS_ATTENTION',
-      `the backup ${path.basename(j.backupPath)} does not hold what the env file held`,
-    );
-  }
-  const control = run.deps.control;
-  const write = () => writeEnvFile(file, backup, { mode: envFileModeOf(run) });
-  await (control ? control.criticalSection('restoring the env file', write) : write());
-  return 'old values back';
 }
 
 function verifyOld(run: Run): Promise<string> {

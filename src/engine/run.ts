@@ -5,9 +5,7 @@
  */
 
 import os from 'node:os';
-import type { LoadedConfig } from '../config/load.js';
 import { recordedTrigger } from '../config/triggers.js';
-import { envValues, readEnvFile } from '../envfile/index.js';
 import { RekeyError } from '../lib/errors.js';
 import { faultPoint } from '../lib/faults.js';
 import type { Logger } from '../lib/log.js';
@@ -19,11 +17,13 @@ import {
   type JournalTarget,
   markStep,
 } from './journal.js';
+import type { StepRef } from './plan.js';
 import type {
   CheckResult,
   Deployer,
   EvictionFinding,
   SessionInvalidator,
+  Store,
   Target,
   TargetCheck,
   TargetContext,
@@ -78,17 +78,24 @@ export interface RotationHooks {
   completed?(result: RotationResult, journal: Journal): Promise<void>;
 }
 
+/**
+ * What the engine is given: the store the app reads its secrets from, the adapters behind the ports,
+ * and the few settings it needs. Never the whole config (the CLI wires it: src/cli/context.ts).
+ */
 export interface EngineDeps {
-  readonly loaded: LoadedConfig;
-  /** Builds the configured targets; `env` is the env file's current values. */
+  /** Where the app reads its secrets (the env file: src/stores/env-file/). */
+  readonly store: Store;
+  /** The stack's state directory: the journal, its history, the lock, the command logs. */
+  readonly stateDir: string;
+  /** The stack's name, for messages. */
+  readonly stack: string;
+  /** Builds the configured targets; `env` is the store's current values. */
   readonly makeTargets: (env: ReadonlyMap<string, string>) => Target[] | Promise<Target[]>;
   readonly makeSessions?: (
     env: ReadonlyMap<string, string>,
   ) => SessionInvalidator | undefined | Promise<SessionInvalidator | undefined>;
   /** The deploy and rollback commands; absent when no deploy is configured (the step is skipped). */
   readonly deployer?: Deployer;
-  /** The mode the env file is written with (the configured `envFileMode`); 0600 when absent. */
-  readonly envFileMode?: number;
   /** The validation table (configured checks and the targets' rows). */
   readonly verifier: Verifier;
   readonly progress: Progress;
@@ -96,7 +103,6 @@ export interface EngineDeps {
   readonly now?: () => Date;
   readonly hooks?: RotationHooks;
   readonly control?: RotationControl;
-  readonly allowUnignored?: boolean;
 }
 
 export type Outcome = 'rotated' | 'rolled-back' | 'needs-attention' | 'nothing-to-do' | 'planned';
@@ -208,7 +214,16 @@ export class Run {
     return { ...this.ctx, facts };
   }
 
-  /** Values of the env file after commit (old env with every target's new values). */
+  /** What the store holds now (the env file's values). */
+  async currentValues(): Promise<ReadonlyMap<string, string>> {
+    return (await this.deps.store.read()).values;
+  }
+
+  /** Guards a store write against Ctrl-C (see {@link RotationControl.criticalSection}). */
+  readonly guard = <T>(what: string, write: () => Promise<T>): Promise<T> =>
+    this.deps.control ? this.deps.control.criticalSection(what, write) : write();
+
+  /** Each target with its old and new values and its state, in journal order. */
   pairs(): Array<{ target: Target; cur: Values; next: Values; state: JournalTarget['state'] }> {
     return this.journal.targets.map((t) => ({
       target: this.target(t.key),
@@ -223,7 +238,7 @@ export class Run {
    * journal "done" (fsync). A forward step first checks for an interruption (the safe point).
    */
   async step<T>(
-    id: string,
+    step: StepRef,
     title: string,
     work: () => Promise<T>,
     options: { forward?: boolean } = {},
@@ -233,7 +248,8 @@ export class Run {
     }
     const forward = options.forward !== false;
     const save = () => (forward ? this.save() : this.saveBestEffort());
-    markStep(this.journal, id, 'running');
+    const { id } = step;
+    markStep(this.journal, step, 'running');
     await save();
     this.deps.progress.begin(id, title);
     let result: T;
@@ -243,23 +259,23 @@ export class Run {
       await faultPoint(id, 'end');
     } catch (e) {
       const err = asRekeyError(e);
-      markStep(this.journal, id, 'failed', { code: err.code, message: err.message });
+      markStep(this.journal, step, 'failed', { code: err.code, message: err.message });
       await this.save().catch(() => {});
       this.deps.progress.end(id, 'failed', err.message);
       throw err;
     }
-    markStep(this.journal, id, 'done');
+    markStep(this.journal, step, 'done');
     await save();
     this.deps.progress.end(id, 'ok', typeof result === 'string' ? result : undefined);
     return result;
   }
 
   /** Marks a step skipped (journaled so recover does not redo it). */
-  async skip(id: string, title: string, why: string): Promise<void> {
-    markStep(this.journal, id, 'skipped');
+  async skip(step: StepRef, title: string, why: string): Promise<void> {
+    markStep(this.journal, step, 'skipped');
     await this.save();
-    this.deps.progress.begin(id, title);
-    this.deps.progress.end(id, 'skipped', why);
+    this.deps.progress.begin(step.id, title);
+    this.deps.progress.end(step.id, 'skipped', why);
   }
 
   result(outcome: Outcome, extra: Partial<RotationResult> = {}): RotationResult {
@@ -275,7 +291,7 @@ export class Run {
       ms: ended.getTime() - this.startedAt.getTime(),
       steps: this.journal.steps,
       checks: this.checks,
-      backupPath: this.journal.backupPath,
+      ...(this.journal.backupFile === undefined ? {} : { backupPath: this.journal.backupFile }),
       warnings: this.warnings,
       ...extra,
     };
@@ -287,7 +303,7 @@ export class Run {
  * ERR_VERIFY_FAILED naming the failed rows. `what` words the failure ("verification failed").
  */
 export async function verifyStep(run: Run, targets: readonly TargetCheck[], what: string): Promise<string> {
-  const env = envValues((await readEnvFile(run.deps.loaded.envFile)).doc);
+  const env = await run.currentValues();
   const rows = await run.deps.verifier.verify(run.ctx, env, targets);
   run.checks.splice(0, run.checks.length, ...rows);
   const failed = rows.filter((r) => !r.ok);

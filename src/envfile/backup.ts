@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { RekeyError } from '../lib/errors.js';
 import { ioError, resolveSymlink, writeFileExclusive } from '../lib/fsx.js';
+import { compactUtc } from '../lib/time.js';
 
 /** Same-second backups get `-2`, `-3`, ... up to this. */
 const MAX_SUFFIX = 1000;
@@ -17,11 +18,7 @@ const MAX_SUFFIX = 1000;
  * formatBackupTime(new Date('2026-11-25T10:00:00.999Z')); // '20261125T100000Z'
  */
 export function formatBackupTime(d: Date): string {
-  if (Number.isNaN(d.getTime())) throw new RekeyError('ERR_INTERNAL', 'formatBackupTime: invalid date');
-  return d
-    .toISOString()
-    .replace(/\.\d{3}Z$/, 'Z')
-    .replace(/[-:]/g, '');
+  return compactUtc(d);
 }
 
 export interface BackupOptions {

@@ -4,11 +4,11 @@
  */
 import type { RequestTrigger } from '../config/triggers.js';
 import { preflight } from '../engine/engine.js';
-import type { EngineDeps } from '../engine/run.js';
 import { createRequest } from './approvals/create.js';
 import type { ChangeRequest } from './approvals/request.js';
 import { approvalsConfig } from './approvals/state.js';
 import { operatorIdentity } from './identity.js';
+import type { StackDeps } from './stack-deps.js';
 
 export interface RequestRotationInput {
   /** `rollback`: a request for `rekey rollback` of the keys (`--only`, else every secret). */
@@ -30,7 +30,7 @@ export interface RequestRotationInput {
  * request.keys; // ['JWT_SECRET', 'API_SECRET_KEY', ...]
  */
 export async function requestRotation(
-  deps: EngineDeps,
+  deps: StackDeps,
   input: RequestRotationInput,
 ): Promise<{ request: ChangeRequest; file: string }> {
   approvalsConfig(deps.loaded);

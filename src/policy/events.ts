@@ -14,7 +14,9 @@ export interface ArchivedRotation {
   readonly trigger: RecordedTrigger;
   readonly createdAt: string;
   readonly outcome: string;
+  /** The backup of the old env file (version 1; version 2 names it `backupFile`: `journalBackupFile`). */
   readonly backupPath?: string;
+  readonly backupFile?: string;
   readonly targets: ReadonlyArray<{ readonly key: string }>;
   readonly meta?: { readonly unattended?: unknown; readonly recordedTrigger?: unknown };
 }

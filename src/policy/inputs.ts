@@ -5,6 +5,7 @@
  * show anything because one history file is torn would hide every overdue secret.
  */
 import type { StackConfig } from '../config/load.js';
+import { journalBackupFile, journalEnvFile } from '../config/stack-state.js';
 import { JournalStore } from '../engine/journal.js';
 import { readAnnotationOnly } from '../envfile/index.js';
 import { inspectLock } from '../lib/lock.js';
@@ -97,8 +98,8 @@ async function stackHistory(
   for (const s of stores) {
     for (const h of (await s.history(onSkip)) as unknown as ArchivedRotation[]) {
       if (h === null || typeof h !== 'object') continue;
-      const envFile = (h as { envFile?: unknown }).envFile;
-      if (typeof envFile === 'string' ? envFile === loaded.envRealPath : s === store) out.push(h);
+      const envFile = journalEnvFile(h);
+      if (envFile !== undefined ? envFile === loaded.envRealPath : s === store) out.push(h);
     }
   }
   return out;
@@ -114,9 +115,10 @@ async function backupAnnotations(
 ): Promise<Map<string, Date>> {
   const out = new Map<string, Date>();
   for (const h of history) {
-    if (h.outcome !== 'rotated' || typeof h.backupPath !== 'string') continue;
+    const backup = journalBackupFile(h);
+    if (h.outcome !== 'rotated' || backup === undefined) continue;
     try {
-      const when = await annotations.get(h.backupPath, readAnnotationOnly);
+      const when = await annotations.get(backup, readAnnotationOnly);
       if (when) out.set(h.id, when);
     } catch {
       // a missing or unreadable backup only loses this hint

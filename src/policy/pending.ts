@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { type RecordedTrigger, recordedTrigger } from '../config/triggers.js';
-import { JOURNAL_VERSION } from '../engine/journal.js';
+import { READABLE_JOURNAL_VERSIONS } from '../engine/journal.js';
 import { RekeyError } from '../lib/errors.js';
 
 export interface PendingNames {
@@ -40,7 +40,12 @@ export async function readPendingNames(file: string): Promise<PendingNames> {
   } catch {
     throw new RekeyError('ERR_JOURNAL_CORRUPT', `${file} is not valid JSON`);
   }
-  if (j === null || typeof j !== 'object' || j.version !== JOURNAL_VERSION || !Array.isArray(j.targets)) {
+  if (
+    j === null ||
+    typeof j !== 'object' ||
+    !READABLE_JOURNAL_VERSIONS.has(j.version) ||
+    !Array.isArray(j.targets)
+  ) {
     throw new RekeyError(
       'ERR_JOURNAL_CORRUPT',
       `${file} has an unknown format (version ${String(j?.version)})`,

@@ -5,8 +5,9 @@
  * circle fails here with its file names.
  *
  * The file engine/ports.ts (the interfaces the engine drives: Target, SessionInvalidator, Deployer,
- * Verifier) is a layer of its own, just above config: the adapters (deploy, targets, sessions,
- * verify) implement the ports and may import that file, never the rest of the engine. *
+ * Verifier, Store) is a layer of its own, just above config: the adapters (deploy, stores, targets,
+ * sessions, verify) implement the ports and may import that file, never the rest of the engine.
+ *
  * A secret type has two parts at two heights. Its config part (targets/<type>/config.ts: schema, owned
  * keys, `rekey init` detection, unattended default), the one list of types (targets/registry.ts) and
  * what they share (targets/secret-type.ts, config/pieces.ts) sit below config, which assembles the
@@ -39,6 +40,11 @@ describe('layers', () => {
     // Known, left for the step that moves child processes into lib/ (issue 14).
     const known = new Set(['targets/command/index.ts → deploy/run.ts']);
     const wrong = report.crossAdapters.filter((arrow) => !known.has(arrow));
+    expect(wrong).toEqual([]);
+  });
+
+  it('has the engine reach the env file only through the Store port, and never the loaded config', () => {
+    const wrong = report.engineReach;
     expect(wrong).toEqual([]);
   });
 

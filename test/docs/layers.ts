@@ -56,6 +56,8 @@ export interface LayerReport {
   readonly adapters: string[];
   /** An adapter importing another adapter (what two share belongs below them). */
   readonly crossAdapters: string[];
+  /** An engine file importing envfile/ or config/load.ts (it reaches them through the Store port and deps). */
+  readonly engineReach: string[];
   /** Files importing each other, round a circle of any length. */
   readonly circles: string[][];
   /** `new URL('…', import.meta.url)` naming anything but a secret type's factory in its own folder. */
@@ -83,6 +85,7 @@ export function layerReport(src: string): LayerReport {
   const up: string[] = [];
   const adapters: string[] = [];
   const crossAdapters: string[] = [];
+  const engineReach: string[] = [];
   const adapterLayers = new Set(['deploy', 'stores', 'targets', 'sessions', 'verify']);
   for (const [file, targets] of graph) {
     const from = layerOf(file);
@@ -91,6 +94,8 @@ export function layerReport(src: string): LayerReport {
       const [fromFolder, toFolder] = [folderOf(file), folderOf(t)];
       if (adapterLayers.has(fromFolder) && adapterLayers.has(toFolder) && fromFolder !== toFolder)
         crossAdapters.push(`${rel(file)} → ${rel(t)}`);
+      if (from === 'engine' && (to === 'envfile' || rel(t) === 'config/load.ts'))
+        engineReach.push(`${rel(file)} → ${rel(t)}`);
       if (from !== to && (rank.get(to) ?? Infinity) >= (rank.get(from) ?? -1))
         up.push(`${rel(file)} → ${rel(t)}`);
       if ((adapterLayers.has(from) && to === 'engine') || (from === 'engine' && adapterLayers.has(to)))
@@ -142,5 +147,5 @@ export function layerReport(src: string): LayerReport {
     }
   }
   const computed = files.filter((f) => /\bimport\(\s*[^'\s)]/.test(readFileSync(f, 'utf8'))).map(rel);
-  return { unknownFolders, up, adapters, crossAdapters, circles, named, computed };
+  return { unknownFolders, up, adapters, crossAdapters, engineReach, circles, named, computed };
 }

@@ -10,7 +10,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { startGrafanaStandIn } from '../../demo/grafana/standin.js';
 import { loadConfig } from '../../src/config/load.js';
 import { silentProgress } from '../../src/engine/progress.js';
-import type { EngineDeps } from '../../src/engine/run.js';
+import type { StackDeps } from '../../src/governance/stack-deps.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { readStatus } from '../../src/policy/inputs.js';
 import { buildRegistry } from '../../src/policy/metrics.js';
@@ -24,6 +24,7 @@ import { createVerifier } from '../../src/verify/index.js';
 import { startCli } from '../engine/stack.js';
 import { samples } from '../helpers/exposition.js';
 import { record } from '../helpers/resilience.js';
+import { stackDeps } from '../helpers/stack-deps.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Real time, except that sleeping (the backoff between retries) only moves the clock. */
@@ -59,13 +60,12 @@ describe('rekey schedule and a rejected credential', () => {
       ].join('\n'),
     );
     const loaded = await loadConfig(path.join(dir, 'rekey.yaml'));
-    const deps: EngineDeps = {
-      loaded,
+    const deps: StackDeps = {
+      ...stackDeps(loaded),
       verifier: createVerifier(loaded.config),
       makeTargets: (env) => createTargets(loaded.config.secrets, { env, configDir: dir }),
       progress: silentProgress,
       log: silentLogger,
-      allowUnignored: true,
     };
     const clock = new SkippingClock();
     const store = new ScheduleStore(loaded.stateDir);

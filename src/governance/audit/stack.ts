@@ -6,6 +6,7 @@
  * the install that wrote it).
  */
 import type { StackConfig } from '../../config/load.js';
+import { journalEnvFile } from '../../config/stack-state.js';
 import { JournalStore } from '../../engine/journal.js';
 import type { AuditRecord } from './types.js';
 
@@ -41,8 +42,9 @@ async function legacyRotations(stateRoot: string): Promise<Map<string, string>> 
   const history = await new JournalStore(stateRoot).history().catch(() => []);
   for (const h of history as unknown[]) {
     if (h === null || typeof h !== 'object') continue;
-    const { id, envFile } = h as { id?: unknown; envFile?: unknown };
-    if (typeof id === 'string' && typeof envFile === 'string') map.set(id, envFile);
+    const { id } = h as { id?: unknown };
+    const envFile = journalEnvFile(h);
+    if (typeof id === 'string' && envFile !== undefined) map.set(id, envFile);
   }
   return map;
 }

@@ -4,8 +4,8 @@
  */
 import os from 'node:os';
 import { rotate } from '../../engine/engine.js';
-import type { EngineDeps } from '../../engine/run.js';
 import { governRotation } from '../../governance/hooks.js';
+import type { StackDeps } from '../../governance/stack-deps.js';
 import type { RotateOne } from './scheduler.js';
 
 /**
@@ -34,7 +34,7 @@ export function scheduleOperator(): string {
  * await rotateOne('POSTGRES_PASSWORD'); // { outcome: 'rotated', id: '20260101T030512Z-a1b2c3', ... }
  */
 export function engineRotator(
-  makeDeps: () => Promise<EngineDeps>,
+  makeDeps: () => Promise<StackDeps>,
   options: { operator?: string; warn?: (message: string) => void } = {},
 ): RotateOne {
   const operator = options.operator ?? scheduleOperator();

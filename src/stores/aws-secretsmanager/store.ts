@@ -16,6 +16,7 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import type { AwsSecretsManagerStoreConfig } from '../../config/store.js';
 import type {
   PreparedCommit,
   Store,
@@ -27,7 +28,6 @@ import type {
 } from '../../engine/ports.js';
 import { RekeyError } from '../../lib/errors.js';
 import { type AwsClientConfig, awsCall, secretsManagerClient } from '../aws/clients.js';
-import type { AwsSecretsManagerStoreConfig } from '../../config/store.js';
 import { positionOf } from '../position.js';
 
 type WriteGuard = <T>(what: string, write: () => Promise<T>) => Promise<T>;

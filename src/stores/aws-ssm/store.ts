@@ -17,6 +17,7 @@ import {
   PutParameterCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
+import type { AwsSsmStoreConfig } from '../../config/store.js';
 import type {
   PreparedCommit,
   Store,
@@ -28,7 +29,6 @@ import type {
 } from '../../engine/ports.js';
 import { RekeyError } from '../../lib/errors.js';
 import { type AwsClientConfig, awsCall, ssmClient } from '../aws/clients.js';
-import type { AwsSsmStoreConfig } from '../../config/store.js';
 import { positionOf } from '../position.js';
 
 type WriteGuard = <T>(what: string, write: () => Promise<T>) => Promise<T>;

@@ -6,6 +6,8 @@
  * keeps the version numbers (old and written), never a value; the old values stay in Vault's own
  * history, which is why the mount must keep at least 2 versions.
  */
+
+import type { VaultKvStoreConfig } from '../../config/store.js';
 import type {
   PreparedCommit,
   Store,
@@ -16,7 +18,6 @@ import type {
   Values,
 } from '../../engine/ports.js';
 import { isRekeyError, RekeyError } from '../../lib/errors.js';
-import type { VaultKvStoreConfig } from '../../config/store.js';
 import { positionOf } from '../position.js';
 import { type KvVersion, VaultClient } from './client.js';
 

@@ -6,7 +6,8 @@
  * starts a process.
  *
  * The engine takes them injected through its ports (src/engine/ports.ts: `EngineDeps.makeTargets`,
- * `makeSessions`, `deployer`); it has no port for the env file yet: that is a real file in a temp dir.
+ * `makeSessions`, `deployer`, `store`). A {@link FakeStore} stands in for a managed store (versions,
+ * compare-and-set, per-key writes); the env file store itself is tested on a real file in a temp dir.
  */
 import { randomBytes } from 'node:crypto';
 import type { Trigger } from '../../../src/config/schema.js';
@@ -14,14 +15,20 @@ import type {
   CheckResult,
   Deployer,
   DeployRequest,
+  PreparedCommit,
   SessionInvalidator,
+  Store,
+  StoreChange,
+  StorePosition,
+  StoreRecord,
+  StoreSnapshot,
+  StoreWriteGuard,
   Target,
   TargetContext,
   TargetDescription,
   Values,
 } from '../../../src/engine/ports.js';
 import { RotationControl } from '../../../src/engine/run.js';
-import { envValues, readEnvFile } from '../../../src/envfile/index.js';
 import { RekeyError } from '../../../src/lib/errors.js';
 
 /** The operations a fake service can be told to fail; `verify-old` is the rollback's check of the old value. */
@@ -170,8 +177,9 @@ export class FakeTarget implements Target {
 }
 
 /**
- * The deploy and rollback commands: each run (failed or not) restarts the "app" with the env file's
- * values at that moment (a failed deploy may have restarted part of it); `fail` makes a run exit 1.
+ * The deploy and rollback commands: each run (failed or not) restarts the "app" with the store's
+ * values at that moment (the request's `env`: a failed deploy may have restarted part of it); `fail`
+ * makes a run exit 1.
  */
 export class FakeDeployer implements Deployer {
   readonly command = 'fake-deploy';
@@ -182,12 +190,10 @@ export class FakeDeployer implements Deployer {
   /** The env values the app last started with; undefined until a deploy ran. */
   live: Map<string, string> | undefined;
 
-  constructor(readonly envFile: () => string) {}
-
   async run(label: 'deploy' | 'rollback', request: DeployRequest): Promise<{ ms: number }> {
     await request.started(process.pid);
     this.runs.push(label);
-    this.live = new Map(envValues((await readEnvFile(this.envFile())).doc));
+    this.live = new Map(request.env);
     if (this.fail.has(label)) {
       throw new RekeyError('ERR_DEPLOY_FAILED', `${label} command failed (exit 1)`, { details: ['│ boom'] });
     }
@@ -230,5 +236,127 @@ export class FaultyControl extends RotationControl {
     if (fault === 'after')
       throw new RekeyError('ERR_IO', `env file written, then failed (injected at ${which})`);
     return r;
+  }
+}
+
+/**
+ * A managed store in memory, after Vault KV v2 and SSM: every write makes a new version; commit is
+ * compare-and-set on the version prepare read (another writer in between makes it fail, as Vault's
+ * `cas` does) and writes key by key (as SSM does: `failAfterKeys` stops it part way); `position`
+ * compares the managed keys only; `restore` puts the old values back as a new version.
+ */
+export class FakeStore implements Store {
+  readonly type = 'fake';
+  readonly name = 'fake store (in memory)';
+  readonly label = 'fake store';
+  readonly titles = {
+    commit: 'write the fake store (cas)',
+    restore: 'write the old values back to the fake store',
+  };
+  values: Map<string, string>;
+  version = 1;
+  /** Runs inside `commit` before its compare-and-set: another writer. */
+  beforeCommit: (() => void) | undefined;
+  /** `commit` writes this many keys, then fails (a crash between two per-key writes). */
+  failAfterKeys: number | undefined;
+  /** `restore` fails before writing. */
+  failRestore = false;
+  /** Every position asked, in order. */
+  readonly positions: StorePosition[] = [];
+
+  constructor(initial: ReadonlyMap<string, string>) {
+    this.values = new Map(initial);
+  }
+
+  /** Another writer: sets `key`, a new version. */
+  write(key: string, value: string): void {
+    this.values.set(key, value);
+    this.version++;
+  }
+
+  async check(): Promise<void> {}
+
+  async read(): Promise<StoreSnapshot> {
+    return { values: new Map(this.values), version: String(this.version) };
+  }
+
+  checkKeys(): void {}
+
+  async prepare(snapshot: StoreSnapshot, _changes: readonly StoreChange[]): Promise<PreparedCommit> {
+    if (snapshot.version !== String(this.version))
+      throw new RekeyError('ERR_ENVFILE_CHANGED', 'fake store changed since preflight; nothing was changed');
+    return {
+      record: { type: 'fake', version: this.version },
+      summary: `fake version ${this.version} kept`,
+    };
+  }
+
+  async commit(
+    record: StoreRecord,
+    changes: readonly StoreChange[],
+    guard?: StoreWriteGuard,
+  ): Promise<{ summary: string; record?: StoreRecord }> {
+    this.beforeCommit?.();
+    if (changes.every((c) => this.values.get(c.key) === c.value)) return { summary: 'already committed' };
+    if (this.version !== record.version) {
+      throw new RekeyError(
+        'ERR_ENVFILE_CHANGED',
+        `fake store: check-and-set failed (version ${this.version}, expected ${String(record.version)})`,
+      );
+    }
+    const write = async () => {
+      for (const [i, c] of changes.entries()) {
+        if (this.failAfterKeys !== undefined && i >= this.failAfterKeys)
+          throw new RekeyError('ERR_IO', `fake store: write of ${c.key} failed (injected)`);
+        this.write(c.key, c.value);
+      }
+    };
+    await (guard ? guard('writing the fake store', write) : write());
+    return { summary: `fake version ${this.version}`, record: { ...record, committed: this.version } };
+  }
+
+  async position(_record: StoreRecord, old: Values, next: Values): Promise<StorePosition> {
+    const keys = Object.keys(next);
+    const holds = (v: Values) => keys.every((k) => this.values.get(k) === v[k]);
+    const p: StorePosition = holds(next)
+      ? 'new'
+      : holds(old)
+        ? 'old'
+        : keys.every((k) => this.values.get(k) === old[k] || this.values.get(k) === next[k])
+          ? 'partial'
+          : 'other';
+    this.positions.push(p);
+    return p;
+  }
+
+  async restore(
+    record: StoreRecord,
+    old: readonly StoreChange[],
+    next: Values,
+  ): Promise<{ summary: string; record?: StoreRecord }> {
+    if (this.failRestore) throw new RekeyError('ERR_IO', 'fake store: write refused (injected)');
+    const position = await this.position(record, Object.fromEntries(old.map((c) => [c.key, c.value])), next);
+    if (position === 'old') return { summary: 'already the old values' };
+    if (position === 'other') throw this.conflict(record);
+    for (const c of old) if (this.values.get(c.key) !== c.value) this.write(c.key, c.value);
+    return {
+      summary: `old values back (fake version ${this.version})`,
+      record: { ...record, restored: this.version },
+    };
+  }
+
+  kept(record: StoreRecord): string {
+    return `old values in fake version ${String(record.version)}`;
+  }
+
+  conflict(record: StoreRecord): RekeyError {
+    return new RekeyError(
+      'ERR_ENVFILE_CHANGED',
+      `fake store holds neither the old nor the new values (${this.kept(record)})`,
+    );
+  }
+
+  async owner(record: StoreRecord): Promise<string | undefined> {
+    return record.type === 'fake' ? undefined : `a ${record.type} store`;
   }
 }

@@ -22,9 +22,18 @@ import { envValues, parseEnv } from '../../../src/envfile/index.js';
 import { exitCodeOf, isRekeyError } from '../../../src/lib/errors.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
+import { createEnvFileStore } from '../../../src/stores/env-file/index.js';
 import { createVerifier } from '../../../src/verify/index.js';
 import { record } from '../../helpers/resilience.js';
-import { FakeDeployer, FakeService, FakeSessions, FakeTarget, FaultyControl } from '../fake/fakes.js';
+import { stackDeps } from '../../helpers/stack-deps.js';
+import {
+  FakeDeployer,
+  FakeService,
+  FakeSessions,
+  FakeStore,
+  FakeTarget,
+  FaultyControl,
+} from '../fake/fakes.js';
 
 // No process may start: the deploy and rollback commands are the fake deployer injected through the
 // `Deployer` port, and the env file's git check (preflight runs `git`) is replaced by a no-op
@@ -96,7 +105,7 @@ async function fakeStack(): Promise<FakeStack> {
   await fs.writeFile(path.join(dir, 'rekey.yaml'), CONFIG);
   const overlap = new FakeService('OVERLAP_TOKEN', OLD.OVERLAP_TOKEN, true);
   const single = new FakeService('SINGLE_TOKEN', OLD.SINGLE_TOKEN, false);
-  const deployer = new FakeDeployer(() => envFile);
+  const deployer = new FakeDeployer();
   const sessions = new FakeSessions();
   let control = new FaultyControl();
   const env = async () => new Map(envValues(parseEnv(await fs.readFile(envFile, 'utf8'))));
@@ -113,7 +122,7 @@ async function fakeStack(): Promise<FakeStack> {
     async deps(hooks) {
       const loaded = await loadConfig(path.join(dir, 'rekey.yaml'));
       return {
-        loaded,
+        ...stackDeps(loaded, { allowUnignored: false }),
         // Overlap first, as the plan stages it; it has an after-deploy step (invalidate:OVERLAP_TOKEN).
         makeTargets: () => [new FakeTarget(overlap, { afterDeploy: true }), new FakeTarget(single)],
         makeSessions: () => sessions,
@@ -251,10 +260,11 @@ describe('engine with fakes: a rotation', () => {
 });
 
 describe('engine with fakes: the env file mode is the one injected', () => {
-  it('writes the env file with EngineDeps.envFileMode, not a mode read from the config', async () => {
+  it("writes the env file with the store's mode, not a mode read from the config", async () => {
     const s = await fakeStack();
     await fs.chmod(s.envFile, 0o640); // a write never widens the mode: start from the wider one
-    const r = await rotate({ ...(await s.deps()), envFileMode: 0o640 }, { trigger: 'scheduled' });
+    const store = createEnvFileStore(s.envFile, { mode: 0o640 });
+    const r = await rotate({ ...(await s.deps()), store }, { trigger: 'scheduled' });
     expect(r.outcome).toBe('rotated');
     expect((await fs.stat(s.envFile)).mode & 0o777).toBe(0o640);
   });
@@ -436,5 +446,212 @@ describe('engine with fakes: interruption and the closing hook', () => {
     expect(again).toHaveBeenCalledOnce();
     await s.assertConsistent();
     expect((await s.env()).get('SINGLE_TOKEN')).not.toBe(OLD.SINGLE_TOKEN);
+  });
+});
+
+/**
+ * A journal as the previous release wrote it (version 1): the env file's fields at its top level, no
+ * store record. Made from this release's journal of the same rotation, field for field.
+ */
+async function rewriteAsVersion1(s: FakeStack): Promise<void> {
+  const file = path.join(s.dir, '.rekey', 'journal.json');
+  const j = JSON.parse(await fs.readFile(file, 'utf8'));
+  const { store, backupFile, ...rest } = j;
+  expect(store.type).toBe('env-file');
+  expect(backupFile).toBe(store.backupPath);
+  const v1 = {
+    ...rest,
+    version: 1,
+    envFile: store.envFile,
+    backupPath: store.backupPath,
+    envBeforeSha256: store.envBeforeSha256,
+    envAfterSha256: store.envAfterSha256,
+    annotation: store.annotation,
+  };
+  await fs.writeFile(file, `${JSON.stringify(v1, null, 2)}\n`, { mode: 0o600 });
+}
+
+describe('engine with fakes: a journal of version 1 (a rotation killed under the previous release)', () => {
+  it('new values in the env file: recover rolls it forward and closes it', async () => {
+    const s = await fakeStack();
+    FAIL.finish!.inject(s, s.single.key);
+    const r = await rotate(await s.deps(), { trigger: 'scheduled' });
+    expect(r.outcome).toBe('needs-attention');
+    await rewriteAsVersion1(s);
+    const j = await s.journal();
+    expect(j?.version).toBe(2);
+    expect(j?.store).toMatchObject({ type: 'env-file', envFile: await fs.realpath(s.envFile) });
+
+    s.clearFaults();
+    const rec = await recover(await s.deps());
+    expect(rec.outcome, rec.error?.message).toBe('rotated');
+    expect(rec.backupPath).toBe(j?.backupFile);
+    await s.assertConsistent();
+    expect((await s.env()).get('SINGLE_TOKEN')).not.toBe(OLD.SINGLE_TOKEN);
+  });
+
+  it('a rollback under way with the new env file: recover restores the backup the version-1 journal names', async () => {
+    const s = await fakeStack();
+    FAIL.verify!.inject(s);
+    ROLLBACK_FAULTS.restore(s);
+    const r = await rotate(await s.deps(), { trigger: 'scheduled' });
+    expect(r.outcome).toBe('needs-attention');
+    expect((await s.env()).get('SINGLE_TOKEN')).not.toBe(OLD.SINGLE_TOKEN);
+    await rewriteAsVersion1(s);
+
+    s.clearFaults();
+    const rec = await recover(await s.deps());
+    expect(rec.outcome, rec.error?.message).toBe('rolled-back');
+    expect(await fs.readFile(s.envFile, 'utf8')).toBe(ENV_TEXT);
+    await s.assertConsistent();
+  });
+
+  it('the old values in the env file (killed before commit): recover rolls back', async () => {
+    const s = await fakeStack();
+    FAIL.test!.inject(s, s.single.key);
+    ROLLBACK_FAULTS.revert(s);
+    const r = await rotate(await s.deps(), { trigger: 'scheduled' });
+    expect(r.outcome).toBe('needs-attention');
+    await rewriteAsVersion1(s);
+    // As if killed before the rollback began: the journal still says running.
+    const file = path.join(s.dir, '.rekey', 'journal.json');
+    const j = JSON.parse(await fs.readFile(file, 'utf8'));
+    await fs.writeFile(file, JSON.stringify({ ...j, status: 'running', failure: undefined }), {
+      mode: 0o600,
+    });
+
+    s.clearFaults();
+    const rec = await recover(await s.deps());
+    expect(rec.outcome, rec.error?.message).toBe('rolled-back');
+    expect(await fs.readFile(s.envFile, 'utf8')).toBe(ENV_TEXT);
+    await s.assertConsistent();
+  });
+});
+
+describe('engine with fakes: a managed store (FakeStore: versions, compare-and-set, per-key writes)', () => {
+  const initial = () => envValues(parseEnv(ENV_TEXT));
+
+  /** Every service accepts exactly the store's value; the app runs with the store's values; no journal. */
+  async function assertStoreConsistent(s: FakeStack, store: FakeStore): Promise<void> {
+    for (const svc of [s.overlap, s.single])
+      expect([...svc.accepted], svc.key).toEqual([store.values.get(svc.key)]);
+    if (s.deployer.live)
+      expect(Object.fromEntries(s.deployer.live)).toEqual(Object.fromEntries(store.values));
+    expect(await s.journal(), 'no journal left').toBeUndefined();
+  }
+
+  it('rotates through the port: the store is written once, at commit, and the journal holds its record', async () => {
+    const s = await fakeStack();
+    const store = new FakeStore(initial());
+    const r = await rotate({ ...(await s.deps()), store }, { trigger: 'scheduled' });
+    expect(r.outcome, r.error?.message).toBe('rotated');
+    expect(store.version).toBe(3); // one write per key, no other
+    expect(store.values.get('SINGLE_TOKEN')).not.toBe(OLD.SINGLE_TOKEN);
+    expect(await fs.readFile(s.envFile, 'utf8')).toBe(ENV_TEXT); // the env file is not the store here
+    expect(r.backupPath).toBeUndefined();
+    await assertStoreConsistent(s, store);
+  });
+
+  it('another writer between prepare and commit: the compare-and-set fails, the rotation rolls back, nothing is lost', async () => {
+    const s = await fakeStack();
+    const store = new FakeStore(initial());
+    store.beforeCommit = () => {
+      store.beforeCommit = undefined;
+      store.write('APP_NAME', 'written-by-someone-else');
+    };
+    const r = await rotate({ ...(await s.deps()), store }, { trigger: 'scheduled' });
+    record({
+      kind: 'failure',
+      suite: 'engine unit (in-process fakes)',
+      point: 'commit (managed store)',
+      cause: 'another writer between prepare and commit: compare-and-set fails',
+      exit: exitOf(r),
+      rolledBack: r.outcome === 'rolled-back' && store.values.get('APP_NAME') === 'written-by-someone-else',
+    });
+    expect(r.outcome, r.error?.message).toBe('rolled-back');
+    expect(exitOf(r)).toBe(1);
+    expect(r.error?.code).toBe('ERR_ENVFILE_CHANGED');
+    expect(r.error?.message).toContain('check-and-set failed');
+    expect(r.steps.find((x) => x.id === 'commit')?.state).toBe('failed');
+    expect(r.steps.find((x) => x.id === 'restore')?.state).toBe('done');
+    // The other writer's value stays; the managed keys hold their old values; every service too.
+    expect(store.values.get('APP_NAME')).toBe('written-by-someone-else');
+    expect(store.values.get('OVERLAP_TOKEN')).toBe(OLD.OVERLAP_TOKEN);
+    expect(store.values.get('SINGLE_TOKEN')).toBe(OLD.SINGLE_TOKEN);
+    expect(s.deployer.runs).toEqual([]);
+    await assertStoreConsistent(s, store);
+  });
+
+  it('killed between two per-key writes of the commit: recover finds the store partial and rolls back', async () => {
+    const s = await fakeStack();
+    const store = new FakeStore(initial());
+    store.failAfterKeys = 1;
+    store.failRestore = true;
+    const r = await rotate({ ...(await s.deps()), store }, { trigger: 'scheduled' });
+    expect(r.outcome).toBe('needs-attention');
+    // As a kill during the commit leaves it: the journal running, commit begun, nothing after it.
+    const file = path.join(s.dir, '.rekey', 'journal.json');
+    const j = JSON.parse(await fs.readFile(file, 'utf8'));
+    const commitAt = j.steps.findIndex((x: { id: string }) => x.id === 'commit');
+    const steps = j.steps
+      .slice(0, commitAt + 1)
+      .map((x: { id: string }) => (x.id === 'commit' ? { ...x, state: 'running', error: undefined } : x));
+    await fs.writeFile(file, JSON.stringify({ ...j, status: 'running', failure: undefined, steps }), {
+      mode: 0o600,
+    });
+    expect(store.values.get('OVERLAP_TOKEN')).not.toBe(OLD.OVERLAP_TOKEN);
+    expect(store.values.get('SINGLE_TOKEN')).toBe(OLD.SINGLE_TOKEN);
+
+    store.failAfterKeys = undefined;
+    store.failRestore = false;
+    const rec = await recover({ ...(await s.deps()), store });
+    record({
+      kind: 'crash',
+      suite: 'engine unit (in-process fakes)',
+      point: 'commit, between two per-key writes (managed store)',
+      target: 'OVERLAP_TOKEN',
+      outcome: `${store.positions[0]} → ${rec.outcome}`,
+      converged: rec.outcome === 'rolled-back' && store.values.get('OVERLAP_TOKEN') === OLD.OVERLAP_TOKEN,
+    });
+    expect(store.positions[0]).toBe('partial');
+    expect(rec.outcome, rec.error?.message).toBe('rolled-back');
+    expect(store.values.get('OVERLAP_TOKEN')).toBe(OLD.OVERLAP_TOKEN);
+    expect(store.values.get('SINGLE_TOKEN')).toBe(OLD.SINGLE_TOKEN);
+    await assertStoreConsistent(s, store);
+  });
+
+  it('the store cannot be restored: exit 4 naming the store and where its old values are; recover finishes it', async () => {
+    const s = await fakeStack();
+    const store = new FakeStore(initial());
+    FAIL.verify!.inject(s);
+    store.failRestore = true;
+    const r = await rotate({ ...(await s.deps()), store }, { trigger: 'scheduled' });
+    expect(r.outcome).toBe('needs-attention');
+    expect(exitOf(r)).toBe(4);
+    expect(r.error?.code).toBe('ERR_ROLLBACK_FAILED');
+    expect(r.error?.message).toContain('fake store: fake store: write refused (injected)');
+    expect(r.state?.['fake store']).toBe('not restored (ERR_IO); old values in fake version 1');
+    expect((await s.journal())?.status).toBe('rolling-back');
+
+    s.clearFaults();
+    store.failRestore = false;
+    const rec = await recover({ ...(await s.deps()), store });
+    expect(rec.outcome, rec.error?.message).toBe('rolled-back');
+    expect(store.values.get('SINGLE_TOKEN')).toBe(OLD.SINGLE_TOKEN);
+    await assertStoreConsistent(s, store);
+  });
+});
+
+describe('engine with fakes: the plan speaks of the store it was given', () => {
+  it("names the store's backup and commit in the plan's steps", async () => {
+    const s = await fakeStack();
+    const env = await preflight(await s.deps(), { trigger: 'scheduled' });
+    expect(env.plan.steps.find((x) => x.id === 'commit')?.title).toBe('write the env file atomically');
+    const store = new FakeStore(envValues(parseEnv(ENV_TEXT)));
+    const pre = await preflight({ ...(await s.deps()), store }, { trigger: 'scheduled' });
+    expect(pre.plan.steps.find((x) => x.id === 'prepare')?.title).toBe(
+      'generate new values, back up the fake store, write the journal',
+    );
+    expect(pre.plan.steps.find((x) => x.id === 'commit')?.title).toBe('write the fake store (cas)');
   });
 });

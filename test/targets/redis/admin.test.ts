@@ -13,8 +13,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, secretKeysOf } from '../../../src/config/load.js';
 import { rotate } from '../../../src/engine/engine.js';
 import { silentProgress } from '../../../src/engine/progress.js';
-import type { EngineDeps } from '../../../src/engine/run.js';
 import { envValues, readEnvFile } from '../../../src/envfile/index.js';
+import type { StackDeps } from '../../../src/governance/stack-deps.js';
 import { RekeyError } from '../../../src/lib/errors.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
@@ -24,6 +24,7 @@ import { startCli } from '../../engine/stack.js';
 import { findLeak, leakOccurrences } from '../../helpers/leak-forms.js';
 import { record } from '../../helpers/resilience.js';
 import { useRedis } from '../../helpers/services.js';
+import { stackDeps } from '../../helpers/stack-deps.js';
 import { admin, canary, connect, login, writeRedisStack } from './helpers.js';
 
 const ADMIN_KEY = 'REDIS_ADMIN_PASSWORD';
@@ -91,13 +92,12 @@ async function engine(dir: string) {
     if (s.type !== 'redis') throw new Error(`unexpected ${s.type}`);
     return redisTarget(s, { env, configDir: dir, stateDir: loaded.stateDir });
   });
-  const deps: EngineDeps = {
-    loaded,
+  const deps: StackDeps = {
+    ...stackDeps(loaded),
     verifier: createVerifier(loaded.config),
     makeTargets: () => targets,
     progress: silentProgress,
     log: silentLogger,
-    allowUnignored: true,
   };
   return { deps, targets };
 }

@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { rotate } from '../../../src/engine/engine.js';
 import { silentProgress } from '../../../src/engine/progress.js';
-import type { EngineDeps } from '../../../src/engine/run.js';
 import { envValues, readEnvFile } from '../../../src/envfile/index.js';
+import type { StackDeps } from '../../../src/governance/stack-deps.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
 import { redisTarget } from '../../../src/targets/redis/index.js';
@@ -20,6 +20,7 @@ import type { TargetContext } from '../../../src/targets/types.js';
 import { createVerifier } from '../../../src/verify/index.js';
 import { record } from '../../helpers/resilience.js';
 import { useRedis } from '../../helpers/services.js';
+import { stackDeps } from '../../helpers/stack-deps.js';
 import {
   aclPasswords,
   admin,
@@ -50,13 +51,12 @@ describe.each(['config', 'aclfile'] as const)('redis compromise rotation (%s)', 
       if (s.type !== 'redis') throw new Error(`unexpected ${s.type}`);
       return redisTarget(s, { env: new Map(), configDir: dir });
     });
-    const deps: EngineDeps = {
-      loaded,
+    const deps: StackDeps = {
+      ...stackDeps(loaded),
       verifier: createVerifier(loaded.config),
       makeTargets: () => targets,
       progress: silentProgress,
       log: silentLogger,
-      allowUnignored: true,
     };
 
     // The attacker, with the stolen password: a password of their own, and a connection kept open.

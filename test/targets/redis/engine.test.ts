@@ -10,14 +10,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { rotate } from '../../../src/engine/engine.js';
 import { silentProgress } from '../../../src/engine/progress.js';
-import type { EngineDeps } from '../../../src/engine/run.js';
 import { envValues, readEnvFile } from '../../../src/envfile/index.js';
+import type { StackDeps } from '../../../src/governance/stack-deps.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
 import { createSessions } from '../../../src/sessions/index.js';
 import { redisTarget } from '../../../src/targets/redis/index.js';
 import { createVerifier } from '../../../src/verify/index.js';
 import { useRedis } from '../../helpers/services.js';
+import { stackDeps } from '../../helpers/stack-deps.js';
 import { aclPasswords, canary, login, writeRedisStack } from './helpers.js';
 
 describe('engine + redis target + session purge', () => {
@@ -39,8 +40,8 @@ describe('engine + redis target + session purge', () => {
       more: ['sessions:', '  redis: { patterns: ["session:*"], batch: 100 }'],
     });
     const loaded = await loadConfig(path.join(dir, 'rekey.yaml'));
-    const deps: EngineDeps = {
-      loaded,
+    const deps: StackDeps = {
+      ...stackDeps(loaded),
       verifier: createVerifier(loaded.config),
       makeTargets: (env) =>
         loaded.config.secrets.map((s) => {
@@ -50,7 +51,6 @@ describe('engine + redis target + session purge', () => {
       makeSessions: (env) => createSessions(loaded.config, env),
       progress: silentProgress,
       log: silentLogger,
-      allowUnignored: true,
     };
     const envNow = async () => envValues((await readEnvFile(path.join(dir, '.env'))).doc);
     return { deps, envNow };
