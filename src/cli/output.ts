@@ -1,6 +1,6 @@
 /** Data output: `--json` prints exactly one JSON document on stdout; humans get stderr. */
 
-import { isOutputLine } from '../deploy/run.js';
+import { isOutputLine } from '../lib/command.js';
 import { redactor } from '../lib/redact.js';
 
 let printed = false;

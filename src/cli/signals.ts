@@ -4,8 +4,8 @@
  * journal for `rekey recover`.
  */
 
-import { haltCommands, killRunningCommands, runningCommands } from '../deploy/run.js';
 import type { RotationControl } from '../engine/run.js';
+import { haltCommands, killRunningCommands, runningCommands } from '../lib/command.js';
 import { writeErr } from '../lib/log.js';
 
 export interface InterruptOptions {

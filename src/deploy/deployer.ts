@@ -6,8 +6,8 @@
 import { ms } from '../config/load.js';
 import type { ParsedConfig } from '../config/schema.js';
 import type { Deployer, DeployRequest } from '../engine/ports.js';
+import { type CommandResult, outputDetails, runCommand } from '../lib/command.js';
 import { RekeyError } from '../lib/errors.js';
-import { type CommandResult, outputDetails, runCommand } from './run.js';
 
 export type DeployConfig = NonNullable<ParsedConfig['deploy']>;
 

@@ -1,6 +1,6 @@
 /**
  * Process groups: ending one, and settling one a killed rekey left running (the deploy or rollback
- * command named in the journal). Used by the command runner (src/deploy/run.ts) and by `recover`.
+ * command named in the journal). Used by the command runner (src/lib/command.ts) and by `recover`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RekeyError } from './errors.js';

@@ -37,9 +37,7 @@ describe('layers', () => {
   });
 
   it('has no adapter import another adapter (what two share lives below them, e.g. lib/redis.ts)', () => {
-    // Known, left for the step that moves child processes into lib/ (issue 14).
-    const known = new Set(['targets/command/index.ts → deploy/run.ts']);
-    const wrong = report.crossAdapters.filter((arrow) => !known.has(arrow));
+    const wrong = report.crossAdapters;
     expect(wrong).toEqual([]);
   });
 

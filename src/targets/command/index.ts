@@ -10,7 +10,7 @@
 
 import { ms } from '../../config/load.js';
 import type { SecretConfigOf, Trigger } from '../../config/schema.js';
-import { lastLines, runCommand } from '../../deploy/run.js';
+import { lastLines, runCommand } from '../../lib/command.js';
 import { RekeyError } from '../../lib/errors.js';
 import { generate } from '../../lib/generate.js';
 import { ownedKeys } from '../registry.js';

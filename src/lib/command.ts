@@ -1,8 +1,9 @@
 /**
- * Runs the configured deploy / rollback command: through `/bin/sh -c`, in its own process group (so a
- * timeout kills the whole tree; the caller can journal the group before the command starts, and
- * `settleLeftOver` waits for or ends a group a killed rekey left running), with a timeout, its output captured, redacted of every known secret
- * value and stored in the state directory. The child's environment carries no secret: variables named
+ * Runs a configured shell command (deploy / rollback, a `command` secret's set / test): through
+ * `/bin/sh -c`, in its own process group (so a timeout kills the whole tree; the caller can journal
+ * the group before the command starts, and `settleLeftOver` waits for or ends a group a killed rekey
+ * left running), with a timeout, its output captured, redacted of every known secret value and stored
+ * in the state directory. The child's environment carries no secret: variables named
  * like a managed key, or whose value is a known secret, are removed; `passEnv` keys are added from the
  * env file only when the config asks for them.
  */
@@ -10,10 +11,10 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { RekeyError } from '../lib/errors.js';
-import { ensurePrivateDir, writeFileAtomic } from '../lib/fsx.js';
-import { killGroup } from '../lib/process-group.js';
-import { redactor } from '../lib/redact.js';
+import { RekeyError } from './errors.js';
+import { ensurePrivateDir, writeFileAtomic } from './fsx.js';
+import { killGroup } from './process-group.js';
+import { redactor } from './redact.js';
 
 export interface CommandResult {
   readonly exitCode: number | null;
@@ -215,7 +216,7 @@ export async function runCommand(command: string, options: RunOptions): Promise<
   };
 }
 
-export { type LeftOver, settleLeftOver } from '../lib/process-group.js';
+export { type LeftOver, settleLeftOver } from './process-group.js';
 
 /** The environment a child gets: ours, minus anything that names or holds a managed secret. */
 export function childEnv(

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCommand, settleLeftOver } from '../../src/deploy/run.js';
+import { runCommand, settleLeftOver } from '../../src/lib/command.js';
 import { processStart } from '../../src/lib/process-alive.js';
 import { redactor } from '../../src/lib/redact.js';
 import { tempDir } from '../helpers/tmp.js';
