@@ -119,6 +119,17 @@ export async function loadStackConfig(configPath: string, envLookup: EnvLookup):
   });
   const config = validate(resolved, file);
   refuseSecretReferences(config, refs, file);
+  if (config.store !== undefined) {
+    // The schema and the store adapters exist (issue 15); the commands do not drive them yet, and a
+    // config naming a store must never be rotated in its env file instead.
+    throw new RekeyError(
+      'ERR_CONFIG_INVALID',
+      `${path.basename(file)}: store: ${config.store.type} is not supported by this version yet (the env file is the only store wired in)`,
+      {
+        hint: 'Remove the store: section to rotate the env file, or use a rekey version with managed stores.',
+      },
+    );
+  }
 
   checkReferences(config, file);
   // The env file's real path keys the stack's state; a missing file is reported where it is read.

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { SECRET_TYPE_SPECS, type SecretSchemas } from '../targets/registry.js';
 import { duration, envKey } from './pieces.js';
+import { storeSchema } from './store.js';
 import { TRIGGERS } from './triggers.js';
 
 export {
@@ -50,6 +51,11 @@ export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   stack: z.string().min(1).optional().describe('Name of the stack (default: the config folder name).'),
   envFile: z.string().min(1),
+  store: storeSchema
+    .optional()
+    .describe(
+      'Where the app reads its managed secrets when not the env file: a Vault KV v2 secret, AWS SSM parameters or an AWS Secrets Manager secret (docs/stores.md).',
+    ),
   stateDir: z.string().default('.rekey'),
   envFileMode: z
     .string()

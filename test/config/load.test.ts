@@ -93,6 +93,11 @@ secrets:
       'envFile: .env.production\nsecrets:\n  - { key: R, type: redis }\nsessions: { redis: { patterns: ["s:*"], flushAll: true } }\n',
       /exactly one of/,
     ],
+    [
+      'a store the commands do not drive yet (never rotate the env file in its place)',
+      'envFile: .env.production\nstore: { type: aws-ssm, prefix: /bi/production/ }\nsecrets:\n  - { key: JWT_SECRET, type: jwt }\n',
+      /store: aws-ssm is not supported by this version yet/,
+    ],
   ])('refuses %s with ERR_CONFIG_INVALID naming the path', async (_name, yaml, message) => {
     const e = await failure(loadConfig(await setup(yaml)));
     expect(e.code).toBe('ERR_CONFIG_INVALID');
