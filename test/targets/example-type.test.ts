@@ -75,6 +75,8 @@ describe('a secret type added by one folder and one registry entry', { timeout: 
       unknownFolders: [],
       up: [],
       adapters: [],
+      crossAdapters: [],
+      engineReach: [],
       circles: [],
       named: [],
       computed: ['targets/index.ts'],
