@@ -8,7 +8,7 @@ import { decryptArchive, isAgeFile } from '../backups/index.js';
 import { registerSecretValues } from '../config/load.js';
 import { changedByBackup } from '../engine/backup-diff.js';
 import { rotate } from '../engine/engine.js';
-import { RotationControl } from '../engine/run.js';
+import { nothingToDo, RotationControl } from '../engine/run.js';
 import { envValues, listBackups, parseEnv } from '../envfile/index.js';
 import { governRollback } from '../governance/hooks.js';
 import { RekeyError } from '../lib/errors.js';
@@ -69,18 +69,9 @@ export async function rollbackCommand(
   }
   if (keys.length === 0) {
     report(
-      {
-        id: '',
-        kind: 'rollback',
-        outcome: 'nothing-to-do',
-        keys: [],
-        startedAt: new Date().toISOString(),
-        endedAt: new Date().toISOString(),
-        ms: 0,
-        steps: [],
-        checks: [],
-        warnings: [`the env file already holds the values of ${path.basename(backup)}`],
-      },
+      nothingToDo('rollback', new Date(), [
+        `the env file already holds the values of ${path.basename(backup)}`,
+      ]),
       opts.json,
     );
     return;

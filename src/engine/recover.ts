@@ -18,7 +18,7 @@ import { type Journal, JournalStore } from './journal.js';
 import { refuseForeignJournal } from './journal-owner.js';
 import type { Values } from './ports.js';
 import { rollBack } from './rollback.js';
-import { type EngineDeps, type RotationResult, Run } from './run.js';
+import { type EngineDeps, nothingToDo, type RotationResult, Run } from './run.js';
 
 /**
  * @example
@@ -35,21 +35,7 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
     if (tookOver) deps.progress.note(`took over the lock of pid ${tookOver.pid} (${tookOver.command}, died)`);
     await removeTempsOf(deps);
     const journal = await store.read();
-    if (journal === undefined) {
-      const ended = new Date();
-      return {
-        id: '',
-        kind: 'recover',
-        outcome: 'nothing-to-do',
-        keys: [],
-        startedAt: started.toISOString(),
-        endedAt: ended.toISOString(),
-        ms: ended.getTime() - started.getTime(),
-        steps: [],
-        checks: [],
-        warnings: [],
-      };
-    }
+    if (journal === undefined) return nothingToDo('recover', started);
     await refuseForeignJournal(journal, deps.store, store.file);
     const env = (await deps.store.read()).values;
     const targets = await deps.makeTargets(env);

@@ -138,6 +138,33 @@ export interface RotationResult {
   readonly eviction?: readonly EvictionFinding[];
 }
 
+/**
+ * The result of a command that found nothing to change (recover without a journal, a rollback to the
+ * values the store already holds).
+ *
+ * @example
+ * nothingToDo('recover', new Date()); // { outcome: 'nothing-to-do', keys: [], ... }
+ */
+export function nothingToDo(
+  kind: RotationResult['kind'],
+  started: Date,
+  warnings: readonly string[] = [],
+): RotationResult {
+  const ended = new Date();
+  return {
+    id: '',
+    kind,
+    outcome: 'nothing-to-do',
+    keys: [],
+    startedAt: started.toISOString(),
+    endedAt: ended.toISOString(),
+    ms: ended.getTime() - started.getTime(),
+    steps: [],
+    checks: [],
+    warnings,
+  };
+}
+
 export class Run {
   readonly ctx: TargetContext;
   readonly checks: CheckResult[] = [];
