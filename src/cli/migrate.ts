@@ -112,7 +112,7 @@ export function storeFromOptions(opts: MigrateOptions, configDir: string): Store
     throw new RekeyError(
       'ERR_USAGE',
       missing ? `${flag(field)} is required with --to ${type}` : `${flag(field)}: ${issue.message}`,
-      { hint: `Give ${flag(field)} (see \`rekey migrate --help\` and docs/stores.md).` },
+      { hint: `Give ${flag(field)} (\`rekey migrate --help\` lists the options of each store).` },
     );
   }
   // What rekey.yaml gets: the fields given (the schema's defaults stay implicit).
