@@ -264,6 +264,8 @@ describe.each(KINDS)('rekey migrate --to %s', (kind) => {
     expect(JSON.parse(audit.trim().split('\n').at(-1)!)).toMatchObject({
       kind: 'migrate',
       outcome: 'recorded',
+      secrets: [{ key: 'JWT_SECRET' }, { key: 'API_SECRET_KEY' }],
+      store: expect.stringContaining(s.name),
     });
 
     // Canary: output, files written (rekey.yaml, its backup, the audit log), and every request to the
