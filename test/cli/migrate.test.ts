@@ -318,7 +318,7 @@ describe.each(KINDS)('rekey migrate --to %s', (kind) => {
       code: /ERR_\w+/.exec(r.stderr)?.[0] ?? 'none',
       unchanged,
     });
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ERR_STORE_CONFLICT: .*different values for JWT_SECRET; nothing was changed/);
     expect(r.stderr).toContain('--force');
     expect(unchanged).toBe(true);
@@ -420,7 +420,7 @@ describe('rekey migrate: bad input changes nothing', () => {
     expect(r.stderr).toMatch(expected);
     expect(r.stderr).toMatch(/\n {2}→ .+\n$/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(code === 'ERR_USAGE' ? 2 : 1);
     expect(unchanged).toBe(true);
   });
 });
