@@ -14,7 +14,7 @@ import { Document, isMap, parseDocument } from 'yaml';
 import { type LoadedConfig, loadConfig } from '../config/load.js';
 import { type StoreConfig, storeSchema } from '../config/store.js';
 import { JournalStore } from '../engine/journal.js';
-import { envValues, parseEnv, readEnvFile, writeBackup, writeEnvFile } from '../envfile/index.js';
+import { envValues, readEnvFile, removeKeys, writeBackup, writeEnvFile } from '../envfile/index.js';
 import { appendAudit, auditPaths, fingerprintSecrets } from '../governance/audit/index.js';
 import { operatorIdentity } from '../governance/identity.js';
 import { RekeyError } from '../lib/errors.js';
@@ -389,31 +389,7 @@ async function removeFromEnv(
       },
     );
   const backup = await writeBackup(loaded.envFile, new Date(), { expected: file.doc.text });
-  const drop = new Set(keys);
-  const lines = file.doc.text.split(/(?<=\n)/);
-  const lineOf = new Map<number, string>();
-  for (const e of file.doc.entries) if (drop.has(e.key)) lineOf.set(e.line, e.key);
-  // An entry spanning several lines (a quoted multi-line value) ends where the next line starts after its value.
-  const out: string[] = [];
-  let skipUntil = -1;
-  let offset = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const start = offset;
-    offset += lines[i]!.length;
-    if (start < skipUntil) continue;
-    const key = lineOf.get(i + 1);
-    if (key !== undefined) {
-      const entry = file.doc.entries.find((e) => e.line === i + 1 && e.key === key)!;
-      skipUntil = entry.valueEnd;
-      if (offset >= skipUntil) skipUntil = -1;
-      continue;
-    }
-    out.push(lines[i]!);
-  }
-  const text = out.join('');
-  const left = envValues(parseEnv(text));
-  if (keys.some((k) => left.has(k)))
-    throw new RekeyError('ERR_INTERNAL', 'the env file would still hold a migrated key; nothing removed');
+  const text = removeKeys(file.doc, keys);
   await writeEnvFile(loaded.envFile, text, {
     ...(loaded.config.envFileMode === undefined
       ? {}
