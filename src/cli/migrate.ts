@@ -173,8 +173,11 @@ function managedKeys(loaded: LoadedConfig): string[] {
   return [...new Set(loaded.config.secrets.flatMap((s) => ownedKeys(s).written))];
 }
 
-const sameStore = (a: unknown, b: StoreConfig) =>
-  JSON.stringify(storeSchema.parse(a)) === JSON.stringify(storeSchema.parse(b));
+/** Whether rekey.yaml's raw `store:` is the section these options describe (`${NAME}` in it: not the same). */
+function sameStore(raw: unknown, store: StoreConfig): boolean {
+  const a = storeSchema.safeParse(raw);
+  return a.success && JSON.stringify(a.data) === JSON.stringify(storeSchema.parse(store));
+}
 
 /**
  * rekey.yaml with the store section appended: every byte of the file as it was, then the section
@@ -234,6 +237,15 @@ export async function migrateCommand(globals: GlobalOptions, opts: MigrateOption
       );
     // Re-read under the lock: what is copied is what the env file holds now.
     const envNow = opts.dryRun ? env : envValues((await readEnvFile(loaded.envFile)).doc);
+    const gone = keys.filter((k) => !envNow.has(k));
+    if (gone.length > 0)
+      throw new RekeyError(
+        'ERR_ENVFILE_CHANGED',
+        `the env file changed meanwhile (${gone.join(', ')} gone)`,
+        {
+          hint: 'Run `rekey migrate` again.',
+        },
+      );
     const values = Object.fromEntries(keys.map((k) => [k, envNow.get(k) ?? '']));
     const held = await seeder.read(keys);
     const same = keys.filter((k) => held.get(k) === values[k]);
@@ -253,6 +265,7 @@ export async function migrateCommand(globals: GlobalOptions, opts: MigrateOption
         : `  add store: (${store.type}) to ${path.basename(loaded.path)}, the old one kept as a backup`,
       ...(opts.removeFromEnv ? [`  remove ${keys.join(', ')} from the env file (backed up first)`] : []),
     ];
+    if (!opts.json) printLines(plan);
     if (differ.length > 0 && !opts.force)
       throw new RekeyError(
         'ERR_STORE_CONFLICT',
@@ -264,10 +277,9 @@ export async function migrateCommand(globals: GlobalOptions, opts: MigrateOption
     if (opts.dryRun) {
       if (opts.json)
         printJson({ ok: true, dryRun: true, store, keys: { write: fresh, overwrite: differ, same, absent } });
-      else printLines([...plan, '(dry run: nothing changed)']);
+      else printLines(['(dry run: nothing changed)']);
       return;
     }
-    if (!opts.json) printLines(plan);
     await confirm(`Migrate ${keys.length} key(s) to ${seeder.name}?`, opts.yes);
 
     let wrote: string | undefined;
