@@ -331,8 +331,22 @@ describe.each(KINDS)('rekey migrate --to %s', (kind) => {
 
   it('--remove-from-env removes the keys once the store holds the same values, after a backup of the env file', async () => {
     const s = await makeStack();
-    const r = await migrate(s, ['--to', kind, ...destination(kind, s), '--yes', '--remove-from-env']);
+    const r = await migrate(s, [
+      '--to',
+      kind,
+      ...destination(kind, s),
+      '--yes',
+      '--remove-from-env',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: true,
+      store: { type: kind },
+      keys: { written: ['JWT_SECRET', 'API_SECRET_KEY'], absent: ['JWT_SECRET_PREVIOUS'] },
+      removedFromEnv: true,
+    });
+    expect(findLeak(Object.values(s.values), [r.stdout, r.stderr])).toBeUndefined();
     expect(await held(kind, s)).toEqual(s.values);
     expect(await fs.readFile(s.envFile, 'utf8')).toBe('# app env\nAPP_NAME=demo\nLOG_LEVEL=info\n');
     const backups = (await fs.readdir(s.dir)).filter((f) => f.startsWith('.env.production.backup-'));
