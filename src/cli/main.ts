@@ -12,6 +12,7 @@ import * as audit from './commands/audit.js';
 import * as check from './commands/check.js';
 import * as demo from './commands/demo.js';
 import * as init from './commands/init.js';
+import * as migrate from './commands/migrate.js';
 import * as plan from './commands/plan.js';
 import * as recover from './commands/recover.js';
 import * as request from './commands/request.js';
@@ -38,6 +39,7 @@ const COMMANDS: readonly { register(program: Command, globals: () => GlobalOptio
   recover,
   rollback,
   verify,
+  migrate,
   demo,
   request,
   approve,

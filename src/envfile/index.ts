@@ -21,3 +21,4 @@ export {
 export { checkGit } from './git.js';
 export type { EnvDocument, EnvEntry } from './parse.js';
 export { assertUnique, envValues, isValidKey, parseEnv } from './parse.js';
+export { removeKeys } from './remove.js';

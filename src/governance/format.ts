@@ -20,6 +20,7 @@ export function auditLines(records: readonly AuditRecord[]): string[] {
       r.ticket ? `ticket ${r.ticket}` : undefined,
       r.requestId ? `request ${r.requestId}` : undefined,
       r.rotationId ? `rotation ${r.rotationId}` : undefined,
+      r.store ? `to ${r.store}` : undefined,
       r.approvals?.length
         ? `approved by ${r.approvals.map((a) => `${a.role} ${a.principal}`).join(', ')}`
         : undefined,

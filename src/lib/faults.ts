@@ -9,6 +9,8 @@
  *   (`stage`), which matches the phase's first step.
  *   `close@begin` is the point after a finished rotation's (or rollback's) `beforeClose` hook (the
  *   audit record) and before its journal is closed.
+ *   `migrate-store` is the point of `rekey migrate` after the store was written and read back, before
+ *   rekey.yaml is rewritten.
  * - `REKEY_FAIL_AT=<step>[@begin|@end]`: the step fails with ERR_INJECTED_FAULT at that point.
  * - `REKEY_PAUSE_AT=<step>[@begin|@end]` with `REKEY_PAUSE_FILE=<path>`: at that point rekey writes
  *   the step id to the file and waits until the file is removed (a test stops a service meanwhile).

@@ -6,7 +6,14 @@
  */
 import type { RecordedTrigger } from '../../config/triggers.js';
 
-export type AuditKind = 'rotate' | 'rollback' | 'recover' | 'request' | 'approval' | 'break-glass';
+export type AuditKind =
+  | 'rotate'
+  | 'rollback'
+  | 'recover'
+  | 'request'
+  | 'approval'
+  | 'break-glass'
+  | 'migrate';
 
 /** `refused`: a rotation that change control stopped before anything changed (exit 5). */
 export type AuditOutcome =
@@ -75,6 +82,8 @@ export interface AuditRecord {
   readonly unattended?: boolean;
   /** Rotations: the env-file backup (file name), its encrypted archive, whether the plaintext was deleted. */
   readonly backup?: { readonly file: string; readonly archive?: string; readonly localDeleted?: boolean };
+  /** Migrations (`rekey migrate`): the managed store the values were copied into (where, no secret). */
+  readonly store?: string;
   /** Rollbacks: the backup or archive (file name) the values came from. */
   readonly rollbackFrom?: string;
   /** Compromise rotations: the eviction report (names and counts, never a secret). */
