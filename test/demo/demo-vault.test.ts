@@ -1,0 +1,81 @@
+/**
+ * `rekey demo --store vault-kv` end to end: the app reads its JWT secret and API key from the Vault
+ * KV v2 stand-in; the scheduled rotation under traffic fails no request; grace and compromise behave
+ * as in the env-file demo; the canary scans (rekey's output, the app log, the stand-in's request log)
+ * find no value; every process stopped and the folder removed (a canary file beside it kept).
+ */
+import { existsSync } from 'node:fs';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { CLI } from '../engine/stack.js';
+import { canaryTmp } from '../helpers/canary-tmp.js';
+import { record } from '../helpers/resilience.js';
+import { runToEnd } from '../helpers/run.js';
+
+interface Claim {
+  step: string;
+  claim: string;
+  actual: string | number;
+  ok: boolean;
+}
+
+describe('rekey demo --store vault-kv', () => {
+  it('rotates the secrets the app reads from Vault with 0 failed requests, no value leaked, and tears down', async () => {
+    const canary = await canaryTmp();
+    onTestFinished(() => canary.remove());
+    const { code, stdout, stderr } = await runToEnd(
+      process.execPath,
+      [CLI, 'demo', '--store', 'vault-kv', '--json'],
+      { env: { ...process.env, ...canary.env, NO_COLOR: '1' } },
+    );
+    record({
+      kind: 'cleanup',
+      suite: 'demo',
+      case: '`rekey demo --store vault-kv` tears down (the Vault stand-in included)',
+      removedOwn: code === 0 && (await canary.leftovers()).length === 0,
+      keptOthers: await canary.intact(),
+    });
+    expect(code, stderr).toBe(0);
+    const doc = JSON.parse(stdout) as {
+      ok: boolean;
+      dir: string;
+      claims: Claim[];
+      commands: Array<{ args: string[]; exitCode: number }>;
+    };
+    const actual = (text: RegExp) => doc.claims.find((c) => text.test(c.claim))?.actual;
+    expect(actual(/Vault holds a new JWT secret/)).toBe('changed');
+    expect(actual(/Vault holds a new API key/)).toBe('changed');
+    expect(actual(/during the rotation \(\d+\) that failed/)).toBe(0);
+    expect(doc.claims.find((c) => /during the rotation/.test(c.claim))?.claim).not.toMatch(/\(0\)/);
+    expect(actual(/token issued before the rotation still works/)).toBe(200);
+    expect(actual(/old API key still works/)).toBe(200);
+    expect(actual(/new API key works/)).toBe(200);
+    expect(actual(/token from before both rotations is rejected/)).toBe(401);
+    expect(actual(/previous API key is rejected/)).toBe(401);
+    expect(actual(/new login works/)).toBe(200);
+    expect(actual(/secret values in what the rekey commands printed/)).toBe(0);
+    expect(actual(/secret values in the app log/)).toBe(0);
+    expect(actual(/secret values in the Vault stand-in's request log/)).toBe(0);
+    expect(doc.claims.every((c) => c.ok)).toBe(true);
+    expect(doc.ok).toBe(true);
+    expect(doc.commands.map((c) => c.args[0])).toEqual(['rotate', 'verify', 'rotate', 'status']);
+    expect(existsSync(doc.dir)).toBe(false);
+    await canary.assertCanaries();
+    expect(await canary.leftovers()).toEqual([]);
+  }, 240_000);
+
+  it('refuses an unknown store and --keep, starting nothing', async () => {
+    const canary = await canaryTmp();
+    onTestFinished(() => canary.remove());
+    const env = { ...process.env, ...canary.env, NO_COLOR: '1' };
+    for (const args of [
+      ['--store', 'aws-ssm'],
+      ['--store', 'vault-kv', '--keep'],
+    ]) {
+      const r = await runToEnd(process.execPath, [CLI, 'demo', ...args], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('ERR_USAGE');
+      expect(r.stderr).not.toContain('    at ');
+    }
+    expect(await canary.leftovers()).toEqual([]);
+  });
+});
