@@ -6,7 +6,7 @@
  * API key from before: 0 failed requests is a claim. Then a compromise rotation (no grace). Every
  * claim is the outcome of a real request, and the last ones are a canary scan: no value of the
  * stack's secrets in what the rekey commands printed, the app's log, or the Vault stand-in's request
- * log other than the writes of the values themselves. Always torn down (no --keep in this variant).
+ * log other than the writes of the values themselves. Torn down unless --keep (then stop-demo.sh).
  */
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -93,9 +93,10 @@ export async function runVaultDemo(options: DemoOptions): Promise<DemoResult> {
 
   say(color.bold('rekey demo --store vault-kv — the BI app reads its JWT secret and API key from Vault'));
   say(color.dim('  starting PostgreSQL, Redis, the Grafana stand-in and the Vault KV v2 stand-in…'));
-  const stack: VaultDemoStack = await setUpVaultDemoStack({ repo: REPO });
+  const stack: VaultDemoStack = await setUpVaultDemoStack({ repo: REPO, keep: options.keep });
   redactor.addEnv(Object.entries(stack.initial));
   const seen = new Set(Object.values(stack.initial));
+  let kept = false;
   const fields = async () => {
     const f = await stack.vaultFields();
     for (const [k, v] of f) if (v !== '' && k !== 'DEMO_USER_PASSWORD') seen.add(v);
@@ -239,14 +240,26 @@ export async function runVaultDemo(options: DemoOptions): Promise<DemoResult> {
         ? color.green(`demo finished: every claim held (${claims.length} checks)`)
         : color.red('demo finished with FAILED claims (marked ✗ above)'),
     );
-    return { ok, dir: stack.dir, kept: false, ms: Date.now() - started, claims, commands };
+    if (options.keep) {
+      kept = true;
+      say();
+      say(color.bold('The stack keeps running (--keep):'));
+      say(`  folder       ${stack.dir}  (rekey.yaml, .env.production, .rekey/, rekey-audit.jsonl)`);
+      say(`  app          ${stack.appUrl}/api/health`);
+      say(`  vault        ${stack.vaultUrl} (stand-in; token in .run/vault-token)`);
+      say(`  try          cd ${stack.dir} && node ${CLI} status`);
+      say(`  stop it      bash ${path.join(stack.dir, 'stop-demo.sh')}`);
+    }
+    return { ok, dir: stack.dir, kept, ms: Date.now() - started, claims, commands };
   } finally {
-    await deploy('stop');
-    await stack.stop();
-    say(
-      color.dim(
-        `  torn down: processes stopped, ${stack.dir} removed (${((Date.now() - started) / 1000).toFixed(1)} s in all)`,
-      ),
-    );
+    if (!kept) {
+      await deploy('stop');
+      await stack.stop();
+      say(
+        color.dim(
+          `  torn down: processes stopped, ${stack.dir} removed (${((Date.now() - started) / 1000).toFixed(1)} s in all)`,
+        ),
+      );
+    }
   }
 }

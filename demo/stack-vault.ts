@@ -5,6 +5,7 @@
  * in one KV v2 secret, `secret/demo/app`, and no longer in the env file; the app reads them from Vault
  * at start (demo/app/vault.ts), so the deploy command — the same rolling restart — is what makes it
  * read the new values. rekey.yaml's `store:` names the secret; the root token is a file in `.run/`.
+ * With `keep`, stop-demo.sh and `.run/pids` list the stand-in beside the other servers.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +13,13 @@ import { closeSync, promises as fs, openSync } from 'node:fs';
 import path from 'node:path';
 import { envValues, parseEnv } from '../src/envfile/index.js';
 import { freePort } from './stack/ports.js';
-import { type DemoStack, setUpDemoStack } from './stack-setup.js';
+import {
+  type DemoProcess,
+  type DemoStack,
+  processStarted,
+  setUpDemoStack,
+  writeStopFiles,
+} from './stack-setup.js';
 
 export interface VaultDemoStack extends DemoStack {
   readonly vaultUrl: string;
@@ -33,11 +40,11 @@ const SECRET_PATH = 'demo/app';
 
 /**
  * @example
- * const stack = await setUpVaultDemoStack({ repo });
+ * const stack = await setUpVaultDemoStack({ repo, keep: false });
  * await stack.stop(); // the stand-in, the services, the folder
  */
-export async function setUpVaultDemoStack(options: { repo: string }): Promise<VaultDemoStack> {
-  const stack = await setUpDemoStack({ repo: options.repo, keep: false });
+export async function setUpVaultDemoStack(options: { repo: string; keep: boolean }): Promise<VaultDemoStack> {
+  const stack = await setUpDemoStack({ repo: options.repo, keep: options.keep });
   const stopBase = stack.stop.bind(stack);
   let vault: ChildProcess | undefined;
   const stopVault = async () => {
@@ -62,9 +69,10 @@ export async function setUpVaultDemoStack(options: { repo: string }): Promise<Va
         '--port',
         String(port),
       ],
-      { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', log, log] },
+      { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', log, log], detached: true },
     );
     closeSync(log);
+    if (options.keep) vault.unref();
     const vaultUrl = `http://127.0.0.1:${port}`;
     const vaultFetch = (p: string, init: RequestInit = {}) =>
       fetch(`${vaultUrl}/v1/${MOUNT}/data/${SECRET_PATH}${p}`, {
@@ -89,7 +97,15 @@ export async function setUpVaultDemoStack(options: { repo: string }): Promise<Va
       { mode: 0o600 },
     );
     await fs.writeFile(path.join(stack.dir, 'rekey.yaml'), vaultConfig(options.repo, values, vaultUrl));
+    // stop-demo.sh (--keep) stops the stand-in too, by pid and start time like the other servers.
+    const pid = vault.pid ?? -1;
+    const servers: DemoProcess[] = [
+      { name: 'vault', pid, started: processStarted(pid), signal: 'TERM' },
+      ...stack.servers,
+    ];
+    await writeStopFiles(options.repo, stack.dir, servers);
     return Object.assign(stack, {
+      servers,
       vaultUrl,
       async vaultFields() {
         const res = await vaultFetch('');

@@ -9,17 +9,11 @@ export async function demoCommand(opts: { keep?: boolean; json?: boolean; store?
       `rekey demo --store: unknown store ${JSON.stringify(opts.store)}; the demo has a Vault variant only`,
       { hint: 'Run `rekey demo --store vault-kv`, or `rekey demo` for the env-file stack.' },
     );
-  if (opts.store !== undefined && opts.keep)
-    throw new RekeyError(
-      'ERR_USAGE',
-      'rekey demo --store vault-kv does not support --keep (its stack is always torn down)',
-      { hint: 'Run `rekey demo --keep` for a stack that keeps running.' },
-    );
   // Loaded on demand: the demo pulls in the app's and the launchers' code, which no other command needs.
   const result =
     opts.store === 'vault-kv'
       ? await (await import('../../demo/runner-vault.js')).runVaultDemo({
-          keep: false,
+          keep: opts.keep ?? false,
           json: opts.json ?? false,
         })
       : await (await import('../../demo/runner.js')).runDemo({

@@ -2,10 +2,13 @@
  * `rekey demo --store vault-kv` end to end: the app reads its JWT secret and API key from the Vault
  * KV v2 stand-in; the scheduled rotation under traffic fails no request; grace and compromise behave
  * as in the env-file demo; the canary scans (rekey's output, the app log, the stand-in's request log)
- * find no value; every process stopped and the folder removed (a canary file beside it kept).
+ * find no value; every process stopped and the folder removed (a canary file beside it kept); with
+ * --keep, stop-demo.sh stops the stand-in with the other servers.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { processAlive as alive } from '../../src/lib/process-alive.js';
 import { CLI } from '../engine/stack.js';
 import { canaryTmp } from '../helpers/canary-tmp.js';
 import { record } from '../helpers/resilience.js';
@@ -63,19 +66,69 @@ describe('rekey demo --store vault-kv', () => {
     expect(await canary.leftovers()).toEqual([]);
   }, 240_000);
 
-  it('refuses an unknown store and --keep, starting nothing', async () => {
+  it('--keep leaves the stack running, the Vault stand-in included; stop-demo.sh stops it all', async () => {
+    const canary = await canaryTmp();
+    const env = { ...process.env, ...canary.env, NO_COLOR: '1' };
+    const kept = await runToEnd(process.execPath, [CLI, 'demo', '--store', 'vault-kv', '--keep', '--json'], {
+      env,
+    });
+    const doc = JSON.parse(kept.stdout || '{}') as { ok?: boolean; dir?: string; kept?: boolean };
+    const servers = doc.dir
+      ? (await fs.readFile(path.join(doc.dir, '.run', 'pids'), 'utf8').catch(() => ''))
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            const [name, pid] = line.split(' ');
+            return { name, pid: Number(pid) };
+          })
+      : [];
+    const appPid = doc.dir
+      ? Number(await fs.readFile(path.join(doc.dir, '.run', 'app.pid'), 'utf8').catch(() => '0'))
+      : 0;
+    onTestFinished(async () => {
+      for (const p of [...servers.map((s) => s.pid), appPid]) {
+        try {
+          if (p > 0) process.kill(p, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      await canary.remove();
+    });
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(doc.ok).toBe(true);
+    expect(doc.kept).toBe(true);
+    expect(servers.map((s) => s.name).sort()).toEqual(['grafana', 'postgres', 'redis', 'vault']);
+    for (const s of servers) expect(alive(s.pid), `${s.name} runs`).toBe(true);
+    expect(alive(appPid), 'the app runs').toBe(true);
+
+    const stop = await runToEnd('bash', [path.join(doc.dir ?? '', 'stop-demo.sh')], { env, cwd: canary.tmp });
+    record({
+      kind: 'cleanup',
+      suite: 'demo',
+      case: '`rekey demo --store vault-kv --keep`, then `bash stop-demo.sh`',
+      removedOwn:
+        stop.code === 0 &&
+        [...servers.map((s) => s.pid), appPid].every((p) => !alive(p)) &&
+        (await canary.leftovers()).length === 0,
+      keptOthers: await canary.intact(),
+    });
+    await canary.assertCanaries();
+    expect(stop.code, stop.stderr).toBe(0);
+    for (const s of servers) expect(alive(s.pid), `${s.name} stopped`).toBe(false);
+    expect(alive(appPid), 'the app stopped').toBe(false);
+    expect(existsSync(doc.dir ?? '')).toBe(false);
+    expect(await canary.leftovers()).toEqual([]);
+  }, 240_000);
+
+  it('refuses an unknown store, starting nothing', async () => {
     const canary = await canaryTmp();
     onTestFinished(() => canary.remove());
     const env = { ...process.env, ...canary.env, NO_COLOR: '1' };
-    for (const args of [
-      ['--store', 'aws-ssm'],
-      ['--store', 'vault-kv', '--keep'],
-    ]) {
-      const r = await runToEnd(process.execPath, [CLI, 'demo', ...args], { env });
-      expect(r.code).toBe(2);
-      expect(r.stderr).toContain('ERR_USAGE');
-      expect(r.stderr).not.toContain('    at ');
-    }
+    const r = await runToEnd(process.execPath, [CLI, 'demo', '--store', 'aws-ssm'], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('ERR_USAGE');
+    expect(r.stderr).not.toContain('    at ');
     expect(await canary.leftovers()).toEqual([]);
   });
 });
