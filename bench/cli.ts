@@ -25,10 +25,15 @@ export function runNode(
   file: string,
   args: readonly string[],
   cwd: string,
+  env?: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [file, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [file, ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env === undefined ? {} : { env }),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -45,8 +50,8 @@ export function runNode(
  * @example
  * const run = await rekey(rotateArgs('BENCH-1'), stackDir);
  */
-export async function rekey(args: readonly string[], cwd: string): Promise<CliRun> {
-  const { code, stdout, stderr, wallMs } = await runNode(CLI, args, cwd);
+export async function rekey(args: readonly string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<CliRun> {
+  const { code, stdout, stderr, wallMs } = await runNode(CLI, args, cwd, env);
   let json: unknown;
   try {
     json = JSON.parse(stdout);

@@ -19,15 +19,21 @@ export function table(headers: readonly string[], rows: readonly (readonly (stri
 }
 
 /**
- * Writes `<name>.json` (the data, pretty-printed) and `<name>.md`; returns their paths.
+ * Writes `<name>.json` (the data, pretty-printed) and `<name>.md` into `dir` (default bench/results);
+ * returns their paths.
  *
  * @example
  * await writeResults('rotate', data, markdown);
  */
-export async function writeResults(name: string, data: unknown, markdown: string): Promise<string[]> {
-  await mkdir(RESULTS_DIR, { recursive: true });
-  const json = path.join(RESULTS_DIR, `${name}.json`);
-  const md = path.join(RESULTS_DIR, `${name}.md`);
+export async function writeResults(
+  name: string,
+  data: unknown,
+  markdown: string,
+  dir: string = RESULTS_DIR,
+): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const json = path.join(dir, `${name}.json`);
+  const md = path.join(dir, `${name}.md`);
   await writeFile(json, `${JSON.stringify(data, null, 2)}\n`);
   await writeFile(md, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
   return [json, md];

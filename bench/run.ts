@@ -7,6 +7,7 @@
  *   purge [--runs 3] [--sessions N] [--others N]   session purge: rekey vs shell vs FLUSHDB ASYNC (+ chart)
  *   purge --variants [--runs 3]                 the purge implementations tried, into purge-variants.md
  *   rotate [--runs 5] [--status-runs 10]        a full five-secret rotation; `rekey status` cold start
+ *   rotate --stores [--runs 5] [--out DIR]      a row per store (env file, Vault KV, SSM, Secrets Manager)
  *   scale [--sizes 10,100,1000] [--runs 3]      N PostgreSQL roles in one rotation
  *   all                                         every one of them, in that order
  */
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { benchPurge } from './purge.js';
 import { say } from './report.js';
 import { benchRotate } from './rotate.js';
+import { benchRotateStores } from './rotate-stores.js';
 import { benchScale } from './scale.js';
 import { benchZeroDowntime } from './zero-downtime.js';
 
@@ -29,6 +31,8 @@ async function main(): Promise<number> {
       runs: { type: 'string' },
       'status-runs': { type: 'string' },
       variants: { type: 'boolean', default: false },
+      stores: { type: 'boolean', default: false },
+      out: { type: 'string' },
       sessions: { type: 'string' },
       others: { type: 'string' },
       seconds: { type: 'string' },
@@ -64,7 +68,12 @@ async function main(): Promise<number> {
         await benchZeroDowntime({ seconds: int(values.seconds, 30), rate: int(values.rate, 200) });
         break;
       case 'rotate':
-        await benchRotate({ runs: int(values.runs, 5), statusRuns: int(values['status-runs'], 10) });
+        if (values.stores)
+          await benchRotateStores({
+            runs: int(values.runs, 5),
+            ...(values.out === undefined ? {} : { out: values.out }),
+          });
+        else await benchRotate({ runs: int(values.runs, 5), statusRuns: int(values['status-runs'], 10) });
         break;
       case 'scale':
         await benchScale({

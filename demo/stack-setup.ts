@@ -29,6 +29,8 @@ export interface DemoStack {
   readonly grafanaPid: number;
   /** The initial values (kept in memory only, to prove the old ones are rejected later). */
   readonly initial: Readonly<Record<string, string>>;
+  /** The servers it started, as `.run/pids` and stop-demo.sh list them. */
+  readonly servers: readonly DemoProcess[];
   stop(): Promise<void>;
 }
 
@@ -184,14 +186,7 @@ verifyPolicy: { deadline: 60s, attemptTimeout: 5s, successes: 2 }
     { name: 'redis', pid: redis.pid, signal: 'TERM', dir: redis.dir },
     { name: 'postgres', pid: pgServer.pid, signal: 'INT', dir: pgServer.dir },
   ].map((p) => ({ ...p, started: processStarted(p.pid) }) as DemoProcess);
-  // For people and tests: what runs and which folders are the stack's. stop-demo.sh does not read it.
-  await fs.writeFile(
-    path.join(run, 'pids'),
-    servers.map((p) => `${p.name} ${p.pid} ${p.started || '-'} ${p.dir ?? '-'}\n`).join(''),
-  );
-  await fs.writeFile(path.join(dir, 'stop-demo.sh'), stopScript({ repo: options.repo, dir, servers }), {
-    mode: 0o755,
-  });
+  await writeStopFiles(options.repo, dir, servers);
   return {
     dir,
     envFile,
@@ -201,6 +196,7 @@ verifyPolicy: { deadline: 60s, attemptTimeout: 5s, successes: 2 }
     redis,
     grafanaPid: grafana.pid ?? -1,
     initial,
+    servers,
     async stop() {
       try {
         process.kill(grafana.pid ?? -1, 'SIGTERM');
@@ -248,6 +244,24 @@ export function processStarted(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * `.run/pids` (for people and tests; stop-demo.sh does not read it) and stop-demo.sh for `servers`.
+ *
+ * @example
+ * await writeStopFiles(repo, stack.dir, [vault, ...stack.servers]);
+ */
+export async function writeStopFiles(
+  repo: string,
+  dir: string,
+  servers: readonly DemoProcess[],
+): Promise<void> {
+  await fs.writeFile(
+    path.join(dir, '.run', 'pids'),
+    servers.map((p) => `${p.name} ${p.pid} ${p.started || '-'} ${p.dir ?? '-'}\n`).join(''),
+  );
+  await fs.writeFile(path.join(dir, 'stop-demo.sh'), stopScript({ repo, dir, servers }), { mode: 0o755 });
 }
 
 /** Quotes a string for bash (single quotes; nothing inside is expanded). */

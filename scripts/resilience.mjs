@@ -25,6 +25,7 @@ const files =
         'test/live',
         'test/cli/user-errors.test.ts',
         'test/demo/demo.test.ts',
+        'test/demo/demo-vault.test.ts',
         'test/demo/stop-script.test.ts',
         'test/lib/cleanup-canary.test.ts',
         'test/policy/schedule-store.test.ts',

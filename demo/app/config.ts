@@ -3,7 +3,9 @@
  * from argv. Errors name keys and the file, never a value.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { envValues, parseEnv } from '../../src/envfile/index.js';
+import { readVaultFields, usesVault } from './vault.js';
 
 /** Everything the app needs, parsed and checked. */
 export interface AppConfig {
@@ -31,6 +33,8 @@ export class AppConfigError extends Error {
 
 /**
  * Reads and checks the env file. Throws {@link AppConfigError} naming every missing or invalid key.
+ * When the env file sets VAULT_ADDR, the KV v2 secret it names is read too and its fields win over
+ * the file's (demo/app/vault.ts): the `rekey demo --store vault-kv` variant.
  *
  * @example
  * const config = await loadConfig('/srv/bi/.env.production');
@@ -45,7 +49,12 @@ export async function loadConfig(envFile: string): Promise<AppConfig> {
       `cannot read env file ${envFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
     );
   }
-  return configFromValues(envValues(parseEnv(text, envFile)), envFile);
+  const values = envValues(parseEnv(text, envFile));
+  if (!usesVault(values)) return configFromValues(values, envFile);
+  const fields = await readVaultFields(values, path.dirname(envFile)).catch((e: unknown) => {
+    throw new AppConfigError(`${envFile}: ${(e as Error).message}`);
+  });
+  return configFromValues(new Map([...values, ...fields]), envFile);
 }
 
 /**

@@ -6,9 +6,9 @@ import type { RotationControl, RotationHooks } from '../engine/run.js';
 import type { StackDeps } from '../governance/stack-deps.js';
 import type { Logger } from '../lib/log.js';
 import { log } from '../lib/log.js';
-import { createEnvFileStore } from '../stores/env-file/index.js';
 import { createTargets } from '../targets/index.js';
 import { createVerifier } from '../verify/index.js';
+import { stackStore, storeOpener } from './store.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -22,17 +22,30 @@ export interface StackOptions {
   hooks?: RotationHooks;
 }
 
-/** Loads the config and wires the engine's dependencies: the env file store, targets, deployer, verifier. */
+/**
+ * Loads the config as every command does: a store stack's `${NAME}` reads its store (the config
+ * layer knows no store adapter, so the CLI hands it the opener).
+ *
+ * @example
+ * const loaded = await loadStack(globals.config);
+ */
+export async function loadStack(
+  configPath: string | undefined,
+  opener: ReturnType<typeof storeOpener> = storeOpener(),
+): Promise<LoadedConfig> {
+  return loadConfig(configPath, { openStore: opener.reader });
+}
+
+/**
+ * Loads the config and wires the engine's dependencies: the store (the env file, or the managed store
+ * of `store:`), targets, deployer, verifier.
+ */
 export async function openStack(globals: GlobalOptions, options: StackOptions): Promise<StackDeps> {
-  const loaded: LoadedConfig = await loadConfig(globals.config);
+  const opener = storeOpener();
+  const loaded: LoadedConfig = await loadStack(globals.config, opener);
   return {
     loaded,
-    store: createEnvFileStore(loaded.envFile, {
-      ...(loaded.config.envFileMode === undefined
-        ? {}
-        : { mode: Number.parseInt(loaded.config.envFileMode, 8) }),
-      allowUnignored: globals.allowUnignored ?? false,
-    }),
+    store: await stackStore(loaded, opener.open, { allowUnignored: globals.allowUnignored ?? false }),
     stateDir: loaded.stateDir,
     stack: loaded.stack,
     makeTargets: (env) =>

@@ -1,5 +1,4 @@
 /** Change control and audit commands: request, approve, requests, audit show|verify|check-value. */
-import { loadConfig } from '../config/load.js';
 import type { Trigger } from '../config/triggers.js';
 import { silentProgress } from '../engine/progress.js';
 import { approvalState, approveRequest, requestsOverview } from '../governance/approvals/index.js';
@@ -10,7 +9,7 @@ import { changeControlWarning } from '../governance/hooks.js';
 import { operatorIdentity } from '../governance/identity.js';
 import { requestRotation } from '../governance/request-rotation.js';
 import { RekeyError } from '../lib/errors.js';
-import { type GlobalOptions, openStack } from './context.js';
+import { type GlobalOptions, loadStack, openStack } from './context.js';
 import { printJson, printLines } from './output.js';
 
 export async function requestCommand(
@@ -54,7 +53,7 @@ export async function approveCommand(
   ref: string,
   o: { role: string; key?: string; principal?: string; operator?: string; json?: boolean },
 ): Promise<void> {
-  const loaded = await loadConfig(globals.config);
+  const loaded = await loadStack(globals.config);
   const { request, approval, state } = await approveRequest(loaded, ref, {
     role: o.role,
     ...(o.key ? { key: o.key } : {}),
@@ -81,7 +80,7 @@ export async function approveCommand(
 }
 
 export async function requestsCommand(globals: GlobalOptions, o: { json?: boolean }): Promise<void> {
-  const loaded = await loadConfig(globals.config);
+  const loaded = await loadStack(globals.config);
   const warning = changeControlWarning(loaded);
   const list = warning ? [] : await requestsOverview(loaded);
   if (o.json) {
@@ -95,7 +94,7 @@ export async function auditShowCommand(
   globals: GlobalOptions,
   o: { json?: boolean; limit?: number },
 ): Promise<void> {
-  const loaded = await loadConfig(globals.config);
+  const loaded = await loadStack(globals.config);
   const records = await readAuditLog(auditFileOf(loaded));
   const shown = o.limit !== undefined && o.limit > 0 ? records.slice(-o.limit) : records;
   if (o.json) printJson({ ok: true, file: auditFileOf(loaded), records: shown });
@@ -106,7 +105,7 @@ export async function auditVerifyCommand(
   globals: GlobalOptions,
   o: { json?: boolean; anchor?: string },
 ): Promise<void> {
-  const loaded = await loadConfig(globals.config);
+  const loaded = await loadStack(globals.config);
   const v = await verifyAuditLog(loaded, o.anchor !== undefined ? { anchorFile: o.anchor } : {});
   if (o.json) printJson(v);
   else if (v.ok) {
@@ -149,7 +148,7 @@ export async function auditCheckValueCommand(
   key: string,
   o: { json?: boolean },
 ): Promise<void> {
-  const loaded = await loadConfig(globals.config);
+  const loaded = await loadStack(globals.config);
   if (!loaded.config.secrets.some((s) => s.key === key)) {
     throw new RekeyError('ERR_ONLY_UNKNOWN', `${key} is not a secret of rekey.yaml`);
   }
@@ -159,8 +158,14 @@ export async function auditCheckValueCommand(
   if (!r.matches) {
     throw new RekeyError(
       'ERR_AUDIT_VALUE_CHANGED',
-      `${key}: the env file's value is not the one the audit log recorded last, in ${where}`,
+      `${key}: the ${valueHolder(loaded)}'s value is not the one the audit log recorded last, in ${where}`,
     );
   }
-  if (!o.json) printLines([`${key}: the env file's value is the one the audit log recorded in ${where}`]);
+  if (!o.json)
+    printLines([`${key}: the ${valueHolder(loaded)}'s value is the one the audit log recorded in ${where}`]);
+}
+
+/** What holds the stack's values, for messages: `env file`, or the store's type. */
+function valueHolder(loaded: { readonly config: { readonly store?: { readonly type: string } } }): string {
+  return loaded.config.store === undefined ? 'env file' : `store (${loaded.config.store.type})`;
 }

@@ -201,6 +201,18 @@ export function withStore(text: string, store: StoreConfig): string {
   return out;
 }
 
+/**
+ * The env file migrate copies from: the stack's env file, or, once rekey.yaml names the store (a rerun
+ * after a crash, `--remove-from-env` after the app switched), the `envFile:` it still names.
+ */
+function envFileOf(loaded: LoadedConfig): string {
+  if (loaded.envFile !== undefined) return loaded.envFile;
+  if (loaded.config.envFile !== undefined) return path.resolve(loaded.dir, loaded.config.envFile);
+  throw new RekeyError('ERR_USAGE', `${path.basename(loaded.path)} names no envFile: to migrate from`, {
+    hint: 'Add `envFile:` (the env file that still holds the values) to rekey.yaml, or migrate nothing.',
+  });
+}
+
 export async function migrateCommand(globals: GlobalOptions, opts: MigrateOptions): Promise<void> {
   const loaded = await loadConfig(globals.config);
   const store = storeFromOptions(opts, loaded.dir);
@@ -213,7 +225,8 @@ export async function migrateCommand(globals: GlobalOptions, opts: MigrateOption
       { hint: 'Migrate from the env file once; to move between stores, edit `store:` by hand.' },
     );
 
-  const env = envValues(loaded.env.doc);
+  const envFile = envFileOf(loaded);
+  const env = envValues((loaded.env ?? (await readEnvFile(envFile))).doc);
   const managed = managedKeys(loaded);
   const keys = managed.filter((k) => env.has(k));
   const absent = managed.filter((k) => !env.has(k));
@@ -236,7 +249,7 @@ export async function migrateCommand(globals: GlobalOptions, opts: MigrateOption
         },
       );
     // Re-read under the lock: what is copied is what the env file holds now.
-    const envNow = opts.dryRun ? env : envValues((await readEnvFile(loaded.envFile)).doc);
+    const envNow = opts.dryRun ? env : envValues((await readEnvFile(envFile)).doc);
     const gone = keys.filter((k) => !envNow.has(k));
     if (gone.length > 0)
       throw new RekeyError(
@@ -255,7 +268,7 @@ export async function migrateCommand(globals: GlobalOptions, opts: MigrateOption
     const yamlDone = configured !== undefined;
 
     const plan = [
-      `migrate ${keys.length} key(s) from ${path.basename(loaded.envFile)} to ${seeder.name}`,
+      `migrate ${keys.length} key(s) from ${path.basename(envFile)} to ${seeder.name}`,
       ...(fresh.length ? [`  write: ${fresh.join(', ')}`] : []),
       ...(differ.length ? [`  overwrite (held a different value): ${differ.join(', ')}`] : []),
       ...(same.length ? [`  already there with the same value: ${same.join(', ')}`] : []),
@@ -389,7 +402,8 @@ async function removeFromEnv(
   keys: readonly string[],
   values: Record<string, string>,
 ): Promise<string> {
-  const file = await readEnvFile(loaded.envFile);
+  const envFile = envFileOf(loaded);
+  const file = await readEnvFile(envFile);
   const now = envValues(file.doc);
   const changed = keys.filter((k) => now.get(k) !== values[k]);
   if (changed.length > 0)
@@ -400,9 +414,9 @@ async function removeFromEnv(
         hint: 'Run `rekey migrate --remove-from-env` again.',
       },
     );
-  const backup = await writeBackup(loaded.envFile, new Date(), { expected: file.doc.text });
+  const backup = await writeBackup(envFile, new Date(), { expected: file.doc.text });
   const text = removeKeys(file.doc, keys);
-  await writeEnvFile(loaded.envFile, text, {
+  await writeEnvFile(envFile, text, {
     ...(loaded.config.envFileMode === undefined
       ? {}
       : { mode: Number.parseInt(loaded.config.envFileMode, 8) }),

@@ -46,7 +46,8 @@ export async function planCommand(globals: GlobalOptions, opts: PlanOptions): Pr
     printJson({
       ok: failing.length === 0,
       stack: deps.loaded.stack,
-      envFile: deps.loaded.envFile,
+      ...(deps.loaded.envFile === undefined ? {} : { envFile: deps.loaded.envFile }),
+      store: { type: deps.store.type, name: deps.store.name },
       trigger: opts.trigger,
       keys: pre.plan.keys,
       purgeSessions: pre.plan.purgeSessions,
@@ -56,7 +57,11 @@ export async function planCommand(globals: GlobalOptions, opts: PlanOptions): Pr
     });
   } else {
     const lines = [
-      `rekey plan — stack ${deps.loaded.stack}, trigger ${opts.trigger}, env file ${path.basename(deps.loaded.envFile)}`,
+      `rekey plan — stack ${deps.loaded.stack}, trigger ${opts.trigger}, ${
+        deps.loaded.envFile === undefined
+          ? `store ${deps.store.name}`
+          : `env file ${path.basename(deps.loaded.envFile)}`
+      }`,
       '',
       'secrets:',
     ];

@@ -2,7 +2,6 @@
  * Policy and observability commands: status, check, serve, schedule. Arguments in, output out; what is
  * due, what fails the check and what may run unattended is decided in src/policy/.
  */
-import { loadConfig } from '../config/load.js';
 import { RotationControl } from '../engine/run.js';
 import { RekeyError } from '../lib/errors.js';
 import { type Logger, log } from '../lib/log.js';
@@ -13,14 +12,14 @@ import { readStatus } from '../policy/inputs.js';
 import { renderCheck, renderStatus } from '../policy/render.js';
 import type { RunReport } from '../policy/schedule/scheduler.js';
 import { awaitingBreakGlass } from '../policy/sources.js';
-import { type GlobalOptions, openStack } from './context.js';
+import { type GlobalOptions, loadStack, openStack } from './context.js';
 import { list } from './options.js';
 import { printJson, printLines } from './output.js';
 import { plainProgress } from './progress.js';
 import { installInterruptHandler } from './signals.js';
 
 export async function statusCommand(g: GlobalOptions, o: { json?: boolean }): Promise<void> {
-  const report = await readStatus(await loadConfig(g.config));
+  const report = await readStatus(await loadStack(g.config));
   if (o.json) printJson({ ok: true, ...report });
   else printLines(renderStatus(report));
 }
@@ -29,7 +28,7 @@ export async function checkCommand(
   g: GlobalOptions,
   o: { json?: boolean; beforeRelease?: boolean },
 ): Promise<void> {
-  const loaded = await loadConfig(g.config);
+  const loaded = await loadStack(g.config);
   const report = await readStatus(loaded);
   const result = evaluateCheck(report, { beforeRelease: o.beforeRelease === true });
   const late = lateBreakGlass(await awaitingBreakGlass(loaded), loaded.config.approvals, new Date());
@@ -97,7 +96,7 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
     import('../policy/schedule/clock.js'),
     import('../policy/schedule/outcome.js'),
   ]);
-  const loaded = await loadConfig(g.config);
+  const loaded = await loadStack(g.config);
   const store = new ScheduleStore(loaded.stateDir);
   if (o.clear !== undefined) {
     const cleared = await store.clear(o.clear === true ? [] : list(o.clear));
@@ -112,7 +111,7 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
   const scheduler = new Scheduler({
     settings: scheduleSettingsOf(loaded.config, allowed),
     clock: systemClock,
-    status: async () => readStatus(await loadConfig(g.config)),
+    status: async () => readStatus(await loadStack(g.config)),
     rotate: engineRotator(() => openStack(g, { progress: plainProgress(), control, logger }), {
       warn: (m) => logger.warn(m),
     }),

@@ -44,9 +44,18 @@ export async function rollbackCommand(
     warn: (m) => progress.note(`warning: ${m}`),
   });
   const deps = { ...stack, hooks };
-  const backup = opts.backup ? path.resolve(opts.backup) : (await listBackups(deps.loaded.envFile))[0];
+  const envFile = deps.loaded.envFile;
+  if (envFile === undefined && !opts.backup)
+    throw new RekeyError(
+      'ERR_BACKUP_NOT_FOUND',
+      `rekey keeps no backup file for ${deps.store.name}: the old values are in the store's own history`,
+      {
+        hint: 'Pass --backup PATH (an env file or rekey backup holding the values to return to); nothing was changed.',
+      },
+    );
+  const backup = opts.backup ? path.resolve(opts.backup) : (await listBackups(envFile as string))[0];
   if (backup === undefined)
-    throw new RekeyError('ERR_BACKUP_NOT_FOUND', `no backup of ${path.basename(deps.loaded.envFile)} found`, {
+    throw new RekeyError('ERR_BACKUP_NOT_FOUND', `no backup of ${path.basename(envFile as string)} found`, {
       hint: 'Pass --backup PATH, or --backup ARCHIVE.age --identity FILE for an encrypted archive.',
     });
   const text = await readBackup(backup, opts.identity);

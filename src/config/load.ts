@@ -14,6 +14,7 @@ import { isSecretType, ownedKeys, SECRET_TYPES, secretProblem } from '../targets
 import { interpolate } from './interpolate.js';
 import { configSchema, type ParsedConfig, type SecretConfig } from './schema.js';
 import { stackState } from './stack-state.js';
+import { type StoreConfig, storeIdentity, storeSchema } from './store.js';
 
 export const DEFAULT_CONFIG = 'rekey.yaml';
 
@@ -26,9 +27,15 @@ export interface LoadedConfig {
   readonly dir: string;
   /** Name of the stack (config `stack`, else the config folder's name). */
   readonly stack: string;
-  /** Absolute path of the env file, as configured (may be a symlink). */
-  readonly envFile: string;
-  /** The env file's real path (symlinks resolved) when the config was loaded: the stack's identity. */
+  /**
+   * Absolute path of the env file, as configured (may be a symlink). Undefined for a store stack
+   * (`store:` set): its values live in the store, and rekey reads or writes no env file for it.
+   */
+  readonly envFile: string | undefined;
+  /**
+   * The stack's identity: the env file's real path (symlinks resolved) when the config was loaded,
+   * or for a store stack the store's ({@link storeIdentity}, e.g. `vault-kv:http://…/secret/bi/prod`).
+   */
   readonly envRealPath: string;
   /**
    * Absolute path of this stack's state directory (journal, lock, history, schedule, requests, logs):
@@ -39,12 +46,25 @@ export interface LoadedConfig {
   readonly stateRoot: string;
   /** `<slug>-<hash>` of the env file's real path: which stack a record belongs to. */
   readonly stackKey: string;
-  /** The env file as read when the config was loaded. */
-  readonly env: LoadedEnvFile;
+  /** The env file as read when the config was loaded; undefined for a store stack. */
+  readonly env: LoadedEnvFile | undefined;
+  /**
+   * A store stack's values now (what `${NAME}` and the audit fingerprints read), when the caller
+   * gave {@link LoadOptions.openStore}; undefined for an env-file stack.
+   */
+  readonly readStore?: () => Promise<ReadonlyMap<string, string>>;
+}
+
+/** Reads a store's values (the CLI builds the store: the config layer knows no adapter). */
+export type StoreReader = () => Promise<ReadonlyMap<string, string>>;
+
+export interface LoadOptions {
+  /** Builds the reader of a store stack's values; without it `${NAME}` reads the environment only. */
+  readonly openStore?: (store: StoreConfig, dir: string) => StoreReader;
 }
 
 /** A loaded config without the env file: every path and setting, no secret value. */
-export type StackConfig = Omit<LoadedConfig, 'env'>;
+export type StackConfig = Omit<LoadedConfig, 'env' | 'readStore'>;
 
 /**
  * Gives `${NAME}` its env-file values: called once with the env file's absolute path and the names
@@ -53,26 +73,51 @@ export type StackConfig = Omit<LoadedConfig, 'env'>;
 export type EnvLookup = (envFile: string, names: ReadonlySet<string>) => Promise<ReadonlyMap<string, string>>;
 
 /**
+ * Gives `${NAME}` a store stack's values (its non-managed fields: a managed key is refused before any
+ * lookup); called once, only when the config refers to a name outside the `store:` section.
+ */
+export type StoreLookup = (
+  store: StoreConfig,
+  dir: string,
+  names: ReadonlySet<string>,
+) => Promise<ReadonlyMap<string, string>>;
+
+/**
  * Reads and validates a config. Every problem is an ERR_CONFIG_* (exit 2) naming the path in the file.
  *
  * @example
  * const loaded = await loadConfig('rekey.yaml');
  * loaded.config.secrets.map((s) => s.key); // ['JWT_SECRET', ...]
  */
-export async function loadConfig(configPath = DEFAULT_CONFIG): Promise<LoadedConfig> {
+export async function loadConfig(
+  configPath = DEFAULT_CONFIG,
+  options: LoadOptions = {},
+): Promise<LoadedConfig> {
   let env: LoadedEnvFile | undefined;
   let values: ReadonlyMap<string, string> = new Map();
-  const stack = await loadStackConfig(configPath, async (envFile) => {
-    env = await readEnvFile(envFile, { judgeMode: false });
-    values = envValues(env.doc);
-    return values;
-  });
+  let reader: StoreReader | undefined;
+  const stack = await loadStackConfig(
+    configPath,
+    async (envFile) => {
+      env = await readEnvFile(envFile, { judgeMode: false });
+      values = envValues(env.doc);
+      return values;
+    },
+    async (store, dir, names) => {
+      if (names.size === 0 || options.openStore === undefined) return new Map();
+      reader ??= options.openStore(store, dir);
+      values = await reader();
+      return values;
+    },
+  );
   // Judged against the configured mode: a 0640 file is what `envFileMode: "0640"` asks for.
   if (env) judgeEnvFileMode(env, Number.parseInt(stack.config.envFileMode ?? '0600', 8));
   for (const secret of stack.config.secrets) registerSecretValues(secret, values);
   // Keys that name a secret (DEMO_USER_PASSWORD, a webhook TOKEN) are masked too, managed or not.
   redactor.addEnv(values);
-  return { ...stack, env: env as LoadedEnvFile };
+  const store = stack.config.store;
+  if (store !== undefined && options.openStore !== undefined) reader ??= options.openStore(store, stack.dir);
+  return { ...stack, env, ...(reader ? { readStore: reader } : {}) };
 }
 
 /**
@@ -84,7 +129,11 @@ export async function loadConfig(configPath = DEFAULT_CONFIG): Promise<LoadedCon
  * @example
  * const stack = await loadStackConfig('rekey.yaml', async () => new Map());
  */
-export async function loadStackConfig(configPath: string, envLookup: EnvLookup): Promise<StackConfig> {
+export async function loadStackConfig(
+  configPath: string,
+  envLookup: EnvLookup,
+  storeLookup: StoreLookup = async () => new Map(),
+): Promise<StackConfig> {
   const abs = path.resolve(configPath);
   let text: string;
   try {
@@ -98,42 +147,56 @@ export async function loadStackConfig(configPath: string, envLookup: EnvLookup):
   const raw = parseYaml(text, abs);
   const dir = path.dirname(abs);
 
+  const rawStore = (raw as { store?: unknown }).store;
+  // A store stack: its section is resolved from the environment only (it says where the store is);
+  // the rest of the config reads the store's non-managed fields, then the environment.
+  const store =
+    rawStore === undefined || rawStore === null
+      ? undefined
+      : storeSchema.safeParse(interpolate(rawStore, (n) => process.env[n], 'store')).data;
   const envFileRaw = (raw as { envFile?: unknown }).envFile;
-  if (typeof envFileRaw !== 'string' || envFileRaw.length === 0) {
-    throw new RekeyError('ERR_CONFIG_INVALID', `${file}: envFile: required (the env file to rotate)`);
+  if (rawStore === undefined && (typeof envFileRaw !== 'string' || envFileRaw.length === 0)) {
+    throw new RekeyError(
+      'ERR_CONFIG_INVALID',
+      `${file}: envFile: required (the env file to rotate), or a store: section`,
+    );
   }
-  const envFile = path.resolve(dir, String(interpolate(envFileRaw, (n) => process.env[n], 'envFile')));
+  // With a store, `envFile:` (kept by `rekey migrate`) names where the values came from: not read.
+  const envFile =
+    rawStore === undefined
+      ? path.resolve(dir, String(interpolate(envFileRaw, (n) => process.env[n], 'envFile')))
+      : undefined;
   // Secret keys are env-file key names (a `${...}` is not one), so the raw YAML already names them.
   const secretKeys = rawSecretKeys(raw);
   const names = new Set<string>();
-  interpolate(raw, (name) => {
+  const outsideStore = Object.fromEntries(Object.entries(raw as object).filter(([k]) => k !== 'store'));
+  interpolate(outsideStore, (name) => {
     if (!secretKeys.has(name)) names.add(name);
     return '';
   });
-  const values = await envLookup(envFile, names);
+  const values =
+    envFile !== undefined
+      ? await envLookup(envFile, names)
+      : store !== undefined && names.size > 0
+        ? await storeLookup(store, dir, names)
+        : new Map<string, string>();
   const refs: Array<{ name: string; where: string }> = [];
   const resolved = interpolate(raw, (name, where) => {
     if (secretKeys.has(name)) throw secretReferenceError(file, where, name);
+    if (where === 'store' || where.startsWith('store.')) return process.env[name];
     refs.push({ name, where });
     return values.get(name) ?? process.env[name];
   });
   const config = validate(resolved, file);
   refuseSecretReferences(config, refs, file);
-  if (config.store !== undefined) {
-    // The schema and the store adapters exist (issue 15); the commands do not drive them yet, and a
-    // config naming a store must never be rotated in its env file instead.
-    throw new RekeyError(
-      'ERR_CONFIG_INVALID',
-      `${path.basename(file)}: store: ${config.store.type} is not supported by this version yet (the env file is the only store wired in)`,
-      {
-        hint: 'Remove the store: section to rotate the env file, or use a rekey version with managed stores.',
-      },
-    );
-  }
 
   checkReferences(config, file);
-  // The env file's real path keys the stack's state; a missing file is reported where it is read.
-  const envRealPath = await fs.realpath(envFile).catch(() => envFile);
+  // The env file's real path keys the stack's state (a missing file is reported where it is read);
+  // a store stack's identity is its store's, so its state stays put whatever the folder holds.
+  const envRealPath =
+    config.store !== undefined
+      ? storeIdentity(config.store)
+      : await fs.realpath(envFile as string).catch(() => envFile as string);
   const state = await stackState(path.resolve(dir, config.stateDir), envRealPath);
   return {
     config,

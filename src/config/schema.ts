@@ -50,7 +50,13 @@ export type VerifyCheck = z.infer<typeof verifyCheckSchema>;
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   stack: z.string().min(1).optional().describe('Name of the stack (default: the config folder name).'),
-  envFile: z.string().min(1),
+  envFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'The env file the app reads its secrets from; required unless store: is set (then it is neither read nor written).',
+    ),
   store: storeSchema
     .optional()
     .describe(

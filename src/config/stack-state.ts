@@ -1,6 +1,8 @@
 /**
  * One state directory per stack. Several configs may share a folder and a `stateDir` (default
- * `.rekey`): the stack is the env file, identified by its real path. The first stack to use a state
+ * `.rekey`): the stack is the env file, identified by its real path, or for a store stack the store
+ * (config/store.ts `storeIdentity`, e.g. `aws-ssm:eu-west-1:/bi/production/`), which stands in for
+ * the path everywhere below. The first stack to use a state
  * root owns the root itself (the layout of a single-stack install, unchanged); every other stack gets
  * `<root>/stacks/<key>/`, where the key is a readable slug of the env file's name plus a short hash
  * of its real path. The owner is recorded in `<root>/stack-env` (its env file's real path) by the
@@ -109,6 +111,8 @@ export async function claimStackState(loaded: {
  * it only when this env file holds the journal's old or new content).
  */
 async function orphanedJournal(stateRoot: string, owner: string): Promise<boolean> {
+  // A store stack's identity (`vault-kv:…`) names no file: its store cannot go missing here.
+  if (!path.isAbsolute(owner)) return false;
   if (!(await fs.stat(path.join(stateRoot, 'journal.json')).catch(() => undefined))) return false;
   return (await fs.stat(owner).catch((e: NodeJS.ErrnoException) => e.code)) === 'ENOENT';
 }

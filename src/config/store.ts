@@ -78,3 +78,26 @@ export type AwsSecretsManagerStoreConfig = z.infer<typeof awsSecretsManagerStore
 export type StoreConfig = z.infer<typeof storeSchema>;
 /** The `type` values of the managed stores. */
 export const STORE_TYPES = ['vault-kv', 'aws-ssm', 'aws-secretsmanager'] as const;
+
+/**
+ * A store stack's identity, in place of an env file's real path: what keys its state directory and
+ * binds its change requests. Stable across folders and hosts for the same store; no secret.
+ *
+ * @example
+ * storeIdentity({ type: 'aws-ssm', prefix: '/bi/production/', region: 'eu-west-1' });
+ * // 'aws-ssm:eu-west-1:/bi/production/'
+ */
+export function storeIdentity(store: StoreConfig, env: NodeJS.ProcessEnv = process.env): string {
+  const region = (r: string | undefined) => r ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? '';
+  switch (store.type) {
+    case 'vault-kv': {
+      const address = (store.address ?? env.VAULT_ADDR ?? '').replace(/\/+$/, '');
+      const namespace = store.namespace ?? env.VAULT_NAMESPACE;
+      return `vault-kv:${address}/${namespace ? `${namespace}/` : ''}${store.mount}/${store.path}`;
+    }
+    case 'aws-ssm':
+      return `aws-ssm:${region(store.region)}:${store.prefix}`;
+    case 'aws-secretsmanager':
+      return `aws-secretsmanager:${region(store.region)}:${store.secretId}`;
+  }
+}

@@ -68,9 +68,14 @@ export async function readPolicyInputs(
   const pending = await soft('pending journal', undefined as RotationEvent | undefined, () =>
     pendingEvent(loaded.stateDir, store, options.pending ?? new FileCache<PendingNames>()),
   );
-  const annotation = await soft('env file annotation', undefined as Date | undefined, () =>
-    annotations.get(loaded.envFile, readAnnotationOnly),
-  );
+  // A store stack has no annotation: its last rotation is read from the audit log and the history.
+  const envFile = loaded.envFile;
+  const annotation =
+    envFile === undefined
+      ? undefined
+      : await soft('env file annotation', undefined as Date | undefined, () =>
+          annotations.get(envFile, readAnnotationOnly),
+        );
   const approvals = await soft('change requests', [] as OutstandingApproval[], () =>
     outstandingApprovals(loaded),
   );

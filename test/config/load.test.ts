@@ -93,17 +93,73 @@ secrets:
       'envFile: .env.production\nsecrets:\n  - { key: R, type: redis }\nsessions: { redis: { patterns: ["s:*"], flushAll: true } }\n',
       /exactly one of/,
     ],
-    [
-      'a store the commands do not drive yet (never rotate the env file in its place)',
-      'envFile: .env.production\nstore: { type: aws-ssm, prefix: /bi/production/ }\nsecrets:\n  - { key: JWT_SECRET, type: jwt }\n',
-      /store: aws-ssm is not supported by this version yet/,
-    ],
   ])('refuses %s with ERR_CONFIG_INVALID naming the path', async (_name, yaml, message) => {
     const e = await failure(loadConfig(await setup(yaml)));
     expect(e.code).toBe('ERR_CONFIG_INVALID');
     expect(e.exitCode).toBe(2);
     expect(e.message).toMatch(message);
     expect(e.message.split('\n')).toHaveLength(1);
+  });
+
+  describe('a store stack (store:)', () => {
+    const yaml = (extra = '') =>
+      `store: { type: aws-ssm, prefix: /bi/production/, region: "\${STORE_REGION}" }\nsecrets:\n  - { key: JWT_SECRET, type: jwt }\n  - { key: P, type: postgres, user: "\${POSTGRES_USER}" }\n${extra}`;
+
+    it('loads without envFile: its identity is the store, ${NAME} reads the store then the environment', async () => {
+      process.env.STORE_REGION = 'eu-west-1';
+      const asked: string[][] = [];
+      try {
+        const loaded = await loadConfig(await setup(yaml()), {
+          openStore: (store) => async () => {
+            asked.push([store.type, [...((store as { region?: string }).region ?? '')].join('')]);
+            return new Map([['POSTGRES_USER', 'from_store']]);
+          },
+        });
+        expect(loaded.envFile).toBeUndefined();
+        expect(loaded.env).toBeUndefined();
+        expect(loaded.config.store).toMatchObject({ type: 'aws-ssm', region: 'eu-west-1' });
+        expect(loaded.config.secrets[1]).toMatchObject({ user: 'from_store' });
+        expect(loaded.envRealPath).toBe('aws-ssm:eu-west-1:/bi/production/');
+        expect(loaded.stackKey).toMatch(/^production-[0-9a-f]{12}$/);
+        expect(asked).toEqual([['aws-ssm', 'eu-west-1']]);
+        expect(await loaded.readStore?.()).toEqual(new Map([['POSTGRES_USER', 'from_store']]));
+      } finally {
+        delete process.env.STORE_REGION;
+      }
+    });
+
+    it('keeps envFile: beside store: unread (rekey migrate leaves it), and its identity the store', async () => {
+      process.env.STORE_REGION = 'eu-west-1';
+      process.env.POSTGRES_USER_FOR_TEST = 'x';
+      try {
+        const file = await setup(`envFile: .env.missing\n${yaml().replace('${POSTGRES_USER}', 'bi')}`);
+        const loaded = await loadConfig(file);
+        expect(loaded.envFile).toBeUndefined();
+        expect(loaded.envRealPath).toBe('aws-ssm:eu-west-1:/bi/production/');
+      } finally {
+        delete process.env.STORE_REGION;
+        delete process.env.POSTGRES_USER_FOR_TEST;
+      }
+    });
+
+    it('refuses a ${KEY} of a managed secret, and never asks the store for it', async () => {
+      let asked = false;
+      const e = await failure(
+        loadConfig(
+          await setup(
+            'store: { type: aws-ssm, prefix: /bi/ }\nsecrets:\n  - { key: JWT_SECRET, type: jwt }\ndeploy: { command: "echo ${JWT_SECRET}" }\n',
+          ),
+          {
+            openStore: () => async () => {
+              asked = true;
+              return new Map();
+            },
+          },
+        ),
+      );
+      expect(e.code).toBe('ERR_CONFIG_INVALID');
+      expect(asked).toBe(false);
+    });
   });
 
   it('an unset ${NAME} is ERR_CONFIG_INTERPOLATION naming where', async () => {

@@ -9,7 +9,7 @@ import { createEnvFileStore } from '../../src/stores/env-file/index.js';
 export function stackDeps(loaded: LoadedConfig, options: { allowUnignored?: boolean } = {}) {
   return {
     loaded,
-    store: createEnvFileStore(loaded.envFile, {
+    store: createEnvFileStore(loaded.envFile as string, {
       ...(loaded.config.envFileMode === undefined
         ? {}
         : { mode: Number.parseInt(loaded.config.envFileMode, 8) }),

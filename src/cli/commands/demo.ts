@@ -7,6 +7,10 @@ export function register(program: Command): void {
     .command('demo')
     .description('throwaway local stack, full rotation, then tear down')
     .option('--keep', 'leave the stack running and print how to reach and stop it')
+    .option(
+      '--store <type>',
+      'the Vault variant: the app reads its JWT secret and API key from Vault (vault-kv)',
+    )
     .addOption(jsonOption('print one JSON document (the claims and their outcomes) on stdout'))
     .action(async (o) => (await import('../demo.js')).demoCommand(o));
 }

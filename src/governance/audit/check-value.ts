@@ -5,10 +5,10 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import type { LoadedConfig } from '../../config/load.js';
-import { envValues, readEnvFile } from '../../envfile/index.js';
 import { RekeyError } from '../../lib/errors.js';
 import { auditKeyFileOf, fingerprint, readAuditKeyAt } from './key.js';
 import { auditFileOf, readAuditLog } from './read.js';
+import { stackValues } from './secrets.js';
 import { stackRecords } from './stack.js';
 
 export interface ValueCheck {
@@ -43,7 +43,7 @@ export async function checkValue(loaded: LoadedConfig, key: string): Promise<Val
   if (found === undefined || auditKey === undefined) {
     throw new RekeyError('ERR_AUDIT_NO_RECORD', `the audit log holds no fingerprint of ${key}`);
   }
-  const value = envValues((await readEnvFile(loaded.envFile)).doc).get(key) ?? '';
+  const value = (await stackValues(loaded)).get(key) ?? '';
   const now = Buffer.from(fingerprint(auditKey, value), 'hex');
   const recorded = Buffer.from(found.s.fingerprint, 'hex');
   const matches = now.length === recorded.length && timingSafeEqual(now, recorded);

@@ -28,6 +28,9 @@ export interface AwsClientConfig {
 export const AWS_CALL_TIMEOUT_MS = 30_000;
 
 function options(config: AwsClientConfig, serviceEnv: string) {
+  // The SDK's documented switch for its Node 20 end-of-support warning (aws-sdk-js-v3#7983), which
+  // would otherwise reach rekey's stderr on every run; an operator's own setting wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const endpoint = config.endpoint ?? process.env[serviceEnv] ?? process.env.AWS_ENDPOINT_URL;
   if (endpoint !== undefined && endpoint !== '') {
     const url = new URL(endpoint);
