@@ -134,6 +134,18 @@ const cell = (foothold, column) => {
   return bad > 0 ? `${results} (**${bad} failed**)` : results;
 };
 
+// The store column: which store a row's rotation wrote (a store suite names it: `store aws-ssm …`).
+const STORES = ['env file', 'vault-kv', 'aws-ssm', 'aws-secretsmanager'];
+const storeOf = (r) => /\b(vault-kv|aws-ssm|aws-secretsmanager)\b/.exec(String(r.suite))?.[1] ?? 'env file';
+const storeCell = (kind, store) => {
+  const here = of(kind).filter((r) => storeOf(r) === store);
+  if (here.length === 0) return '—';
+  const bad = here.filter((r) => !ok(r)).length;
+  return bad > 0
+    ? `${here.length - bad}/${here.length} (**${bad} failed**)`
+    : `${here.length}/${here.length}`;
+};
+
 const md = [
   '# Resilience report',
   '',
@@ -156,6 +168,17 @@ const md = [
   `| **all** | **${rows.length}** | **${rows.length - failed.length}** | **${failed.length}** |`,
   '',
   `Test run: ${run.status === 0 ? 'passed' : `**FAILED** (exit ${run.status})`}.`,
+  '',
+  '## Stores (where the values live)',
+  '',
+  'Rows passed per store the rotation wrote: the env file, or a managed store against its stand-in (docs/stores.md).',
+  '',
+  ...table(
+    ['what', ...STORES],
+    kinds
+      .filter(([k]) => ['crash', 'failure', 'concurrency', 'canary'].includes(k))
+      .map(([k, label]) => [label, ...STORES.map((st) => storeCell(k, st))]),
+  ),
   '',
   '## Crash points × targets (kill -9, then `rekey recover`)',
   '',

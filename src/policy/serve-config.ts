@@ -3,6 +3,8 @@
  * only when rekey.yaml refers to one of its keys with `${NAME}` (never a managed secret's: refused),
  * and then only those names are kept; nothing is registered with the redactor. The result is kept
  * while rekey.yaml and the env file are unchanged (their `stat`), so a scrape re-reads neither.
+ * A store stack's `${NAME}` is taken from the process environment only: a scrape never calls the
+ * store (its state, audit log and history are all `serve` reads).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';

@@ -30,3 +30,14 @@ export function positionOf(
   if (atOld === keys.length) return 'old';
   return 'partial';
 }
+
+/**
+ * True when no key holds its new value: nothing the rotation wrote is in the store (what is there
+ * was written by someone else, and a rollback must keep it). Restores are then no-ops.
+ *
+ * @example
+ * holdsNoneOf(new Map([['A', 'theirs']]), { A: 'new-a' }); // true
+ */
+export function holdsNoneOf(held: ReadonlyMap<string, string | undefined>, next: Values): boolean {
+  return Object.keys(next).every((key) => held.get(key) !== next[key]);
+}

@@ -28,7 +28,7 @@ import type {
 } from '../../engine/ports.js';
 import { RekeyError } from '../../lib/errors.js';
 import { type AwsClientConfig, awsCall, secretsManagerClient } from '../aws/clients.js';
-import { positionOf } from '../position.js';
+import { holdsNoneOf, positionOf } from '../position.js';
 
 type WriteGuard = <T>(what: string, write: () => Promise<T>) => Promise<T>;
 const unguarded: WriteGuard = (_what, write) => write();
@@ -305,6 +305,15 @@ export class AwsSecretsManagerStore implements Store {
     const cur = await this.value({ VersionStage: 'AWSCURRENT' });
     if (old.length > 0 && positionOf(strings(cur.fields), oldValues, next) === 'old')
       return { summary: 'Secrets Manager already holds the old values' };
+    // Another writer moved AWSCURRENT before the commit: none of the rotation's values is current,
+    // theirs is kept; only the rotation's own AWSPENDING is dropped.
+    if (holdsNoneOf(strings(cur.fields), next)) {
+      await this.dropPending(r.token);
+      return {
+        summary:
+          "AWSCURRENT holds none of the rotation's new values: nothing moved back (the other writer's kept)",
+      };
+    }
     throw this.conflict(r);
   }
 

@@ -29,7 +29,7 @@ import type {
 } from '../../engine/ports.js';
 import { RekeyError } from '../../lib/errors.js';
 import { type AwsClientConfig, awsCall, ssmClient } from '../aws/clients.js';
-import { positionOf } from '../position.js';
+import { holdsNoneOf, positionOf } from '../position.js';
 
 type WriteGuard = <T>(what: string, write: () => Promise<T>) => Promise<T>;
 const unguarded: WriteGuard = (_what, write) => write();
@@ -281,13 +281,14 @@ export class AwsSsmStore implements Store {
     const keys = Object.keys(next);
     const oldValues = await this.oldValues(r, old, keys);
     const current = await this.some(keys);
-    // Refuse before writing anything when a key holds neither value.
+    // Refuse before writing anything when a key holds neither value, unless no key holds the
+    // rotation's new value: another writer's, then, kept as they are (nothing of rekey's to undo).
     const held = new Map(keys.map((k) => [k, current.get(k)?.Value]));
-    if (positionOf(held, oldValues, next) === 'other') throw this.conflict(r);
+    if (positionOf(held, oldValues, next) === 'other' && !holdsNoneOf(held, next)) throw this.conflict(r);
     let wrote = 0;
     for (const key of keys) {
       const value = held.get(key);
-      if (value === oldValues[key]) continue;
+      if (value === oldValues[key] || value !== next[key]) continue;
       const want = oldValues[key];
       if (want === undefined) {
         // rekey created this parameter: remove it again (only while it holds rekey's value).
@@ -308,7 +309,9 @@ export class AwsSsmStore implements Store {
     return {
       summary:
         wrote === 0
-          ? 'SSM already holds the old values'
+          ? holdsNoneOf(held, next) && positionOf(held, oldValues, next) === 'other'
+            ? "SSM holds none of the rotation's new values: nothing put back (the other writer's kept)"
+            : 'SSM already holds the old values'
           : `old values put back into ${wrote} SSM parameter(s)`,
     };
   }

@@ -18,7 +18,7 @@ import type {
   Values,
 } from '../../engine/ports.js';
 import { isRekeyError, RekeyError } from '../../lib/errors.js';
-import { positionOf } from '../position.js';
+import { holdsNoneOf, positionOf } from '../position.js';
 import { type KvVersion, VaultClient } from './client.js';
 
 /** The engine's guard around a write that must not be cut short (Ctrl-C); identity when absent. */
@@ -237,6 +237,12 @@ export class VaultKvStore implements Store {
       const held = cur?.data == null ? new Map<string, string>() : strings(cur.data);
       const p = cur?.data == null ? 'other' : positionOf(held, oldValues, next);
       if (p === 'old') return { summary: 'Vault already holds the old values' };
+      // Another writer won the check-and-set: none of the rotation's values is there, theirs is kept.
+      if (p === 'other' && holdsNoneOf(held, next))
+        return {
+          summary:
+            "Vault holds none of the rotation's new values: nothing put back (the other writer's kept)",
+        };
       if (p !== 'new' || cur === undefined) throw this.conflict(r);
       try {
         const restored = await guard('restoring the Vault secret', () =>

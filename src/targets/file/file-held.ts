@@ -72,7 +72,7 @@ export function fileHeldTarget(secret: FileSecret): Target {
           name: secret.key,
           target: secret.key,
           ok,
-          detail: ok ? 'set in the env file' : 'missing from the env file',
+          detail: ok ? 'set' : 'missing', // where: the stack's store (the env file or a managed one)
           expected: 'set',
         },
       ];
