@@ -192,6 +192,16 @@ export class KubernetesHandler implements Handler {
     (s.metadata as Json).resourceVersion = this.nextVersion();
   }
 
+  /** Another writer: merges `patch` into the whole Secret object (metadata, immutable, ...). */
+  editSecret(namespace: string, name: string, patch: Json): void {
+    const key = `secrets/${namespace}/${name}`;
+    const s = this.objects.get(key);
+    if (s === undefined) throw new Error(`no secret ${namespace}/${name}`);
+    const next = mergePatch(s, patch) as Json;
+    (next.metadata as Json).resourceVersion = this.nextVersion();
+    this.objects.set(key, next);
+  }
+
   /** The Secret's data decoded, and its resourceVersion. */
   secret(namespace: string, name: string): { data: Record<string, string>; resourceVersion: string } {
     const s = this.objects.get(`secrets/${namespace}/${name}`);
