@@ -19,7 +19,6 @@ import type {
   Values,
 } from '../../engine/ports.js';
 import { RekeyError } from '../../lib/errors.js';
-import { positionOf } from '../position.js';
 import {
   canI,
   connectKube,
@@ -28,7 +27,8 @@ import {
   kubeError,
   MERGE_PATCH,
   withRetry,
-} from './client.js';
+} from '../../lib/kube.js';
+import { positionOf } from '../position.js';
 
 const unguarded: StoreWriteGuard = (_what, write) => write();
 

@@ -3,6 +3,7 @@
  * kubeconfig (KUBECONFIG, else ~/.kube/config, else the in-cluster service account; `context` picks
  * one), the typed API clients, merge patches, and API errors turned into rekey's error codes with the
  * API server's own one-line reason (a `Status` message names objects and verbs, never a value).
+ * Shared by the kubernetes store (src/stores/kubernetes/) and deploy (src/deploy/kubernetes.ts).
  */
 import {
   ApiException,
@@ -14,8 +15,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { type ErrorCode, RekeyError } from '../../lib/errors.js';
-import { isLoopback } from '../loopback.js';
+import { type ErrorCode, RekeyError } from './errors.js';
 
 export interface KubeOptions {
   /** The kubeconfig context; the file's current context when absent. */
@@ -24,6 +24,12 @@ export interface KubeOptions {
   readonly kubeconfig?: string;
   /** Pause between attempts on 429 / 5xx (default 500 ms; tests use less). */
   readonly backoffMs?: number;
+}
+
+/** Plain http only to this machine (the stand-in): the rule of src/stores/loopback.ts, which lib/ cannot import. */
+function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(?:\.\d{1,3}){3}$/.test(h);
 }
 
 /** What client-node loads when it finds no configuration at all: never a cluster rekey should use. */
@@ -95,6 +101,9 @@ export function connectKube(options: KubeOptions = {}): Kube {
 
 /** Request options making a PATCH a JSON merge patch (RFC 7386; client-node defaults to JSON patch). */
 export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** Request options making a PATCH a strategic merge patch (what kubectl sends for `rollout restart`). */
+export const STRATEGIC_MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
 /** The API server's `Status` for a failed call: reason and message (client-node hands it over as text). */
 export function apiStatus(e: unknown): { code: number; reason: string; message: string } | undefined {
