@@ -264,11 +264,15 @@ export class KubernetesHandler implements Handler {
     return this.withStatus(w);
   }
 
-  /** New pods of this workload never become ready (a bad config, a crash loop). */
-  neverAvailable(kind: WorkloadKind, namespace: string, name: string): void {
+  /**
+   * New pods of this workload never become ready (a bad config, a crash loop); `false` heals it (the
+   * next rollout succeeds, e.g. pods that read the restored old values).
+   */
+  neverAvailable(kind: WorkloadKind, namespace: string, name: string, stuck = true): void {
     const w = this.workloads.get(`${kind}/${namespace}/${name}`);
     if (w === undefined) throw new Error(`no ${kind} ${namespace}/${name}`);
-    w.stuck = true;
+    w.stuck = stuck;
+    if (!stuck) w.deadlineExceeded = false;
   }
 
   /** The Deployment reports Progressing False / ProgressDeadlineExceeded from now on. */

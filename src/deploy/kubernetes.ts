@@ -215,7 +215,9 @@ export function createKubernetesDeployer(
             );
         }
         for (const w of workloads) {
-          const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+          // Milliseconds (kubectl writes seconds): a rollback's restart within the same second as the
+          // deploy's must still change the pod template, or nothing would roll.
+          const at = new Date().toISOString();
           const generation = await restart(w, at);
           say(`${w.kind}.apps/${w.name} restarted`);
           for (;;) {

@@ -62,7 +62,8 @@ const ops = (k8s: KubernetesStandIn) => k8s.log().map((r) => r.op);
 
 describe('kubernetes deployer', () => {
   it('restarts the workloads in the listed order, each rolled out before the next', async () => {
-    const { k8s, deployer, request } = await fresh();
+    // Slow steps (100 ms) so the waiting lines are seen even on a loaded machine.
+    const { k8s, deployer, request } = await fresh({ tickMs: 100 });
     const d = deployer();
     expect(d.command).toBe('rollout restart deployment/bi-api, then statefulset/bi-worker in namespace bi');
     const { ms } = await d.run('deploy', request());
@@ -72,7 +73,9 @@ describe('kubernetes deployer', () => {
       spec: { template: { metadata: { annotations: Record<string, string> } } };
       status: Record<string, number>;
     };
-    expect(dep.spec.template.metadata.annotations[RESTARTED_AT]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(dep.spec.template.metadata.annotations[RESTARTED_AT]).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+    );
     expect(dep.status).toMatchObject({ observedGeneration: 2, updatedReplicas: 2, availableReplicas: 2 });
     const sts = k8s.handler.workload('statefulset', 'bi', 'bi-worker') as { status: Record<string, unknown> };
     expect(sts.status).toMatchObject({ observedGeneration: 2, currentRevision: 'bi-worker-2' });
