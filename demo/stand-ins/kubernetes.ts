@@ -294,6 +294,62 @@ export class KubernetesHandler implements Handler {
     return this.objects.get(`leases/${namespace}/${name}`);
   }
 
+  /**
+   * Control routes (never part of the Kubernetes API), for a stand-in running as its own process:
+   * `POST /__stand-in/kubernetes/secret {namespace,name,data}`, `.../workload {kind,namespace,name,replicas,paused}`,
+   * `.../never-available {kind,namespace,name,stuck}`, `.../progress-deadline {namespace,name}`, `.../rbac {rules}`,
+   * `GET .../secret?namespace=&name=` (data decoded, resourceVersion).
+   */
+  control(req: StandInRequest): Answer | undefined {
+    const m = /^\/__stand-in\/kubernetes\/([a-z-]+)$/.exec(req.url.pathname);
+    if (m === null) return undefined;
+    const b = (isObject(req.json) ? req.json : {}) as {
+      namespace: string;
+      name: string;
+      kind?: string;
+      data?: Record<string, string>;
+      replicas?: number;
+      paused?: boolean;
+      stuck?: boolean;
+      rules?: RbacRule[];
+    };
+    const kind: WorkloadKind = b.kind === 'statefulset' ? 'statefulset' : 'deployment';
+    try {
+      switch (`${req.method} ${m[1]}`) {
+        case 'POST secret':
+          this.putSecret(b.namespace, b.name, b.data ?? {});
+          return { status: 204 };
+        case 'GET secret':
+          return {
+            status: 200,
+            body: this.secret(
+              req.url.searchParams.get('namespace') ?? '',
+              req.url.searchParams.get('name') ?? '',
+            ),
+          };
+        case 'POST workload':
+          this.putWorkload(kind, b.namespace, b.name, {
+            replicas: b.replicas ?? 2,
+            paused: b.paused === true,
+          });
+          return { status: 204 };
+        case 'POST never-available':
+          this.neverAvailable(kind, b.namespace, b.name, b.stuck !== false);
+          return { status: 204 };
+        case 'POST progress-deadline':
+          this.exceedProgressDeadline(b.namespace, b.name);
+          return { status: 204 };
+        case 'POST rbac':
+          this.rbac = Array.isArray(b.rules) ? b.rules : ALLOW_ALL;
+          return { status: 204 };
+        default:
+          return { status: 404, body: { error: 'no such control route' } };
+      }
+    } catch (e) {
+      return { status: 400, body: { error: (e as Error).message } };
+    }
+  }
+
   // ---- the API ----
 
   private route(req: StandInRequest): Route | undefined {

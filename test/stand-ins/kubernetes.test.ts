@@ -4,9 +4,12 @@
  * resourceVersion and 409, workloads with the fake controller, SelfSubjectAccessReview from the RBAC
  * table, Leases with create / replace CAS, injected faults and the call log.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import {
   ApiException,
   AppsV1Api,
@@ -295,5 +298,69 @@ describe('Kubernetes API stand-in with the real client', () => {
       .readNamespacedSecret({ name: 's', namespace: 'bi' })
       .catch((x: unknown) => x);
     expect(codeOf(e)).toBe(401);
+  });
+
+  it('runs as its own process (main.js kubernetes), seeded and driven through the control API', async () => {
+    const main = path.resolve(
+      path.dirname(fileURLToPath(import.meta.url)),
+      '../../dist/demo/stand-ins/main.js',
+    );
+    const dir = await mkdtemp(path.join(tmpdir(), 'rekey-k8s-main-'));
+    dirs.push(dir);
+    await writeFile(path.join(dir, 'token'), 'proc-token\n', { mode: 0o600 });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [main, 'kubernetes', '--token-file', path.join(dir, 'token'), '--tick-ms', '10'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`stand-in exited ${code}`)));
+      });
+      const { service, url } = JSON.parse(line) as { service: string; url: string };
+      expect(service).toBe('kubernetes');
+      const post = (route: string, body: unknown) =>
+        fetch(`${url}/__stand-in/kubernetes/${route}`, { method: 'POST', body: JSON.stringify(body) });
+      expect((await post('secret', { namespace: 'bi', name: 's', data: { A: 'a' } })).status).toBe(204);
+      expect((await post('workload', { kind: 'deployment', namespace: 'bi', name: 'api' })).status).toBe(204);
+      expect((await post('rbac', { rules: [] })).status).toBe(204);
+
+      const file = path.join(dir, 'kubeconfig');
+      await writeFile(
+        file,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'clusters:',
+          '  - name: p',
+          '    cluster:',
+          `      server: ${url}`,
+          '      insecure-skip-tls-verify: true',
+          'users:',
+          '  - name: u',
+          '    user:',
+          '      token: proc-token',
+          'contexts:',
+          '  - name: p',
+          '    context: { cluster: p, user: u }',
+          'current-context: p',
+          '',
+        ].join('\n'),
+      );
+      const kc = new KubeConfig();
+      kc.loadFromFile(file);
+      const core = kc.makeApiClient(CoreV1Api);
+      expect(
+        codeOf(await core.readNamespacedSecret({ name: 's', namespace: 'bi' }).catch((e: unknown) => e)),
+      ).toBe(403);
+      await post('rbac', {});
+      const s = await core.readNamespacedSecret({ name: 's', namespace: 'bi' });
+      expect(Buffer.from(s.data!.A!, 'base64').toString()).toBe('a');
+      const log = (await (await fetch(`${url}/__stand-in/log`)).json()) as { op: string; status: number }[];
+      expect(log.map((r) => `${r.op} ${r.status}`)).toEqual(['secrets.get 403', 'secrets.get 200']);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 });
