@@ -62,10 +62,13 @@ export function connectKube(options: KubeOptions = {}): Kube {
     if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
     else kc.loadFromDefault();
   } catch (e) {
-    throw new RekeyError('ERR_STORE_UNSUITABLE', 'kubernetes: the kubeconfig cannot be read', {
-      hint: 'Check KUBECONFIG (or ~/.kube/config): `kubectl config view` must show it.',
-      cause: e,
-    });
+    // No cause: a YAML parser's message quotes the file, and a kubeconfig holds tokens.
+    const code = (e as { code?: unknown }).code;
+    throw new RekeyError(
+      'ERR_STORE_UNSUITABLE',
+      `kubernetes: the kubeconfig cannot be read${typeof code === 'string' ? ` (${code})` : ''}`,
+      { hint: 'Check KUBECONFIG (or ~/.kube/config): `kubectl config view` must show it.' },
+    );
   }
   if (options.context !== undefined) {
     if (kc.getContextObject(options.context) == null)

@@ -275,6 +275,26 @@ describe('kubernetes store', () => {
     ).toThrow(/plain http/);
   });
 
+  it('refuses a kubeconfig it cannot parse without quoting it (it holds tokens)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'rekey-k8s-store-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'broken');
+    await writeFile(file, 'users:\n  - name: u\n    user: { token: "tok-canary-9999\n  : [\n');
+    const e = (() => {
+      try {
+        KubernetesStore.open({ type: 'kubernetes', namespace: 'bi', name: 's' }, { kubeconfig: file });
+      } catch (x) {
+        return x as Error & { cause?: unknown };
+      }
+      return undefined;
+    })();
+    expect(e).toMatchObject({
+      code: 'ERR_STORE_UNSUITABLE',
+      message: expect.stringMatching(/^kubernetes: the kubeconfig cannot be read/),
+    });
+    expect(JSON.stringify({ m: e?.message, c: String(e?.cause ?? '') })).not.toContain('tok-canary');
+  });
+
   it('says the Secret does not exist, and maps a refused token to ERR_STORE_AUTH', async () => {
     const k8s = await startKubernetesStandIn({ token: 'right' });
     running.push(k8s);
