@@ -105,6 +105,8 @@ export interface Handler {
   handle(req: StandInRequest, op: string): Answer | Promise<Answer>;
   /** Content type of JSON answers. */
   readonly contentType: string;
+  /** The stand-in's own control routes under `/__stand-in/` (after the shared ones); undefined: none matched. */
+  control?(req: StandInRequest): Answer | undefined;
 }
 
 /** A running stand-in. */
@@ -148,7 +150,12 @@ function send(res: ServerResponse, answer: Answer, contentType: string): void {
   res.end(text);
 }
 
-async function control(req: StandInRequest, faults: Faults, log: LoggedRequest[]): Promise<Answer> {
+async function control(
+  req: StandInRequest,
+  faults: Faults,
+  log: LoggedRequest[],
+  handler: Handler,
+): Promise<Answer> {
   const route = `${req.method} ${req.url.pathname}`;
   const body = (req.json ?? {}) as Record<string, unknown>;
   switch (route) {
@@ -172,7 +179,7 @@ async function control(req: StandInRequest, faults: Faults, log: LoggedRequest[]
     case 'GET /__stand-in/log':
       return { status: 200, body: log };
     default:
-      return { status: 404, body: { error: 'no such control route' } };
+      return handler.control?.(req) ?? { status: 404, body: { error: 'no such control route' } };
   }
 }
 
@@ -208,7 +215,7 @@ export async function serveStandIn(
         json: parseJson(raw),
       };
       if (url.pathname.startsWith('/__stand-in/')) {
-        send(res, await control(request, faults, log), 'application/json');
+        send(res, await control(request, faults, log, handler), 'application/json');
         return;
       }
       const run = async () => {

@@ -4,6 +4,7 @@
  *
  *   node dist/demo/stand-ins/main.js vault-kv --token-file FILE [--port N] [--namespace NS]...
  *   node dist/demo/stand-ins/main.js aws-ssm|aws-secretsmanager [--port N] [--region R]
+ *   node dist/demo/stand-ins/main.js kubernetes [--port N] [--token-file FILE] [--tick-ms N]
  *
  * Prints one JSON line on stdout once listening — `{"service":"vault-kv","url":"http://127.0.0.1:N"}`
  * — and serves until SIGTERM or SIGINT. Faults and the request log are driven through the control
@@ -12,13 +13,14 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { RunningStandIn } from './harness.js';
+import { startKubernetesStandIn } from './kubernetes.js';
 import { startSecretsManagerStandIn } from './secrets-manager.js';
 import { startSsmStandIn } from './ssm.js';
 import { startVaultStandIn } from './vault-kv.js';
 
 function usage(message: string): never {
   process.stderr.write(
-    `stand-in: ${message}\nusage: main.js vault-kv|aws-ssm|aws-secretsmanager [--port N] [--token-file FILE] [--region R]\n`,
+    `stand-in: ${message}\nusage: main.js vault-kv|aws-ssm|aws-secretsmanager|kubernetes [--port N] [--token-file FILE] [--region R] [--tick-ms N]\n`,
   );
   process.exit(2);
 }
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
       'token-file': { type: 'string' },
       region: { type: 'string' },
       namespace: { type: 'string', multiple: true },
+      'tick-ms': { type: 'string' },
     },
   });
   const service = positionals[0];
@@ -64,6 +67,19 @@ async function main(): Promise<void> {
         ...(values.region === undefined ? {} : { region: values.region }),
       });
       break;
+    case 'kubernetes': {
+      const token =
+        values['token-file'] === undefined ? undefined : readFileSync(values['token-file'], 'utf8').trim();
+      const tickMs = values['tick-ms'] === undefined ? undefined : Number(values['tick-ms']);
+      if (tickMs !== undefined && !(Number.isInteger(tickMs) && tickMs > 0))
+        usage('--tick-ms must be a positive integer');
+      running = await startKubernetesStandIn({
+        port,
+        ...(token === undefined || token === '' ? {} : { token }),
+        ...(tickMs === undefined ? {} : { tickMs }),
+      });
+      break;
+    }
     default:
       usage(`unknown stand-in ${JSON.stringify(service ?? '')}`);
   }

@@ -135,6 +135,10 @@ async function seederFor(store: StoreConfig): Promise<StoreSeeder> {
       return (await import('../stores/aws-ssm/seed.js')).awsSsmSeeder(store);
     case 'aws-secretsmanager':
       return (await import('../stores/aws-secretsmanager/seed.js')).awsSecretsManagerSeeder(store);
+    case 'kubernetes':
+      throw new RekeyError('ERR_USAGE', 'rekey migrate --to kubernetes is not supported yet', {
+        hint: 'Create the Secret from the env file (`kubectl create secret generic NAME --from-env-file=…`), then add store: to rekey.yaml.',
+      });
   }
 }
 
@@ -164,6 +168,12 @@ export function consumerHints(store: StoreConfig, keys: readonly string[]): stri
         'At deploy, read the secret (a JSON object with a field per key):',
         `  aws secretsmanager get-secret-value --secret-id ${store.secretId}${store.region ? ` --region ${store.region}` : ''} --query SecretString --output text`,
         `  fields: ${keys.join(', ')}`,
+      ];
+    case 'kubernetes':
+      return [
+        'In the workload, read the Secret (a data key per env key); the deploy restarts it:',
+        `  envFrom: [{ secretRef: { name: ${store.name} } }]   # namespace ${store.namespace}`,
+        `  keys: ${keys.join(', ')}`,
       ];
   }
 }

@@ -37,6 +37,10 @@ export async function openManagedStore(config: StoreConfig, dir: string): Promis
       const { AwsSecretsManagerStore } = await import('../stores/aws-secretsmanager/store.js');
       return new AwsSecretsManagerStore(config);
     }
+    case 'kubernetes': {
+      const { KubernetesStore } = await import('../stores/kubernetes/store.js');
+      return KubernetesStore.open(config);
+    }
   }
 }
 

@@ -7,6 +7,7 @@
  * store: { type: vault-kv, address: "http://127.0.0.1:8200", mount: secret, path: bi/production }
  * store: { type: aws-ssm, prefix: /bi/production/, region: eu-west-1 }
  * store: { type: aws-secretsmanager, secretId: bi/production, region: eu-west-1 }
+ * store: { type: kubernetes, namespace: bi, name: bi-secrets, context: prod }
  */
 import { z } from 'zod';
 
@@ -66,18 +67,44 @@ export const awsSecretsManagerStoreSchema = z.strictObject({
   endpoint: url.optional(),
 });
 
+/** A namespace: a DNS-1123 label. */
+const k8sLabel = z
+  .string()
+  .max(63)
+  .regex(/^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label (lower-case letters, digits, "-")');
+/** An object name: a DNS-1123 subdomain. */
+const k8sName = z
+  .string()
+  .max(253)
+  .regex(
+    /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/,
+    'must be a DNS-1123 subdomain (lower-case letters, digits, "-" and ".")',
+  );
+
+export const kubernetesStoreSchema = z.strictObject({
+  type: z.literal('kubernetes'),
+  /** The Secret's namespace. */
+  namespace: k8sLabel,
+  /** The Secret's name; one data key per managed key, other keys untouched. */
+  name: k8sName,
+  /** The kubeconfig context (KUBECONFIG, else ~/.kube/config); its current context when absent, in-cluster when there is no kubeconfig. */
+  context: z.string().min(1).optional(),
+});
+
 export const storeSchema = z.discriminatedUnion('type', [
   vaultKvStoreSchema,
   awsSsmStoreSchema,
   awsSecretsManagerStoreSchema,
+  kubernetesStoreSchema,
 ]);
 
 export type VaultKvStoreConfig = z.infer<typeof vaultKvStoreSchema>;
 export type AwsSsmStoreConfig = z.infer<typeof awsSsmStoreSchema>;
 export type AwsSecretsManagerStoreConfig = z.infer<typeof awsSecretsManagerStoreSchema>;
+export type KubernetesStoreConfig = z.infer<typeof kubernetesStoreSchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
 /** The `type` values of the managed stores. */
-export const STORE_TYPES = ['vault-kv', 'aws-ssm', 'aws-secretsmanager'] as const;
+export const STORE_TYPES = ['vault-kv', 'aws-ssm', 'aws-secretsmanager', 'kubernetes'] as const;
 
 /**
  * A store stack's identity, in place of an env file's real path: what keys its state directory and
@@ -99,5 +126,7 @@ export function storeIdentity(store: StoreConfig, env: NodeJS.ProcessEnv = proce
       return `aws-ssm:${region(store.region)}:${store.prefix}`;
     case 'aws-secretsmanager':
       return `aws-secretsmanager:${region(store.region)}:${store.secretId}`;
+    case 'kubernetes':
+      return `kubernetes:${store.context ?? ''}:${store.namespace}/${store.name}`;
   }
 }

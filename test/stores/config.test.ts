@@ -23,6 +23,12 @@ describe('store: schema', () => {
     expect(yaml('{ type: aws-secretsmanager, secretId: bi/production, region: eu-west-1 }').success).toBe(
       true,
     );
+    expect(yaml('{ type: kubernetes, namespace: bi, name: bi-secrets, context: prod }').data).toEqual({
+      type: 'kubernetes',
+      namespace: 'bi',
+      name: 'bi-secrets',
+      context: 'prod',
+    });
   });
 
   it('defaults the Vault mount to secret and the AppRole mount to approle', () => {
@@ -39,7 +45,10 @@ describe('store: schema', () => {
     ['{ type: aws-ssm, prefix: /bi/production }', 'prefix'],
     ['{ type: aws-ssm, prefix: /aws/reserved/ }', 'prefix'],
     ['{ type: aws-secretsmanager }', 'secretId'],
-    ['{ type: kubernetes, namespace: bi, name: s }', 'type'],
+    ['{ type: kubernetes, namespace: Bi, name: s }', 'namespace'],
+    ['{ type: kubernetes, namespace: bi, name: ../s }', 'name'],
+    ['{ type: kubernetes, namespace: bi }', 'name'],
+    ['{ type: kubernetes, namespace: bi, name: s, kubeconfigData: x }', ''],
   ])('refuses %s', (text, field) => {
     const r = yaml(text);
     expect(r.success).toBe(false);
