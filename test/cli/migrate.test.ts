@@ -131,7 +131,11 @@ function destination(kind: StoreKind, s: Stack): string[] {
 }
 
 function migrate(s: Stack, args: string[], env: NodeJS.ProcessEnv = {}) {
-  return runToEnd(process.execPath, [CLI, '--config', s.config, 'migrate', ...args], {
+  return rekey(s, ['migrate', ...args], env);
+}
+
+function rekey(s: Stack, args: string[], env: NodeJS.ProcessEnv = {}) {
+  return runToEnd(process.execPath, [CLI, '--config', s.config, ...args], {
     cwd: s.dir,
     env: {
       PATH: process.env.PATH,
@@ -284,6 +288,22 @@ describe.each(KINDS)('rekey migrate --to %s', (kind) => {
       occurrences: leakOccurrences(secrets, texts),
     });
     expect(findLeak(secrets, texts)).toBeUndefined();
+  });
+
+  it('the next rotation runs in the store: new values there, the env file untouched, no value printed', async () => {
+    const s = await makeStack();
+    expect((await migrate(s, ['--to', kind, ...destination(kind, s), '--yes'])).code).toBe(0);
+    const r = await rekey(s, ['rotate', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const now = (await held(kind, s)) ?? {};
+    expect(now.JWT_SECRET).toEqual(expect.any(String));
+    expect(now.JWT_SECRET).not.toBe(s.values.JWT_SECRET);
+    expect(now.API_SECRET_KEY).not.toBe(s.values.API_SECRET_KEY);
+    // The grace slot holds the value the app signed with before (written to the store, not the file).
+    expect(now.JWT_SECRET_PREVIOUS).toBe(s.values.JWT_SECRET);
+    expect(await fs.readFile(s.envFile, 'utf8')).toBe(s.envText);
+    const secrets = [...Object.values(s.values), String(now.JWT_SECRET), String(now.API_SECRET_KEY)];
+    expect(findLeak(secrets, [r.stdout, r.stderr])).toBeUndefined();
   });
 
   it('--dry-run shows the plan and changes nothing (no write request, files identical)', async () => {

@@ -24,14 +24,13 @@ import type {
   StorePosition,
   StoreRecord,
   StoreSnapshot,
+  StoreWriteGuard,
   Values,
 } from '../../engine/ports.js';
 import { RekeyError } from '../../lib/errors.js';
 import { type AwsClientConfig, awsCall, secretsManagerClient } from '../aws/clients.js';
+import { unguarded } from '../guard.js';
 import { holdsNoneOf, positionOf } from '../position.js';
-
-type WriteGuard = <T>(what: string, write: () => Promise<T>) => Promise<T>;
-const unguarded: WriteGuard = (_what, write) => write();
 
 const STORE = 'aws-secretsmanager';
 const TOKEN_PREFIX = 'rekey-';
@@ -191,7 +190,7 @@ export class AwsSecretsManagerStore implements Store {
   async commit(
     record: StoreRecord,
     changes: readonly StoreChange[],
-    guard: WriteGuard = unguarded,
+    guard: StoreWriteGuard = unguarded,
   ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
     const r = this.own(record);
     let stages = await this.stages();
@@ -286,7 +285,7 @@ export class AwsSecretsManagerStore implements Store {
     record: StoreRecord,
     old: readonly StoreChange[],
     next: Values,
-    guard: WriteGuard = unguarded,
+    guard: StoreWriteGuard = unguarded,
   ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
     const r = this.own(record);
     const stages = await this.stages();

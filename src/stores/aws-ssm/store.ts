@@ -25,14 +25,13 @@ import type {
   StorePosition,
   StoreRecord,
   StoreSnapshot,
+  StoreWriteGuard,
   Values,
 } from '../../engine/ports.js';
 import { RekeyError } from '../../lib/errors.js';
 import { type AwsClientConfig, awsCall, ssmClient } from '../aws/clients.js';
+import { unguarded } from '../guard.js';
 import { holdsNoneOf, positionOf } from '../position.js';
-
-type WriteGuard = <T>(what: string, write: () => Promise<T>) => Promise<T>;
-const unguarded: WriteGuard = (_what, write) => write();
 
 const STORE = 'aws-ssm';
 export const LABEL_CURRENT = 'rekey-current';
@@ -211,7 +210,7 @@ export class AwsSsmStore implements Store {
   async commit(
     record: StoreRecord,
     changes: readonly StoreChange[],
-    guard: WriteGuard = unguarded,
+    guard: StoreWriteGuard = unguarded,
   ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
     const r = this.own(record);
     const current = await this.some(changes.map((c) => c.key));
@@ -275,7 +274,7 @@ export class AwsSsmStore implements Store {
     record: StoreRecord,
     old: readonly StoreChange[],
     next: Values,
-    guard: WriteGuard = unguarded,
+    guard: StoreWriteGuard = unguarded,
   ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
     const r = this.own(record);
     const keys = Object.keys(next);

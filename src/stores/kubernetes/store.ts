@@ -28,9 +28,8 @@ import {
   MERGE_PATCH,
   withRetry,
 } from '../../lib/kube.js';
+import { unguarded } from '../guard.js';
 import { positionOf } from '../position.js';
-
-const unguarded: StoreWriteGuard = (_what, write) => write();
 
 /** What the journal holds for a kubernetes rotation: where, and resourceVersions; never a value. */
 export interface KubernetesRecord extends StoreRecord {

@@ -15,15 +15,15 @@ import type {
   StorePosition,
   StoreRecord,
   StoreSnapshot,
+  StoreWriteGuard,
   Values,
 } from '../../engine/ports.js';
 import { isRekeyError, RekeyError } from '../../lib/errors.js';
+import { unguarded } from '../guard.js';
 import { holdsNoneOf, positionOf } from '../position.js';
 import { type KvVersion, VaultClient } from './client.js';
 
 /** The engine's guard around a write that must not be cut short (Ctrl-C); identity when absent. */
-type WriteGuard = <T>(what: string, write: () => Promise<T>) => Promise<T>;
-const unguarded: WriteGuard = (_what, write) => write();
 
 /** What the journal holds for a vault-kv rotation. */
 export interface VaultKvRecord extends StoreRecord {
@@ -184,7 +184,7 @@ export class VaultKvStore implements Store {
   async commit(
     record: StoreRecord,
     changes: readonly StoreChange[],
-    guard: WriteGuard = unguarded,
+    guard: StoreWriteGuard = unguarded,
   ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
     const r = this.own(record);
     const next: Values = Object.fromEntries(changes.map((c) => [c.key, c.value]));
@@ -228,7 +228,7 @@ export class VaultKvStore implements Store {
     record: StoreRecord,
     old: readonly StoreChange[],
     next: Values,
-    guard: WriteGuard = unguarded,
+    guard: StoreWriteGuard = unguarded,
   ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
     const r = this.own(record);
     const oldValues = await this.oldValues(r, old, Object.keys(next));
