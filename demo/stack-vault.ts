@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, promises as fs, openSync } from 'node:fs';
 import path from 'node:path';
 import { envValues, parseEnv } from '../src/envfile/index.js';
+import { writeFileAtomic } from '../src/lib/fsx.js';
 import { freePort } from './stack/ports.js';
 import {
   type DemoProcess,
@@ -91,10 +92,11 @@ export async function setUpVaultDemoStack(options: { repo: string; keep: boolean
     if (!seeded.ok) throw new Error(`seeding the Vault stand-in: HTTP ${seeded.status}`);
     const moved = new Set<string>(VAULT_KEYS);
     const kept = text.split('\n').filter((line) => !moved.has(line.split('=')[0] ?? ''));
-    await fs.writeFile(
+    // The env file still holds the other services' passwords: replaced atomically, 0600.
+    await writeFileAtomic(
       stack.envFile,
       `${kept.join('\n').trimEnd()}\n# JWT_SECRET, API_SECRET_KEY and DEMO_USER_PASSWORD live in Vault (the app reads them at start)\nVAULT_ADDR=${vaultUrl}\nVAULT_KV_MOUNT=${MOUNT}\nVAULT_KV_PATH=${SECRET_PATH}\nVAULT_TOKEN_FILE=.run/vault-token\n`,
-      { mode: 0o600 },
+      { mode: 0o600, forceMode: true },
     );
     await fs.writeFile(path.join(stack.dir, 'rekey.yaml'), vaultConfig(options.repo, values, vaultUrl));
     // stop-demo.sh (--keep) stops the stand-in too, by pid and start time like the other servers.
