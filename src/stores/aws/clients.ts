@@ -111,7 +111,7 @@ export async function awsCall<T>(
       throw new RekeyError('ERR_STORE_AUTH', `${store}: ${what}: ${name}`, {
         hint:
           name === 'AccessDeniedException'
-            ? "Grant rekey's AWS identity the action named on that resource (see the README's IAM policy)."
+            ? "Grant rekey's AWS identity the action named on that resource (docs/stores.md lists each store's IAM actions)."
             : 'Check the AWS credentials rekey runs with (profile, environment, instance role) and their region.',
       });
     if (UNREACHABLE.has(name) || (status !== undefined && status >= 500) || status === undefined)
