@@ -23,8 +23,6 @@ import { unguarded } from '../guard.js';
 import { holdsNoneOf, positionOf } from '../position.js';
 import { type KvVersion, VaultClient } from './client.js';
 
-/** The engine's guard around a write that must not be cut short (Ctrl-C); identity when absent. */
-
 /** What the journal holds for a vault-kv rotation. */
 export interface VaultKvRecord extends StoreRecord {
   readonly type: 'vault-kv';
