@@ -163,20 +163,31 @@ export class JournalStore {
   /** Archived rotations (without values), oldest first; unreadable archives are skipped and named to `onSkip`. */
   async history(onSkip?: (file: string) => void): Promise<Array<ReturnType<typeof withoutValues>>> {
     const names = await fs.readdir(this.historyDir).catch(() => [] as string[]);
-    const out: Array<ReturnType<typeof withoutValues>> = [];
-    for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+    const out: Array<{ at: number; name: string; h: ReturnType<typeof withoutValues> }> = [];
+    for (const name of names.filter((n) => n.endsWith('.json'))) {
       const text = await readIfExists(path.join(this.historyDir, name));
       if (text === undefined) continue;
       try {
-        out.push(JSON.parse(text));
+        const h = JSON.parse(text);
+        out.push({ at: createdAtMs(h), name, h });
       } catch {
         // A damaged archive (atomic writes rule out a torn one, but disks and people can still
         // damage files): skip it rather than lose the whole history.
         onSkip?.(name);
       }
     }
-    return out;
+    // By creation time to the millisecond: ids (and so file names) carry the second only, and two
+    // rotations in one second would otherwise be ordered by their random suffix.
+    out.sort((a, b) => a.at - b.at || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return out.map((x) => x.h);
   }
+}
+
+/** An archive's `createdAt` in ms, 0 when it has none (such archives sort first, by name). */
+function createdAtMs(h: unknown): number {
+  const at = h !== null && typeof h === 'object' ? (h as { createdAt?: unknown }).createdAt : undefined;
+  const ms = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+  return Number.isNaN(ms) ? 0 : ms;
 }
 
 /**

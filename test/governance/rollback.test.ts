@@ -51,11 +51,14 @@ describe('recorded triggers', { timeout: 180_000 }, () => {
       'rotate:scheduled:rotated',
       'rollback:rollback:rotated',
     ]);
-    const history = await Promise.all(
-      (await fs.readdir(path.join(s.stateDir, 'history')))
-        .sort()
-        .map(async (f) => JSON.parse(await fs.readFile(path.join(s.stateDir, 'history', f), 'utf8'))),
-    );
+    // Ordered by creation time: the three can share a second, and ids carry the second only.
+    const history = (
+      await Promise.all(
+        (
+          await fs.readdir(path.join(s.stateDir, 'history'))
+        ).map(async (f) => JSON.parse(await fs.readFile(path.join(s.stateDir, 'history', f), 'utf8'))),
+      )
+    ).sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
     expect(history.map((h) => h.meta.recordedTrigger ?? h.trigger)).toEqual([
       'manual',
       'scheduled',

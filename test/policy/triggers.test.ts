@@ -24,11 +24,13 @@ interface Archived {
   targets: Array<{ key: string }>;
 }
 
-/** The archived rotations of a stack, oldest first. */
+/** The archived rotations of a stack, oldest first (by creation time: ids carry the second only). */
 async function history(s: Stack): Promise<Archived[]> {
   const dir = path.join(s.stateDir, 'history');
-  const names = (await fs.readdir(dir)).sort();
-  return Promise.all(names.map(async (n) => JSON.parse(await fs.readFile(path.join(dir, n), 'utf8'))));
+  const all: Array<Archived & { createdAt: string }> = await Promise.all(
+    (await fs.readdir(dir)).map(async (n) => JSON.parse(await fs.readFile(path.join(dir, n), 'utf8'))),
+  );
+  return all.sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
 }
 
 async function status(s: Stack): Promise<SecretStatus[]> {
