@@ -281,9 +281,9 @@ export class Run {
     this.deps.progress.begin(id, title);
     let result: T;
     try {
-      await faultPoint(id, 'begin');
+      await faultPoint(step, 'begin');
       result = await work();
-      await faultPoint(id, 'end');
+      await faultPoint(step, 'end');
     } catch (e) {
       const err = asRekeyError(e);
       markStep(this.journal, step, 'failed', { code: err.code, message: err.message });

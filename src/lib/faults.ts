@@ -22,10 +22,15 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { RekeyError } from './errors.js';
 
-function matches(spec: string | undefined, id: string, when: 'begin' | 'end'): boolean {
+/** Where a fault may fire: a step (its id and phase, as the engine's typed steps carry them) or a named point. */
+export type FaultSite = string | { readonly id: string; readonly phase: string };
+
+function matches(spec: string | undefined, site: FaultSite, when: 'begin' | 'end'): boolean {
   if (!spec) return false;
-  const [where, at = 'end'] = spec.split('@') as [string, string | undefined];
-  return at === when && (where === id || where === id.split(':')[0]);
+  const { id, phase } = typeof site === 'string' ? { id: site, phase: site } : site;
+  const at = spec.lastIndexOf('@');
+  const [where, point] = at < 0 ? [spec, 'end'] : [spec.slice(0, at), spec.slice(at + 1)];
+  return point === when && (where === id || where === phase);
 }
 
 const fired = new Set<string>();
@@ -38,19 +43,20 @@ export function simulatedDiskFull(file: string): void {
   }
 }
 
-/** Called by the step runner at each boundary. */
-export async function faultPoint(id: string, when: 'begin' | 'end'): Promise<void> {
-  if (matches(process.env.REKEY_CRASH_AT, id, when)) process.kill(process.pid, 'SIGKILL');
-  if (matches(process.env.REKEY_DISK_FULL_AT, id, when)) diskFull = true;
+/** Called by the step runner at each boundary (and by a few named points: `prepare`, `close`, `migrate-store`). */
+export async function faultPoint(site: FaultSite, when: 'begin' | 'end'): Promise<void> {
+  const { id, phase } = typeof site === 'string' ? { id: site, phase: site } : site;
+  if (matches(process.env.REKEY_CRASH_AT, site, when)) process.kill(process.pid, 'SIGKILL');
+  if (matches(process.env.REKEY_DISK_FULL_AT, site, when)) diskFull = true;
   const pauseFile = process.env.REKEY_PAUSE_FILE;
-  if (pauseFile && matches(process.env.REKEY_PAUSE_AT, id, when) && !fired.has(`pause:${id}`)) {
+  if (pauseFile && matches(process.env.REKEY_PAUSE_AT, site, when) && !fired.has(`pause:${id}`)) {
     fired.add(`pause:${id}`);
     writeFileSync(pauseFile, `${id}@${when}\n`);
     while (existsSync(pauseFile)) await new Promise((r) => setTimeout(r, 20));
   }
   // A bare phase fails once (its first step), so a rollback through the same phase can proceed.
-  if (matches(process.env.REKEY_FAIL_AT, id, when) && !fired.has(id.split(':')[0]!)) {
-    fired.add(id.split(':')[0]!);
+  if (matches(process.env.REKEY_FAIL_AT, site, when) && !fired.has(phase)) {
+    fired.add(phase);
     throw new RekeyError('ERR_INJECTED_FAULT', `injected failure at ${id}@${when} (REKEY_FAIL_AT)`);
   }
 }
