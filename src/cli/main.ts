@@ -11,6 +11,7 @@ import * as approve from './commands/approve.js';
 import * as audit from './commands/audit.js';
 import * as check from './commands/check.js';
 import * as demo from './commands/demo.js';
+import * as doctor from './commands/doctor.js';
 import * as init from './commands/init.js';
 import * as migrate from './commands/migrate.js';
 import * as plan from './commands/plan.js';
@@ -25,8 +26,7 @@ import * as status from './commands/status.js';
 import * as verify from './commands/verify.js';
 import type { GlobalOptions } from './context.js';
 import { jsonWasPrinted, printJson, setVerbose } from './output.js';
-
-const VERSION = '0.1.0';
+import { VERSION } from './version.js';
 
 /**
  * The commands in the order `rekey --help` lists them. Each file under commands/ declares its whole
@@ -47,6 +47,7 @@ const COMMANDS: readonly { register(program: Command, globals: () => GlobalOptio
   audit,
   status,
   check,
+  doctor,
   serve,
   schedule,
 ];

@@ -2,54 +2,11 @@
  * Keeping the env file out of version control: refuse a file git tracks, and one in a work tree that
  * git does not ignore. Only file names reach git, never contents.
  */
-import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { RekeyError } from '../lib/errors.js';
 import { resolveSymlink } from '../lib/fsx.js';
+import { git, gitFailed } from '../lib/git.js';
 import { log } from '../lib/log.js';
-
-const GIT_TIMEOUT_MS = 15_000;
-
-/** Variables that would point git at another repository than the one around the file. */
-const REPO_OVERRIDES = [
-  'GIT_DIR',
-  'GIT_WORK_TREE',
-  'GIT_INDEX_FILE',
-  'GIT_COMMON_DIR',
-  'GIT_OBJECT_DIRECTORY',
-];
-
-interface GitResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs git in `cwd`; undefined when git is not installed. */
-function git(cwd: string, args: string[]): Promise<GitResult | undefined> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    LC_ALL: 'C',
-    GIT_OPTIONAL_LOCKS: '0',
-    GIT_TERMINAL_PROMPT: '0',
-  };
-  for (const name of REPO_OVERRIDES) delete env[name];
-  return new Promise((resolve, reject) => {
-    execFile('git', args, { cwd, env, timeout: GIT_TIMEOUT_MS, windowsHide: true }, (err, stdout, stderr) => {
-      if (err === null) return resolve({ code: 0, stdout, stderr });
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return resolve(undefined);
-      if (typeof code === 'number') return resolve({ code, stdout, stderr });
-      reject(gitFailed(cwd, err.killed ? 'timed out' : (code ?? err.message)));
-    });
-  });
-}
-
-function gitFailed(dir: string, reason: string): RekeyError {
-  return new RekeyError('ERR_IO', `git could not inspect ${dir}: ${reason}`, {
-    hint: 'Fix the git error named (for "dubious ownership", run rekey as the repository owner), then run again.',
-  });
-}
 
 function firstLine(s: string): string {
   return s.trim().split('\n')[0] ?? '';

@@ -25,6 +25,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['backups'],
   ['governance'],
   ['policy'],
+  ['doctor'],
   ['cli'],
 ];
 export const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));

@@ -11,6 +11,12 @@ export const jwtType = secretType({
     ...commonSecretFields,
     type: z.literal('jwt'),
     previousKey: envKey.optional().describe('Receives the old value, so tokens in flight keep verifying.'),
+    algorithm: z
+      .enum(['HS256', 'HS384', 'HS512'])
+      .optional()
+      .describe(
+        "The app's HMAC algorithm, for `rekey doctor`'s length check (RFC 7518 §3.2); default: the env's JWT_ALGORITHM, else HS256.",
+      ),
   }),
   ownedKeys: (s) => slots(s.key, s.previousKey),
   unattendedByDefault: false,
