@@ -8,6 +8,7 @@ import { filesCheck } from './checks/files.js';
 import { gitHistoryCheck } from './checks/git-history.js';
 import { grafanaEnvCheck } from './checks/grafana-env.js';
 import { policyCheck } from './checks/policy.js';
+import { servicesCheck } from './checks/services.js';
 import { valuesCheck } from './checks/values.js';
 import type { DoctorContext } from './context.js';
 import { type Check, COULD_NOT_CHECK, type Finding, type Rule, rank } from './finding.js';
@@ -18,6 +19,7 @@ export const CHECKS: readonly Check<DoctorContext>[] = [
   gitHistoryCheck,
   filesCheck,
   grafanaEnvCheck,
+  servicesCheck,
   policyCheck,
 ];
 

@@ -75,10 +75,30 @@ export interface EvictionFinding {
   readonly text: string;
 }
 
+/**
+ * A known service trap a plan note reports, for `rekey doctor` to turn into its finding (the rule,
+ * the why and the fix are the doctor's; the note's text says what was seen, never a value).
+ */
+export type ServiceTrap =
+  /** A PostgreSQL role has VALID UNTIL: `at` is when its password stops working. */
+  | 'password-expiry'
+  /** `password_encryption` is not scram-sha-256 (md5 hashes are weak; a future PostgreSQL refuses them). */
+  | 'password-encryption'
+  /** An alternating login role owns objects the other login role cannot use. */
+  | 'objects-owned-by-login-role'
+  /** A Redis user with nopass: any password, or none, is accepted. */
+  | 'no-password'
+  /** A Redis password change does not survive a restart (no config file, no aclfile). */
+  | 'not-persistable';
+
 /** A line `rekey plan` shows for a target: an action it will take, or a warning. */
 export interface PlanNote {
   readonly level: 'info' | 'warn';
   readonly text: string;
+  /** The known trap this note reports, if any (read by `rekey doctor`). */
+  readonly trap?: ServiceTrap;
+  /** For `password-expiry`: when (ISO 8601, or PostgreSQL's text of the timestamp). */
+  readonly at?: string;
 }
 
 /** What the rotation will do with a target, for the plan; no I/O. */

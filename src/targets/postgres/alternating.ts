@@ -23,6 +23,7 @@ import {
   requireCurrent,
   type Strategy,
   selectOne,
+  serverTraps,
   verifyRows,
 } from './common.js';
 import type { Login } from './connect.js';
@@ -164,10 +165,13 @@ export function alternatingStrategy(pc: PgContext, cfg: AlternatingConfig): Stra
           }
         }
         for (const { role, n } of await ownedRelations(c, [...roles])) {
-          warn(
-            `${n} relation${n === 1 ? ' is' : 's are'} owned by ${role}, not ${memberOf}: the other login role cannot use ${n === 1 ? 'it' : 'them'}; REASSIGN OWNED BY ${role} TO ${memberOf}, and create objects after SET ROLE ${memberOf}`,
-          );
+          notes.push({
+            level: 'warn',
+            trap: 'objects-owned-by-login-role',
+            text: `${n} relation${n === 1 ? ' is' : 's are'} owned by ${role}, not ${memberOf}: the other login role cannot use ${n === 1 ? 'it' : 'them'}; REASSIGN OWNED BY ${role} TO ${memberOf}, and create objects after SET ROLE ${memberOf}`,
+          });
         }
+        notes.push(...(await serverTraps(c, [await roleInfo(c, active, secret.validUntil, memberOf)])));
         if (me.superuser) info(`${me.user} is a superuser: the change runs with log_statement = 'none'`);
         if (ctx.trigger === 'compromise') {
           const n = secret.terminateOnCompromise ? await countSessions(c, active) : 0;

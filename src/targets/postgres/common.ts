@@ -2,7 +2,10 @@
  * What both strategies share: the secret's connector and admin login, the "new connection, SELECT 1"
  * check, the validation-table rows and ending the sessions of a retired credential.
  */
+
+import type pg from 'pg';
 import type { SecretConfigOf } from '../../config/schema.js';
+import type { PlanNote } from '../../engine/ports.js';
 import { isRekeyError, RekeyError } from '../../lib/errors.js';
 import type { GenerateSpec } from '../../lib/generate.js';
 import { safeMessage } from '../../lib/redact.js';
@@ -190,4 +193,36 @@ export function expiryKept(pc: PgContext, role: RoleInfo, me: SessionInfo): stri
 export function expiryReset(pc: PgContext, role: RoleInfo): string {
   const now = role.validUntil === null ? 'none' : role.validUntil;
   return `role ${role.name}: VALID UNTIL ${now} will be set to ${pc.secret.validUntil} with the new password`;
+}
+
+/**
+ * The server-side traps `rekey doctor` reads from the plan notes: `password_encryption` other than
+ * scram-sha-256, and each role's VALID UNTIL (when its password stops working). Read-only.
+ *
+ * @example
+ * notes.push(...(await serverTraps(client, [role])));
+ */
+export async function serverTraps(client: pg.Client, roles: readonly RoleInfo[]): Promise<PlanNote[]> {
+  const notes: PlanNote[] = [];
+  const { rows } = await client.query<{ enc: string }>(
+    "SELECT current_setting('password_encryption') AS enc",
+  );
+  const enc = rows[0]?.enc ?? '';
+  if (enc !== 'scram-sha-256') {
+    notes.push({
+      level: 'warn',
+      trap: 'password-encryption',
+      text: `password_encryption is ${enc || 'unknown'}, not scram-sha-256: passwords set by other tools are stored as weak hashes (rekey always sends SCRAM verifiers)`,
+    });
+  }
+  for (const r of roles) {
+    if (!r.exists || r.validUntil === null || r.validUntil === 'infinity') continue;
+    notes.push({
+      level: 'info',
+      trap: 'password-expiry',
+      at: r.validUntil,
+      text: `role ${r.name}: its password stops working at ${r.validUntil} (VALID UNTIL)`,
+    });
+  }
+  return notes;
 }

@@ -20,6 +20,7 @@ import {
   requireCurrent,
   type Strategy,
   selectOne,
+  serverTraps,
   verifyRows,
 } from './common.js';
 import type { Login } from './connect.js';
@@ -112,6 +113,7 @@ export function singleStrategy(pc: PgContext): Strategy {
             text: `${me.user} is a superuser: the change runs with log_statement = 'none'`,
           });
         }
+        notes.push(...(await serverTraps(c, [role])));
         if (ctx.trigger === 'compromise' && secret.terminateOnCompromise) {
           const n = await countSessions(c, user);
           notes.push({

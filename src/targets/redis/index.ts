@@ -411,6 +411,7 @@ export function redisTarget(
         if (user.flags.includes('nopass')) {
           notes.push({
             level: 'warn',
+            trap: 'no-password',
             text: `user ${ep.user} has nopass: any password works; rotation refused`,
           });
         } else if (user.passwords.length > 1) {

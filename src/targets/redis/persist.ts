@@ -11,6 +11,7 @@
  */
 import { MultiErrorReply } from 'redis';
 import type { SecretConfigOf } from '../../config/schema.js';
+import type { PlanNote } from '../../engine/ports.js';
 import { RekeyError } from '../../lib/errors.js';
 import { getUser } from './acl.js';
 import { describeDriverError, type RedisConn, type RedisEndpoint, toRekeyError, where } from './connect.js';
@@ -74,7 +75,7 @@ export async function resolvePersistence(
 }
 
 /** One line for the plan. */
-export function describePersistence(p: Persistence, user: string): { level: 'info' | 'warn'; text: string } {
+export function describePersistence(p: Persistence, user: string): PlanNote {
   if (p.problem) return { level: 'warn', text: `${p.problem} (stage will refuse)` };
   switch (p.mode) {
     case 'acl-save':
@@ -91,6 +92,7 @@ export function describePersistence(p: Persistence, user: string): { level: 'inf
     case 'none':
       return {
         level: 'warn',
+        trap: 'not-persistable',
         text:
           p.setting === 'none'
             ? 'persist: none (configured): the new password lasts only until Redis restarts, unless the deploy passes it'

@@ -278,6 +278,7 @@ describe('postgres target, strategy alternating', () => {
     await c.end();
     expect(await target().inspect(ctx, env)).toContainEqual({
       level: 'warn',
+      trap: 'objects-owned-by-login-role',
       text: '1 relation is owned by app_green, not app: the other login role cannot use it; REASSIGN OWNED BY app_green TO app, and create objects after SET ROLE app',
     });
   });
