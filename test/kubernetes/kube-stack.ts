@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { RbacRule } from '../../demo/stand-ins/kubernetes.js';
 import { connectKube, MERGE_PATCH } from '../../src/lib/kube.js';
-import { type CliResult, startCli } from '../engine/stack.js';
+import { CLI, type CliResult, startCli } from '../engine/stack.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -51,6 +51,11 @@ export interface KubeStack {
   readonly results: CliResult[];
   run(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<CliResult>;
   start(args: readonly string[], env?: NodeJS.ProcessEnv): ReturnType<typeof startCli>;
+  /**
+   * Runs the CLI in a process group of its own until it reaches `point` (REKEY_PAUSE_AT), then kills
+   * the whole group with SIGKILL, as a machine dies: nothing is reaped, nothing cleans up.
+   */
+  killAt(point: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<CliResult>;
   /** The Secret's data (decoded) and resourceVersion now, read through the stand-in's control API. */
   secret(): Promise<{ data: Record<string, string>; resourceVersion: string }>;
   /** Another writer (outside rekey) merges `data` into the Secret through the Kubernetes API. */
@@ -178,6 +183,39 @@ export async function makeKubeStack(options: { timeout?: string } = {}): Promise
       const started = startCli(args, dir, env(extra));
       void started.done.then((r) => results.push(r));
       return started;
+    },
+    async killAt(point, args, extra) {
+      const pause = path.join(dir, 'pause');
+      await fs.rm(pause, { force: true });
+      const cli = spawn(process.execPath, [CLI, ...args], {
+        cwd: dir,
+        env: env({ ...extra, REKEY_PAUSE_AT: point, REKEY_PAUSE_FILE: pause }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
+      let stdout = '';
+      let stderr = '';
+      cli.stdout?.on('data', (b) => {
+        stdout += b;
+      });
+      cli.stderr?.on('data', (b) => {
+        stderr += b;
+      });
+      const done = new Promise<CliResult>((resolve) =>
+        cli.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+      );
+      for (let i = 0; i < 2400 && cli.exitCode === null; i++) {
+        if (await fs.stat(pause).catch(() => undefined)) {
+          process.kill(-cli.pid!, 'SIGKILL');
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      if (cli.exitCode === null && cli.signalCode === null) process.kill(-cli.pid!, 'SIGKILL');
+      const r = await done;
+      await fs.rm(pause, { force: true });
+      results.push(r);
+      return r;
     },
     async secret() {
       const r = await control(`kubernetes/secret?namespace=${NAMESPACE}&name=${SECRET}`, undefined, 'GET');
