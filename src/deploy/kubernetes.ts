@@ -17,7 +17,7 @@ import { type KubernetesDeployConfig, parseWorkload } from '../config/kubernetes
 import { ms } from '../config/load.js';
 import type { Deployer, DeployRequest } from '../engine/ports.js';
 import { outputDetails } from '../lib/command.js';
-import { isRekeyError, RekeyError } from '../lib/errors.js';
+import { ERROR_CODES, isRekeyError, RekeyError } from '../lib/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../lib/fsx.js';
 import {
   canI,
@@ -101,10 +101,15 @@ export function statefulSetStatus(sts: V1StatefulSet, generation: number): Look 
 function deployError(e: unknown, what: string): RekeyError {
   if (isRekeyError(e) && e.code.startsWith('ERR_DEPLOY')) return e;
   const k = kubeError(e, what);
+  // The connection's own hint (KUBECONFIG, a context, an http server) says what to do; an API
+  // answer's code hint speaks of a store, so a deploy gets its own.
+  const own = k.hint !== ERROR_CODES[k.code].hint;
   return new RekeyError('ERR_DEPLOY_FAILED', k.message, {
-    ...(k.code === 'ERR_STORE_AUTH'
-      ? { hint: 'Grant rekey\'s Role get and patch on the workloads named (apiGroups: ["apps"]).' }
-      : {}),
+    ...(own
+      ? { hint: k.hint }
+      : k.code === 'ERR_STORE_AUTH'
+        ? { hint: 'Grant rekey\'s Role get and patch on the workloads named (apiGroups: ["apps"]).' }
+        : {}),
   });
 }
 

@@ -175,6 +175,18 @@ describe('kubernetes deployer', () => {
     await expect(ok.deployer().check()).resolves.toBeUndefined();
   });
 
+  it('preflight (check) without a readable kubeconfig says how to give one', async () => {
+    const d = createKubernetesDeployer(
+      kubernetesDeploySchema.parse({ namespace: 'bi', workloads: ['deployment/bi-api'] }),
+      { kubeconfig: path.join(tmpdir(), 'rekey-no-such-kubeconfig') },
+    );
+    await expect(d.check()).rejects.toMatchObject({
+      code: 'ERR_DEPLOY_FAILED',
+      message: 'kubernetes: the kubeconfig cannot be read (ENOENT)',
+      hint: expect.stringMatching(/KUBECONFIG/),
+    });
+  });
+
   it('preflight (check) refuses a missing workload and a paused Deployment, restarting nothing', async () => {
     const { k8s, deployer } = await fresh();
     await expect(
