@@ -48,6 +48,7 @@ const files =
         'test/governance/break-glass-identity.test.ts',
         'test/governance/signed-request.test.ts',
         'test/stores',
+        'test/kubernetes',
       ];
 const started = Date.now();
 const run = spawnSync('bash', ['scripts/test.sh', ...files], {
@@ -135,8 +136,9 @@ const cell = (foothold, column) => {
 };
 
 // The store column: which store a row's rotation wrote (a store suite names it: `store aws-ssm …`).
-const STORES = ['env file', 'vault-kv', 'aws-ssm', 'aws-secretsmanager'];
-const storeOf = (r) => /\b(vault-kv|aws-ssm|aws-secretsmanager)\b/.exec(String(r.suite))?.[1] ?? 'env file';
+const STORES = ['env file', 'vault-kv', 'aws-ssm', 'aws-secretsmanager', 'kubernetes'];
+const storeOf = (r) =>
+  /\b(vault-kv|aws-ssm|aws-secretsmanager|kubernetes)\b/.exec(String(r.suite))?.[1] ?? 'env file';
 const storeCell = (kind, store) => {
   const here = of(kind).filter((r) => storeOf(r) === store);
   if (here.length === 0) return '—';

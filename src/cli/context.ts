@@ -1,6 +1,6 @@
 /** Wiring shared by the commands: load the config, build the engine's dependencies. */
 import { type LoadedConfig, loadConfig } from '../config/load.js';
-import { createDeployer } from '../deploy/deployer.js';
+import { openDeployer } from '../deploy/index.js';
 import type { Progress } from '../engine/progress.js';
 import type { RotationControl, RotationHooks } from '../engine/run.js';
 import type { StackDeps } from '../governance/stack-deps.js';
@@ -38,7 +38,7 @@ export async function loadStack(
 
 /**
  * Loads the config and wires the engine's dependencies: the store (the env file, or the managed store
- * of `store:`), targets, deployer, verifier.
+ * of `store:`), targets, deployer (a command or Kubernetes rollouts), verifier.
  */
 export async function openStack(globals: GlobalOptions, options: StackOptions): Promise<StackDeps> {
   const opener = storeOpener();
@@ -60,7 +60,7 @@ export async function openStack(globals: GlobalOptions, options: StackOptions): 
       loaded.config.sessions
         ? (await import('../sessions/index.js')).createSessions(loaded.config, env)
         : undefined,
-    ...(loaded.config.deploy ? { deployer: createDeployer(loaded.config.deploy, loaded.dir) } : {}),
+    ...(loaded.config.deploy ? { deployer: await openDeployer(loaded.config.deploy, loaded.dir) } : {}),
     verifier: createVerifier(loaded.config),
     progress: options.progress,
     log: options.logger ?? log,

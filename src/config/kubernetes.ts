@@ -26,7 +26,13 @@ const workload = z
 export const kubernetesDeploySchema = z.strictObject({
   namespace: label,
   /** Restarted one after another in this order, each rolled out before the next. */
-  workloads: z.array(workload).min(1),
+  workloads: z
+    .array(workload)
+    .min(1)
+    .refine(
+      (list) => new Set(list.map((w) => JSON.stringify(parseWorkload(w)))).size === list.length,
+      'names a workload twice (each is restarted once, in the listed order)',
+    ),
   /** The whole deploy (every workload's rollout) must finish within it. */
   timeout: duration.default('5m'),
   /** The kubeconfig context (the current one when absent; in-cluster without a kubeconfig). */

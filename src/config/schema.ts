@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { SECRET_TYPE_SPECS, type SecretSchemas } from '../targets/registry.js';
+import { kubernetesDeploySchema } from './kubernetes.js';
 import { duration, envKey } from './pieces.js';
 import { storeSchema } from './store.js';
 import { TRIGGERS } from './triggers.js';
@@ -44,6 +45,57 @@ const loginCheck = z.strictObject({
   jwtKey: envKey.describe('The jwt secret the issued token must verify with.'),
 });
 
+/** `deploy:` as a shell command (the playbook's `scripts/deploy.sh deploy`). */
+export const commandDeploySchema = z.strictObject({
+  command: z.string().min(1),
+  rollback: z.string().min(1).optional(),
+  timeout: duration.default('5m'),
+  passEnv: z
+    .array(envKey)
+    .default([])
+    .describe('Env-file keys passed to the deploy command (none by default).'),
+});
+
+/** `deploy:` as Kubernetes rollouts (DESIGN.md, "Kubernetes deploy"). */
+export const kubernetesDeploySection = z.strictObject({
+  kubernetes: kubernetesDeploySchema.describe(
+    'Workloads restarted like `kubectl rollout restart`, one after another in the listed order, each rolled out (`kubectl rollout status`) before the next; rollback restarts them again on the old values.',
+  ),
+});
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * `deploy:` is a command or Kubernetes rollouts, never both. A section that fits neither says which
+ * (zod reports a union's own failure as "Invalid input"); one that fits one form reports that form's
+ * issue at its path.
+ */
+const deploySchema = z.union([commandDeploySchema, kubernetesDeploySection], {
+  error: (issue) => {
+    const d = issue.input;
+    if (!isObject(d))
+      return 'expected a mapping: { command: ... } or { kubernetes: { namespace, workloads } }';
+    if ('command' in d && 'kubernetes' in d)
+      return 'command and kubernetes are both set: a deploy is a command or Kubernetes rollouts, not both';
+    if (!('command' in d) && !('kubernetes' in d))
+      return 'needs command (a deploy command) or kubernetes ({ namespace, workloads })';
+    // The form the section names: its first issue, at its path under `deploy`.
+    const branch = (issue as { errors?: z.core.$ZodIssue[][] }).errors?.['kubernetes' in d ? 1 : 0];
+    const first = branch?.[0];
+    if (first === undefined) return undefined;
+    const where = first.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+    const what =
+      first.code === 'invalid_type'
+        ? `expected ${first.expected}${/received undefined$/.test(first.message) ? ' (missing)' : ''}`
+        : first.message.replace(/^Invalid input: /, '');
+    return `${where.replace(/^\./, '')}: ${what}`;
+  },
+});
+
+export type CommandDeployConfig = z.output<typeof commandDeploySchema>;
+export type DeployConfig = z.output<typeof deploySchema>;
+
 export const verifyCheckSchema = z.union([httpCheck, loginCheck]);
 export type VerifyCheck = z.infer<typeof verifyCheckSchema>;
 
@@ -81,17 +133,11 @@ export const configSchema = z.strictObject({
     })
     .default({ maxAge: '90d', warnBefore: '14d' }),
   secrets: z.array(secretSchema).min(1),
-  deploy: z
-    .strictObject({
-      command: z.string().min(1),
-      rollback: z.string().min(1).optional(),
-      timeout: duration.default('5m'),
-      passEnv: z
-        .array(envKey)
-        .default([])
-        .describe('Env-file keys passed to the deploy command (none by default).'),
-    })
-    .optional(),
+  deploy: deploySchema
+    .optional()
+    .describe(
+      'How consumers pick up the new values: a shell command (`command`, `rollback`, `timeout`, `passEnv`) or Kubernetes rollouts (`kubernetes`); one or the other.',
+    ),
   sessions: z
     .strictObject({
       redis: z

@@ -4,19 +4,17 @@
  * env file, within `deploy.timeout`; a failure becomes ERR_DEPLOY_* with the output's last lines.
  */
 import { ms } from '../config/load.js';
-import type { ParsedConfig } from '../config/schema.js';
+import type { CommandDeployConfig } from '../config/schema.js';
 import type { Deployer, DeployRequest } from '../engine/ports.js';
 import { type CommandResult, outputDetails, runCommand } from '../lib/command.js';
 import { RekeyError } from '../lib/errors.js';
 
-export type DeployConfig = NonNullable<ParsedConfig['deploy']>;
-
 /**
  * @example
- * const deployer = createDeployer(loaded.config.deploy, loaded.dir);
+ * const deployer = createDeployer({ command: 'bash scripts/deploy.sh deploy', timeout: '5m', passEnv: [] }, dir);
  * await deployer.run('deploy', { env, extraEnv, secretKeys, logFile, started });
  */
-export function createDeployer(deploy: DeployConfig, cwd: string): Deployer {
+export function createDeployer(deploy: CommandDeployConfig, cwd: string): Deployer {
   const timeoutMs = ms(deploy.timeout);
   const rollbackCommand = deploy.rollback ?? deploy.command;
   return {

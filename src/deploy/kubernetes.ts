@@ -17,11 +17,12 @@ import { type KubernetesDeployConfig, parseWorkload } from '../config/kubernetes
 import { ms } from '../config/load.js';
 import type { Deployer, DeployRequest } from '../engine/ports.js';
 import { outputDetails } from '../lib/command.js';
-import { isRekeyError, RekeyError } from '../lib/errors.js';
+import { ERROR_CODES, isRekeyError, RekeyError } from '../lib/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../lib/fsx.js';
 import {
   canI,
   connectKube,
+  isStatus,
   type Kube,
   type KubeOptions,
   kubeError,
@@ -100,10 +101,15 @@ export function statefulSetStatus(sts: V1StatefulSet, generation: number): Look 
 function deployError(e: unknown, what: string): RekeyError {
   if (isRekeyError(e) && e.code.startsWith('ERR_DEPLOY')) return e;
   const k = kubeError(e, what);
+  // The connection's own hint (KUBECONFIG, a context, an http server) says what to do; an API
+  // answer's code hint speaks of a store, so a deploy gets its own.
+  const own = k.hint !== ERROR_CODES[k.code].hint;
   return new RekeyError('ERR_DEPLOY_FAILED', k.message, {
-    ...(k.code === 'ERR_STORE_AUTH'
-      ? { hint: 'Grant rekey\'s Role get and patch on the workloads named (apiGroups: ["apps"]).' }
-      : {}),
+    ...(own
+      ? { hint: k.hint }
+      : k.code === 'ERR_STORE_AUTH'
+        ? { hint: 'Grant rekey\'s Role get and patch on the workloads named (apiGroups: ["apps"]).' }
+        : {}),
   });
 }
 
@@ -120,7 +126,9 @@ export function createKubernetesDeployer(
   const pollMs = options.pollMs ?? 1000;
   const namespace = config.namespace;
   const workloads: Workload[] = config.workloads.map(parseWorkload);
-  const command = `rollout restart ${workloads.map((w) => `${w.kind}/${w.name}`).join(', then ')} in namespace ${namespace}`;
+  const names = workloads.map((w) => `${w.kind}/${w.name}`);
+  const command = `rollout restart ${names.join(', then ')} in namespace ${namespace}`;
+  const title = `restart ${names.join(', then ')} (namespace ${namespace}), each rolled out before the next, within ${config.timeout}`;
   let kube: Kube | undefined;
   const client = (): Kube => {
     if (kube === undefined) {
@@ -136,14 +144,26 @@ export function createKubernetesDeployer(
     return kube;
   };
 
-  const read = async (w: Workload): Promise<V1Deployment | V1StatefulSet> => {
+  const paused = (name: string, label?: string) =>
+    new RekeyError(
+      'ERR_DEPLOY_FAILED',
+      `${label === undefined ? 'kubernetes' : label}: deployment/${name} is paused: rekey does not restart a paused Deployment`,
+      {
+        hint: `Resume it (\`kubectl -n ${namespace} rollout resume deployment/${name}\`) or remove it from deploy.kubernetes.workloads.`,
+      },
+    );
+
+  const readRaw = (w: Workload): Promise<V1Deployment | V1StatefulSet> => {
     const k = client();
+    return withRetry(k, () =>
+      w.kind === 'deployment'
+        ? k.apps.readNamespacedDeployment({ name: w.name, namespace })
+        : k.apps.readNamespacedStatefulSet({ name: w.name, namespace }),
+    );
+  };
+  const read = async (w: Workload): Promise<V1Deployment | V1StatefulSet> => {
     try {
-      return await withRetry(k, () =>
-        w.kind === 'deployment'
-          ? k.apps.readNamespacedDeployment({ name: w.name, namespace })
-          : k.apps.readNamespacedStatefulSet({ name: w.name, namespace }),
-      );
+      return await readRaw(w);
     } catch (e) {
       throw deployError(e, `reading ${w.kind}/${w.name}`);
     }
@@ -169,7 +189,12 @@ export function createKubernetesDeployer(
     rollbackCommand: command,
     timeoutMs,
 
-    /** Preflight: rekey may get and patch every workload (SelfSubjectAccessReview); names what is missing. */
+    title,
+
+    /**
+     * Preflight: rekey may get and patch every workload (SelfSubjectAccessReview), each missing
+     * permission named; then every workload exists and no Deployment is paused. Changes nothing.
+     */
     async check() {
       const missing: string[] = [];
       for (const w of workloads)
@@ -189,8 +214,22 @@ export function createKubernetesDeployer(
         throw new RekeyError(
           'ERR_DEPLOY_FAILED',
           `kubernetes: rekey may not ${missing.join(', ')} in namespace ${namespace} (SelfSubjectAccessReview)`,
-          { hint: 'Grant its Role get and patch on these workloads (apiGroups: ["apps"], resourceNames).' },
+          {
+            hint: `Grant its Role in namespace ${namespace} the rule { apiGroups: ["apps"], resources: [${[...new Set(workloads.map((w) => `"${w.kind}s"`))].join(', ')}], resourceNames: [${workloads.map((w) => `"${w.name}"`).join(', ')}], verbs: ["get", "patch"] }.`,
+          },
         );
+      for (const w of workloads) {
+        const o = await readRaw(w).catch((e: unknown) => {
+          if (isStatus(e, 404))
+            throw new RekeyError(
+              'ERR_DEPLOY_FAILED',
+              `kubernetes: ${w.kind}/${w.name} does not exist in namespace ${namespace}`,
+              { hint: 'Fix deploy.kubernetes.workloads (or namespace), or create the workload first.' },
+            );
+          throw deployError(e, `reading ${w.kind}/${w.name}`);
+        });
+        if (w.kind === 'deployment' && (o as V1Deployment).spec?.paused === true) throw paused(w.name);
+      }
     },
 
     async run(label: 'deploy' | 'rollback', request: DeployRequest) {
@@ -206,13 +245,7 @@ export function createKubernetesDeployer(
         for (const w of workloads) {
           const o = await read(w);
           if (w.kind === 'deployment' && (o as V1Deployment).spec?.paused === true)
-            throw new RekeyError(
-              'ERR_DEPLOY_FAILED',
-              `${label}: deployment/${w.name} is paused: rekey does not restart a paused Deployment`,
-              {
-                hint: `Resume it (\`kubectl -n ${namespace} rollout resume deployment/${w.name}\`) or remove it from deploy.kubernetes.workloads.`,
-              },
-            );
+            throw paused(w.name, label);
         }
         for (const w of workloads) {
           // Milliseconds (kubectl writes seconds): a rollback's restart within the same second as the

@@ -94,6 +94,7 @@ export async function preflight(
 ): Promise<Preflight> {
   const { store } = deps;
   await store.check();
+  await deps.deployer?.check?.();
   const snapshot = await store.read();
   const env = snapshot.values;
   const targets = await deps.makeTargets(env);
@@ -115,7 +116,14 @@ export async function preflight(
     trigger: req.trigger,
     ...(req.only ? { only: req.only } : {}),
     ...(req.force ? { force: true } : {}),
-    ...(deps.deployer ? { deploy: { command: deps.deployer.command } } : {}),
+    ...(deps.deployer
+      ? {
+          deploy: {
+            command: deps.deployer.command,
+            ...(deps.deployer.title === undefined ? {} : { title: deps.deployer.title }),
+          },
+        }
+      : {}),
     ...(sessions
       ? {
           sessions: {

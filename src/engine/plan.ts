@@ -63,7 +63,8 @@ export interface PlanInput {
   readonly only?: readonly string[];
   /** With `--trigger personnel`, honour `--only` anyway. */
   readonly force?: boolean;
-  readonly deploy?: { readonly command: string };
+  /** The deploy: its command, and its step title when not `run \`<command>\`` (Kubernetes rollouts). */
+  readonly deploy?: { readonly command: string; readonly title?: string };
   /** The session purge the config asks for, described, or undefined when none is configured. */
   readonly sessions?: { readonly describe: string; readonly on?: readonly Trigger[] };
   readonly verifyChecks: number;
@@ -118,7 +119,9 @@ export function buildPlan(input: PlanInput): Plan {
   steps.push({
     id: 'deploy',
     phase: 'deploy',
-    title: input.deploy ? `run \`${input.deploy.command}\`` : 'no deploy command configured (skipped)',
+    title: input.deploy
+      ? (input.deploy.title ?? `run \`${input.deploy.command}\``)
+      : 'no deploy command configured (skipped)',
   });
   for (const s of selected.filter((x) => x.hasAfterDeploy)) {
     steps.push(

@@ -209,9 +209,17 @@ export interface Deployer {
   readonly rollbackCommand: string;
   /** How long a run may take before it is ended (journaled with the running command). */
   readonly timeoutMs: number;
+  /** The deploy step's title in the plan; `run \`<command>\`` when absent. */
+  readonly title?: string;
+  /**
+   * Preflight (changes nothing): throws when the deploy could not run, naming what is missing (a
+   * permission, a workload). Absent: nothing to check before running (a shell command).
+   */
+  check?(): Promise<void>;
   /**
    * Runs the deploy or the rollback command and resolves with how long it took; throws
    * ERR_DEPLOY_TIMEOUT or ERR_DEPLOY_FAILED with where its output is kept and its last lines.
+   * A deployer without a process of its own (Kubernetes rollouts) never calls `request.started`.
    */
   run(label: 'deploy' | 'rollback', request: DeployRequest): Promise<{ readonly ms: number }>;
 }

@@ -175,6 +175,37 @@ describe('kubernetes deployer', () => {
     await expect(ok.deployer().check()).resolves.toBeUndefined();
   });
 
+  it('preflight (check) without a readable kubeconfig says how to give one', async () => {
+    const d = createKubernetesDeployer(
+      kubernetesDeploySchema.parse({ namespace: 'bi', workloads: ['deployment/bi-api'] }),
+      { kubeconfig: path.join(tmpdir(), 'rekey-no-such-kubeconfig') },
+    );
+    await expect(d.check()).rejects.toMatchObject({
+      code: 'ERR_DEPLOY_FAILED',
+      message: 'kubernetes: the kubeconfig cannot be read (ENOENT)',
+      hint: expect.stringMatching(/KUBECONFIG/),
+    });
+  });
+
+  it('preflight (check) refuses a missing workload and a paused Deployment, restarting nothing', async () => {
+    const { k8s, deployer } = await fresh();
+    await expect(
+      deployer({ workloads: ['deployment/bi-api', 'statefulset/absent'] }).check(),
+    ).rejects.toMatchObject({
+      code: 'ERR_DEPLOY_FAILED',
+      message: 'kubernetes: statefulset/absent does not exist in namespace bi',
+      hint: expect.stringMatching(/deploy\.kubernetes\.workloads/),
+    });
+    k8s.handler.putWorkload('deployment', 'bi', 'paused-api', { paused: true });
+    await expect(
+      deployer({ workloads: ['statefulset/bi-worker', 'deployment/paused-api'] }).check(),
+    ).rejects.toMatchObject({
+      code: 'ERR_DEPLOY_FAILED',
+      message: 'kubernetes: deployment/paused-api is paused: rekey does not restart a paused Deployment',
+    });
+    expect(ops(k8s).filter((op) => op.endsWith('.patch'))).toEqual([]);
+  });
+
   it('fails with the API server reason when a workload is missing or patching is forbidden', async () => {
     const { deployer, request } = await fresh({
       rbac: [{ verbs: ['get'], apiGroups: ['apps'], resources: ['*'] }],

@@ -29,7 +29,7 @@ import {
   withRetry,
 } from '../../lib/kube.js';
 import { unguarded } from '../guard.js';
-import { positionOf } from '../position.js';
+import { holdsNoneOf, positionOf } from '../position.js';
 
 /** What the journal holds for a kubernetes rotation: where, and resourceVersions; never a value. */
 export interface KubernetesRecord extends StoreRecord {
@@ -250,8 +250,14 @@ export class KubernetesStore implements Store {
     const oldValues: Values = Object.fromEntries(old.map((c) => [c.key, c.value]));
     for (let attempt = 0; attempt < 2; attempt++) {
       const cur = await this.current();
-      const p = positionOf(decoded(cur), oldValues, next);
+      const held = decoded(cur);
+      const p = positionOf(held, oldValues, next);
       if (p === 'old') return { summary: `${this.where} already holds the old values` };
+      // Another writer won the resourceVersion check: none of the rotation's values is there, theirs is kept.
+      if (p !== 'new' && holdsNoneOf(held, next))
+        return {
+          summary: `${this.where} holds none of the rotation's new values: nothing put back (the other writer's kept)`,
+        };
       if (p !== 'new') throw this.conflict(r);
       // Keys the rotation added (no old value) are removed; the others get their old value.
       const missing = Object.keys(next).filter((k) => !(k in oldValues));
