@@ -4,11 +4,13 @@
  * naming it: `rekey doctor` never fails because one check could not look.
  */
 import { safeMessage } from '../lib/redact.js';
+import { composeCheck } from './checks/compose.js';
 import { filesCheck } from './checks/files.js';
 import { gitHistoryCheck } from './checks/git-history.js';
 import { grafanaEnvCheck } from './checks/grafana-env.js';
 import { policyCheck } from './checks/policy.js';
 import { servicesCheck } from './checks/services.js';
+import { sessionsCheck } from './checks/sessions.js';
 import { valuesCheck } from './checks/values.js';
 import type { DoctorContext } from './context.js';
 import { type Check, COULD_NOT_CHECK, type Finding, type Rule, rank } from './finding.js';
@@ -20,7 +22,9 @@ export const CHECKS: readonly Check<DoctorContext>[] = [
   filesCheck,
   grafanaEnvCheck,
   servicesCheck,
+  composeCheck,
   policyCheck,
+  sessionsCheck,
 ];
 
 /** The rule catalogue (SARIF `rules`, `--only`/`--skip` validation). */
