@@ -4,10 +4,10 @@ import { doctorContext } from '../doctor/context.js';
 import { type Finding, rank, SEVERITIES, type Severity } from '../doctor/finding.js';
 import { allRules, runDoctor } from '../doctor/run.js';
 import { toSarif } from '../doctor/sarif.js';
-import { envValues } from '../envfile/index.js';
 import { RekeyError } from '../lib/errors.js';
 import { writeFileAtomic } from '../lib/fsx.js';
 import { type GlobalOptions, loadStack } from './context.js';
+import { stackValues } from './doctor-gate.js';
 import { printJson, printLines } from './output.js';
 import { VERSION } from './version.js';
 
@@ -28,7 +28,7 @@ export async function doctorCommand(g: GlobalOptions, o: DoctorCommandOptions): 
     });
   }
   const loaded = await loadStack(g.config);
-  const values = loaded.env ? envValues(loaded.env.doc) : ((await loaded.readStore?.()) ?? new Map());
+  const values = await stackValues(loaded);
   const ctx = doctorContext(loaded, values, new Date());
   const report = await runDoctor(ctx, {
     ...(o.only ? { only: o.only } : {}),

@@ -35,7 +35,8 @@ export const triggerOption = (description = 'why the rotation happens') =>
 export const onlyOption = () => new Option('--only <keys>', 'comma-separated keys to rotate').argParser(list);
 
 /** `--force` (plan, rotate, request). */
-export const forceOption = () => new Option('--force', 'with --trigger personnel, honour --only');
+export const forceOption = (description = 'with --trigger personnel, honour --only') =>
+  new Option('--force', description);
 
 /** `--key` of a break-glass statement (rotate, rollback). */
 export const breakGlassKeyOption = () =>

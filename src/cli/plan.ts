@@ -6,6 +6,7 @@ import { silentProgress } from '../engine/progress.js';
 import { RekeyError } from '../lib/errors.js';
 import { color } from '../lib/log.js';
 import { type GlobalOptions, openStack } from './context.js';
+import { doctorForPlan, findingLine } from './doctor-gate.js';
 import { printJson, printLines } from './output.js';
 
 export interface PlanOptions {
@@ -26,6 +27,8 @@ export async function planCommand(globals: GlobalOptions, opts: PlanOptions): Pr
     },
     { inspect: true },
   );
+  // The doctor's findings at or above high (service traps come from the targets' notes below).
+  const doctor = await doctorForPlan(deps.loaded);
   const secrets = pre.selected.map((t) => {
     const d = t.describe(opts.trigger);
     return {
@@ -51,20 +54,27 @@ export async function planCommand(globals: GlobalOptions, opts: PlanOptions): Pr
       trigger: opts.trigger,
       keys: pre.plan.keys,
       purgeSessions: pre.plan.purgeSessions,
+      doctor,
       secrets,
       steps: pre.plan.steps,
       warnings,
     });
   } else {
-    const lines = [
+    const lines: string[] = [
       `rekey plan — stack ${deps.loaded.stack}, trigger ${opts.trigger}, ${
         deps.loaded.envFile === undefined
           ? `store ${deps.store.name}`
           : `env file ${path.basename(deps.loaded.envFile)}`
       }`,
-      '',
-      'secrets:',
     ];
+    if (doctor.length > 0) {
+      lines.push('', 'doctor (high and critical; `rekey doctor` lists all):');
+      for (const f of doctor) {
+        const line = `  ${findingLine(f)}`;
+        lines.push(f.severity === 'critical' ? color.red(line) : color.yellow(line));
+      }
+    }
+    lines.push('', 'secrets:');
     for (const s of secrets) {
       const cur =
         s.current === 'ok' ? color.green('current value accepted') : color.red(`current value: ${s.current}`);

@@ -6,6 +6,7 @@ import { RotationControl } from '../engine/run.js';
 import { governRotation } from '../governance/hooks.js';
 import { confirm } from './confirm.js';
 import { type GlobalOptions, openStack } from './context.js';
+import { doctorGate } from './doctor-gate.js';
 import { progressFor } from './progress.js';
 import { report } from './report.js';
 import { installInterruptHandler } from './signals.js';
@@ -42,6 +43,7 @@ export async function rotateCommand(globals: GlobalOptions, opts: RotateOptions)
     warn: (m) => progress.note(`warning: ${m}`),
   });
   const deps = { ...stack, hooks };
+  await doctorGate(stack.loaded, opts.only, opts.force === true, (m) => progress.note(`warning: ${m}`));
   await confirm(
     `Rotate ${opts.only?.join(', ') ?? 'every configured secret'} of stack ${deps.loaded.stack} now?`,
     opts.yes,

@@ -11,6 +11,8 @@ export interface ManagedSecret {
   readonly config: SecretConfig;
   /** The keys whose values are secret (the secret's key, its grace slot, …). */
   readonly secretKeys: readonly string[];
+  /** The keys a rotation of it writes (its key, grace slot, role name): what it replaces. */
+  readonly writtenKeys: readonly string[];
 }
 
 export interface DoctorContext {
@@ -37,7 +39,10 @@ export function doctorContext(
   return {
     loaded,
     values,
-    secrets: loaded.config.secrets.map((config) => ({ config, secretKeys: ownedKeys(config).secret })),
+    secrets: loaded.config.secrets.map((config) => {
+      const owned = ownedKeys(config);
+      return { config, secretKeys: owned.secret, writtenKeys: owned.written };
+    }),
     lines,
     now,
   };

@@ -209,6 +209,10 @@ export const ERROR_CODES = {
     exit: EXIT.needsAttention,
     hint: 'This is a bug in rekey. If a rotation was running, run `rekey recover`, then report it.',
   },
+  ERR_DOCTOR_CRITICAL: {
+    exit: EXIT.usage,
+    hint: 'Fix them (`rekey doctor` says how), or pass --force to rotate anyway.',
+  },
   ERR_DOCTOR_FINDINGS: {
     exit: EXIT.overdue,
     hint: 'Fix the findings listed above (each says how), or raise --fail-on if you accept them.',

@@ -16,7 +16,11 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .description('rotate: new values on the live services, env file, deploy, verify; rolls back on failure')
     .addOption(onlyOption())
     .addOption(triggerOption())
-    .addOption(forceOption())
+    .addOption(
+      forceOption(
+        'with --trigger personnel, honour --only; rotate despite a critical `rekey doctor` finding',
+      ),
+    )
     .option('--ticket <id>', 'change ticket, recorded in the audit log')
     .option('--operator <name>', 'who rotates (default: git user.email, else the OS user)')
     .option('--attach <file>', 'attach a scan report to the audit record (repeatable)', collect)
