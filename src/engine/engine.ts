@@ -209,10 +209,15 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
   const store = new JournalStore(deps.stateDir);
   const lock = await acquireLock(deps.stateDir, req.fixedValues ? 'rollback' : 'rotate');
   let run: Run | undefined;
+  let stackLocked = false;
   try {
     if ((await store.read()) !== undefined) {
       throw new RekeyError('ERR_RECOVERY_PENDING', 'an interrupted rotation is pending');
     }
+    // Another machine's rotation (a second pod, with its own disk) is refused here: ERR_LOCKED.
+    // A Lease left by a killed run (ERR_LOCK_STALE) is only taken over by `rekey recover`.
+    await deps.stackLock?.acquire();
+    stackLocked = true;
     await removeTempsOf(deps);
     const pre = await preflight(deps, req);
     assertCurrentAccepted(pre);
@@ -228,6 +233,7 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
       if (deps.control?.interrupted) {
         throw new RekeyError('ERR_ABORTED', 'interrupted before anything changed');
       }
+      assertStackLocked(deps);
       run = await prepare(deps, store, pre, req);
     } catch (e) {
       // No journal, nothing changed: running the same command again must be allowed.
@@ -237,10 +243,30 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
     return await execute(run);
   } finally {
     // A failure to remove the lock must not hide the rotation's own outcome or error.
+    if (stackLocked) await releaseStackLock(deps);
     await lock
       .release()
       .catch((e) => deps.progress.note(`warning: could not remove the lock: ${safeMessage(e)}`));
   }
+}
+
+/** Throws why the stack lock (the Lease) is no longer ours: a run never goes on unlocked. */
+function assertStackLocked(deps: EngineDeps): void {
+  const lost = deps.stackLock?.lost();
+  if (lost !== undefined) throw lost;
+}
+
+/** Gives the stack lock up; a failure is a warning (it expires on its own), never the run's outcome. */
+export async function releaseStackLock(deps: EngineDeps): Promise<void> {
+  const lock = deps.stackLock;
+  if (lock === undefined) return;
+  await lock
+    .release()
+    .catch((e) =>
+      deps.progress.note(
+        `warning: could not release the ${lock.name} (${safeMessage(e)}); it expires on its own`,
+      ),
+    );
 }
 
 async function prepare(
@@ -320,6 +346,8 @@ export async function execute(run: Run): Promise<RotationResult> {
   const steps = run.journal.steps.filter((s) => s.state !== 'done' && s.state !== 'skipped');
   for (const s of steps) {
     try {
+      // The safe point between steps: a lost stack lock stops the run here (rolled back below).
+      assertStackLocked(run.deps);
       await runStep(run, s);
     } catch (e) {
       const err = asRekeyError(e);

@@ -13,7 +13,7 @@ import { acquireOrTakeOver } from '../lib/lock.js';
 import { groupAlive } from '../lib/process-alive.js';
 import { settleLeftOver } from '../lib/process-group.js';
 import { redactor, safeMessage } from '../lib/redact.js';
-import { execute, removeTempsOf } from './engine.js';
+import { execute, releaseStackLock, removeTempsOf } from './engine.js';
 import { type Journal, JournalStore } from './journal.js';
 import { refuseForeignJournal } from './journal-owner.js';
 import type { Values } from './ports.js';
@@ -31,8 +31,17 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
   await refuseForeignJournal(await store.read().catch(() => undefined), deps.store, store.file);
   const { lock, tookOver } = await acquireOrTakeOver(deps.stateDir, 'recover');
   const started = new Date();
+  let stackLocked = false;
   try {
     if (tookOver) deps.progress.note(`took over the lock of pid ${tookOver.pid} (${tookOver.command}, died)`);
+    // A killed run's Lease is taken over once it expired (its holder stopped renewing without
+    // releasing it); a live holder (another pod) is refused: ERR_LOCKED.
+    const stack = await deps.stackLock?.acquire({ takeOverStale: true });
+    stackLocked = true;
+    if (stack?.tookOverFrom)
+      deps.progress.note(
+        `took over the ${deps.stackLock?.name} of ${stack.tookOverFrom} (expired: it stopped renewing)`,
+      );
     await removeTempsOf(deps);
     const journal = await store.read();
     if (journal === undefined) return nothingToDo('recover', started);
@@ -83,6 +92,7 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
     }
     throw deps.store.conflict(journal.store);
   } finally {
+    if (stackLocked) await releaseStackLock(deps);
     await lock
       .release()
       .catch((e) => deps.progress.note(`warning: could not remove the lock: ${safeMessage(e)}`));
