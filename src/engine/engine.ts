@@ -207,17 +207,24 @@ export function valuesOf(t: Target, env: ReadonlyMap<string, string>): Values {
  */
 export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<RotationResult> {
   const store = new JournalStore(deps.stateDir);
-  const lock = await acquireLock(deps.stateDir, req.fixedValues ? 'rollback' : 'rotate');
+  // The lock across machines first (a second pod, with its own disk or a shared one, is refused
+  // here: ERR_LOCKED; a Lease left by a killed run, ERR_LOCK_STALE, is only taken over by `rekey
+  // recover`). Holding it, a lock file left by another host (a killed pod) is known stale.
+  await deps.stackLock?.acquire();
+  let lock: Awaited<ReturnType<typeof acquireLock>>;
+  try {
+    lock = await acquireLock(deps.stateDir, req.fixedValues ? 'rollback' : 'rotate', {
+      otherHostsEnded: deps.stackLock !== undefined,
+    });
+  } catch (e) {
+    await releaseStackLock(deps);
+    throw e;
+  }
   let run: Run | undefined;
-  let stackLocked = false;
   try {
     if ((await store.read()) !== undefined) {
       throw new RekeyError('ERR_RECOVERY_PENDING', 'an interrupted rotation is pending');
     }
-    // Another machine's rotation (a second pod, with its own disk) is refused here: ERR_LOCKED.
-    // A Lease left by a killed run (ERR_LOCK_STALE) is only taken over by `rekey recover`.
-    await deps.stackLock?.acquire();
-    stackLocked = true;
     await removeTempsOf(deps);
     const pre = await preflight(deps, req);
     assertCurrentAccepted(pre);
@@ -243,10 +250,10 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
     return await execute(run);
   } finally {
     // A failure to remove the lock must not hide the rotation's own outcome or error.
-    if (stackLocked) await releaseStackLock(deps);
     await lock
       .release()
       .catch((e) => deps.progress.note(`warning: could not remove the lock: ${safeMessage(e)}`));
+    await releaseStackLock(deps);
   }
 }
 

@@ -29,18 +29,29 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
   const store = new JournalStore(deps.stateDir);
   // Before the lock is taken over: a journal of another env file is not ours to finish or undo.
   await refuseForeignJournal(await store.read().catch(() => undefined), deps.store, store.file);
-  const { lock, tookOver } = await acquireOrTakeOver(deps.stateDir, 'recover');
-  const started = new Date();
-  let stackLocked = false;
+  // The lock across machines first: a killed run's Lease is taken over once it expired (its holder
+  // stopped renewing without releasing it); a live holder (another pod) is refused: ERR_LOCKED.
+  // Holding it, a lock file left by another host (the killed pod, on a shared volume) is stale.
+  const stack = await deps.stackLock?.acquire({ takeOverStale: true });
+  let taken: Awaited<ReturnType<typeof acquireOrTakeOver>>;
   try {
-    if (tookOver) deps.progress.note(`took over the lock of pid ${tookOver.pid} (${tookOver.command}, died)`);
-    // A killed run's Lease is taken over once it expired (its holder stopped renewing without
-    // releasing it); a live holder (another pod) is refused: ERR_LOCKED.
-    const stack = await deps.stackLock?.acquire({ takeOverStale: true });
-    stackLocked = true;
+    taken = await acquireOrTakeOver(deps.stateDir, 'recover', {
+      otherHostsEnded: deps.stackLock !== undefined,
+    });
+  } catch (e) {
+    await releaseStackLock(deps);
+    throw e;
+  }
+  const { lock, tookOver } = taken;
+  const started = new Date();
+  try {
     if (stack?.tookOverFrom)
       deps.progress.note(
         `took over the ${deps.stackLock?.name} of ${stack.tookOverFrom} (expired: it stopped renewing)`,
+      );
+    if (tookOver)
+      deps.progress.note(
+        `took over the lock of pid ${tookOver.pid} on ${tookOver.host} (${tookOver.command}, ended)`,
       );
     await removeTempsOf(deps);
     const journal = await store.read();
@@ -92,10 +103,10 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
     }
     throw deps.store.conflict(journal.store);
   } finally {
-    if (stackLocked) await releaseStackLock(deps);
     await lock
       .release()
       .catch((e) => deps.progress.note(`warning: could not remove the lock: ${safeMessage(e)}`));
+    await releaseStackLock(deps);
   }
 }
 

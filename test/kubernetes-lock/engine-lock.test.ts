@@ -6,7 +6,7 @@
  * run at the next step and rolls it back; the Lease is renewed while a long step runs and released at
  * the end; a killed run's Lease is refused to `rotate` (ERR_LOCK_STALE) and taken over by `recover`.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -217,5 +217,30 @@ describe('the stack lock (Lease) through the engine', () => {
     expect(r.outcome).toBe('nothing-to-do');
     expect(s.lease()?.spec.holderIdentity, 'recover took it over, then released it').toBeUndefined();
     expect((await rotate(s.deps('pod-b/2'), { trigger: 'scheduled' })).outcome).toBe('rotated');
+  }, 20_000);
+  it('judges a lock file left on a shared volume by a pod of another name stale only while holding the Lease', async () => {
+    const s = await setUp(5);
+    // The killed pod's lock file on the PVC: its host (pod name) is not this one, so no pid can be checked.
+    await mkdir(s.stateDir, { recursive: true, mode: 0o700 });
+    const left = {
+      pid: 1,
+      host: 'rekey-29016-killed',
+      startedAt: new Date().toISOString(),
+      command: 'rotate',
+    };
+    await writeFile(path.join(s.stateDir, 'lock'), JSON.stringify(left), { mode: 0o600 });
+    // Without a lock across hosts nothing tells whether that pod still runs: refused, as before.
+    const { stackLock: _none, ...unlocked } = s.deps('pod-b/2');
+    await expect(rotate(unlocked, { trigger: 'scheduled' })).rejects.toMatchObject({ code: 'ERR_LOCKED' });
+    // Holding the Lease, no other pod runs this stack: the file is stale; rotate sends to recover,
+    // and recover takes it over (then the Lease and the file are released).
+    await expect(rotate(s.deps('pod-b/2'), { trigger: 'scheduled' })).rejects.toMatchObject({
+      code: 'ERR_LOCK_STALE',
+      message: expect.stringContaining('rekey-29016-killed'),
+    });
+    expect(s.lease()?.spec.holderIdentity, 'the refused rotate gave the Lease back').toBeUndefined();
+    expect((await recover(s.deps('pod-b/2'))).outcome).toBe('nothing-to-do');
+    expect((await rotate(s.deps('pod-b/2'), { trigger: 'scheduled' })).outcome).toBe('rotated');
+    expect(s.lease()?.spec.holderIdentity).toBeUndefined();
   }, 20_000);
 });
