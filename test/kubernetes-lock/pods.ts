@@ -44,7 +44,8 @@ export interface RunningCli {
 
 export interface Cluster {
   readonly url: string;
-  pod(name: string): Promise<Pod>;
+  /** A pod's folder; `unattended` marks both secrets for `rekey schedule` (no retry). */
+  pod(name: string, options?: { unattended?: boolean }): Promise<Pod>;
   /** The Secret's data, decoded, and its resourceVersion. */
   secret(): Promise<{ data: Record<string, string>; resourceVersion: string }>;
   lease(): Promise<
@@ -160,7 +161,8 @@ export async function startCluster(options: { leaseDuration?: string } = {}): Pr
   };
   return {
     url,
-    async pod(name) {
+    async pod(name, podOptions = {}) {
+      const unattended = podOptions.unattended ? ', unattended: true' : '';
       const dir = await tempDir(`rekey-k8s-lock-${name}-`);
       await fs.writeFile(path.join(dir, 'kubeconfig'), kubeconfig, { mode: 0o600 });
       await fs.writeFile(
@@ -169,9 +171,10 @@ export async function startCluster(options: { leaseDuration?: string } = {}): Pr
           `stack: bi`,
           `store: { type: kubernetes, namespace: bi, name: bi-secrets${options.leaseDuration ? `, lease: { duration: ${options.leaseDuration} }` : ''} }`,
           'secrets:',
-          '  - { key: JWT_SECRET, type: jwt }',
-          '  - { key: API_SECRET_KEY, type: api-key }',
+          `  - { key: JWT_SECRET, type: jwt${unattended} }`,
+          `  - { key: API_SECRET_KEY, type: api-key${unattended} }`,
           'deploy: { command: "true", rollback: "true" }',
+          'schedule: { cron: "0 3 * * *", jitter: 0s, retries: 0, maxFailures: 3 }',
           '',
         ].join('\n'),
       );

@@ -182,4 +182,40 @@ describe('two pods rotating one Kubernetes Secret', () => {
     expect((await c.lease())?.holderIdentity).toBeUndefined();
     expect((await c.secret()).data.JWT_SECRET).not.toBe(INITIAL.JWT_SECRET);
   }, 180_000);
+  it('an unattended run (rekey schedule --once) takes the Lease too: refused beside a holder, rotates after', async () => {
+    const c = await cluster();
+    const a = await c.pod('pod-a');
+    const b = await c.pod('pod-b', { unattended: true });
+    const pauseFile = path.join(a.dir, 'paused');
+    const holder = a.start(['rotate', '--yes', '--json'], {
+      REKEY_PAUSE_AT: 'commit@begin',
+      REKEY_PAUSE_FILE: pauseFile,
+    });
+    await waitForFile(pauseFile);
+    const scheduled = ['schedule', '--once', '--allow-unattended', 'jwt,api-key', '--json'];
+    const refused = await b.run(scheduled);
+    const patchesWhileHeld = await patches(c);
+    record({
+      kind: 'concurrency',
+      suite: 'kubernetes Lease lock (two pods, two disks)',
+      case: 'rekey schedule --once in one pod while another pod rotates',
+      ok: refused.code !== 0 && patchesWhileHeld === 0 && /ERR_LOCKED/.test(refused.stdout),
+      detail: `schedule exit ${refused.code}; Secret writes meanwhile: ${patchesWhileHeld}`,
+    });
+    expect(refused.code, refused.stderr).not.toBe(0);
+    expect(refused.stdout).toContain('ERR_LOCKED');
+    expect(refused.stdout).toContain(`/${holder.child.pid}`);
+    expect(patchesWhileHeld).toBe(0);
+    expect((await c.secret()).data).toEqual(INITIAL);
+
+    await fs.rm(pauseFile);
+    expect((await holder.done).code).toBe(0);
+    const afterHolder = (await c.secret()).data;
+    const ran = await b.run(scheduled);
+    expect(ran.code, ran.stderr).toBe(0);
+    const after = (await c.secret()).data;
+    expect(after.JWT_SECRET).not.toBe(afterHolder.JWT_SECRET);
+    expect(after.API_SECRET_KEY).not.toBe(afterHolder.API_SECRET_KEY);
+    expect((await c.lease())?.holderIdentity).toBeUndefined();
+  }, 180_000);
 });
