@@ -100,7 +100,7 @@ export async function preflight(
   // Before anything can print: the values of every configured target's secret keys.
   for (const t of targets) for (const k of t.secretKeys) redactor.add(k, env.get(k));
   const sessions = await deps.makeSessions?.(env);
-  const plan = buildPlan({
+  const built = buildPlan({
     secrets: targets.map((t) => {
       const d = t.describe(req.trigger);
       return {
@@ -127,6 +127,16 @@ export async function preflight(
     verifyChecks: deps.verifier.checks,
     store: { label: store.label, commitTitle: store.titles.commit },
   });
+  // What else acts on the store (plan only): its warnings join the plan's.
+  const storeNotes = options.inspect
+    ? await (store.inspect?.() ?? Promise.resolve([])).catch((e): PlanNote[] => [
+        { level: 'warn', text: `inspecting the ${store.label} failed: ${safeMessage(e)}` },
+      ])
+    : [];
+  const plan: Plan = {
+    ...built,
+    warnings: [...built.warnings, ...storeNotes.filter((n) => n.level === 'warn').map((n) => n.text)],
+  };
   const selected = plan.keys.map((k) => targets.find((t) => t.key === k)!);
   store.checkKeys(
     snapshot,

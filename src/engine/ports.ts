@@ -282,6 +282,11 @@ export interface Store {
    * only its owner can write; Vault: a KV v2 mount the token can read and write).
    */
   check(): Promise<void>;
+  /**
+   * Read-only look for `rekey plan` at what else acts on the store (a Kubernetes Secret watched by
+   * Stakater Reloader): warnings join the plan's. Optional; changes nothing.
+   */
+  inspect?(): Promise<readonly PlanNote[]>;
   read(): Promise<StoreSnapshot>;
   /** Throws unless a rotation of `keys` can be written over `snapshot` (env file: each key set once). No I/O. */
   checkKeys(snapshot: StoreSnapshot, keys: readonly string[]): void;
