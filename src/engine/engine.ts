@@ -273,7 +273,7 @@ function assertStackLocked(deps: EngineDeps): void {
   if (lost !== undefined) throw lost;
 }
 
-/** Gives the stack lock up; a failure is a warning (it expires on its own), never the run's outcome. */
+/** Gives the stack lock up; a failure is a warning, never the run's outcome (recover frees it later). */
 export async function releaseStackLock(deps: EngineDeps): Promise<void> {
   const lock = deps.stackLock;
   if (lock === undefined) return;
@@ -281,7 +281,7 @@ export async function releaseStackLock(deps: EngineDeps): Promise<void> {
     .release()
     .catch((e) =>
       deps.progress.note(
-        `warning: could not release the ${lock.name} (${safeMessage(e)}); it expires on its own`,
+        `warning: could not release the ${lock.name} (${safeMessage(e)}); once it expires, the next rotation asks for \`rekey recover\`, which frees it`,
       ),
     );
 }

@@ -243,4 +243,27 @@ describe('the stack lock (Lease) through the engine', () => {
     expect((await rotate(s.deps('pod-b/2'), { trigger: 'scheduled' })).outcome).toBe('rotated');
     expect(s.lease()?.spec.holderIdentity).toBeUndefined();
   }, 20_000);
+  it('a Lease that cannot be released ends the rotation as done, with a warning naming what frees it', async () => {
+    const s = await setUp(30);
+    const notes: string[] = [];
+    const progress = { begin() {}, end() {}, note: (t: string) => notes.push(t) };
+    const r = await rotate(
+      s.deps('pod-a/1', {
+        progress,
+        hooks: {
+          // After the rotation ended, before the lock is released: the API server refuses Lease writes.
+          completed: async () => s.k8s.faults.add({ kind: 'denied', op: 'leases.update', count: 100 }),
+        },
+      }),
+      { trigger: 'scheduled' },
+    );
+    s.k8s.faults.clear();
+    expect(r.outcome).toBe('rotated');
+    expect(notes.join('\n')).toMatch(/could not release the Lease bi\/rekey-bi-secrets .*`rekey recover`/);
+    expect(s.lease()?.spec.holderIdentity).toBe('pod-a/1');
+    // The local lock file was still removed: this pod's next run is not blocked by it.
+    await expect(rotate(s.deps('pod-a/1'), { trigger: 'scheduled' })).resolves.toMatchObject({
+      outcome: 'rotated',
+    });
+  }, 20_000);
 });
