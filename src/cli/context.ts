@@ -8,6 +8,7 @@ import type { Logger } from '../lib/log.js';
 import { log } from '../lib/log.js';
 import { createTargets } from '../targets/index.js';
 import { createVerifier } from '../verify/index.js';
+import { stackLockFor } from './stack-lock.js';
 import { stackStore, storeOpener } from './store.js';
 
 export interface GlobalOptions {
@@ -43,6 +44,7 @@ export async function loadStack(
 export async function openStack(globals: GlobalOptions, options: StackOptions): Promise<StackDeps> {
   const opener = storeOpener();
   const loaded: LoadedConfig = await loadStack(globals.config, opener);
+  const stackLock = await stackLockFor(loaded);
   return {
     loaded,
     store: await stackStore(loaded, opener.open, { allowUnignored: globals.allowUnignored ?? false }),
@@ -66,5 +68,6 @@ export async function openStack(globals: GlobalOptions, options: StackOptions): 
     log: options.logger ?? log,
     ...(options.control ? { control: options.control } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(stackLock ? { stackLock } : {}),
   };
 }

@@ -10,6 +10,8 @@
  * store: { type: kubernetes, namespace: bi, name: bi-secrets, context: prod }
  */
 import { z } from 'zod';
+import { parseDuration } from '../lib/duration.js';
+import { duration } from './pieces.js';
 
 const url = z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' });
 /** A KV path segment list: no leading or trailing slash, no `..`. */
@@ -89,6 +91,22 @@ export const kubernetesStoreSchema = z.strictObject({
   name: k8sName,
   /** The kubeconfig context (KUBECONFIG, else ~/.kube/config); its current context when absent, in-cluster when there is no kubeconfig. */
   context: z.string().min(1).optional(),
+  /**
+   * The lock across pods: a coordination.k8s.io/v1 Lease in the Secret's namespace, taken by rotate,
+   * rollback, recover and schedule. `name` defaults to `rekey-<Secret name>`; `duration` (default 60s,
+   * 5s to 1h) is how long a killed run keeps it (renewed every third of it while running).
+   */
+  lease: z
+    .strictObject({
+      name: k8sName.optional(),
+      duration: duration
+        .refine((d) => {
+          const ms = parseDuration(d) ?? 0;
+          return ms >= 5000 && ms <= 3_600_000 && ms % 1000 === 0;
+        }, 'must be whole seconds from 5s to 1h')
+        .optional(),
+    })
+    .optional(),
 });
 
 export const storeSchema = z.discriminatedUnion('type', [

@@ -101,7 +101,7 @@ export async function preflight(
   // Before anything can print: the values of every configured target's secret keys.
   for (const t of targets) for (const k of t.secretKeys) redactor.add(k, env.get(k));
   const sessions = await deps.makeSessions?.(env);
-  const plan = buildPlan({
+  const built = buildPlan({
     secrets: targets.map((t) => {
       const d = t.describe(req.trigger);
       return {
@@ -135,6 +135,16 @@ export async function preflight(
     verifyChecks: deps.verifier.checks,
     store: { label: store.label, commitTitle: store.titles.commit },
   });
+  // What else acts on the store (plan only): its warnings join the plan's.
+  const storeNotes = options.inspect
+    ? await (store.inspect?.() ?? Promise.resolve([])).catch((e): PlanNote[] => [
+        { level: 'warn', text: `inspecting the ${store.label} failed: ${safeMessage(e)}` },
+      ])
+    : [];
+  const plan: Plan = {
+    ...built,
+    warnings: [...built.warnings, ...storeNotes.filter((n) => n.level === 'warn').map((n) => n.text)],
+  };
   const selected = plan.keys.map((k) => targets.find((t) => t.key === k)!);
   store.checkKeys(
     snapshot,
@@ -215,7 +225,19 @@ export function valuesOf(t: Target, env: ReadonlyMap<string, string>): Values {
  */
 export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<RotationResult> {
   const store = new JournalStore(deps.stateDir);
-  const lock = await acquireLock(deps.stateDir, req.fixedValues ? 'rollback' : 'rotate');
+  // The lock across machines first (a second pod, with its own disk or a shared one, is refused
+  // here: ERR_LOCKED; a Lease left by a killed run, ERR_LOCK_STALE, is only taken over by `rekey
+  // recover`). Holding it, a lock file left by another host (a killed pod) is known stale.
+  await deps.stackLock?.acquire();
+  let lock: Awaited<ReturnType<typeof acquireLock>>;
+  try {
+    lock = await acquireLock(deps.stateDir, req.fixedValues ? 'rollback' : 'rotate', {
+      otherHostsEnded: deps.stackLock !== undefined,
+    });
+  } catch (e) {
+    await releaseStackLock(deps);
+    throw e;
+  }
   let run: Run | undefined;
   try {
     if ((await store.read()) !== undefined) {
@@ -236,6 +258,7 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
       if (deps.control?.interrupted) {
         throw new RekeyError('ERR_ABORTED', 'interrupted before anything changed');
       }
+      assertStackLocked(deps);
       run = await prepare(deps, store, pre, req);
     } catch (e) {
       // No journal, nothing changed: running the same command again must be allowed.
@@ -248,7 +271,27 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
     await lock
       .release()
       .catch((e) => deps.progress.note(`warning: could not remove the lock: ${safeMessage(e)}`));
+    await releaseStackLock(deps);
   }
+}
+
+/** Throws why the stack lock (the Lease) is no longer ours: a run never goes on unlocked. */
+function assertStackLocked(deps: EngineDeps): void {
+  const lost = deps.stackLock?.lost();
+  if (lost !== undefined) throw lost;
+}
+
+/** Gives the stack lock up; a failure is a warning, never the run's outcome (recover frees it later). */
+export async function releaseStackLock(deps: EngineDeps): Promise<void> {
+  const lock = deps.stackLock;
+  if (lock === undefined) return;
+  await lock
+    .release()
+    .catch((e) =>
+      deps.progress.note(
+        `warning: could not release the ${lock.name} (${safeMessage(e)}); once it expires, the next rotation asks for \`rekey recover\`, which frees it`,
+      ),
+    );
 }
 
 async function prepare(
@@ -328,6 +371,8 @@ export async function execute(run: Run): Promise<RotationResult> {
   const steps = run.journal.steps.filter((s) => s.state !== 'done' && s.state !== 'skipped');
   for (const s of steps) {
     try {
+      // The safe point between steps: a lost stack lock stops the run here (rolled back below).
+      assertStackLocked(run.deps);
       await runStep(run, s);
     } catch (e) {
       const err = asRekeyError(e);

@@ -310,6 +310,11 @@ export interface Store {
    * only its owner can write; Vault: a KV v2 mount the token can read and write).
    */
   check(): Promise<void>;
+  /**
+   * Read-only look for `rekey plan` at what else acts on the store (a Kubernetes Secret watched by
+   * Stakater Reloader): warnings join the plan's. Optional; changes nothing.
+   */
+  inspect?(): Promise<readonly PlanNote[]>;
   read(): Promise<StoreSnapshot>;
   /** Throws unless a rotation of `keys` can be written over `snapshot` (env file: each key set once). No I/O. */
   checkKeys(snapshot: StoreSnapshot, keys: readonly string[]): void;
@@ -354,4 +359,32 @@ export interface Store {
    * "belongs to" (`the env file /srv/a/.env, not /srv/b/.env`): recover refuses another stack's journal.
    */
   owner(record: StoreRecord): Promise<string | undefined>;
+}
+
+/**
+ * A lock shared by every machine that may rotate the stack, beside the state directory's lock file
+ * (which only sees this disk): a Kubernetes Lease for a stack whose store is a Kubernetes Secret, so
+ * two pods, each with its own disk, never rotate at once. Taken after the lock file, kept alive by the
+ * adapter (renewed) while the run goes on, released at the end.
+ *
+ * @example
+ * await deps.stackLock?.acquire(); // ERR_LOCKED naming the holder
+ * try { ...; if (deps.stackLock?.lost()) stop at the next safe point and roll back } finally { await deps.stackLock?.release(); }
+ */
+export interface StackLock {
+  /** What it is, one line for messages: `Lease bi/rekey-bi-secrets`. */
+  readonly name: string;
+  /**
+   * Takes it, or throws ERR_LOCKED naming its holder. A holder that stopped renewing without releasing
+   * it (a killed run) is refused with ERR_LOCK_STALE once its claim expired, or taken over with
+   * `takeOverStale` (`rekey recover`, as for the lock file): the result names it.
+   */
+  acquire(options?: { readonly takeOverStale?: boolean }): Promise<{ readonly tookOverFrom?: string }>;
+  /**
+   * Why the lock is no longer ours (taken over, or not renewed in time), undefined while it is: a run
+   * must not go on unlocked, so the engine stops at its next safe point and rolls back.
+   */
+  lost(): RekeyError | undefined;
+  /** Stops renewing and gives it up when it is still ours. Never throws for a lock already lost. */
+  release(): Promise<void>;
 }

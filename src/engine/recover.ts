@@ -13,7 +13,7 @@ import { acquireOrTakeOver } from '../lib/lock.js';
 import { groupAlive } from '../lib/process-alive.js';
 import { settleLeftOver } from '../lib/process-group.js';
 import { redactor, safeMessage } from '../lib/redact.js';
-import { execute, removeTempsOf } from './engine.js';
+import { execute, releaseStackLock, removeTempsOf } from './engine.js';
 import { type Journal, JournalStore } from './journal.js';
 import { refuseForeignJournal } from './journal-owner.js';
 import type { Values } from './ports.js';
@@ -29,10 +29,30 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
   const store = new JournalStore(deps.stateDir);
   // Before the lock is taken over: a journal of another env file is not ours to finish or undo.
   await refuseForeignJournal(await store.read().catch(() => undefined), deps.store, store.file);
-  const { lock, tookOver } = await acquireOrTakeOver(deps.stateDir, 'recover');
+  // The lock across machines first: a killed run's Lease is taken over once it expired (its holder
+  // stopped renewing without releasing it); a live holder (another pod) is refused: ERR_LOCKED.
+  // Holding it, a lock file left by another host (the killed pod, on a shared volume) is stale.
+  const stack = await deps.stackLock?.acquire({ takeOverStale: true });
+  let taken: Awaited<ReturnType<typeof acquireOrTakeOver>>;
+  try {
+    taken = await acquireOrTakeOver(deps.stateDir, 'recover', {
+      otherHostsEnded: deps.stackLock !== undefined,
+    });
+  } catch (e) {
+    await releaseStackLock(deps);
+    throw e;
+  }
+  const { lock, tookOver } = taken;
   const started = new Date();
   try {
-    if (tookOver) deps.progress.note(`took over the lock of pid ${tookOver.pid} (${tookOver.command}, died)`);
+    if (stack?.tookOverFrom)
+      deps.progress.note(
+        `took over the ${deps.stackLock?.name} of ${stack.tookOverFrom} (expired: it stopped renewing)`,
+      );
+    if (tookOver)
+      deps.progress.note(
+        `took over the lock of pid ${tookOver.pid} on ${tookOver.host} (${tookOver.command}, ended)`,
+      );
     await removeTempsOf(deps);
     const journal = await store.read();
     if (journal === undefined) return nothingToDo('recover', started);
@@ -86,6 +106,7 @@ export async function recover(deps: EngineDeps): Promise<RotationResult> {
     await lock
       .release()
       .catch((e) => deps.progress.note(`warning: could not remove the lock: ${safeMessage(e)}`));
+    await releaseStackLock(deps);
   }
 }
 

@@ -23,6 +23,7 @@ import type {
   Deployer,
   EvictionFinding,
   SessionInvalidator,
+  StackLock,
   Store,
   Target,
   TargetCheck,
@@ -103,6 +104,8 @@ export interface EngineDeps {
   readonly now?: () => Date;
   readonly hooks?: RotationHooks;
   readonly control?: RotationControl;
+  /** A lock beyond the state directory's (a Kubernetes Lease), taken by rotate, rollback and recover. */
+  readonly stackLock?: StackLock;
 }
 
 export type Outcome = 'rotated' | 'rolled-back' | 'needs-attention' | 'nothing-to-do' | 'planned';

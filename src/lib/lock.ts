@@ -26,6 +26,15 @@ export interface Lock {
   release(): Promise<void>;
 }
 
+/**
+ * `otherHostsEnded`: the caller holds a lock shared by every host that may take this one (a
+ * Kubernetes Lease), so a holder on another host has ended (a pod that was killed and replaced by one
+ * of another name, on a shared volume): its lock is stale, as a dead holder's on this host.
+ */
+export interface LockOptions {
+  readonly otherHostsEnded?: boolean;
+}
+
 export type LockState =
   | { state: 'free' }
   | { state: 'held'; holder: LockHolder }
@@ -37,12 +46,16 @@ export function lockPath(stateDir: string): string {
 }
 
 /** Reads the lock and tells whether its holder is alive. Changes nothing. */
-export async function inspectLock(stateDir: string): Promise<LockState> {
-  return judgeLock(stateDir, await readIfExists(lockPath(stateDir)));
+export async function inspectLock(stateDir: string, options: LockOptions = {}): Promise<LockState> {
+  return judgeLock(stateDir, await readIfExists(lockPath(stateDir)), options);
 }
 
 /** What a lock file's text says of its holder (the file's age decides for an unreadable one). */
-async function judgeLock(stateDir: string, text: string | undefined): Promise<LockState> {
+async function judgeLock(
+  stateDir: string,
+  text: string | undefined,
+  options: LockOptions = {},
+): Promise<LockState> {
   if (text === undefined) return { state: 'free' };
   let holder: LockHolder;
   try {
@@ -55,6 +68,7 @@ async function judgeLock(stateDir: string, text: string | undefined): Promise<Lo
   }
   if (holder.host === os.hostname() && !processAlive(holder.pid, holder.procStart))
     return { state: 'stale', holder };
+  if (holder.host !== os.hostname() && options.otherHostsEnded === true) return { state: 'stale', holder };
   return { state: 'held', holder };
 }
 
@@ -68,7 +82,11 @@ const takeable = (l: LockState) =>
  * const lock = await acquireLock('.rekey', 'rotate');
  * try { ... } finally { await lock.release(); }
  */
-export async function acquireLock(stateDir: string, command: string): Promise<Lock> {
+export async function acquireLock(
+  stateDir: string,
+  command: string,
+  options: LockOptions = {},
+): Promise<Lock> {
   await ensurePrivateDir(stateDir);
   const procStart = processStart(process.pid);
   const holder: LockHolder = {
@@ -80,7 +98,7 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
   };
   // writeFileExclusive links a synced temp file into place: a reader never sees the lock empty.
   if (await writeFileExclusive(lockPath(stateDir), JSON.stringify(holder))) return makeLock(stateDir, holder);
-  throw lockError(await inspectLock(stateDir));
+  throw lockError(await inspectLock(stateDir, options));
 }
 
 /**
@@ -90,18 +108,19 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
 export async function acquireOrTakeOver(
   stateDir: string,
   command: string,
+  options: LockOptions = {},
 ): Promise<{ lock: Lock; tookOver?: LockHolder }> {
   try {
-    return { lock: await acquireLock(stateDir, command) };
+    return { lock: await acquireLock(stateDir, command, options) };
   } catch (e) {
     if (!(e instanceof RekeyError) || e.code !== 'ERR_LOCK_STALE') {
-      if (!takeable(await inspectLock(stateDir))) throw e;
+      if (!takeable(await inspectLock(stateDir, options))) throw e;
     }
   }
   // Judge the very text we are about to move aside: another recover may have taken the lock over
   // since the check above, and its live lock must not be taken in turn.
   const judged = await readIfExists(lockPath(stateDir));
-  const verdict = await judgeLock(stateDir, judged);
+  const verdict = await judgeLock(stateDir, judged, options);
   if (judged !== undefined && !takeable(verdict)) throw lockError(verdict);
   // Move the stale lock aside (rename is atomic) and check it is byte for byte the one judged stale;
   // if another process replaced it meanwhile, put that one back (link: never over a newer lock).
@@ -111,7 +130,7 @@ export async function acquireOrTakeOver(
   if (movedText !== undefined && movedText !== judged) {
     await fs.link(aside, lockPath(stateDir)).catch(() => {});
     await fs.rm(aside, { force: true });
-    throw lockError(await inspectLock(stateDir));
+    throw lockError(await inspectLock(stateDir, options));
   }
   let moved: LockHolder | undefined;
   try {
@@ -120,7 +139,7 @@ export async function acquireOrTakeOver(
     moved = undefined;
   }
   await removeDurably(aside);
-  const lock = await acquireLock(stateDir, command);
+  const lock = await acquireLock(stateDir, command, options);
   return moved === undefined ? { lock } : { lock, tookOver: moved };
 }
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { leaseName } from '../../src/cli/stack-lock.js';
 import { kubernetesDeploySchema } from '../../src/config/kubernetes.js';
 import { storeSchema } from '../../src/config/store.js';
 
@@ -51,6 +52,21 @@ describe('deploy/kubernetes packaging', () => {
       resourceNames: ['bi-secrets'],
       verbs: ['get', 'patch'],
     });
+    // The Lease rekey takes for the CronJob's store (get, update by name; create cannot be named).
+    const cronConfig = parse(
+      (docs('cronjob.yaml')[1] as unknown as { data: Record<string, string> }).data['rekey.yaml']!,
+    ) as { store: unknown };
+    const store = storeSchema.parse(cronConfig.store);
+    if (store.type !== 'kubernetes') throw new Error('the CronJob config has no kubernetes store');
+    expect(rules.filter((r) => r.resources.includes('leases'))).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        resourceNames: [leaseName(store)],
+        verbs: ['get', 'update'],
+      },
+    ]);
   });
 
   it('cronjob.yaml runs schedule --once, non-root, never two at once, state on a PVC, a valid config', () => {

@@ -120,4 +120,19 @@ describe('Lease lock across pods', () => {
     // Every time it sent was a MicroTime the API server accepts (the stand-in refuses milliseconds).
     expect(k8s.log().filter((r) => r.status === 400)).toEqual([]);
   });
+  it('refuses a killed holder’s expired Lease with ERR_LOCK_STALE when asked to, and says whom it took over from', async () => {
+    const { k8s, lock } = await fresh();
+    await lock('pod-a/1', { durationSeconds: 30 }).acquire(); // pod-a is killed: never released
+    const later = (identity: string) => lock(identity, { now: () => new Date(Date.now() + 31_000) });
+    await expect(later('pod-b/1').acquire({ stale: 'refuse' })).rejects.toMatchObject({
+      code: 'ERR_LOCK_STALE',
+      message: expect.stringContaining('pod-a/1'),
+    });
+    expect(holderOf(k8s)).toBe('pod-a/1');
+    await expect(later('pod-b/1').acquire({ stale: 'take' })).resolves.toEqual({ tookOverFrom: 'pod-a/1' });
+    expect(holderOf(k8s)).toBe('pod-b/1');
+    // A released Lease is free, even to a pod that refuses stale ones.
+    await lock('pod-b/1').release();
+    await expect(lock('pod-c/1').acquire({ stale: 'refuse' })).resolves.toEqual({});
+  });
 });

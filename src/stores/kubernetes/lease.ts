@@ -91,8 +91,24 @@ export class LeaseLock {
     };
   }
 
-  /** Takes the Lease, or throws ERR_LOCKED naming its holder. Taking it again when held by us renews it. */
-  async acquire(): Promise<void> {
+  private stale(lease: V1Lease): RekeyError {
+    const until = new Date(this.expiry(lease)).toISOString();
+    return new RekeyError(
+      'ERR_LOCK_STALE',
+      `a rekey (${lease.spec?.holderIdentity ?? 'unknown'}) stopped renewing ${this.where} without releasing it (expired ${until}): it was killed or lost the API server mid-run`,
+      {
+        hint: 'Run `rekey recover` (where that run kept its state directory, if it was another pod): it finishes or undoes the interrupted rotation and takes the Lease over.',
+      },
+    );
+  }
+
+  /**
+   * Takes the Lease, or throws ERR_LOCKED naming its holder. Taking it again when held by us renews it.
+   * A Lease its holder stopped renewing without releasing it (killed mid-run) is taken over once
+   * expired, or, with `stale: 'refuse'`, refused with ERR_LOCK_STALE (only `rekey recover` takes it).
+   * Resolves with the identity taken over from, if any.
+   */
+  async acquire(options: { stale?: 'take' | 'refuse' } = {}): Promise<{ tookOverFrom?: string }> {
     const lease = await this.read();
     if (lease === undefined) {
       try {
@@ -105,7 +121,7 @@ export class LeaseLock {
             spec: this.spec(0),
           },
         });
-        return;
+        return {};
       } catch (e) {
         if (!isStatus(e, 409)) throw kubeError(e, `creating ${this.where}`);
         // Another pod created it first: it holds it.
@@ -114,10 +130,15 @@ export class LeaseLock {
       }
     }
     const holder = lease.spec?.holderIdentity;
-    if (holder === this.options.identity) return this.renew(lease);
+    if (holder === this.options.identity) {
+      await this.renew(lease);
+      return {};
+    }
     if (holder && this.expiry(lease) > this.now().getTime()) throw this.held(lease);
+    if (holder && options.stale === 'refuse') throw this.stale(lease);
     // Free, or its holder stopped renewing: take it over at the resourceVersion just read.
     await this.replace(lease, this.spec((lease.spec?.leaseTransitions ?? 0) + 1));
+    return holder ? { tookOverFrom: holder } : {};
   }
 
   /** Extends our claim; throws ERR_LOCKED when the Lease is no longer ours (it expired and was taken). */

@@ -9,6 +9,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KubernetesStoreConfig } from '../../config/store.js';
 import type {
+  PlanNote,
   PreparedCommit,
   Store,
   StoreChange,
@@ -28,6 +29,7 @@ import {
   MERGE_PATCH,
   withRetry,
 } from '../../lib/kube.js';
+import { externalSecretOwner, RELOADER } from '../../lib/kube-watchers.js';
 import { unguarded } from '../guard.js';
 import { holdsNoneOf, positionOf } from '../position.js';
 
@@ -125,15 +127,30 @@ export class KubernetesStore implements Store {
       throw new RekeyError('ERR_STORE_UNSUITABLE', `kubernetes: ${this.where} is immutable`, {
         hint: 'An immutable Secret cannot be rotated in place: recreate it without `immutable: true`.',
       });
-    const eso = (s.metadata?.ownerReferences ?? []).find((o) => o.kind === 'ExternalSecret');
+    const eso = externalSecretOwner(s.metadata);
     if (eso !== undefined)
       throw new RekeyError(
         'ERR_STORE_UNSUITABLE',
-        `kubernetes: ${this.where} is written by External Secrets Operator (ExternalSecret ${eso.name}), which would put the old values back`,
+        `kubernetes: ${this.where} is written by External Secrets Operator (ExternalSecret ${eso}), which would overwrite rekey's write with its source's values at its next refresh`,
         {
-          hint: "Point `store:` at the ExternalSecret's source (vault-kv, aws-ssm, aws-secretsmanager) instead.",
+          hint: "Point `store:` at the ExternalSecret's source (vault-kv, aws-ssm, aws-secretsmanager) instead; rekey does not drive ESO's sync.",
         },
       );
+  }
+
+  /**
+   * For the plan: Stakater Reloader restarting workloads on their own when rekey writes the Secret
+   * (the Secret's side: `reloader.stakater.com/match` for workloads in search mode).
+   */
+  async inspect(): Promise<PlanNote[]> {
+    const s = await this.current();
+    const notes: PlanNote[] = [];
+    if (s.metadata?.annotations?.[RELOADER.match]?.trim().toLowerCase() === 'true')
+      notes.push({
+        level: 'warn',
+        text: `${this.where} has ${RELOADER.match}: "true": Stakater Reloader restarts the workloads using it (those with ${RELOADER.search}: "true") on their own when rekey writes it; a deploy that restarts them too restarts them twice`,
+      });
+    return notes;
   }
 
   private async current(): Promise<V1Secret> {

@@ -1,0 +1,47 @@
+/**
+ * The stack lock the commands take beside the state directory's lock file (src/engine/ports.ts
+ * StackLock): for a stack whose store is a Kubernetes Secret, a coordination.k8s.io/v1 Lease in the
+ * Secret's namespace, so two pods (each with its own disk) never rotate the Secret at once. Other
+ * stores take none: their machines share the state directory, or the store's compare-and-set guards.
+ */
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import type { LoadedConfig } from '../config/load.js';
+import type { KubernetesStoreConfig } from '../config/store.js';
+import type { StackLock } from '../engine/ports.js';
+import { parseDuration } from '../lib/duration.js';
+
+/**
+ * The Lease's name: `lease.name`, else `rekey-<Secret name>` (one per Secret: two configs of the
+ * same Secret share it), hashed when that would pass the 253 characters of an object name.
+ *
+ * @example
+ * leaseName({ type: 'kubernetes', namespace: 'bi', name: 'bi-secrets' }); // 'rekey-bi-secrets'
+ */
+export function leaseName(store: KubernetesStoreConfig): string {
+  if (store.lease?.name !== undefined) return store.lease.name;
+  const name = `rekey-${store.name}`;
+  if (name.length <= 253) return name;
+  return `rekey-${createHash('sha256').update(store.name).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * The stack's lock across machines, or undefined when its store needs none. Makes no call: the
+ * Lease is read when a command takes it. Its holder is named `<host>/<pid>` (in a pod: its name).
+ *
+ * @example
+ * const stackLock = await stackLockFor(loaded); // LeaseStackLock for `store: { type: kubernetes }`
+ */
+export async function stackLockFor(loaded: LoadedConfig): Promise<StackLock | undefined> {
+  const store = loaded.config.store;
+  if (store?.type !== 'kubernetes') return undefined;
+  const { connectKube } = await import('../lib/kube.js');
+  const { LeaseStackLock } = await import('../stores/kubernetes/stack-lock.js');
+  const duration = store.lease?.duration === undefined ? undefined : parseDuration(store.lease.duration);
+  return new LeaseStackLock(connectKube(store.context === undefined ? {} : { context: store.context }), {
+    namespace: store.namespace,
+    name: leaseName(store),
+    identity: `${os.hostname()}/${process.pid}`,
+    ...(duration === undefined ? {} : { durationSeconds: Math.round(duration / 1000) }),
+  });
+}
