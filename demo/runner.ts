@@ -4,9 +4,9 @@
  * (unless --keep). Every claim it prints is the outcome of a real request (status codes, error codes),
  * collected in a list the end-to-end test asserts.
  *
- * With `--store vault-kv|aws-ssm|aws-secretsmanager` (demo/stack-store.ts) the app reads its JWT
- * secret and API key from that store's stand-in at start; the rotation writes the new values there
- * and the deploy command replaces the app's workers one by one, each reading the store as it starts.
+ * With `--store vault-kv|aws-ssm|aws-secretsmanager` (demo/stack-store.ts) the app reads every secret
+ * of the stack from that store's stand-in at start; the rotation writes the new values there and the
+ * deploy command replaces the app's workers one by one, each reading the store as it starts.
  * Its claims add what the store holds, and the last ones are a canary scan: no value of the stack's
  * secrets in what the rekey commands printed, the app's log, or the stand-in's request log other
  * than the writes of the values themselves; and while the scheduled rotation runs, a probe keeps
@@ -157,7 +157,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     color.bold(
       where === undefined
         ? 'rekey demo — a throwaway BI stack: PostgreSQL, Redis, the Grafana stand-in and the API app'
-        : `rekey demo --store ${options.store} — the BI app reads its JWT secret and API key from ${where}`,
+        : `rekey demo --store ${options.store} — the BI stack reads every secret from ${where}`,
     ),
   );
   say(
@@ -258,18 +258,35 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }
     const pgPort = Number(after.get('POSTGRES_PORT'));
     const redisPort = Number(after.get('REDIS_PORT'));
-    if (rotated.has('POSTGRES_PASSWORD')) {
+    /** The role the app logs in as: it changes with every rotation on alternating roles. */
+    const pgUser = (v: ReadonlyMap<string, string>) => v.get('POSTGRES_USER') || 'bi_user';
+    const pgPassword = (v: ReadonlyMap<string, string>) => v.get('POSTGRES_PASSWORD') ?? '';
+    const alternating = pgUser(after) !== pgUser(before);
+    if (rotated.has('POSTGRES_PASSWORD') && alternating) {
+      claim(
+        'scheduled',
+        `PostgreSQL accepts the new login (role ${pgUser(after)}, new password)`,
+        'accepted',
+        await pgLogin(pgPort, pgUser(after), pgPassword(after)),
+      );
+      claim(
+        'scheduled',
+        `the PostgreSQL login from before still works (grace: alternating roles, ${pgUser(before)})`,
+        'accepted',
+        await pgLogin(pgPort, pgUser(before), pgPassword(before)),
+      );
+    } else if (rotated.has('POSTGRES_PASSWORD')) {
       claim(
         'scheduled',
         'PostgreSQL rejects the old password',
         '28P01',
-        await pgLogin(pgPort, 'bi_user', before.get('POSTGRES_PASSWORD') ?? ''),
+        await pgLogin(pgPort, pgUser(before), pgPassword(before)),
       );
       claim(
         'scheduled',
         'PostgreSQL accepts the new password',
         'accepted',
-        await pgLogin(pgPort, 'bi_user', after.get('POSTGRES_PASSWORD') ?? ''),
+        await pgLogin(pgPort, pgUser(after), pgPassword(after)),
       );
     }
     if (rotated.has('REDIS_PASSWORD')) {
@@ -352,6 +369,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         'eviction report: Redis keeps only the new password, and the connections opened before are closed',
         'removed, removed',
         `${redis?.get('passwords') ?? 'missing'}, ${redis?.get('connections') ?? 'missing'}`,
+      );
+    }
+    if (rotated.has('POSTGRES_PASSWORD') && alternating) {
+      claim(
+        'compromise',
+        `the PostgreSQL login from before (role ${pgUser(after)}) is rejected at once`,
+        '28P01',
+        await pgLogin(pgPort, pgUser(after), pgPassword(after)),
+      );
+      claim(
+        'compromise',
+        `PostgreSQL accepts the new login (role ${pgUser(third)})`,
+        'accepted',
+        await pgLogin(pgPort, pgUser(third), pgPassword(third)),
       );
     }
     claim(

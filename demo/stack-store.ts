@@ -1,12 +1,14 @@
 /**
  * The demo stack's store variants (`rekey demo --store vault-kv|aws-ssm|aws-secretsmanager`): the
  * demo stack (demo/stack-setup.ts) plus the store's stand-in (demo/stand-ins/main.ts) as its own
- * process, started and stopped with the stack. The app's secrets — JWT_SECRET, API_SECRET_KEY (and
- * their _PREVIOUS grace slots) and DEMO_USER_PASSWORD — move from the env file into the store and
- * no longer live in the env file; the app reads them from the store at start (demo/app/store.ts), so
- * the deploy command — the same rolling restart — is what makes it read the new values. rekey.yaml's
- * `store:` names where. With `keep`, stop-demo.sh and `.run/pids` list the stand-in beside the other
- * servers.
+ * process, started and stopped with the stack. Every secret of the stack ({@link STORE_KEYS}) moves
+ * from the env file into the store, and rekey.yaml rotates all five there; the app reads them from
+ * the store at start (demo/app/store.ts), so the deploy command — the same rolling restart — is what
+ * makes it read the new values. PostgreSQL runs on alternating login roles (a role has one password:
+ * with a single role, a connection the app opens between the change and its redeploy is refused).
+ * The Grafana stand-in reads its first admin password at its start only, and the deploy script reads
+ * APP_HOST and APP_PORT: neither needs a secret from the env file. With `keep`, stop-demo.sh and
+ * `.run/pids` list the stand-in beside the other servers.
  *
  * What differs per store is one small {@link StoreVariant}: the stand-in's arguments, the `store:`
  * section, the env file's lines naming the location, and how the demo reaches the store (with the
@@ -16,10 +18,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, promises as fs, openSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
+import { isMap, isSeq, parseDocument } from 'yaml';
 import { envValues, parseEnv } from '../src/envfile/index.js';
 import { writeFileAtomic } from '../src/lib/fsx.js';
 import type { StoreSeeder } from '../src/stores/seed.js';
 import { freePort } from './stack/ports.js';
+import { asSuperuser, createLoginRole } from './stack/postgres-roles.js';
 import {
   type DemoProcess,
   type DemoStack,
@@ -38,14 +43,32 @@ export const STORE_TITLES: Readonly<Record<DemoStoreType, string>> = {
   'aws-secretsmanager': 'Secrets Manager',
 };
 
-/** The keys that move from the env file into the store. */
+/**
+ * The keys that move from the env file into the store: every secret of the stack, its grace slots,
+ * the PostgreSQL role the app logs in as (alternating roles: rekey writes it beside the password) and
+ * the admin password rekey switches the roles with (read, never written).
+ */
 export const STORE_KEYS = [
   'JWT_SECRET',
   'JWT_SECRET_PREVIOUS',
   'API_SECRET_KEY',
   'API_SECRET_KEY_PREVIOUS',
+  'POSTGRES_USER',
+  'POSTGRES_PASSWORD',
+  'PG_ADMIN_PASSWORD',
+  'REDIS_PASSWORD',
+  'GRAFANA_ADMIN_PASSWORD',
   'DEMO_USER_PASSWORD',
 ] as const;
+
+/** The secrets rekey rotates in the store: all five. */
+const ROTATED = [
+  'JWT_SECRET',
+  'API_SECRET_KEY',
+  'POSTGRES_PASSWORD',
+  'REDIS_PASSWORD',
+  'GRAFANA_ADMIN_PASSWORD',
+];
 
 /** The stand-in's region, and the access key it accepts (a stand-in's: it checks no signature). */
 const REGION = 'us-east-1';
@@ -232,6 +255,9 @@ export async function setUpStoreDemoStack(options: {
     // The secrets move from the env file into the store; the env file says where they are.
     const text = await fs.readFile(stack.envFile, 'utf8');
     const values = envValues(parseEnv(text));
+    await useAlternatingRoles(stack, values.get('POSTGRES_PASSWORD') ?? '');
+    values.set('POSTGRES_USER', FIRST_ROLE);
+    values.set('PG_ADMIN_PASSWORD', stack.pg.superuserPassword);
     const seeder = await variant.seeder(url, run);
     await seeder.check();
     await seeder.read([...STORE_KEYS]);
@@ -246,7 +272,7 @@ export async function setUpStoreDemoStack(options: {
       stack.envFile,
       [
         kept.join('\n').trimEnd(),
-        `# JWT_SECRET, API_SECRET_KEY and DEMO_USER_PASSWORD live in ${STORE_TITLES[options.store]} (the app reads them at start)`,
+        `# The secrets (${STORE_KEYS.join(', ')}) live in ${STORE_TITLES[options.store]} (the app reads them at start)`,
         ...variant.envLines(url),
         '',
       ].join('\n'),
@@ -254,7 +280,7 @@ export async function setUpStoreDemoStack(options: {
     );
     await fs.writeFile(
       path.join(stack.dir, 'rekey.yaml'),
-      storeStackConfig(options.repo, values, variant.storeSection(url), options.store),
+      await storeStackConfig(stack.dir, variant.storeSection(url), options.store),
     );
     // stop-demo.sh (--keep) stops the stand-in too, by pid and start time like the other servers.
     const pid = standIn.pid ?? -1;
@@ -266,7 +292,8 @@ export async function setUpStoreDemoStack(options: {
     const read = await variant.reader(url, run);
     return Object.assign(stack, {
       servers,
-      rotated: ['JWT_SECRET', 'API_SECRET_KEY'],
+      initial: { ...stack.initial, PG_ADMIN_PASSWORD: stack.pg.superuserPassword },
+      rotated: ROTATED,
       store: {
         type: options.store,
         title: STORE_TITLES[options.store],
@@ -311,28 +338,51 @@ async function waitForStandIn(url: string, timeoutMs = 15_000): Promise<void> {
   }
 }
 
-/** rekey.yaml of a store variant: the two app secrets in the store, the same deploy and checks. */
-function storeStackConfig(
-  repo: string,
-  values: ReadonlyMap<string, string>,
-  storeSection: string,
-  type: DemoStoreType,
-): string {
-  const deploy = `bash ${JSON.stringify(path.join(repo, 'scripts/deploy.sh'))}`;
-  const app = `http://127.0.0.1:${values.get('APP_PORT')}`;
-  return `# The demo stack, ${type} variant: the app's JWT secret and API key in the store.
-${storeSection}
-stack: demo-${type}
-policy: { maxAge: 90d, warnBefore: 14d, releaseMaxAge: 30d }
-secrets:
-  - { key: JWT_SECRET, type: jwt, previousKey: JWT_SECRET_PREVIOUS }
-  - { key: API_SECRET_KEY, type: api-key, previousKey: API_SECRET_KEY_PREVIOUS }
-deploy:
-  command: ${deploy} deploy
-  timeout: 2m
-verify:
-  - { name: App Health, http: "${app}/api/health", expect: 200 }
-  - { name: Auth, login: { url: "${app}/api/auth/login", body: { username: analyst, password: "\${DEMO_USER_PASSWORD}" } }, jwtKey: JWT_SECRET }
-verifyPolicy: { deadline: 60s, attemptTimeout: 5s, successes: 2 }
-`;
+/** The application role (owns the tables) and the login role the app starts on. */
+const APP_ROLE = 'bi_user';
+const FIRST_ROLE = 'app_green';
+
+/**
+ * The app logs in as app_green (the demo's first password, a member of bi_user so it shares its
+ * grants) instead of bi_user, whose password is removed: the owner role is no login, so no password
+ * from before a rotation keeps working once both login roles had a new one.
+ */
+async function useAlternatingRoles(stack: DemoStack, password: string): Promise<void> {
+  await createLoginRole(stack.pg, { name: FIRST_ROLE, password });
+  await asSuperuser(stack.pg, async (c) => {
+    await c.query(`GRANT ${pg.escapeIdentifier(APP_ROLE)} TO ${pg.escapeIdentifier(FIRST_ROLE)}`);
+    await c.query(`ALTER ROLE ${pg.escapeIdentifier(APP_ROLE)} PASSWORD NULL`);
+  });
+}
+
+/**
+ * rekey.yaml of a store variant: the env-file demo's (all five secrets, the same deploy, session purge
+ * and checks), edited as YAML so a change there carries over: `store:` instead of `envFile:`, and
+ * PostgreSQL on two alternating login roles (app_green, then app_blue, members of bi_user; the admin
+ * connection the throwaway server's superuser) — a role has one password, so with a single role a
+ * connection the app opens between the change and its redeploy would be refused, and the store
+ * variants claim 0 failed requests under traffic.
+ */
+async function storeStackConfig(dir: string, storeSection: string, type: DemoStoreType): Promise<string> {
+  const doc = parseDocument(await fs.readFile(path.join(dir, 'rekey.yaml'), 'utf8'));
+  doc.delete('envFile');
+  const store = parseDocument(storeSection).get('store');
+  doc.set('store', store);
+  doc.set('stack', `demo-${type}`);
+  const secrets = doc.get('secrets');
+  const pgSecret = isSeq(secrets)
+    ? secrets.items.find((item) => isMap(item) && item.get('key') === 'POSTGRES_PASSWORD')
+    : undefined;
+  if (!isMap(pgSecret)) throw new Error('demo: rekey.yaml has no POSTGRES_PASSWORD secret');
+  pgSecret.set('user', FIRST_ROLE);
+  pgSecret.set('strategy', 'alternating');
+  pgSecret.set('roles', doc.createNode(['app_blue', FIRST_ROLE], { flow: true }));
+  pgSecret.set('memberOf', APP_ROLE);
+  pgSecret.set('userKey', 'POSTGRES_USER');
+  pgSecret.set(
+    'admin',
+    doc.createNode({ user: 'postgres', passwordKey: 'PG_ADMIN_PASSWORD' }, { flow: true }),
+  );
+  doc.commentBefore = ` The demo stack, ${type} variant: every secret in the store.`;
+  return doc.toString({ lineWidth: 0 });
 }

@@ -1,6 +1,7 @@
 /**
  * `rekey demo --store vault-kv|aws-ssm|aws-secretsmanager` end to end, once per store: the app reads
- * its JWT secret and API key from the store's stand-in (AWS: through the official SDK v3 clients);
+ * every secret of the stack from the store's stand-in (AWS: through the official SDK v3 clients) and
+ * rekey rotates all five there (PostgreSQL on alternating roles);
  * the scheduled rotation under traffic fails no request; grace and compromise behave as in the
  * env-file demo; the canary scans (rekey's output, the app log, the stand-in's request log) find no
  * value; every process stopped and the folder removed (a canary file beside it kept); with --keep,
@@ -27,9 +28,10 @@ interface Claim {
  * KNOWN GAP (aws-ssm): the compromise rotation empties the grace slots (JWT_SECRET_PREVIOUS,
  * API_SECRET_KEY_PREVIOUS), and the aws-ssm store writes '' with PutParameter, which SSM refuses (a
  * parameter's value has 1 to 4096 characters: ValidationException; the stand-in answers as SSM
- * does). The rotation rolls back cleanly, so the old token and API key stay valid: the demo fails
- * those two claims and exits 1. This entry asserts exactly that; once the store handles an emptied
- * slot (e.g. DeleteParameter), the demo passes, this test fails, and `compromiseRefused` goes.
+ * does). The rotation rolls back cleanly, so every credential from before stays valid (token, API
+ * key, the PostgreSQL login, the sessions) and no eviction report is printed: the demo fails those
+ * claims and exits 1. This entry asserts exactly that; once the store handles an emptied slot (e.g.
+ * DeleteParameter), the demo passes, this test fails, and `compromiseRefused` goes.
  */
 const STORES = [
   { store: 'vault-kv', title: 'Vault', compromiseRefused: false },
@@ -63,8 +65,23 @@ describe.each(STORES)('rekey demo --store $store', ({ store, title, compromiseRe
       commands: Array<{ args: string[]; exitCode: number }>;
     };
     const actual = (text: RegExp) => doc.claims.find((c) => text.test(c.claim))?.actual;
-    expect(actual(new RegExp(`^${title} holds a new JWT secret`))).toBe('changed');
-    expect(actual(new RegExp(`^${title} holds a new API key`))).toBe('changed');
+    // Every secret of the stack lives in the store and is rotated there.
+    for (const what of [
+      'JWT secret',
+      'API key',
+      'PostgreSQL password',
+      'Redis password',
+      'Grafana admin password',
+    ])
+      expect(actual(new RegExp(`^${title} holds a new ${what}`)), what).toBe('changed');
+    expect(actual(/PostgreSQL accepts the new login \(role app_blue/)).toBe('accepted');
+    expect(actual(/PostgreSQL login from before still works \(grace: alternating roles, app_green/)).toBe(
+      'accepted',
+    );
+    expect(actual(/Redis rejects the old password/)).toBe('WRONGPASS');
+    expect(actual(/Redis accepts the new password/)).toBe('PONG');
+    expect(actual(/Grafana rejects the old admin password/)).toBe(401);
+    expect(actual(/Grafana accepts the new admin password/)).toBe(200);
     expect(actual(/during the rotation \(\d+\) that failed/)).toBe(0);
     expect(doc.claims.find((c) => /during the rotation/.test(c.claim))?.claim).not.toMatch(/\(0\)/);
     expect(actual(/token issued before the rotation still works/)).toBe(200);
@@ -72,6 +89,13 @@ describe.each(STORES)('rekey demo --store $store', ({ store, title, compromiseRe
     expect(actual(/new API key works/)).toBe(200);
     expect(actual(/token from before both rotations is rejected/)).toBe(compromiseRefused ? 200 : 401);
     expect(actual(/previous API key is rejected/)).toBe(compromiseRefused ? 200 : 401);
+    expect(actual(/PostgreSQL login from before \(role app_blue\) is rejected/)).toBe(
+      compromiseRefused ? 'accepted' : '28P01',
+    );
+    expect(actual(/sessions from before were purged/)).toBe(compromiseRefused ? 3 : 0);
+    expect(actual(/eviction report: Redis keeps only the new password/)).toBe(
+      compromiseRefused ? 'missing, missing' : 'removed, removed',
+    );
     expect(actual(/new login works/)).toBe(200);
     expect(actual(/secret values in what the rekey commands printed/)).toBe(0);
     expect(actual(/secret values in the app log/)).toBe(0);
@@ -79,8 +103,12 @@ describe.each(STORES)('rekey demo --store $store', ({ store, title, compromiseRe
     expect(doc.claims.filter((c) => !c.ok).map((c) => c.claim)).toEqual(
       compromiseRefused
         ? [
+            'the rotation printed the eviction report (what an attacker could still use)',
+            'eviction report: Redis keeps only the new password, and the connections opened before are closed',
+            'the PostgreSQL login from before (role app_blue) is rejected at once',
             'the token from before both rotations is rejected at once',
             'the previous API key is rejected at once',
+            'the 3 sessions from before were purged from Redis',
           ]
         : [],
     );
