@@ -218,7 +218,8 @@ verifyPolicy: { deadline: 60s, attemptTimeout: 5s, successes: 2 }
   };
 }
 
-async function waitFor(url: string, timeoutMs = 15_000): Promise<void> {
+/** Polls `url` until it answers 2xx; throws after `timeoutMs`. */
+export async function waitFor(url: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -30,6 +30,7 @@ import {
   type DemoStack,
   processStarted,
   setUpDemoStack,
+  waitFor,
   writeStopFiles,
 } from './stack-setup.js';
 
@@ -250,7 +251,8 @@ export async function setUpStoreDemoStack(options: {
     closeSync(log);
     if (options.keep) standIn.unref();
     const url = `http://127.0.0.1:${port}`;
-    await waitForStandIn(url);
+    // The control API: the same route on every stand-in, no credentials.
+    await waitFor(`${url}/__stand-in/log`);
 
     // The secrets move from the env file into the store; the env file says where they are.
     const text = await fs.readFile(stack.envFile, 'utf8');
@@ -319,22 +321,6 @@ export async function setUpStoreDemoStack(options: {
     await stopStandIn().catch(() => {});
     await stack.stop().catch(() => {});
     throw error;
-  }
-}
-
-/** Waits for the stand-in's control API (the same route on every stand-in, no credentials). */
-async function waitForStandIn(url: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(`${url}/__stand-in/log`, { signal: AbortSignal.timeout(1000) });
-      await res.body?.cancel();
-      if (res.ok) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`the stand-in did not answer within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
