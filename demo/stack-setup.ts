@@ -29,6 +29,8 @@ export interface DemoStack {
   readonly grafanaPid: number;
   /** The initial values (kept in memory only, to prove the old ones are rejected later). */
   readonly initial: Readonly<Record<string, string>>;
+  /** The keys rekey.yaml rotates. */
+  readonly rotated: readonly string[];
   /** The servers it started, as `.run/pids` and stop-demo.sh list them. */
   readonly servers: readonly DemoProcess[];
   stop(): Promise<void>;
@@ -196,6 +198,13 @@ verifyPolicy: { deadline: 60s, attemptTimeout: 5s, successes: 2 }
     redis,
     grafanaPid: grafana.pid ?? -1,
     initial,
+    rotated: [
+      'JWT_SECRET',
+      'API_SECRET_KEY',
+      'POSTGRES_PASSWORD',
+      'REDIS_PASSWORD',
+      'GRAFANA_ADMIN_PASSWORD',
+    ],
     servers,
     async stop() {
       try {
@@ -209,7 +218,8 @@ verifyPolicy: { deadline: 60s, attemptTimeout: 5s, successes: 2 }
   };
 }
 
-async function waitFor(url: string, timeoutMs = 15_000): Promise<void> {
+/** Polls `url` until it answers 2xx; throws after `timeoutMs`. */
+export async function waitFor(url: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

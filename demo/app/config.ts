@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { envValues, parseEnv } from '../../src/envfile/index.js';
-import { readVaultFields, usesVault } from './vault.js';
+import { readStoreFields, storeOf } from './store.js';
 
 /** Everything the app needs, parsed and checked. */
 export interface AppConfig {
@@ -33,8 +33,8 @@ export class AppConfigError extends Error {
 
 /**
  * Reads and checks the env file. Throws {@link AppConfigError} naming every missing or invalid key.
- * When the env file sets VAULT_ADDR, the KV v2 secret it names is read too and its fields win over
- * the file's (demo/app/vault.ts): the `rekey demo --store vault-kv` variant.
+ * When the env file names a secret store (VAULT_ADDR, AWS_SSM_PREFIX or AWS_SECRET_ID), the store is
+ * read too and its fields win over the file's (demo/app/store.ts): the `rekey demo --store …` variants.
  *
  * @example
  * const config = await loadConfig('/srv/bi/.env.production');
@@ -50,8 +50,8 @@ export async function loadConfig(envFile: string): Promise<AppConfig> {
     );
   }
   const values = envValues(parseEnv(text, envFile));
-  if (!usesVault(values)) return configFromValues(values, envFile);
-  const fields = await readVaultFields(values, path.dirname(envFile)).catch((e: unknown) => {
+  if (storeOf(values) === undefined) return configFromValues(values, envFile);
+  const fields = await readStoreFields(values, path.dirname(envFile)).catch((e: unknown) => {
     throw new AppConfigError(`${envFile}: ${(e as Error).message}`);
   });
   return configFromValues(new Map([...values, ...fields]), envFile);

@@ -1,15 +1,12 @@
 /**
- * The demo app's Vault read (the `rekey demo --store vault-kv` variant): at start, a worker reads its
- * secrets from one KV v2 secret and lays them over the env file's values. The env file names where
- * (never a secret): VAULT_ADDR, VAULT_KV_MOUNT (default `secret`), VAULT_KV_PATH and
- * VAULT_TOKEN_FILE (a file holding the token, relative to the env file's folder). Errors name the
- * path and Vault's status, never a value or the token.
+ * The demo app's Vault read (the `rekey demo --store vault-kv` variant, through demo/app/store.ts):
+ * at start, a worker reads its secrets from one KV v2 secret and lays them over the env file's
+ * values. The env file names where (never a secret): VAULT_ADDR, VAULT_KV_MOUNT (default `secret`),
+ * VAULT_KV_PATH and VAULT_TOKEN_FILE (a file holding the token, relative to the env file's folder).
+ * Errors name the path and Vault's status, never a value or the token.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-
-/** Whether the env file asks for the Vault overlay. */
-export const usesVault = (values: ReadonlyMap<string, string>) => (values.get('VAULT_ADDR') ?? '') !== '';
 
 /**
  * The KV v2 secret's fields (strings only), read with the token from VAULT_TOKEN_FILE.

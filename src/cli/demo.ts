@@ -2,24 +2,25 @@
 import { RekeyError } from '../lib/errors.js';
 import { printJson } from './output.js';
 
+/** The stores `rekey demo --store` offers (each a stand-in in demo/stand-ins/). */
+const STORES = ['vault-kv', 'aws-ssm', 'aws-secretsmanager'] as const;
+type DemoStore = (typeof STORES)[number];
+
 export async function demoCommand(opts: { keep?: boolean; json?: boolean; store?: string }): Promise<void> {
-  if (opts.store !== undefined && opts.store !== 'vault-kv')
+  if (opts.store !== undefined && !(STORES as readonly string[]).includes(opts.store))
     throw new RekeyError(
       'ERR_USAGE',
-      `rekey demo --store: unknown store ${JSON.stringify(opts.store)}; the demo has a Vault variant only`,
-      { hint: 'Run `rekey demo --store vault-kv`, or `rekey demo` for the env-file stack.' },
+      `rekey demo --store: unknown store ${JSON.stringify(opts.store)}; the demo has ${STORES.join(', ')}`,
+      {
+        hint: 'Run `rekey demo --store vault-kv` (or aws-ssm, aws-secretsmanager), or `rekey demo` for the env-file stack.',
+      },
     );
   // Loaded on demand: the demo pulls in the app's and the launchers' code, which no other command needs.
-  const result =
-    opts.store === 'vault-kv'
-      ? await (await import('../../demo/runner-vault.js')).runVaultDemo({
-          keep: opts.keep ?? false,
-          json: opts.json ?? false,
-        })
-      : await (await import('../../demo/runner.js')).runDemo({
-          keep: opts.keep ?? false,
-          json: opts.json ?? false,
-        });
+  const result = await (await import('../../demo/runner.js')).runDemo({
+    keep: opts.keep ?? false,
+    json: opts.json ?? false,
+    ...(opts.store === undefined ? {} : { store: opts.store as DemoStore }),
+  });
   if (opts.json) printJson(result);
   if (!result.ok) {
     const failed = result.claims.filter((c) => !c.ok).map((c) => c.claim);

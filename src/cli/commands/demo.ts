@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .option('--keep', 'leave the stack running and print how to reach and stop it')
     .option(
       '--store <type>',
-      'the Vault variant: the app reads its JWT secret and API key from Vault (vault-kv)',
+      'a store variant: the app reads its JWT secret and API key from vault-kv, aws-ssm or aws-secretsmanager (a stand-in)',
     )
     .addOption(jsonOption('print one JSON document (the claims and their outcomes) on stdout'))
     .action(async (o) => (await import('../demo.js')).demoCommand(o));
