@@ -182,6 +182,40 @@ describe('aws-ssm store', () => {
     await expect(history(sdk, 'JWT_SECRET_PREVIOUS')).rejects.toMatchObject({ name: 'ParameterNotFound' });
   });
 
+  it('empties a key by deleting its parameter (SSM holds no empty value), idempotently, and restores it', async () => {
+    // A compromise rotation empties the grace slot: PutParameter would answer ValidationException.
+    const { sdk, store } = await fresh();
+    const next = { JWT_SECRET: 'new-jwt-canary-6666', API_KEY: '' };
+    const prepared = await store.prepare(await store.read(), changes(next), new Date());
+    const committed = await store.commit(prepared.record, changes(next));
+    expect(committed.summary).toBe('SSM parameters written: JWT_SECRET v2, API_KEY v0');
+    await expect(history(sdk, 'API_KEY')).rejects.toMatchObject({ name: 'ParameterNotFound' });
+    expect(Object.fromEntries((await store.read()).values)).toEqual({
+      JWT_SECRET: next.JWT_SECRET,
+      DATABASE_HOST: 'db.internal',
+    });
+    expect(await store.position(prepared.record, OLD, next)).toBe('new');
+    // A re-run after a crash finds the deletion done, not another writer.
+    expect((await store.commit(committed.record!, changes(next))).summary).toMatch(/^already committed/);
+    // Restore puts the old value back (from the journal: the parameter's history went with it).
+    await store.restore(committed.record!, changes(OLD), next);
+    expect(await store.position(prepared.record, OLD, next)).toBe('old');
+    expect((await history(sdk, 'API_KEY')).map((h) => h.value)).toEqual([OLD.API_KEY]);
+  });
+
+  it('fills an empty (absent) key and empties it again on restore', async () => {
+    const { sdk, store } = await fresh();
+    const refill = { JWT_SECRET_PREVIOUS: 'refill-canary-7777' };
+    const empty = { JWT_SECRET_PREVIOUS: '' };
+    const prepared = await store.prepare(await store.read(), changes(refill), new Date());
+    expect(await store.position(prepared.record, empty, refill)).toBe('old');
+    const committed = await store.commit(prepared.record, changes(refill));
+    expect(await store.position(committed.record!, empty, refill)).toBe('new');
+    await store.restore(committed.record!, changes(empty), refill);
+    expect(await store.position(committed.record!, empty, refill)).toBe('old');
+    await expect(history(sdk, 'JWT_SECRET_PREVIOUS')).rejects.toMatchObject({ name: 'ParameterNotFound' });
+  });
+
   it('reports labels it could not move without failing the commit', async () => {
     const ssm = await startSsmStandIn({
       region: 'eu-west-1',

@@ -217,7 +217,7 @@ export class AwsSsmStore implements Store {
     // Check every key before writing any: a key changed by someone else stops the commit untouched.
     for (const c of changes) {
       const p = current.get(c.key);
-      if (p?.Value === c.value) continue;
+      if (p?.Value === c.value || (c.value === '' && p === undefined)) continue;
       if ((p?.Version ?? 0) !== (r.old[c.key] ?? 0))
         throw new RekeyError(
           'ERR_STORE_CONFLICT',
@@ -235,8 +235,8 @@ export class AwsSsmStore implements Store {
       }
       // Re-check right before the put: the narrowest window SSM allows.
       const now = (await this.some([c.key])).get(c.key);
-      if (now?.Value === c.value) {
-        written[c.key] = now.Version ?? 0;
+      if (now?.Value === c.value || (c.value === '' && now === undefined)) {
+        written[c.key] = now?.Version ?? 0;
         continue;
       }
       if ((now?.Version ?? 0) !== (r.old[c.key] ?? 0))
@@ -244,6 +244,20 @@ export class AwsSsmStore implements Store {
           'ERR_STORE_CONFLICT',
           `aws-ssm: another writer changed ${this.prefix}${c.key} during the rotation`,
         );
+      if (c.value === '') {
+        // SSM refuses an empty value (1 to 4096 characters): an emptied key (a grace slot a
+        // compromise rotation clears) is a deleted parameter. Its history goes with it; the old
+        // value stays in the pending journal for a rollback.
+        const Name = this.prefix + c.key;
+        await guard(`removing ${Name}`, () =>
+          this.call(`DeleteParameter ${Name}`, (abortSignal) =>
+            this.client.send(new DeleteParameterCommand({ Name }), { abortSignal }),
+          ),
+        );
+        written[c.key] = 0;
+        wrote += 1;
+        continue;
+      }
       const out = await guard(`writing ${this.prefix}${c.key}`, () =>
         this.put(c.key, c.value, now !== undefined),
       );
@@ -251,6 +265,7 @@ export class AwsSsmStore implements Store {
       wrote += 1;
     }
     for (const c of changes) {
+      if (c.value === '') continue; // deleted: no version to label
       const failed = [
         await this.moveLabel(c.key, written[c.key]!, LABEL_CURRENT),
         r.old[c.key] ? await this.moveLabel(c.key, r.old[c.key]!, LABEL_PREVIOUS) : undefined,
@@ -267,7 +282,11 @@ export class AwsSsmStore implements Store {
   async position(record: StoreRecord, old: Values, next: Values): Promise<StorePosition> {
     this.own(record);
     const current = await this.some(Object.keys(next));
-    return positionOf(new Map(Object.keys(next).map((k) => [k, current.get(k)?.Value])), old, next);
+    return positionOf(
+      new Map(Object.keys(next).map((k) => [k, heldValue(current, k, old, next)])),
+      old,
+      next,
+    );
   }
 
   async restore(
@@ -282,15 +301,16 @@ export class AwsSsmStore implements Store {
     const current = await this.some(keys);
     // Refuse before writing anything when a key holds neither value, unless no key holds the
     // rotation's new value: another writer's, then, kept as they are (nothing of rekey's to undo).
-    const held = new Map(keys.map((k) => [k, current.get(k)?.Value]));
+    const held = new Map(keys.map((k) => [k, heldValue(current, k, oldValues, next)]));
     if (positionOf(held, oldValues, next) === 'other' && !holdsNoneOf(held, next)) throw this.conflict(r);
     let wrote = 0;
     for (const key of keys) {
       const value = held.get(key);
       if (value === oldValues[key] || value !== next[key]) continue;
       const want = oldValues[key];
-      if (want === undefined) {
-        // rekey created this parameter: remove it again (only while it holds rekey's value).
+      if (want === undefined || want === '') {
+        // rekey created this parameter (or it was empty: absent in SSM): remove it again, only
+        // while it holds rekey's value.
         const Name = this.prefix + key;
         await guard(`removing ${Name}`, () =>
           this.call(`DeleteParameter ${Name}`, (abortSignal) =>
@@ -387,4 +407,17 @@ export class AwsSsmStore implements Store {
       );
     return record;
   }
+}
+
+/**
+ * What a key holds for position and restore: its value, or `''` when it is absent and the rotation
+ * emptied it or found it empty (an empty value is a deleted parameter in SSM).
+ */
+function heldValue(
+  current: ReadonlyMap<string, { Value?: string }>,
+  key: string,
+  old: Values,
+  next: Values,
+): string | undefined {
+  return current.get(key)?.Value ?? (next[key] === '' || old[key] === '' ? '' : undefined);
 }
