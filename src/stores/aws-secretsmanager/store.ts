@@ -320,6 +320,34 @@ export class AwsSecretsManagerStore implements Store {
     return `Secrets Manager version ${String(record.version)} of ${this.secretId}`;
   }
 
+  /** The values the rotation replaced (`rekey rollback`): version `record.version` (AWSPREVIOUS after it), read back. */
+  async previous(record: StoreRecord, keys: readonly string[], _began: Date): Promise<Values> {
+    const r = this.own(record);
+    let text: string | undefined;
+    try {
+      const v = await this.call(
+        'GetSecretValue',
+        (abortSignal) =>
+          this.client.send(new GetSecretValueCommand({ SecretId: this.secretId, VersionId: r.version }), {
+            abortSignal,
+          }),
+        ['ResourceNotFoundException'],
+      );
+      text = v.SecretString;
+    } catch (e) {
+      if (!(e instanceof Error) || e instanceof RekeyError) throw e;
+      throw new RekeyError(
+        'ERR_BACKUP_NOT_FOUND',
+        `aws-secretsmanager: the values before the last rotation, version ${r.version} of ${this.secretId}, are no longer kept (Secrets Manager removes versions that lost every staging label); nothing was changed`,
+        {
+          hint: 'Pass --backup PATH naming a file of KEY=value lines holding the values to return to (from your own copy).',
+        },
+      );
+    }
+    const data = strings(parseFields(text, `version ${r.version} of ${this.secretId}`));
+    return Object.fromEntries(keys.map((k) => [k, data.get(k) ?? '']));
+  }
+
   conflict(record: StoreRecord): RekeyError {
     const v = String(record.version);
     return new RekeyError(

@@ -353,6 +353,51 @@ export class AwsSsmStore implements Store {
       .join(', ')})`;
   }
 
+  /**
+   * The values the rotation replaced (`rekey rollback`): each parameter's journaled old version,
+   * `<name>:<version>` ('' for a parameter the rotation created).
+   */
+  async previous(record: StoreRecord, keys: readonly string[], began: Date): Promise<Values> {
+    const r = this.own(record);
+    const out: Record<string, string> = {};
+    for (const key of keys) {
+      const version = r.old[key];
+      if (!version) {
+        out[key] = '';
+        continue;
+      }
+      const Name = `${this.prefix}${key}:${version}`;
+      try {
+        const res = await this.call(
+          `GetParameter ${Name}`,
+          (abortSignal) =>
+            this.client.send(new GetParameterCommand({ Name, WithDecryption: true }), { abortSignal }),
+          ['ParameterNotFound', 'ParameterVersionNotFound'],
+        );
+        const modified = res.Parameter?.LastModifiedDate;
+        if (modified !== undefined && modified.getTime() > began.getTime())
+          throw new RekeyError(
+            'ERR_BACKUP_NOT_FOUND',
+            `aws-ssm: version ${version} of ${this.prefix}${key} was written after the last rotation began: the parameter was deleted and re-created since, and the value that rotation replaced is gone; nothing was changed`,
+            {
+              hint: 'Pass --backup PATH naming a file of KEY=value lines holding the values to return to (from your own copy).',
+            },
+          );
+        out[key] = res.Parameter?.Value ?? '';
+      } catch (e) {
+        if (!(e instanceof Error) || e instanceof RekeyError) throw e;
+        throw new RekeyError(
+          'ERR_BACKUP_NOT_FOUND',
+          `aws-ssm: the value before the last rotation, version ${version} of ${this.prefix}${key}, is no longer kept (${e.name}: SSM keeps a parameter's last 100 versions, and deleting it drops them all); nothing was changed`,
+          {
+            hint: 'Pass --backup PATH naming a file of KEY=value lines holding the values to return to (from your own copy).',
+          },
+        );
+      }
+    }
+    return out;
+  }
+
   conflict(record: StoreRecord): RekeyError {
     const r = this.own(record);
     const first = Object.entries(r.old).find(([, v]) => v > 0);

@@ -281,6 +281,43 @@ export class VaultKvStore implements Store {
     return `Vault version ${String(record.version)} of ${this.where}`;
   }
 
+  /** The values the rotation replaced: version `record.version` of the secret, read back (`rekey rollback`). */
+  async previous(record: StoreRecord, keys: readonly string[], began: Date): Promise<Values> {
+    const r = this.own(record);
+    const v = await this.client.read(this.mount, this.path, r.version);
+    if (v?.created !== undefined && Date.parse(v.created) > began.getTime()) throw this.recreated(r);
+    if (v?.data == null) {
+      const deleted = v !== undefined && !v.destroyed;
+      const state =
+        v === undefined
+          ? 'no longer kept (Vault pruned it: the secret keeps only its newest max_versions versions)'
+          : deleted
+            ? 'deleted'
+            : 'destroyed';
+      throw new RekeyError(
+        'ERR_BACKUP_NOT_FOUND',
+        `vault-kv: the values before the last rotation, version ${r.version} of ${this.where}, are ${state}; nothing was changed`,
+        {
+          hint: deleted
+            ? `Undelete it (\`vault kv undelete -mount=${this.mount} -versions=${r.version} ${this.path}\`) and run again, or pass --backup PATH naming a file of KEY=value lines holding the values to return to.`
+            : `Pass --backup PATH naming a file of KEY=value lines holding the values to return to (from your own copy); keep more versions so rollback can read them: \`vault kv metadata put -max-versions=10 -mount=${this.mount} ${this.path}\`.`,
+        },
+      );
+    }
+    const data = strings(v.data);
+    return Object.fromEntries(keys.map((k) => [k, data.get(k) ?? '']));
+  }
+
+  private recreated(r: VaultKvRecord): RekeyError {
+    return new RekeyError(
+      'ERR_BACKUP_NOT_FOUND',
+      `vault-kv: version ${r.version} of ${this.where} was written after the last rotation began: the secret was deleted and re-created since, and the values that rotation replaced are gone; nothing was changed`,
+      {
+        hint: 'Pass --backup PATH naming a file of KEY=value lines holding the values to return to (from your own copy).',
+      },
+    );
+  }
+
   conflict(record: StoreRecord): RekeyError {
     const v = String(record.version);
     return new RekeyError(
