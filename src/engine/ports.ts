@@ -306,14 +306,16 @@ export interface Store {
   position(record: StoreRecord, old: Values, next: Values): Promise<StorePosition>;
   /**
    * Puts the old values back when the store holds the new ones, or some of them (no-op when it holds
-   * the old); refuses (ERR_*_CHANGED) when it holds something else.
+   * the old); refuses (ERR_*_CHANGED) when it holds something else. A no-op because another writer
+   * won the compare-and-set (none of the rotation's values is there) says so in `held`, the line the
+   * result, its output and the audit log show for the store instead of "old values".
    */
   restore(
     record: StoreRecord,
     old: readonly StoreChange[],
     next: Values,
     guard?: StoreWriteGuard,
-  ): Promise<{ readonly summary: string; readonly record?: StoreRecord }>;
+  ): Promise<{ readonly summary: string; readonly record?: StoreRecord; readonly held?: string }>;
   /** Where the old values are kept, for messages: `backup at /srv/app/.env.production.backup-…`. */
   kept(record: StoreRecord): string;
   /**

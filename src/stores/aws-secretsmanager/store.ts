@@ -286,7 +286,7 @@ export class AwsSecretsManagerStore implements Store {
     old: readonly StoreChange[],
     next: Values,
     guard: StoreWriteGuard = unguarded,
-  ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
+  ): Promise<{ readonly summary: string; readonly record?: StoreRecord; readonly held?: string }> {
     const r = this.own(record);
     const stages = await this.stages();
     const current = AwsSecretsManagerStore.holder(stages, 'AWSCURRENT');
@@ -311,6 +311,7 @@ export class AwsSecretsManagerStore implements Store {
       return {
         summary:
           "AWSCURRENT holds none of the rotation's new values: nothing moved back (the other writer's kept)",
+        held: `another writer's values kept (AWSCURRENT on version ${cur.id}); the old values are not in the store (they are version ${r.version})`,
       };
     }
     throw this.conflict(r);

@@ -275,7 +275,7 @@ export class AwsSsmStore implements Store {
     old: readonly StoreChange[],
     next: Values,
     guard: StoreWriteGuard = unguarded,
-  ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
+  ): Promise<{ readonly summary: string; readonly record?: StoreRecord; readonly held?: string }> {
     const r = this.own(record);
     const keys = Object.keys(next);
     const oldValues = await this.oldValues(r, old, keys);
@@ -305,6 +305,8 @@ export class AwsSsmStore implements Store {
       }
       wrote += 1;
     }
+    // Keys another writer changed (neither old nor new): theirs are kept, as they are.
+    const theirs = keys.filter((k) => held.get(k) !== oldValues[k] && held.get(k) !== next[k]);
     return {
       summary:
         wrote === 0
@@ -312,6 +314,15 @@ export class AwsSsmStore implements Store {
             ? "SSM holds none of the rotation's new values: nothing put back (the other writer's kept)"
             : 'SSM already holds the old values'
           : `old values put back into ${wrote} SSM parameter(s)`,
+      ...(theirs.length === 0
+        ? {}
+        : {
+            held: `another writer's values kept (${theirs
+              .map((k) => `${this.prefix}${k} v${current.get(k)?.Version ?? 'none'}`)
+              .join(', ')}); their old values are not in the store (they are ${theirs
+              .map((k) => (r.old[k] ? `${this.prefix}${k}:${r.old[k]}` : `${k}: none`))
+              .join(', ')})`,
+          }),
     };
   }
 

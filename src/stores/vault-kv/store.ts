@@ -227,7 +227,7 @@ export class VaultKvStore implements Store {
     old: readonly StoreChange[],
     next: Values,
     guard: StoreWriteGuard = unguarded,
-  ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
+  ): Promise<{ readonly summary: string; readonly record?: StoreRecord; readonly held?: string }> {
     const r = this.own(record);
     const oldValues = await this.oldValues(r, old, Object.keys(next));
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -240,6 +240,7 @@ export class VaultKvStore implements Store {
         return {
           summary:
             "Vault holds none of the rotation's new values: nothing put back (the other writer's kept)",
+          held: `another writer's values kept (Vault version ${cur?.version ?? 'none'}); the old values are not in the store (they are Vault version ${r.version})`,
         };
       if (p !== 'new' || cur === undefined) throw this.conflict(r);
       try {
