@@ -127,9 +127,12 @@ export class AwsSecretsManagerStore implements Store {
     return [...stages].find(([, s]) => s.includes(stage))?.[0];
   }
 
-  private async value(options: { VersionId?: string; VersionStage?: string }) {
-    const v = await this.call('GetSecretValue', (abortSignal) =>
-      this.client.send(new GetSecretValueCommand({ SecretId: this.secretId, ...options }), { abortSignal }),
+  private async value(options: { VersionId?: string; VersionStage?: string }, pass: readonly string[] = []) {
+    const v = await this.call(
+      'GetSecretValue',
+      (abortSignal) =>
+        this.client.send(new GetSecretValueCommand({ SecretId: this.secretId, ...options }), { abortSignal }),
+      pass,
     );
     return {
       id: v.VersionId ?? '',
@@ -154,7 +157,18 @@ export class AwsSecretsManagerStore implements Store {
   }
 
   async read(): Promise<StoreSnapshot> {
-    const cur = await this.value({ VersionStage: 'AWSCURRENT' });
+    const cur = await this.value({ VersionStage: 'AWSCURRENT' }, ['ResourceNotFoundException']).catch(
+      (e: unknown) => {
+        if (!(e instanceof Error) || e.name !== 'ResourceNotFoundException') throw e;
+        throw new RekeyError(
+          'ERR_STORE_UNSUITABLE',
+          `aws-secretsmanager: ${this.secretId} has no value (no version carries AWSCURRENT: created without one?)`,
+          {
+            hint: 'Run `rekey migrate --to aws-secretsmanager` to write its first version from the env file, or fix `store.secretId`.',
+          },
+        );
+      },
+    );
     return { values: strings(cur.fields), version: cur.id };
   }
 
