@@ -38,6 +38,14 @@ export interface VaultKvRecord extends StoreRecord {
   readonly restored?: number;
 }
 
+/** What rekey does with each capability it asks for on the data path (for the error's hint). */
+const CAPABILITY_USE = {
+  read: 'read reads the values and their old versions',
+  update:
+    'update writes a new version of the existing secret with check-and-set (a full overwrite: create covers only a secret that does not exist, patch only partial updates)',
+  create: 'create writes the first version of a secret that does not exist yet',
+} as const;
+
 function isRecord(record: StoreRecord): record is VaultKvRecord {
   return record.type === 'vault-kv' && typeof record.version === 'number';
 }
@@ -109,17 +117,7 @@ export class VaultKvStore implements Store {
           hint: `rekey needs KV v2 versions and check-and-set: \`vault kv enable-versioning ${this.mount}\`.`,
         },
       );
-    const caps = (await this.client.capabilities([this.where]))[this.where] ?? [];
-    const can = (c: string) => !caps.includes('deny') && (caps.includes('root') || caps.includes(c));
-    const missing = ['read', 'update'].filter((c) => !can(c));
-    if (missing.length > 0)
-      throw new RekeyError(
-        'ERR_STORE_AUTH',
-        `vault-kv: the token lacks ${missing.join(' and ')} on ${this.where}`,
-        {
-          hint: `Grant its policy \`path "${this.where}" { capabilities = ["read", "update"] }\`.`,
-        },
-      );
+    await this.requireCapabilities(['read', 'update']);
     // Vault keeps the smaller of the mount's and the secret's max_versions (0: unset; default 10).
     const config = await this.client.mountConfig(this.mount);
     const meta = await this.client.metadata(this.mount, this.path).catch((e: unknown) => {
@@ -136,6 +134,30 @@ export class VaultKvStore implements Store {
           hint: `Rollback needs the old version: \`vault kv metadata put -max-versions=10 -mount=${this.mount} ${this.path}\`.`,
         },
       );
+  }
+
+  /**
+   * Throws ERR_STORE_AUTH naming each capability of `need` the token lacks on the secret's data path
+   * (`sys/capabilities-self`), what it has, and what each missing one is for. KV v2 tells `create` (a
+   * secret that does not exist yet) from `update` (a full overwrite of an existing one: rekey's
+   * check-and-set write) from `patch` (partial updates, which rekey does not use).
+   *
+   * @example
+   * await store.requireCapabilities(['read', 'update']);
+   */
+  async requireCapabilities(need: readonly ('read' | 'update' | 'create')[]): Promise<void> {
+    const caps = (await this.client.capabilities([this.where]))[this.where] ?? [];
+    const can = (c: string) => !caps.includes('deny') && (caps.includes('root') || caps.includes(c));
+    const missing = need.filter((c) => !can(c));
+    if (missing.length === 0) return;
+    const has = caps.length === 0 ? 'none' : [...caps].sort().join(', ');
+    throw new RekeyError(
+      'ERR_STORE_AUTH',
+      `vault-kv: the token lacks ${missing.join(' and ')} on ${this.where} (it has: ${has})`,
+      {
+        hint: `${missing.map((c) => CAPABILITY_USE[c]).join('; ')}. Grant its policy \`path "${this.where}" { capabilities = [${need.map((c) => `"${c}"`).join(', ')}] }\`.`,
+      },
+    );
   }
 
   private async current(): Promise<KvVersion> {
