@@ -36,6 +36,7 @@ export async function verifyCommand(
       eviction = await footholdReport(
         targets.map((target) => ({ target, cur: valuesOf(target, env) })),
         { trigger: 'compromise', log: deps.log },
+        `the ${deps.store.label}`,
       );
     }
   } finally {

@@ -11,7 +11,7 @@ import { parseDuration } from '../lib/duration.js';
 import { RekeyError } from '../lib/errors.js';
 import { redactor } from '../lib/redact.js';
 import { isSecretType, ownedKeys, SECRET_TYPES, secretProblem } from '../targets/registry.js';
-import { interpolate } from './interpolate.js';
+import { ENVIRONMENT, interpolate, storeSource } from './interpolate.js';
 import { configSchema, type ParsedConfig, type SecretConfig } from './schema.js';
 import { stackState } from './stack-state.js';
 import { type StoreConfig, storeIdentity, storeSchema } from './store.js';
@@ -153,7 +153,7 @@ export async function loadStackConfig(
   const store =
     rawStore === undefined || rawStore === null
       ? undefined
-      : storeSchema.safeParse(interpolate(rawStore, (n) => process.env[n], 'store')).data;
+      : storeSchema.safeParse(interpolate(rawStore, (n) => process.env[n], 'store', ENVIRONMENT)).data;
   const envFileRaw = (raw as { envFile?: unknown }).envFile;
   if (rawStore === undefined && (typeof envFileRaw !== 'string' || envFileRaw.length === 0)) {
     throw new RekeyError(
@@ -164,7 +164,7 @@ export async function loadStackConfig(
   // With a store, `envFile:` (kept by `rekey migrate`) names where the values came from: not read.
   const envFile =
     rawStore === undefined
-      ? path.resolve(dir, String(interpolate(envFileRaw, (n) => process.env[n], 'envFile')))
+      ? path.resolve(dir, String(interpolate(envFileRaw, (n) => process.env[n], 'envFile', ENVIRONMENT)))
       : undefined;
   // Secret keys are env-file key names (a `${...}` is not one), so the raw YAML already names them.
   const secretKeys = rawSecretKeys(raw);
@@ -181,12 +181,19 @@ export async function loadStackConfig(
         ? await storeLookup(store, dir, names)
         : new Map<string, string>();
   const refs: Array<{ name: string; where: string }> = [];
-  const resolved = interpolate(raw, (name, where) => {
-    if (secretKeys.has(name)) throw secretReferenceError(file, where, name);
-    if (where === 'store' || where.startsWith('store.')) return process.env[name];
-    refs.push({ name, where });
-    return values.get(name) ?? process.env[name];
-  });
+  const resolved = interpolate(
+    raw,
+    (name, where) => {
+      if (secretKeys.has(name)) throw secretReferenceError(file, where, name);
+      if (where === 'store' || where.startsWith('store.')) return process.env[name];
+      refs.push({ name, where });
+      return values.get(name) ?? process.env[name];
+    },
+    '',
+    rawStore === undefined || rawStore === null
+      ? undefined
+      : storeSource(store === undefined ? 'named in `store:`' : storeIdentity(store)),
+  );
   const config = validate(resolved, file);
   refuseSecretReferences(config, refs, file);
 

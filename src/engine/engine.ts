@@ -380,7 +380,12 @@ export async function execute(run: Run): Promise<RotationResult> {
       return rollBack(run, err, s.id);
     }
   }
-  const eviction = await evictionReport(run.journal, (key) => run.target(key), run.ctx);
+  const eviction = await evictionReport(
+    run.journal,
+    (key) => run.target(key),
+    run.ctx,
+    `the ${run.deps.store.label}`,
+  );
   const result = run.result('rotated', eviction ? { eviction } : {});
   const held = await beforeClose(run, result);
   if (held) return held;

@@ -20,13 +20,14 @@ export const FRESH =
  * The findings of a finished compromise rotation, or undefined for any other run.
  *
  * @example
- * const eviction = await evictionReport(run.journal, (key) => run.target(key), run.ctx);
+ * const eviction = await evictionReport(run.journal, (key) => run.target(key), run.ctx, 'the Vault secret');
  * // [{ service: 'Redis 127.0.0.1:6379 (REDIS_PASSWORD)', foothold: 'passwords', status: 'removed', … }]
  */
 export async function evictionReport(
   journal: Journal,
   target: (key: string) => Target,
   ctx: TargetContext,
+  where = 'the env file',
 ): Promise<EvictionFinding[] | undefined> {
   if (journal.trigger !== 'compromise' || journal.kind !== 'rotate') return undefined;
   const findings: EvictionFinding[] = [];
@@ -43,7 +44,7 @@ export async function evictionReport(
         service,
         foothold: 'passwords',
         status: 'removed',
-        text: 'held only in the env file: the old value is gone from it (no previous slot kept on compromise)',
+        text: `held only in ${where}: the old value is gone from it (no previous slot kept on compromise)`,
       });
     } else if (t.checkFootholds) {
       // Finish ran in another process (crash, then `rekey recover`): look again, read-only.
@@ -83,7 +84,8 @@ export async function evictionReport(
 
 /**
  * `rekey verify --trigger compromise`: what an attacker could still use now, looked for read-only
- * with what the env file holds (`cur` of each target). Changes nothing anywhere.
+ * with what the store holds (`cur` of each target); `where` names it (`the env file`, `the Vault
+ * secret`). Changes nothing anywhere.
  *
  * @example
  * await footholdReport(targets.map((t) => ({ target: t, cur: valuesOf(t, env) })), ctx);
@@ -91,12 +93,13 @@ export async function evictionReport(
 export async function footholdReport(
   targets: readonly { readonly target: Target; readonly cur: Values }[],
   ctx: TargetContext,
+  where = 'the env file',
 ): Promise<EvictionFinding[]> {
   const findings: EvictionFinding[] = [];
   for (const { target: t, cur } of targets) {
     const service = `${t.key} (${t.type})`;
     if (t.checkFootholds) findings.push(...(await fresh(t, ctx, cur)));
-    else if (t.describe('compromise').fileOnly) findings.push(fileOnly(t, cur, service));
+    else if (t.describe('compromise').fileOnly) findings.push(fileOnly(t, cur, service, where));
     else {
       findings.push({
         service,
@@ -144,7 +147,7 @@ async function fresh(t: Target, ctx: TargetContext, cur: Values): Promise<Evicti
  * What a file-held secret (jwt, api-key) can honestly say: the app accepts what the env file holds,
  * so the only way back in with an old value is a previous slot that still holds one.
  */
-function fileOnly(t: Target, cur: Values, service: string): EvictionFinding {
+function fileOnly(t: Target, cur: Values, service: string, where: string): EvictionFinding {
   const slots = t.keys.filter((k) => k !== t.key);
   const held = slots.filter((k) => (cur[k] ?? '') !== '');
   if (held.length > 0) {
@@ -161,7 +164,7 @@ function fileOnly(t: Target, cur: Values, service: string): EvictionFinding {
     status: 'clean',
     text:
       slots.length > 0
-        ? `held only in the env file, whose previous slot ${slots.join(', ')} is empty: no old value is accepted`
-        : 'held only in the env file, which keeps no previous value: no old value is accepted',
+        ? `held only in ${where}, whose previous slot ${slots.join(', ')} is empty: no old value is accepted`
+        : `held only in ${where}, which keeps no previous value: no old value is accepted`,
   };
 }

@@ -339,16 +339,32 @@ export interface Store {
   position(record: StoreRecord, old: Values, next: Values): Promise<StorePosition>;
   /**
    * Puts the old values back when the store holds the new ones, or some of them (no-op when it holds
-   * the old); refuses (ERR_*_CHANGED) when it holds something else.
+   * the old); refuses (ERR_*_CHANGED) when it holds something else. A no-op because another writer
+   * won the compare-and-set (none of the rotation's values is there) says so in `held`, the line the
+   * result, its output and the audit log show for the store instead of "old values".
    */
   restore(
     record: StoreRecord,
     old: readonly StoreChange[],
     next: Values,
     guard?: StoreWriteGuard,
-  ): Promise<{ readonly summary: string; readonly record?: StoreRecord }>;
+  ): Promise<{ readonly summary: string; readonly record?: StoreRecord; readonly held?: string }>;
   /** Where the old values are kept, for messages: `backup at /srv/app/.env.production.backup-…`. */
   kept(record: StoreRecord): string;
+  /**
+   * The values a finished rotation replaced, read from the store's own history (a Vault version, SSM
+   * parameter versions, a Secrets Manager version): what `rekey rollback` returns to on a store that
+   * keeps no backup file. `record` is the rotation's record as archived in the journal history,
+   * `keys` the keys it wrote, `began` when it began (clock skew allowed for): a version written later
+   * is not one it replaced (the secret was deleted and re-created since, its version numbers starting
+   * again). Changes
+   * nothing. Throws ERR_BACKUP_NOT_FOUND, saying what to do, when the history no longer holds them
+   * (pruned, deleted). Absent on the env file (its backups serve).
+   *
+   * @example
+   * await store.previous?.({ type: 'vault-kv', version: 3, written: 4, ... }, ['JWT_SECRET'], began); // { JWT_SECRET: '…' }
+   */
+  previous?(record: StoreRecord, keys: readonly string[], began: Date): Promise<Values>;
   /**
    * The error `recover` reports when {@link position} is `other` (someone else wrote the store while
    * the rotation was pending): what happened, and how to put the old values back by hand.

@@ -65,10 +65,20 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
   // 2. The store (the env file, from the backup).
   const { store } = run.deps;
   try {
-    await run.step(rollbackStep('restore'), store.titles.restore, () => restore(run), {
-      forward: false,
-    });
-    state[store.label] = 'old values (restored from the backup)';
+    let held: string | undefined;
+    await run.step(
+      rollbackStep('restore'),
+      store.titles.restore,
+      async () => {
+        const done = await restore(run);
+        held = done.held;
+        return done.summary;
+      },
+      { forward: false },
+    );
+    // Another writer won the compare-and-set: their values stay, and the result says so.
+    state[store.label] = held ?? 'old values (restored from the backup)';
+    if (held !== undefined) run.warnings.push(`${store.label}: ${held}`);
   } catch (e) {
     const err = asRekeyError(e);
     problems.push(`${store.label}: ${err.message}`);
@@ -150,8 +160,11 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
   return result;
 }
 
-/** Puts the old values back in the store when it holds the new ones; no-op when it holds the old. */
-async function restore(run: Run): Promise<string> {
+/**
+ * Puts the old values back in the store when it holds the new ones; no-op when it holds the old (or
+ * another writer's: then `held` says so).
+ */
+async function restore(run: Run): Promise<{ summary: string; held?: string }> {
   const j = run.journal;
   const old = j.targets.flatMap((jt) =>
     Object.entries(jt.old).map(([key, value]) => ({ key, value, after: jt.key })),
@@ -162,7 +175,7 @@ async function restore(run: Run): Promise<string> {
     j.store = done.record;
     await run.saveBestEffort();
   }
-  return done.summary;
+  return { summary: done.summary, ...(done.held === undefined ? {} : { held: done.held }) };
 }
 
 /** Where the store keeps the old values, for the result (a damaged record must not hide the rollback's outcome). */

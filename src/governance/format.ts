@@ -31,6 +31,10 @@ export function auditLines(records: readonly AuditRecord[]): string[] {
         ? `archived ${r.backup.archive}${r.backup.localDeleted ? ', local copy deleted' : ''}`
         : undefined,
       r.rollbackFrom ? `from ${r.rollbackFrom}` : undefined,
+      // A part left on something else than its old value (another writer's, unknown): named.
+      ...Object.entries(r.state ?? {})
+        .filter(([, v]) => !v.startsWith('old value'))
+        .map(([k, v]) => `${k}: ${v}`),
       r.error ? `${r.error.code}` : undefined,
     ].filter(Boolean);
     const outcome =

@@ -76,6 +76,7 @@ export async function completedRecord(
     ...(result.error ? { error: { code: result.error.code, message: result.error.message } } : {}),
     ...(backup ? { backup } : {}),
     ...(typeof meta.rollbackFrom === 'string' ? { rollbackFrom: path.basename(meta.rollbackFrom) } : {}),
+    ...(result.state ? { state: result.state } : {}),
     ...(result.eviction ? { eviction: result.eviction } : {}),
   };
 }

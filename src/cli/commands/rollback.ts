@@ -1,4 +1,7 @@
-/** `rekey rollback`: return to a backup's values, behind change control (--request, --break-glass). */
+/**
+ * `rekey rollback`: return to a backup's values (a store stack: those its last rotation replaced),
+ * behind change control (--request, --break-glass).
+ */
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { breakGlassKeyOption, jsonOption } from '../options.js';
@@ -7,7 +10,10 @@ export function register(program: Command, globals: () => GlobalOptions): void {
   program
     .command('rollback')
     .description("return to a backup's values, live services included")
-    .option('--backup <path>', 'the backup to return to (default: the newest)')
+    .option(
+      '--backup <path>',
+      "the backup to return to (default: the newest; a store stack: the values its last rotation replaced, from the store's history)",
+    )
     .option('--operator <name>', 'who rolls back')
     .option('--ticket <id>', 'change ticket')
     .option('--yes', 'do not ask for confirmation')

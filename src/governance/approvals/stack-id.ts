@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
 import { claimStackState } from '../../config/stack-state.js';
+import { STORE_TYPES } from '../../config/store.js';
 import { ensurePrivateDir, readIfExists, writeFileExclusive } from '../../lib/fsx.js';
 
 export interface StackBinding {
@@ -52,6 +53,21 @@ export async function stackBinding(loaded: LoadedConfig): Promise<StackBinding> 
   return { stackId: id, envFile: loaded.envRealPath, host: os.hostname() };
 }
 
+/** Whether a binding's `envFile` is a store stack's identity (config/store.ts `storeIdentity`: `vault-kv:…`). */
+function isStore(envFile: string): boolean {
+  return STORE_TYPES.some((t) => envFile.startsWith(`${t}:`));
+}
+
+/**
+ * What a binding's `envFile` names, in words: a store stack's store, or an env file.
+ *
+ * @example
+ * boundTo('aws-ssm:eu-west-1:/bi/production/'); // 'the store aws-ssm:eu-west-1:/bi/production/'
+ */
+function boundTo(envFile: string): string {
+  return isStore(envFile) ? `the store ${envFile}` : `the env file ${envFile}`;
+}
+
 /**
  * Why a request's binding is not this stack's (undefined when it is).
  *
@@ -67,7 +83,9 @@ export function bindingMismatch(
   }
   if (request.host !== here.host) return `it is for host ${request.host}, not ${here.host}`;
   if (request.envFile !== here.envFile)
-    return `it is for the env file ${request.envFile}, not ${here.envFile}`;
+    return isStore(request.envFile) || isStore(here.envFile)
+      ? `it is for ${boundTo(request.envFile)}, not ${boundTo(here.envFile)}`
+      : `it is for the env file ${request.envFile}, not ${here.envFile}`;
   if (request.stackId !== here.stackId) {
     return `it is for stack id ${request.stackId}, not this stack's ${here.stackId ?? '(none yet)'} (a copy of another stack's state?)`;
   }

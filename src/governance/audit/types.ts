@@ -86,6 +86,11 @@ export interface AuditRecord {
   readonly store?: string;
   /** Rollbacks: the backup or archive (file name) the values came from. */
   readonly rollbackFrom?: string;
+  /**
+   * Rolled-back and needs-attention records: what each part holds now, by key or store (the result's
+   * `state`; never a value), e.g. `{ "Vault secret": "another writer's values kept (Vault version 9); …" }`.
+   */
+  readonly state?: Readonly<Record<string, string>>;
   /** Compromise rotations: the eviction report (names and counts, never a secret). */
   readonly eviction?: ReadonlyArray<{
     readonly service: string;

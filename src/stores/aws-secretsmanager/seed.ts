@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   CreateSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
   UpdateSecretVersionStageCommand,
@@ -43,8 +44,27 @@ export function awsSecretsManagerSeeder(
   const { secretId } = config;
   const call = <T>(what: string, run: (s: AbortSignal) => Promise<T>, pass: readonly string[] = []) =>
     awsCall(STORE, `${what} ${secretId}`, run, pass);
-  /** The AWSCURRENT version at the last read and its fields; `missing` when there was no secret. */
-  let seen: { version: string; fields: Record<string, unknown> } | 'missing' | undefined;
+  /**
+   * The AWSCURRENT version at the last read and its fields; `missing` when there was no secret,
+   * `empty` when the secret exists without a value (created with no SecretString: no version
+   * carries AWSCURRENT).
+   */
+  let seen: { version: string; fields: Record<string, unknown> } | 'missing' | 'empty' | undefined;
+
+  /** Whether the secret exists (it may have no value). */
+  async function exists(): Promise<boolean> {
+    try {
+      await call(
+        'DescribeSecret',
+        (abortSignal) => client.send(new DescribeSecretCommand({ SecretId: secretId }), { abortSignal }),
+        ['ResourceNotFoundException'],
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof Error && e.name === 'ResourceNotFoundException') return false;
+      throw e;
+    }
+  }
 
   async function current(): Promise<typeof seen> {
     try {
@@ -72,7 +92,9 @@ export function awsSecretsManagerSeeder(
         );
       return { version: v.VersionId ?? '', fields: fields as Record<string, unknown> };
     } catch (e) {
-      if (e instanceof Error && e.name === 'ResourceNotFoundException') return 'missing';
+      // No AWSCURRENT: no secret, or one created without a value (DescribeSecret tells them apart).
+      if (e instanceof Error && e.name === 'ResourceNotFoundException')
+        return (await exists()) ? 'empty' : 'missing';
       throw e;
     }
   }
@@ -81,6 +103,57 @@ export function awsSecretsManagerSeeder(
     new RekeyError('ERR_STORE_CONFLICT', `aws-secretsmanager: another writer changed ${secretId} meanwhile`, {
       hint: 'Find who writes that secret, then run `rekey migrate` again.',
     });
+
+  /**
+   * A secret without a value gets its first version: staged as AWSPENDING, then AWSCURRENT attached
+   * with no `RemoveFromVersionId`, which Secrets Manager refuses if another writer's version got
+   * AWSCURRENT meanwhile (it attaches AWSCURRENT to a secret's first version by itself: then the move
+   * finds it there already).
+   */
+  async function firstVersion(values: Values, token: string): Promise<string> {
+    await call('PutSecretValue', (abortSignal) =>
+      client.send(
+        new PutSecretValueCommand({
+          SecretId: secretId,
+          ClientRequestToken: token,
+          SecretString: JSON.stringify(values),
+          VersionStages: ['AWSPENDING'],
+        }),
+        { abortSignal },
+      ),
+    );
+    await call('UpdateSecretVersionStage', (abortSignal) =>
+      client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: token,
+        }),
+        { abortSignal },
+      ),
+    ).catch(async (e: unknown) => {
+      const now = await current();
+      if (now !== 'missing' && now !== 'empty' && now?.version === token) return;
+      throw now !== 'missing' && now !== 'empty' ? conflict() : e;
+    });
+    await dropPending(token);
+    seen = { version: token, fields: { ...values } };
+    return `Secrets Manager ${secretId} had no value: its first version written (AWSCURRENT: ${token})`;
+  }
+
+  /** Takes AWSPENDING off the new version, as a finished rotation leaves it (best effort). */
+  function dropPending(token: string): Promise<unknown> {
+    return call('UpdateSecretVersionStage', (abortSignal) =>
+      client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: 'AWSPENDING',
+          RemoveFromVersionId: token,
+        }),
+        { abortSignal },
+      ),
+    ).catch(() => undefined);
+  }
 
   return {
     name: store.name,
@@ -91,7 +164,7 @@ export function awsSecretsManagerSeeder(
     async read(keys) {
       seen = await current();
       const out = new Map<string, string>();
-      if (seen === 'missing' || seen === undefined) return out;
+      if (seen === 'missing' || seen === 'empty' || seen === undefined) return out;
       for (const k of keys) {
         const value = seen.fields[k];
         if (typeof value === 'string') out.set(k, value);
@@ -121,6 +194,7 @@ export function awsSecretsManagerSeeder(
         seen = { version: token, fields: { ...values } };
         return `Secrets Manager secret ${secretId} created (version ${token})`;
       }
+      if (seen === 'empty') return firstVersion(values, token);
       const from = seen.version;
       const fields = { ...seen.fields, ...values };
       await call('PutSecretValue', (abortSignal) =>
@@ -146,20 +220,10 @@ export function awsSecretsManagerSeeder(
         ),
       ).catch(async (e: unknown) => {
         const now = await current();
-        if (now !== 'missing' && now?.version === token) return; // a lost answer to a move that happened
-        throw now !== 'missing' && now?.version !== from ? conflict() : e;
+        if (typeof now === 'object' && now.version === token) return; // a lost answer to a move that happened
+        throw typeof now === 'object' && now.version !== from ? conflict() : e;
       });
-      // As a finished rotation leaves it: AWSPENDING off the new version (best effort).
-      await call('UpdateSecretVersionStage', (abortSignal) =>
-        client.send(
-          new UpdateSecretVersionStageCommand({
-            SecretId: secretId,
-            VersionStage: 'AWSPENDING',
-            RemoveFromVersionId: token,
-          }),
-          { abortSignal },
-        ),
-      ).catch(() => undefined);
+      await dropPending(token);
       seen = { version: token, fields };
       return `Secrets Manager ${secretId}: AWSCURRENT moved to ${token} (AWSPREVIOUS: ${from})`;
     },

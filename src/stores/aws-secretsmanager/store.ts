@@ -127,9 +127,12 @@ export class AwsSecretsManagerStore implements Store {
     return [...stages].find(([, s]) => s.includes(stage))?.[0];
   }
 
-  private async value(options: { VersionId?: string; VersionStage?: string }) {
-    const v = await this.call('GetSecretValue', (abortSignal) =>
-      this.client.send(new GetSecretValueCommand({ SecretId: this.secretId, ...options }), { abortSignal }),
+  private async value(options: { VersionId?: string; VersionStage?: string }, pass: readonly string[] = []) {
+    const v = await this.call(
+      'GetSecretValue',
+      (abortSignal) =>
+        this.client.send(new GetSecretValueCommand({ SecretId: this.secretId, ...options }), { abortSignal }),
+      pass,
     );
     return {
       id: v.VersionId ?? '',
@@ -154,7 +157,18 @@ export class AwsSecretsManagerStore implements Store {
   }
 
   async read(): Promise<StoreSnapshot> {
-    const cur = await this.value({ VersionStage: 'AWSCURRENT' });
+    const cur = await this.value({ VersionStage: 'AWSCURRENT' }, ['ResourceNotFoundException']).catch(
+      (e: unknown) => {
+        if (!(e instanceof Error) || e.name !== 'ResourceNotFoundException') throw e;
+        throw new RekeyError(
+          'ERR_STORE_UNSUITABLE',
+          `aws-secretsmanager: ${this.secretId} has no value (no version carries AWSCURRENT: created without one?)`,
+          {
+            hint: 'Run `rekey migrate --to aws-secretsmanager` to write its first version from the env file, or fix `store.secretId`.',
+          },
+        );
+      },
+    );
     return { values: strings(cur.fields), version: cur.id };
   }
 
@@ -286,7 +300,7 @@ export class AwsSecretsManagerStore implements Store {
     old: readonly StoreChange[],
     next: Values,
     guard: StoreWriteGuard = unguarded,
-  ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
+  ): Promise<{ readonly summary: string; readonly record?: StoreRecord; readonly held?: string }> {
     const r = this.own(record);
     const stages = await this.stages();
     const current = AwsSecretsManagerStore.holder(stages, 'AWSCURRENT');
@@ -311,6 +325,7 @@ export class AwsSecretsManagerStore implements Store {
       return {
         summary:
           "AWSCURRENT holds none of the rotation's new values: nothing moved back (the other writer's kept)",
+        held: `another writer's values kept (AWSCURRENT on version ${cur.id}); the old values are not in the store (they are version ${r.version})`,
       };
     }
     throw this.conflict(r);
@@ -318,6 +333,34 @@ export class AwsSecretsManagerStore implements Store {
 
   kept(record: StoreRecord): string {
     return `Secrets Manager version ${String(record.version)} of ${this.secretId}`;
+  }
+
+  /** The values the rotation replaced (`rekey rollback`): version `record.version` (AWSPREVIOUS after it), read back. */
+  async previous(record: StoreRecord, keys: readonly string[], _began: Date): Promise<Values> {
+    const r = this.own(record);
+    let text: string | undefined;
+    try {
+      const v = await this.call(
+        'GetSecretValue',
+        (abortSignal) =>
+          this.client.send(new GetSecretValueCommand({ SecretId: this.secretId, VersionId: r.version }), {
+            abortSignal,
+          }),
+        ['ResourceNotFoundException'],
+      );
+      text = v.SecretString;
+    } catch (e) {
+      if (!(e instanceof Error) || e instanceof RekeyError) throw e;
+      throw new RekeyError(
+        'ERR_BACKUP_NOT_FOUND',
+        `aws-secretsmanager: the values before the last rotation, version ${r.version} of ${this.secretId}, are no longer kept (Secrets Manager removes versions that lost every staging label); nothing was changed`,
+        {
+          hint: 'Pass --backup PATH naming a file of KEY=value lines holding the values to return to (from your own copy).',
+        },
+      );
+    }
+    const data = strings(parseFields(text, `version ${r.version} of ${this.secretId}`));
+    return Object.fromEntries(keys.map((k) => [k, data.get(k) ?? '']));
   }
 
   conflict(record: StoreRecord): RekeyError {

@@ -294,7 +294,7 @@ export class AwsSsmStore implements Store {
     old: readonly StoreChange[],
     next: Values,
     guard: StoreWriteGuard = unguarded,
-  ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
+  ): Promise<{ readonly summary: string; readonly record?: StoreRecord; readonly held?: string }> {
     const r = this.own(record);
     const keys = Object.keys(next);
     const oldValues = await this.oldValues(r, old, keys);
@@ -325,6 +325,8 @@ export class AwsSsmStore implements Store {
       }
       wrote += 1;
     }
+    // Keys another writer changed (neither old nor new): theirs are kept, as they are.
+    const theirs = keys.filter((k) => held.get(k) !== oldValues[k] && held.get(k) !== next[k]);
     return {
       summary:
         wrote === 0
@@ -332,6 +334,15 @@ export class AwsSsmStore implements Store {
             ? "SSM holds none of the rotation's new values: nothing put back (the other writer's kept)"
             : 'SSM already holds the old values'
           : `old values put back into ${wrote} SSM parameter(s)`,
+      ...(theirs.length === 0
+        ? {}
+        : {
+            held: `another writer's values kept (${theirs
+              .map((k) => `${this.prefix}${k} v${current.get(k)?.Version ?? 'none'}`)
+              .join(', ')}); their old values are not in the store (they are ${theirs
+              .map((k) => (r.old[k] ? `${this.prefix}${k}:${r.old[k]}` : `${k}: none`))
+              .join(', ')})`,
+          }),
     };
   }
 
@@ -371,6 +382,51 @@ export class AwsSsmStore implements Store {
     return `SSM parameter history (${Object.entries(r.old)
       .map(([k, v]) => (v === 0 ? `${k}: none` : `${this.prefix}${k}:${v}`))
       .join(', ')})`;
+  }
+
+  /**
+   * The values the rotation replaced (`rekey rollback`): each parameter's journaled old version,
+   * `<name>:<version>` ('' for a parameter the rotation created).
+   */
+  async previous(record: StoreRecord, keys: readonly string[], began: Date): Promise<Values> {
+    const r = this.own(record);
+    const out: Record<string, string> = {};
+    for (const key of keys) {
+      const version = r.old[key];
+      if (!version) {
+        out[key] = '';
+        continue;
+      }
+      const Name = `${this.prefix}${key}:${version}`;
+      try {
+        const res = await this.call(
+          `GetParameter ${Name}`,
+          (abortSignal) =>
+            this.client.send(new GetParameterCommand({ Name, WithDecryption: true }), { abortSignal }),
+          ['ParameterNotFound', 'ParameterVersionNotFound'],
+        );
+        const modified = res.Parameter?.LastModifiedDate;
+        if (modified !== undefined && modified.getTime() > began.getTime())
+          throw new RekeyError(
+            'ERR_BACKUP_NOT_FOUND',
+            `aws-ssm: version ${version} of ${this.prefix}${key} was written after the last rotation began: the parameter was deleted and re-created since, and the value that rotation replaced is gone; nothing was changed`,
+            {
+              hint: 'Pass --backup PATH naming a file of KEY=value lines holding the values to return to (from your own copy).',
+            },
+          );
+        out[key] = res.Parameter?.Value ?? '';
+      } catch (e) {
+        if (!(e instanceof Error) || e instanceof RekeyError) throw e;
+        throw new RekeyError(
+          'ERR_BACKUP_NOT_FOUND',
+          `aws-ssm: the value before the last rotation, version ${version} of ${this.prefix}${key}, is no longer kept (${e.name}: SSM keeps a parameter's last 100 versions, and deleting it drops them all); nothing was changed`,
+          {
+            hint: 'Pass --backup PATH naming a file of KEY=value lines holding the values to return to (from your own copy).',
+          },
+        );
+      }
+    }
+    return out;
   }
 
   conflict(record: StoreRecord): RekeyError {

@@ -44,6 +44,8 @@ export interface KvVersion {
   readonly version: number;
   readonly deleted: boolean;
   readonly destroyed: boolean;
+  /** The version's `created_time` (RFC 3339), when Vault gave one. */
+  readonly created?: string;
 }
 
 export interface KvMetadata {
@@ -312,6 +314,7 @@ export class VaultClient {
       version: Number(meta.version),
       deleted: false,
       destroyed: false,
+      ...(typeof meta.created_time === 'string' ? { created: meta.created_time } : {}),
     };
   }
 

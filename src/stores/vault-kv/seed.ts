@@ -30,7 +30,12 @@ export async function vaultKvSeeder(
   let seen: { version: number; data: Readonly<Record<string, unknown>> } | undefined;
   return {
     name: store.name,
-    check: () => store.check(),
+    async check() {
+      await store.check();
+      // The first write of a secret that does not exist yet needs `create` (later ones `update`).
+      if ((await client.read(mount, path)) === undefined)
+        await store.requireCapabilities(['read', 'update', 'create']);
+    },
     async read(keys) {
       const v = await client.read(mount, path);
       seen = { version: v?.version ?? 0, data: v?.data ?? {} };

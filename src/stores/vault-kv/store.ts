@@ -38,6 +38,14 @@ export interface VaultKvRecord extends StoreRecord {
   readonly restored?: number;
 }
 
+/** What rekey does with each capability it asks for on the data path (for the error's hint). */
+const CAPABILITY_USE = {
+  read: 'read reads the values and their old versions',
+  update:
+    'update writes a new version of the existing secret with check-and-set (a full overwrite: create covers only a secret that does not exist, patch only partial updates)',
+  create: 'create writes the first version of a secret that does not exist yet',
+} as const;
+
 function isRecord(record: StoreRecord): record is VaultKvRecord {
   return record.type === 'vault-kv' && typeof record.version === 'number';
 }
@@ -109,17 +117,7 @@ export class VaultKvStore implements Store {
           hint: `rekey needs KV v2 versions and check-and-set: \`vault kv enable-versioning ${this.mount}\`.`,
         },
       );
-    const caps = (await this.client.capabilities([this.where]))[this.where] ?? [];
-    const can = (c: string) => !caps.includes('deny') && (caps.includes('root') || caps.includes(c));
-    const missing = ['read', 'update'].filter((c) => !can(c));
-    if (missing.length > 0)
-      throw new RekeyError(
-        'ERR_STORE_AUTH',
-        `vault-kv: the token lacks ${missing.join(' and ')} on ${this.where}`,
-        {
-          hint: `Grant its policy \`path "${this.where}" { capabilities = ["read", "update"] }\`.`,
-        },
-      );
+    await this.requireCapabilities(['read', 'update']);
     // Vault keeps the smaller of the mount's and the secret's max_versions (0: unset; default 10).
     const config = await this.client.mountConfig(this.mount);
     const meta = await this.client.metadata(this.mount, this.path).catch((e: unknown) => {
@@ -136,6 +134,30 @@ export class VaultKvStore implements Store {
           hint: `Rollback needs the old version: \`vault kv metadata put -max-versions=10 -mount=${this.mount} ${this.path}\`.`,
         },
       );
+  }
+
+  /**
+   * Throws ERR_STORE_AUTH naming each capability of `need` the token lacks on the secret's data path
+   * (`sys/capabilities-self`), what it has, and what each missing one is for. KV v2 tells `create` (a
+   * secret that does not exist yet) from `update` (a full overwrite of an existing one: rekey's
+   * check-and-set write) from `patch` (partial updates, which rekey does not use).
+   *
+   * @example
+   * await store.requireCapabilities(['read', 'update']);
+   */
+  async requireCapabilities(need: readonly ('read' | 'update' | 'create')[]): Promise<void> {
+    const caps = (await this.client.capabilities([this.where]))[this.where] ?? [];
+    const can = (c: string) => !caps.includes('deny') && (caps.includes('root') || caps.includes(c));
+    const missing = need.filter((c) => !can(c));
+    if (missing.length === 0) return;
+    const has = caps.length === 0 ? 'none' : [...caps].sort().join(', ');
+    throw new RekeyError(
+      'ERR_STORE_AUTH',
+      `vault-kv: the token lacks ${missing.join(' and ')} on ${this.where} (it has: ${has})`,
+      {
+        hint: `${missing.map((c) => CAPABILITY_USE[c]).join('; ')}. Grant its policy \`path "${this.where}" { capabilities = [${need.map((c) => `"${c}"`).join(', ')}] }\`.`,
+      },
+    );
   }
 
   private async current(): Promise<KvVersion> {
@@ -227,7 +249,7 @@ export class VaultKvStore implements Store {
     old: readonly StoreChange[],
     next: Values,
     guard: StoreWriteGuard = unguarded,
-  ): Promise<{ readonly summary: string; readonly record?: StoreRecord }> {
+  ): Promise<{ readonly summary: string; readonly record?: StoreRecord; readonly held?: string }> {
     const r = this.own(record);
     const oldValues = await this.oldValues(r, old, Object.keys(next));
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -240,6 +262,7 @@ export class VaultKvStore implements Store {
         return {
           summary:
             "Vault holds none of the rotation's new values: nothing put back (the other writer's kept)",
+          held: `another writer's values kept (Vault version ${cur?.version ?? 'none'}); the old values are not in the store (they are Vault version ${r.version})`,
         };
       if (p !== 'new' || cur === undefined) throw this.conflict(r);
       try {
@@ -279,6 +302,43 @@ export class VaultKvStore implements Store {
 
   kept(record: StoreRecord): string {
     return `Vault version ${String(record.version)} of ${this.where}`;
+  }
+
+  /** The values the rotation replaced: version `record.version` of the secret, read back (`rekey rollback`). */
+  async previous(record: StoreRecord, keys: readonly string[], began: Date): Promise<Values> {
+    const r = this.own(record);
+    const v = await this.client.read(this.mount, this.path, r.version);
+    if (v?.created !== undefined && Date.parse(v.created) > began.getTime()) throw this.recreated(r);
+    if (v?.data == null) {
+      const deleted = v !== undefined && !v.destroyed;
+      const state =
+        v === undefined
+          ? 'no longer kept (Vault pruned it: the secret keeps only its newest max_versions versions)'
+          : deleted
+            ? 'deleted'
+            : 'destroyed';
+      throw new RekeyError(
+        'ERR_BACKUP_NOT_FOUND',
+        `vault-kv: the values before the last rotation, version ${r.version} of ${this.where}, are ${state}; nothing was changed`,
+        {
+          hint: deleted
+            ? `Undelete it (\`vault kv undelete -mount=${this.mount} -versions=${r.version} ${this.path}\`) and run again, or pass --backup PATH naming a file of KEY=value lines holding the values to return to.`
+            : `Pass --backup PATH naming a file of KEY=value lines holding the values to return to (from your own copy); keep more versions so rollback can read them: \`vault kv metadata put -max-versions=10 -mount=${this.mount} ${this.path}\`.`,
+        },
+      );
+    }
+    const data = strings(v.data);
+    return Object.fromEntries(keys.map((k) => [k, data.get(k) ?? '']));
+  }
+
+  private recreated(r: VaultKvRecord): RekeyError {
+    return new RekeyError(
+      'ERR_BACKUP_NOT_FOUND',
+      `vault-kv: version ${r.version} of ${this.where} was written after the last rotation began: the secret was deleted and re-created since, and the values that rotation replaced are gone; nothing was changed`,
+      {
+        hint: 'Pass --backup PATH naming a file of KEY=value lines holding the values to return to (from your own copy).',
+      },
+    );
   }
 
   conflict(record: StoreRecord): RekeyError {

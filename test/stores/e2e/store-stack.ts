@@ -38,7 +38,8 @@ export const WRITE_OP: Readonly<Record<StoreType, string>> = {
   'aws-secretsmanager': 'UpdateSecretVersionStage',
 };
 
-const TOKEN = 'vault-token-canary-e2e-4f1c';
+/** The stand-in Vault's token (the e2e tests' raw requests use it). */
+export const TOKEN = 'vault-token-canary-e2e-4f1c';
 const REGION = 'us-east-1';
 const AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIDSTANDIN', AWS_SECRET_ACCESS_KEY: 'stand-in-secret' };
 
@@ -101,8 +102,14 @@ function storeSection(type: StoreType, url: string): string {
  */
 export async function makeStoreStack(
   type: StoreType,
-  options: { extraConfig?: string } = {},
+  options: {
+    extraConfig?: string;
+    /** More secrets: their rekey.yaml lines and initial values (seeded, read back by `values()`). */
+    extra?: { readonly secrets: readonly string[]; readonly values: Readonly<Record<string, string>> };
+  } = {},
 ): Promise<StoreStack> {
+  const seed = { ...INITIAL, ...options.extra?.values };
+  const readKeys = [...KEYS, 'UNMANAGED', ...Object.keys(options.extra?.values ?? {})];
   const dir = await tempDir(`rekey-store-${type}-`);
   await fs.writeFile(path.join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
   const { child, url } = await startStandIn(type, dir);
@@ -118,14 +125,14 @@ export async function makeStoreStack(
   const ssm = type === 'aws-ssm' ? new SSMClient(aws) : undefined;
   const sm = type === 'aws-secretsmanager' ? new SecretsManagerClient(aws) : undefined;
 
-  if (vault) await vault.write('secret', 'bi/production', { ...INITIAL }, 0);
+  if (vault) await vault.write('secret', 'bi/production', { ...seed }, 0);
   if (ssm)
-    for (const [k, v] of Object.entries(INITIAL))
+    for (const [k, v] of Object.entries(seed))
       await ssm.send(
         new PutParameterCommand({ Name: `/bi/production/${k}`, Value: v, Type: 'SecureString' }),
       );
   if (sm)
-    await sm.send(new CreateSecretCommand({ Name: 'bi/production', SecretString: JSON.stringify(INITIAL) }));
+    await sm.send(new CreateSecretCommand({ Name: 'bi/production', SecretString: JSON.stringify(seed) }));
 
   await fs.writeFile(
     path.join(dir, 'rekey.yaml'),
@@ -134,6 +141,7 @@ export async function makeStoreStack(
       'secrets:',
       '  - { key: JWT_SECRET, type: jwt }',
       '  - { key: API_SECRET_KEY, type: api-key }',
+      ...(options.extra?.secrets ?? []),
       // What makes the app read the new values (here: nothing to restart), so the deploy step runs.
       options.extraConfig ?? 'deploy: { command: "true", rollback: "true" }',
       '',
@@ -190,7 +198,7 @@ export async function makeStoreStack(
     },
     async values() {
       const snap = await reader.read();
-      return Object.fromEntries([...KEYS, 'UNMANAGED'].map((k) => [k, snap.values.get(k)]));
+      return Object.fromEntries(readKeys.map((k) => [k, snap.values.get(k)]));
     },
     async otherWrite(key, value) {
       if (vault) {

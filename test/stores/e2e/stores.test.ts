@@ -67,6 +67,21 @@ describe.each(STORE_TYPES)('store %s through the CLI', (type) => {
 
   it('rotates: the store holds new values (other fields kept), plan names the store, verify passes', async () => {
     const s = await open();
+    // Before any rotation, rollback has nothing to return to (no backup file, nothing in the history).
+    const rb = await s.run(['rollback', '--yes']);
+    const unchanged = JSON.stringify(await s.values()) === JSON.stringify(INITIAL);
+    record({
+      kind: 'bad-input',
+      suite,
+      case: 'rollback before any rotation (nothing in the journal history)',
+      exit: rb.code,
+      code: 'ERR_BACKUP_NOT_FOUND',
+      unchanged,
+    });
+    expect(rb.code).toBe(2);
+    expect(rb.stderr).toMatch(/ERR_BACKUP_NOT_FOUND: no finished rotation of .* in the journal history/);
+    expect(rb.stderr).toMatch(/Pass --backup PATH/);
+    expect(unchanged).toBe(true);
     const plan = await s.run(['plan', '--json']);
     expect(plan.code, plan.stderr).toBe(0);
     expect(JSON.parse(plan.stdout).store.type).toBe(type);
@@ -83,22 +98,6 @@ describe.each(STORE_TYPES)('store %s through the CLI', (type) => {
     expect(verify.code, verify.stderr).toBe(0);
     const status = await s.run(['status', '--json']);
     expect(status.code, status.stderr).toBe(0);
-    // rollback has no env-file backup to pick for a store stack: refused, one line what, one what to do.
-    const held = await s.values();
-    const rb = await s.run(['rollback', '--yes']);
-    const unchanged = JSON.stringify(await s.values()) === JSON.stringify(held);
-    record({
-      kind: 'bad-input',
-      suite,
-      case: 'rollback without --backup (no backup file for a store)',
-      exit: rb.code,
-      code: 'ERR_BACKUP_NOT_FOUND',
-      unchanged,
-    });
-    expect(rb.code).toBe(2);
-    expect(rb.stderr).toMatch(/ERR_BACKUP_NOT_FOUND: rekey keeps no backup file for .*store's own history/);
-    expect(rb.stderr).toMatch(/Pass --backup PATH/);
-    expect(unchanged).toBe(true);
   });
 
   it('a failing verify rolls back: the store holds the old values again', async () => {
