@@ -13,6 +13,8 @@ import { renderCheck, renderStatus } from '../policy/render.js';
 import type { RunReport } from '../policy/schedule/scheduler.js';
 import { awaitingBreakGlass } from '../policy/sources.js';
 import { type GlobalOptions, loadStack, openStack } from './context.js';
+import { notifyOverdue } from './notify-events.js';
+import { withNotifications } from './notify-hooks.js';
 import { list } from './options.js';
 import { printJson, printLines } from './output.js';
 import { plainProgress } from './progress.js';
@@ -32,6 +34,7 @@ export async function checkCommand(
   const report = await readStatus(loaded);
   const result = evaluateCheck(report, { beforeRelease: o.beforeRelease === true });
   const late = lateBreakGlass(await awaitingBreakGlass(loaded), loaded.config.approvals, new Date());
+  await notifyOverdue(loaded, report.secrets);
   if (o.json) {
     printJson({
       ...result,
@@ -114,6 +117,7 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
     status: async () => readStatus(await loadStack(g.config)),
     rotate: engineRotator(() => openStack(g, { progress: plainProgress(), control, logger }), {
       warn: (m) => logger.warn(m),
+      wrapHooks: (deps, hooks) => withNotifications(deps.loaded, hooks, (m) => logger.warn(m)),
     }),
     store,
     log: logger,

@@ -14,6 +14,7 @@ import { governRollback } from '../governance/hooks.js';
 import { RekeyError } from '../lib/errors.js';
 import { confirm } from './confirm.js';
 import { type GlobalOptions, openStack } from './context.js';
+import { withNotifications } from './notify-hooks.js';
 import { progressFor } from './progress.js';
 import { report } from './report.js';
 import { installInterruptHandler } from './signals.js';
@@ -43,7 +44,10 @@ export async function rollbackCommand(
     ...(opts.ticket ? { ticket: opts.ticket } : {}),
     warn: (m) => progress.note(`warning: ${m}`),
   });
-  const deps = { ...stack, hooks };
+  const deps = {
+    ...stack,
+    hooks: withNotifications(stack.loaded, hooks, (m) => progress.note(`warning: ${m}`)),
+  };
   const envFile = deps.loaded.envFile;
   if (envFile === undefined && !opts.backup)
     throw new RekeyError(

@@ -17,6 +17,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['targets/*/config.ts'],
   ['targets/registry.ts'],
   ['config'],
+  ['notify'],
   ['engine/ports.ts'],
   ['deploy', 'stores'],
   ['targets'],
