@@ -27,6 +27,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['governance'],
   ['policy'],
   ['doctor'],
+  ['report'],
   ['cli'],
 ];
 export const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));

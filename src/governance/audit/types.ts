@@ -86,6 +86,17 @@ export interface AuditRecord {
   readonly store?: string;
   /** Rollbacks: the backup or archive (file name) the values came from. */
   readonly rollbackFrom?: string;
+  /**
+   * Rotations and rollbacks: the validation table as it ended (each row's name, what was expected and
+   * seen, e.g. `POSTGRES_PASSWORD (old)`: `rejected`); one redacted line each, never a value.
+   */
+  readonly verification?: ReadonlyArray<{
+    readonly name: string;
+    readonly target?: string;
+    readonly ok: boolean;
+    readonly expected?: string;
+    readonly detail: string;
+  }>;
   /** Compromise rotations: the eviction report (names and counts, never a secret). */
   readonly eviction?: ReadonlyArray<{
     readonly service: string;
