@@ -8,7 +8,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { signBody, verifyWebhook } from '../../src/notify/index.js';
 import { INITIAL, type Stack, useStacks } from '../engine/stack.js';
-import { findLeak } from '../helpers/leak-forms.js';
+import { findLeak, leakOccurrences } from '../helpers/leak-forms.js';
+import { record } from '../helpers/resilience.js';
 import { type Received, useReceivers } from './receiver.js';
 
 const KEY = 'notify-hmac-key-Zq8Lw2Xv9Rt4Mn7Pb3Kd';
@@ -65,7 +66,17 @@ describe('notify: webhooks on rotation events', () => {
     });
     expect(completed.rotation.failedStep).toBeUndefined();
     const now = [...(await s.env()).values()].filter((v) => v.length >= 8);
-    expect(findLeak([...Object.values(INITIAL), ...now, KEY], texts(rx.received))).toBeUndefined();
+    const values = [...Object.values(INITIAL), ...now, KEY];
+    const places = [...texts(rx.received), r.stdout, r.stderr];
+    record({
+      kind: 'canary',
+      suite: 'notify',
+      scope: 'webhook bodies, paths and headers (started, completed), CLI output; old, new and HMAC key',
+      values: values.length,
+      places: places.length,
+      occurrences: leakOccurrences(values, places),
+    });
+    expect(findLeak(values, texts(rx.received))).toBeUndefined();
     expect(findLeak([KEY], [r.stdout, r.stderr])).toBeUndefined();
   });
 

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { INITIAL } from '../engine/stack.js';
 import { approved, type GovStack, useGovStacks } from '../governance/helpers.js';
-import { findLeak } from '../helpers/leak-forms.js';
+import { findLeak, leakOccurrences } from '../helpers/leak-forms.js';
+import { record } from '../helpers/resilience.js';
 
 const { stack } = useGovStacks();
 const TICKET = 'CHG-<script>alert(1)</script>';
@@ -112,6 +113,14 @@ describe('rekey report', () => {
     expect(fingerprints.length).toBeGreaterThan(0);
     const values = [...Object.values(INITIAL), ...[...(await s.env()).values()].filter((v) => v.length >= 8)];
     const texts = [json.stdout, md.stdout, page, json.stderr, md.stderr, html.stderr];
+    record({
+      kind: 'canary',
+      suite: 'report',
+      scope: 'evidence report md, json, html and output; values and their audit fingerprints',
+      values: values.length + fingerprints.length,
+      places: texts.length,
+      occurrences: leakOccurrences([...values, ...fingerprints], texts),
+    });
     expect(findLeak(values, texts)).toBeUndefined();
     for (const f of fingerprints) for (const t of texts) expect(t).not.toContain(f);
   });
@@ -133,6 +142,14 @@ describe('rekey report', () => {
     const s = await stack();
     const out = path.join(s.dir, 'evidence.md');
     const r = await s.run(['report', ...args, '--out', out]);
+    record({
+      kind: 'bad-input',
+      suite: 'report',
+      case: `rekey report ${args.join(' ')}`,
+      exit: r.code,
+      code: 'ERR_USAGE',
+      unchanged: !existsSync(out),
+    });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(what);
