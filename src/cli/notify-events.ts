@@ -17,10 +17,14 @@ const DAY = 86_400_000;
  * @example
  * await notifyOverdue(loaded, report.secrets);
  */
-export async function notifyOverdue(loaded: LoadedConfig, secrets: readonly SecretStatus[]): Promise<void> {
+export async function notifyOverdue(
+  loaded: LoadedConfig,
+  secrets: readonly SecretStatus[],
+  warn: (message: string) => void = (m) => log.warn(m),
+): Promise<void> {
   const overdue = secrets.filter((s) => s.overdue);
   if (overdue.length === 0 || !loaded.config.notify?.length) return;
-  await createNotifier(loaded, { warn: (m) => log.warn(m) }).send({
+  await createNotifier(loaded, { warn }).send({
     event: 'overdue',
     overdue: overdue.map((s) => ({
       key: s.key,
@@ -30,6 +34,35 @@ export async function notifyOverdue(loaded: LoadedConfig, secrets: readonly Secr
       ...(s.dueAt ? { dueAt: s.dueAt } : {}),
     })),
   });
+}
+
+/** How often `rekey schedule` (running as a service) repeats `overdue` for the same secret. */
+export const OVERDUE_REPEAT_MS = 12 * 3_600_000;
+
+/**
+ * `rekey schedule`'s `overdue`: the overdue secrets it will not rotate itself (not `unattended: true`),
+ * each at most once per {@link OVERDUE_REPEAT_MS} in this process (its status is read several times a
+ * run; `--once` from a daily timer sends them every day).
+ *
+ * @example
+ * const overdue = overdueNotices(loaded, (m) => logger.warn(m));
+ * await overdue(report.secrets);
+ */
+export function overdueNotices(
+  loaded: LoadedConfig,
+  warn: (message: string) => void,
+  now: () => number = Date.now,
+): (secrets: readonly SecretStatus[]) => Promise<void> {
+  const sent = new Map<string, number>();
+  return async (secrets) => {
+    const t = now();
+    const due = secrets.filter(
+      (s) =>
+        s.overdue && !s.unattended && t - (sent.get(s.key) ?? Number.NEGATIVE_INFINITY) >= OVERDUE_REPEAT_MS,
+    );
+    for (const s of due) sent.set(s.key, t);
+    await notifyOverdue(loaded, due, warn);
+  };
 }
 
 /**

@@ -13,7 +13,7 @@ import { renderCheck, renderStatus } from '../policy/render.js';
 import type { RunReport } from '../policy/schedule/scheduler.js';
 import { awaitingBreakGlass } from '../policy/sources.js';
 import { type GlobalOptions, loadStack, openStack } from './context.js';
-import { notifyOverdue } from './notify-events.js';
+import { notifyOverdue, overdueNotices } from './notify-events.js';
 import { withNotifications } from './notify-hooks.js';
 import { list } from './options.js';
 import { printJson, printLines } from './output.js';
@@ -111,10 +111,15 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
   assertSchedulable(loaded.config.secrets, allowed);
   const control = new RotationControl();
   const logger = stamped(log);
+  const overdue = overdueNotices(loaded, (m) => logger.warn(m));
   const scheduler = new Scheduler({
     settings: scheduleSettingsOf(loaded.config, allowed),
     clock: systemClock,
-    status: async () => readStatus(await loadStack(g.config)),
+    status: async () => {
+      const report = await readStatus(await loadStack(g.config));
+      await overdue(report.secrets);
+      return report;
+    },
     rotate: engineRotator(() => openStack(g, { progress: plainProgress(), control, logger }), {
       warn: (m) => logger.warn(m),
       wrapHooks: (deps, hooks) => withNotifications(deps.loaded, hooks, (m) => logger.warn(m)),

@@ -45,6 +45,38 @@ describe('notify: check and request', () => {
     expect(findLeak([...Object.values(INITIAL), KEY], [x.body, JSON.stringify(x.headers)])).toBeUndefined();
   });
 
+  it('rekey schedule --once: started and completed for what it rotates, overdue for what it leaves', async () => {
+    const rx = await receivers();
+    const s = await stacks({ extraConfig: `notify:\n  - { url: "${rx.url}/h", secretFile: notify.key }\n` });
+    await fs.writeFile(path.join(s.dir, 'notify.key'), KEY);
+    const yaml = path.join(s.dir, 'rekey.yaml');
+    const text = await fs.readFile(yaml, 'utf8');
+    await fs.writeFile(yaml, text.replace('overlap: false }', 'overlap: false, unattended: true }'));
+    const r = await s.run(['schedule', '--once', '--allow-unattended', 'command']);
+    expect(r.code, r.stderr).toBe(0);
+    const events = rx.received.map((x) => JSON.parse(x.body));
+    expect(events.map((e) => e.event).sort()).toEqual(['completed', 'overdue', 'started']);
+    const overdue = events.find((e) => e.event === 'overdue');
+    // SINGLE_PASSWORD is the scheduler's to rotate: not reported as overdue, and only once per run.
+    expect(overdue.overdue.map((o: { key: string }) => o.key).sort()).toEqual([
+      'API_SECRET_KEY',
+      'JWT_SECRET',
+      'OVERLAP_PASSWORD',
+    ]);
+    const completed = events.find((e) => e.event === 'completed');
+    expect(completed.rotation).toMatchObject({
+      keys: ['SINGLE_PASSWORD'],
+      trigger: 'scheduled',
+      outcome: 'rotated',
+    });
+    expect(
+      findLeak(
+        [...Object.values(INITIAL), KEY],
+        rx.received.map((x) => x.body),
+      ),
+    ).toBeUndefined();
+  });
+
   it('rekey request sends approval-requested with the id, keys, ticket and the roles needed', async () => {
     const rx = await receivers();
     const s = await govStack({
