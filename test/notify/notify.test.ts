@@ -95,6 +95,22 @@ describe('notify: webhooks on rotation events', () => {
     expect(findLeak([...Object.values(INITIAL), KEY], texts(rx.received))).toBeUndefined();
   });
 
+  it('rekey rollback is told as kind rollback, trigger rollback', async () => {
+    const rx = await receivers();
+    const s = await notifyStack(
+      `  - { url: "${rx.url}/hook", secretFile: notify.key, events: [completed] }\n`,
+    );
+    expect((await s.run(['rotate', '--yes'])).code).toBe(0);
+    const r = await s.run(['rollback', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const events = rx.received.map((x) => JSON.parse(x.body));
+    expect(events.map((e) => [e.event, e.rotation.kind, e.rotation.trigger])).toEqual([
+      ['completed', 'rotate', 'manual'],
+      ['completed', 'rollback', 'rollback'],
+    ]);
+    for (const x of rx.received) expect(verified(x)).toEqual({ ok: true });
+  });
+
   it('a receiver answering 500 gets the delivery again (same id, signed afresh)', async () => {
     const rx = await receivers([200, 500, 200]);
     const s = await notifyStack(`  - { url: "${rx.url}/hook", secretFile: notify.key }\n`);
