@@ -66,6 +66,12 @@ export interface NotifyEvent {
  * slackText(event); // 'rekey: rotation 20261204T… of bi-api rolled back (deploy failed: ERR_DEPLOY_FAILED)…'
  */
 export function slackText(e: NotifyEvent): string {
+  // Slack reads `<…>` as links and mentions (`<!channel>`) and `&` as entities: a ticket or an
+  // operator name must not add either, so the three are escaped as Slack documents.
+  return plainText(e).replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
+}
+
+function plainText(e: NotifyEvent): string {
   const r = e.rotation;
   const who = r?.operator ? ` by ${r.operator}` : '';
   const ticket = r?.ticket ? `, ticket ${r.ticket}` : '';

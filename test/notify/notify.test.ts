@@ -147,11 +147,16 @@ describe('notify: webhooks on rotation events', () => {
   it('events: filters, and the slack format is { text } naming the failed step', async () => {
     const rx = await receivers();
     const s = await notifyStack(`  - { url: "${rx.url}/slack", format: slack, events: [rolled-back] }\n`);
-    await s.run(['rotate', '--yes'], { env: { REKEY_FAIL_AT: 'deploy' } });
+    await s.run(['rotate', '--yes', '--ticket', 'CHG-1 <!channel> <https://evil.example|click>'], {
+      env: { REKEY_FAIL_AT: 'deploy' },
+    });
     expect(rx.received.length).toBe(1);
     const body = JSON.parse(rx.received[0]!.body);
     expect(Object.keys(body)).toEqual(['text']);
     expect(body.text).toMatch(/ROLLED BACK.*deploy failed \(ERR_INJECTED_FAULT\)/);
+    // Slack's mrkdwn: no mention or link can be smuggled in through a ticket.
+    expect(body.text).toContain('ticket CHG-1 &lt;!channel&gt; &lt;https://evil.example|click&gt;');
+    expect(body.text).not.toMatch(/[<>]/);
   });
 
   it('plain http to another host is refused at load (ERR_CONFIG_INVALID, exit 2)', async () => {
