@@ -28,6 +28,8 @@ const files =
         'test/demo/demo-vault.test.ts',
         'test/demo/stop-script.test.ts',
         'test/lib/cleanup-canary.test.ts',
+        'test/notify/notify.test.ts',
+        'test/report/report.test.ts',
         'test/policy/schedule-store.test.ts',
         'test/policy/serve-secrets.test.ts',
         'test/targets/redis/unsaved-revert.test.ts',

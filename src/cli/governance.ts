@@ -10,6 +10,7 @@ import { operatorIdentity } from '../governance/identity.js';
 import { requestRotation } from '../governance/request-rotation.js';
 import { RekeyError } from '../lib/errors.js';
 import { type GlobalOptions, loadStack, openStack } from './context.js';
+import { notifyRequested } from './notify-events.js';
 import { printJson, printLines } from './output.js';
 
 export async function requestCommand(
@@ -35,6 +36,7 @@ export async function requestCommand(
     ...(o.operator ? { operator: o.operator } : {}),
     ...(o.key ? { key: o.key } : {}),
   });
+  await notifyRequested(deps.loaded, request);
   if (o.json) {
     printJson({ ok: true, file, ...request });
     return;

@@ -16,6 +16,7 @@ import * as init from './commands/init.js';
 import * as migrate from './commands/migrate.js';
 import * as plan from './commands/plan.js';
 import * as recover from './commands/recover.js';
+import * as report from './commands/report.js';
 import * as request from './commands/request.js';
 import * as requests from './commands/requests.js';
 import * as rollback from './commands/rollback.js';
@@ -48,6 +49,7 @@ const COMMANDS: readonly { register(program: Command, globals: () => GlobalOptio
   status,
   check,
   doctor,
+  report,
   serve,
   schedule,
 ];

@@ -13,6 +13,8 @@ import { renderCheck, renderStatus } from '../policy/render.js';
 import type { RunReport } from '../policy/schedule/scheduler.js';
 import { awaitingBreakGlass } from '../policy/sources.js';
 import { type GlobalOptions, loadStack, openStack } from './context.js';
+import { notifyOverdue, overdueNotices } from './notify-events.js';
+import { withNotifications } from './notify-hooks.js';
 import { list } from './options.js';
 import { printJson, printLines } from './output.js';
 import { plainProgress } from './progress.js';
@@ -32,6 +34,7 @@ export async function checkCommand(
   const report = await readStatus(loaded);
   const result = evaluateCheck(report, { beforeRelease: o.beforeRelease === true });
   const late = lateBreakGlass(await awaitingBreakGlass(loaded), loaded.config.approvals, new Date());
+  await notifyOverdue(loaded, report.secrets);
   if (o.json) {
     printJson({
       ...result,
@@ -108,12 +111,18 @@ export async function scheduleCommand(g: GlobalOptions, o: ScheduleOptions): Pro
   assertSchedulable(loaded.config.secrets, allowed);
   const control = new RotationControl();
   const logger = stamped(log);
+  const overdue = overdueNotices(loaded, (m) => logger.warn(m));
   const scheduler = new Scheduler({
     settings: scheduleSettingsOf(loaded.config, allowed),
     clock: systemClock,
-    status: async () => readStatus(await loadStack(g.config)),
+    status: async () => {
+      const report = await readStatus(await loadStack(g.config));
+      await overdue(report.secrets);
+      return report;
+    },
     rotate: engineRotator(() => openStack(g, { progress: plainProgress(), control, logger }), {
       warn: (m) => logger.warn(m),
+      wrapHooks: (deps, hooks) => withNotifications(deps.loaded, hooks, (m) => logger.warn(m)),
     }),
     store,
     log: logger,

@@ -5,6 +5,7 @@ import { governanceHooks } from '../governance/hooks.js';
 import { operatorIdentity } from '../governance/identity.js';
 import { confirm } from './confirm.js';
 import { type GlobalOptions, openStack } from './context.js';
+import { withNotifications } from './notify-hooks.js';
 import { progressFor } from './progress.js';
 import { report } from './report.js';
 
@@ -20,7 +21,10 @@ export async function recoverCommand(
     operator,
     warn: (m) => progress.note(`warning: ${m}`),
   });
-  const deps = { ...stack, hooks };
+  const deps = {
+    ...stack,
+    hooks: withNotifications(stack.loaded, hooks, (m) => progress.note(`warning: ${m}`)),
+  };
   await confirm(`Finish or undo the interrupted rotation of stack ${deps.loaded.stack}?`, opts.yes);
   try {
     // recover succeeds when the stack converged, forward or back; only exit 4 is a failure.

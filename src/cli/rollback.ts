@@ -17,6 +17,7 @@ import { governRollback } from '../governance/hooks.js';
 import { RekeyError } from '../lib/errors.js';
 import { confirm } from './confirm.js';
 import { type GlobalOptions, openStack } from './context.js';
+import { withNotifications } from './notify-hooks.js';
 import { progressFor } from './progress.js';
 import { report } from './report.js';
 import { installInterruptHandler } from './signals.js';
@@ -46,7 +47,10 @@ export async function rollbackCommand(
     ...(opts.ticket ? { ticket: opts.ticket } : {}),
     warn: (m) => progress.note(`warning: ${m}`),
   });
-  const deps = { ...stack, hooks };
+  const deps = {
+    ...stack,
+    hooks: withNotifications(stack.loaded, hooks, (m) => progress.note(`warning: ${m}`)),
+  };
   const source = await valuesToReturnTo(deps, opts);
   const current = (await deps.store.read()).values;
   // From the store's history: only the keys that rotation wrote; every other key stays as it is.

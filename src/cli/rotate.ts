@@ -7,6 +7,7 @@ import { governRotation } from '../governance/hooks.js';
 import { confirm } from './confirm.js';
 import { type GlobalOptions, openStack } from './context.js';
 import { doctorGate } from './doctor-gate.js';
+import { withNotifications } from './notify-hooks.js';
 import { progressFor } from './progress.js';
 import { report } from './report.js';
 import { installInterruptHandler } from './signals.js';
@@ -42,7 +43,10 @@ export async function rotateCommand(globals: GlobalOptions, opts: RotateOptions)
     ...(opts.attach ? { attach: opts.attach } : {}),
     warn: (m) => progress.note(`warning: ${m}`),
   });
-  const deps = { ...stack, hooks };
+  const deps = {
+    ...stack,
+    hooks: withNotifications(stack.loaded, hooks, (m) => progress.note(`warning: ${m}`)),
+  };
   await doctorGate(stack.loaded, opts.only, opts.force === true, (m) => progress.note(`warning: ${m}`));
   await confirm(
     `Rotate ${opts.only?.join(', ') ?? 'every configured secret'} of stack ${deps.loaded.stack} now?`,

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { SECRET_TYPE_SPECS, type SecretSchemas } from '../targets/registry.js';
 import { kubernetesDeploySchema } from './kubernetes.js';
+import { notifySchema } from './notify.js';
 import { duration, envKey } from './pieces.js';
 import { storeSchema } from './store.js';
 import { TRIGGERS } from './triggers.js';
@@ -229,6 +230,7 @@ export const configSchema = z.strictObject({
       maxFailures: z.number().int().min(1).default(3),
     })
     .optional(),
+  notify: notifySchema.optional(),
 });
 
 export type RawConfig = z.input<typeof configSchema>;

@@ -265,6 +265,11 @@ export async function rotate(deps: EngineDeps, req: RotateRequest): Promise<Rota
       if ((await store.read().catch(() => 'unreadable')) === undefined) await deps.hooks?.notStarted?.(e);
       throw e;
     }
+    try {
+      deps.hooks?.started?.(run.journal);
+    } catch {
+      // a notification must never stop a rotation
+    }
     return await execute(run);
   } finally {
     // A failure to remove the lock must not hide the rotation's own outcome or error.

@@ -69,6 +69,11 @@ export interface RotationHooks {
    */
   notStarted?(error: unknown): Promise<void>;
   /**
+   * When the journal was written and the first change is about to be made (notifications). Called
+   * without waiting: it must return at once and never throw; what it starts runs beside the rotation.
+   */
+  started?(journal: Journal): void;
+  /**
    * When a rotation or rollback has ended (rotated, rolled back), BEFORE its journal is closed: what
    * must be durable before the journal goes (the audit record). Throwing keeps the journal: the run
    * ends `needs-attention` with the thrown error, and `recover` ends it the same way and calls this

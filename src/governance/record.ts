@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { recordedTrigger } from '../config/triggers.js';
 import type { Journal, JournalMeta } from '../engine/journal.js';
 import type { RotationResult } from '../engine/run.js';
-import { safeMessage } from '../lib/redact.js';
+import { redactor, safeMessage } from '../lib/redact.js';
 import { loadRequest } from './approvals/request.js';
 import type { RequestedBy } from './approvals/requester.js';
 import { approvalState, type RoleApproval } from './approvals/state.js';
@@ -78,6 +78,17 @@ export async function completedRecord(
     ...(typeof meta.rollbackFrom === 'string' ? { rollbackFrom: path.basename(meta.rollbackFrom) } : {}),
     ...(result.state ? { state: result.state } : {}),
     ...(result.eviction ? { eviction: result.eviction } : {}),
+    ...(result.checks.length > 0
+      ? {
+          verification: result.checks.map((c) => ({
+            name: c.name,
+            ...(c.target !== undefined ? { target: c.target } : {}),
+            ok: c.ok,
+            ...(c.expected !== undefined ? { expected: c.expected } : {}),
+            detail: redactor.redact(c.detail),
+          })),
+        }
+      : {}),
   };
 }
 

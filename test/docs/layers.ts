@@ -17,6 +17,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['targets/*/config.ts'],
   ['targets/registry.ts'],
   ['config'],
+  ['notify'],
   ['engine/ports.ts'],
   ['deploy', 'stores'],
   ['targets'],
@@ -26,6 +27,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['governance'],
   ['policy'],
   ['doctor'],
+  ['report'],
   ['cli'],
 ];
 export const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));

@@ -91,6 +91,17 @@ export interface AuditRecord {
    * `state`; never a value), e.g. `{ "Vault secret": "another writer's values kept (Vault version 9); …" }`.
    */
   readonly state?: Readonly<Record<string, string>>;
+  /**
+   * Rotations and rollbacks: the validation table as it ended (each row's name, what was expected and
+   * seen, e.g. `POSTGRES_PASSWORD (old)`: `rejected`); one redacted line each, never a value.
+   */
+  readonly verification?: ReadonlyArray<{
+    readonly name: string;
+    readonly target?: string;
+    readonly ok: boolean;
+    readonly expected?: string;
+    readonly detail: string;
+  }>;
   /** Compromise rotations: the eviction report (names and counts, never a secret). */
   readonly eviction?: ReadonlyArray<{
     readonly service: string;

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { rotate } from '../../engine/engine.js';
+import type { RotationHooks } from '../../engine/run.js';
 import { governRotation } from '../../governance/hooks.js';
 import type { StackDeps } from '../../governance/stack-deps.js';
 import type { RotateOne } from './scheduler.js';
@@ -35,7 +36,12 @@ export function scheduleOperator(): string {
  */
 export function engineRotator(
   makeDeps: () => Promise<StackDeps>,
-  options: { operator?: string; warn?: (message: string) => void } = {},
+  options: {
+    operator?: string;
+    warn?: (message: string) => void;
+    /** Adds what the CLI wires beside change control (notifications) to a rotation's hooks. */
+    wrapHooks?: (deps: StackDeps, hooks: RotationHooks) => RotationHooks;
+  } = {},
 ): RotateOne {
   const operator = options.operator ?? scheduleOperator();
   return async (key) => {
@@ -47,7 +53,7 @@ export function engineRotator(
       ...(options.warn ? { warn: options.warn } : {}),
     });
     return rotate(
-      { ...deps, hooks },
+      { ...deps, hooks: options.wrapHooks ? options.wrapHooks(deps, hooks) : hooks },
       {
         trigger: 'scheduled',
         only: [key],
