@@ -87,7 +87,12 @@ describe('kill -9 with the Kubernetes store and deploy', () => {
       const before = await values();
       const from = (await s.log()).length;
       const r = await s.killAt(point, ['rotate', '--yes'], env);
-      const rec = await s.run(['recover', '--yes', '--json']);
+      // The killed run's Lease keeps everyone out until it expires (5 s here): recover waits that out.
+      let rec = await s.run(['recover', '--yes', '--json']);
+      for (let i = 0; i < 20 && /ERR_LOCKED/.test(rec.stderr); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        rec = await s.run(['recover', '--yes', '--json']);
+      }
       const after = await values();
       const again = await s.run(['recover', '--yes', '--json']);
       const log = (await s.log()).slice(from);

@@ -145,7 +145,9 @@ export async function makeKubeStack(options: { timeout?: string } = {}): Promise
   await fs.writeFile(
     path.join(dir, 'rekey.yaml'),
     [
-      `store: { type: kubernetes, namespace: ${NAMESPACE}, name: ${SECRET} }`,
+      // The shortest Lease: a killed run's Lease keeps recover out until it expires (the two-pod
+      // lock, test/kubernetes-lock/); a crash sweep waits that long after each kill.
+      `store: { type: kubernetes, namespace: ${NAMESPACE}, name: ${SECRET}, lease: { duration: 5s } }`,
       'secrets:',
       '  - { key: JWT_SECRET, type: jwt }',
       '  - { key: API_SECRET_KEY, type: api-key }',
