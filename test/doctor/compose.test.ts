@@ -48,6 +48,32 @@ describe('doctor: compose', () => {
     expect(await s.check(composeCheck)).toEqual([]);
   });
 
+  it('RK503: a service reading the env file that the deploy (command or its script) does not restart', async () => {
+    const withDeploy = (command: string) => `${CONFIG}deploy: { command: ${JSON.stringify(command)} }\n`;
+    const compose =
+      'services:\n  api:\n    env_file: .env.production\n  worker:\n    env_file: .env.production\n  web:\n    image: nginx\n';
+    const named = await doctorStack(undefined, withDeploy('docker compose up -d --force-recreate api'));
+    await fs.writeFile(path.join(named.dir, 'compose.yaml'), compose);
+    const found = await named.check(composeCheck);
+    expect(found.map((f) => f.rule)).toEqual(['RK503']);
+    expect(found[0]!.message).toBe(
+      'service worker reads .env.production but the deploy command restarts only api',
+    );
+
+    const script = await doctorStack(undefined, withDeploy('bash scripts/deploy.sh'));
+    await fs.writeFile(path.join(script.dir, 'compose.yaml'), compose);
+    await fs.mkdir(path.join(script.dir, 'scripts'));
+    await fs.writeFile(
+      path.join(script.dir, 'scripts', 'deploy.sh'),
+      'set -e\ndocker-compose -f compose.yaml restart worker api\n',
+    );
+    expect(await script.check(composeCheck)).toEqual([]);
+
+    const all = await doctorStack(undefined, withDeploy('docker compose up -d'));
+    await fs.writeFile(path.join(all.dir, 'compose.yaml'), compose);
+    expect(await all.check(composeCheck)).toEqual([]);
+  });
+
   it('an invalid compose file is "could not check compose", not a crash', async () => {
     const s = await doctorStack();
     await fs.writeFile(path.join(s.dir, 'compose.yaml'), 'services: [unclosed\n');

@@ -18,6 +18,12 @@ const RULES = {
     severity: 'medium',
     summary: 'a managed value containing `$` read by compose `env_file:` without `format: raw`',
   },
+  notRestarted: {
+    id: 'RK503',
+    name: 'compose-service-not-restarted',
+    severity: 'medium',
+    summary: 'a compose service reads the env file but the deploy command restarts only other services',
+  },
   bind: {
     id: 'RK502',
     name: 'compose-single-file-bind',
@@ -62,6 +68,48 @@ function bindSources(value: unknown): string[] {
   });
 }
 
+const RESTARTING = new Set(['up', 'restart', 'create', 'start']);
+
+/**
+ * The services the deploy's compose commands name (`docker compose up -d api worker`,
+ * `docker-compose restart api`), from the command and the script it runs (a file under the config's
+ * folder); undefined when a compose command names none (every service) or none is found (rekey
+ * cannot tell what the deploy restarts).
+ */
+async function restartedServices(command: string, dir: string): Promise<Set<string> | undefined> {
+  const texts = [command];
+  for (const word of command.split(/\s+/)) {
+    const file = path.resolve(dir, word.replace(/^["']|["']$/g, ''));
+    if (!file.startsWith(dir + path.sep)) continue;
+    const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+    if (text !== undefined && text.length < 256 * 1024) texts.push(text);
+  }
+  const named = new Set<string>();
+  let found = false;
+  for (const text of texts) {
+    for (const statement of text.split(/\n|;|&&|\|\|?/)) {
+      const words = statement.trim().split(/\s+/);
+      const at = words.findIndex(
+        (w, i) => w === 'docker-compose' || (w === 'compose' && words[i - 1] === 'docker'),
+      );
+      if (at < 0) continue;
+      const rest = words
+        .slice(at + 1)
+        .filter(
+          (w, i, all) =>
+            !w.startsWith('-') && !['-f', '--file', '-p', '--project-name'].includes(all[i - 1] ?? ''),
+        );
+      const verb = rest.findIndex((w) => RESTARTING.has(w));
+      if (verb < 0) continue;
+      found = true;
+      const services = rest.slice(verb + 1).filter((w) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(w));
+      if (services.length === 0) return undefined; // every service
+      for (const s of services) named.add(s);
+    }
+  }
+  return found ? named : undefined;
+}
+
 async function composeFiles(dirs: readonly string[]): Promise<string[]> {
   const found: string[] = [];
   for (const dir of new Set(dirs)) {
@@ -92,6 +140,11 @@ export const composeCheck: Check<DoctorContext> = {
     const dollarKeys = [...new Set(ctx.secrets.flatMap((s) => s.secretKeys))].filter((k) =>
       (ctx.values.get(k) ?? '').includes('$'),
     );
+    const deploy = ctx.loaded.config.deploy;
+    const restarted =
+      deploy !== undefined && 'command' in deploy
+        ? await restartedServices(deploy.command, ctx.loaded.dir)
+        : undefined;
     for (const file of await composeFiles([path.dirname(envFile), ctx.loaded.dir])) {
       // An unreadable or invalid compose file throws: the runner reports "could not check compose".
       const doc = parse(await fs.readFile(file, 'utf8')) as {
@@ -100,6 +153,23 @@ export const composeCheck: Check<DoctorContext> = {
       const base = path.dirname(file);
       for (const [name, service] of Object.entries(doc?.services ?? {})) {
         if (service === null || typeof service !== 'object') continue;
+        const reads = (
+          await Promise.all(
+            envFiles(service.env_file).map(
+              async (ref) => (await realOrSelf(path.resolve(base, ref.path))) === envReal,
+            ),
+          )
+        ).some(Boolean);
+        if (reads && restarted !== undefined && !restarted.has(name)) {
+          out.push({
+            rule: RULES.notRestarted.id,
+            severity: RULES.notRestarted.severity,
+            message: `service ${name} reads ${path.basename(envFile)} but the deploy command restarts only ${[...restarted].join(', ') || 'no service'}`,
+            why: 'A container reads env_file at start: this one keeps the old values after a rotation, and fails once the old credentials are retired.',
+            fix: `Add ${name} to the deploy's compose command (or name no service, so all are recreated).`,
+            location: { file },
+          });
+        }
         for (const ref of envFiles(service.env_file)) {
           if (
             (await realOrSelf(path.resolve(base, ref.path))) !== envReal ||
