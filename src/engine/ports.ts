@@ -89,7 +89,9 @@ export type ServiceTrap =
   /** A Redis user with nopass: any password, or none, is accepted. */
   | 'no-password'
   /** A Redis password change does not survive a restart (no config file, no aclfile). */
-  | 'not-persistable';
+  | 'not-persistable'
+  /** The service accepts a well-known default login (postgres/postgres). */
+  | 'default-password';
 
 /** A line `rekey plan` shows for a target: an action it will take, or a warning. */
 export interface PlanNote {
@@ -128,6 +130,13 @@ export interface Target {
 
   /** Read-only look at the live service for `plan` (persistence mode, expiry, roles to create). */
   inspect(ctx: TargetContext, cur: Values): Promise<PlanNote[]>;
+
+  /**
+   * For `rekey doctor` only: tries the service's well-known default logins (postgres/postgres), where
+   * a failed login locks nothing (never Grafana, which locks an account after failed logins). Notes
+   * with trap `default-password` for the ones accepted. Changes nothing.
+   */
+  probeDefaults?(ctx: TargetContext, cur: Values): Promise<PlanNote[]>;
 
   /** Throws ERR_TARGET_AUTH / ERR_TARGET_UNREACHABLE unless the service accepts `cur`. Changes nothing. */
   checkCurrent(ctx: TargetContext, cur: Values): Promise<void>;

@@ -43,6 +43,7 @@ const findings = async (values: Record<string, string>, config: string) =>
 describe('doctor: PostgreSQL traps', () => {
   const clean = usePostgres();
   const md5 = usePostgres({ settings: { password_encryption: "'md5'" } });
+  const installerDefault = usePostgres({ superuserPassword: 'postgres' });
 
   it('finds nothing on a scram-sha-256 server whose role has no expiry', async () => {
     await admin(clean(), (c) => c.query(`CREATE ROLE app LOGIN PASSWORD '${scramVerifier(APP_PASSWORD)}'`));
@@ -71,6 +72,15 @@ describe('doctor: PostgreSQL traps', () => {
     expect(await findings({ POSTGRES_PASSWORD: APP_PASSWORD }, pgConfig(md5().port, 'app'))).toEqual([
       'RK403 high',
     ]);
+  });
+
+  it('RK407 when the superuser still has the installer default postgres/postgres (the app role aside)', async () => {
+    await admin(installerDefault(), (c) =>
+      c.query(`CREATE ROLE app LOGIN PASSWORD '${scramVerifier(APP_PASSWORD)}'`),
+    );
+    expect(
+      await findings({ POSTGRES_PASSWORD: APP_PASSWORD }, pgConfig(installerDefault().port, 'app')),
+    ).toEqual(['RK407 high']);
   });
 
   it('an unreachable server is RK901 "could not check", naming the key, no value', async () => {

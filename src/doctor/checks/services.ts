@@ -45,6 +45,12 @@ const RULES = {
     severity: 'high',
     summary: 'a Redis password change does not survive a restart (no config file, no aclfile)',
   },
+  defaults: {
+    id: 'RK407',
+    name: 'default-login-accepted',
+    severity: 'high',
+    summary: 'a service accepts a well-known default login (postgres/postgres)',
+  },
   other: {
     id: 'RK409',
     name: 'service-warning',
@@ -127,6 +133,14 @@ function toFinding(ctx: DoctorContext, key: string, note: PlanNote): Finding | u
         'After a Redis restart the old password is back (or the one on its command line), and the app is locked out.',
         'Run Redis with a config file or an aclfile (`aclfile /etc/redis/users.acl`), so rekey can persist the change.',
       );
+    case 'default-password':
+      return finding(
+        RULES.defaults,
+        key,
+        note,
+        'Scanners try installer defaults first; this one opens the whole server.',
+        'Set a random password for that role (`\\password postgres` in psql), or make it NOLOGIN.',
+      );
     case undefined:
       if (note.level !== 'warn') return undefined;
       return finding(
@@ -155,10 +169,12 @@ export const servicesCheck: Check<DoctorContext> = {
         targets.map(async (t) => {
           const cur = Object.fromEntries(t.keys.flatMap((k) => (env.has(k) ? [[k, env.get(k) ?? '']] : [])));
           try {
-            const notes = await t.inspect(
-              { trigger: 'scheduled', log: silentLogger, signal: AbortSignal.timeout(INSPECT_TIMEOUT_MS) },
-              cur,
-            );
+            const tctx = {
+              trigger: 'scheduled' as const,
+              log: silentLogger,
+              signal: AbortSignal.timeout(INSPECT_TIMEOUT_MS),
+            };
+            const notes = [...(await t.inspect(tctx, cur)), ...((await t.probeDefaults?.(tctx, cur)) ?? [])];
             for (const note of notes) {
               const f = toFinding(ctx, t.key, note);
               if (f) out.push(f);

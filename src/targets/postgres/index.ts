@@ -15,7 +15,7 @@ import type { SecretConfigOf } from '../../config/schema.js';
 import { RekeyError } from '../../lib/errors.js';
 import { ownedKeys } from '../registry.js';
 import { specFor } from '../spec.js';
-import type { EvictionFinding, Target, Values } from '../types.js';
+import type { EvictionFinding, PlanNote, Target, Values } from '../types.js';
 import { type AlternatingConfig, alternatingStrategy } from './alternating.js';
 import type { PgContext } from './common.js';
 import { connector, type Login } from './connect.js';
@@ -99,6 +99,27 @@ export function postgresTarget(
     // The admin password is secret but not owned: rekey reads it and never writes it.
     secretKeys: ownedKeys(secret).secret,
     ...strategy,
+    async probeDefaults(ctx, cur) {
+      // The superuser's installer default; a role whose current password is that default is
+      // reported from the env file's value (rekey doctor RK104), not by a login.
+      const adminPassword = adminCfg ? env.env.get(adminCfg.passwordKey) : undefined;
+      const candidates = ['postgres'].filter(
+        (user) =>
+          !(loginOf(cur, 'current').user === user && cur[key] === user) &&
+          !(adminCfg?.user === user && adminPassword === user),
+      );
+      const notes: PlanNote[] = [];
+      for (const user of candidates) {
+        const r = await pc.db.tryLogin(ctx, { user, password: user, label: 'default' });
+        if (r.ok)
+          notes.push({
+            level: 'warn',
+            trap: 'default-password',
+            text: `PostgreSQL ${secret.host}:${secret.port} accepts the default login ${user}/${user}`,
+          });
+      }
+      return notes;
+    },
     async stage(ctx, cur, next) {
       // The server's time before the new password exists: sessions opened before it used an older
       // one (kept for checkFootholds; unknown when finish runs in another process).
