@@ -48,6 +48,8 @@ describe('Vault KV v2 stand-in', () => {
     expect(await client.write('secret', 'bi/prod', { A: 'a2', OTHER: 'keep' }, 1)).toBe(2);
     expect(await client.read('secret', 'bi/prod')).toEqual({
       data: { A: 'a2', OTHER: 'keep' },
+      // Vault's metadata.created_time (rollback tells a re-created secret's versions by it).
+      created: expect.any(String),
       version: 2,
       deleted: false,
       destroyed: false,
