@@ -4,7 +4,8 @@
  * demand and the small control API under `/__stand-in/` that drives them from another process.
  *
  * Control API (never part of the real services' APIs):
- * - `POST /__stand-in/faults` `{"kind":"throttle","op":"PutParameter","count":1}` queues a fault;
+ * - `POST /__stand-in/faults` `{"kind":"throttle","op":"PutParameter","count":1,"after":0}` queues a
+ *   fault (`after`: how many matching requests pass first);
  *   `DELETE /__stand-in/faults` clears them.
  * - `POST /__stand-in/latency` `{"ms":200}` delays every answer.
  * - `GET /__stand-in/log` the request log as JSON.
@@ -30,6 +31,8 @@ export interface Fault {
   readonly op?: string;
   /** How many requests it hits (default 1). */
   readonly count?: number;
+  /** How many matching requests it lets through first (default 0): "fail from the second put on". */
+  readonly after?: number;
 }
 
 /** One request as the stand-in saw it; the body is kept verbatim (credentials excepted). */
@@ -49,13 +52,15 @@ export interface LoggedRequest {
 
 /** Queued faults and added latency; shared by a stand-in's handlers and its control API. */
 export class Faults {
-  private queue: { kind: FaultKind; op?: string; left: number }[] = [];
+  private queue: { kind: FaultKind; op?: string; left: number; skip: number }[] = [];
   latencyMs = 0;
 
   add(fault: Fault): void {
     const left = fault.count ?? 1;
     if (!Number.isInteger(left) || left < 1) throw new RangeError('fault count must be a positive integer');
-    this.queue.push({ kind: fault.kind, left, ...(fault.op === undefined ? {} : { op: fault.op }) });
+    const skip = fault.after ?? 0;
+    if (!Number.isInteger(skip) || skip < 0) throw new RangeError('fault after must be a whole number');
+    this.queue.push({ kind: fault.kind, left, skip, ...(fault.op === undefined ? {} : { op: fault.op }) });
   }
 
   clear(): void {
@@ -67,6 +72,10 @@ export class Faults {
     const i = this.queue.findIndex((f) => (f.op === undefined ? write : f.op === op));
     const f = this.queue[i];
     if (f === undefined) return undefined;
+    if (f.skip > 0) {
+      f.skip -= 1;
+      return undefined;
+    }
     f.left -= 1;
     if (f.left === 0) this.queue.splice(i, 1);
     return f.kind;
@@ -167,6 +176,7 @@ async function control(
         kind: body.kind as FaultKind,
         ...(typeof body.op === 'string' ? { op: body.op } : {}),
         ...(typeof body.count === 'number' ? { count: body.count } : {}),
+        ...(typeof body.after === 'number' ? { after: body.after } : {}),
       });
       return { status: 204 };
     }

@@ -65,7 +65,7 @@ export interface StoreStack {
   values(): Promise<Record<string, string | undefined>>;
   /** Another writer sets `key` (outside rekey). */
   otherWrite(key: string, value: string): Promise<void>;
-  fault(fault: { kind: string; op?: string; count?: number }): Promise<void>;
+  fault(fault: { kind: string; op?: string; count?: number; after?: number }): Promise<void>;
   clearFaults(): Promise<void>;
   latency(ms: number): Promise<void>;
   log(): Promise<LoggedRequest[]>;
