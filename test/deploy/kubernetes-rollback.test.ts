@@ -4,7 +4,7 @@
  * old data patched back at the Secret's resourceVersion, the same restart again, rolled out. The
  * stand-in's call log then holds the values only in the two Secret writes (base64 forms included).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { type KubernetesStandIn, startKubernetesStandIn } from '../../demo/stand
 import { kubernetesDeploySchema } from '../../src/config/kubernetes.js';
 import { createKubernetesDeployer, RESTARTED_AT } from '../../src/deploy/kubernetes.js';
 import type { DeployRequest, StoreChange } from '../../src/engine/ports.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { encodedForms } from '../../src/lib/redact.js';
 import { KubernetesStore } from '../../src/stores/kubernetes/store.js';
 import { record } from '../helpers/resilience.js';
@@ -20,7 +21,7 @@ const running: KubernetesStandIn[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.close()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  await Promise.all(dirs.splice(0).map((d) => removeOwnedDir(d)));
 });
 
 const OLD = { JWT_SECRET: 'old-jwt-canary-aaaa1111', API_SECRET_KEY: 'old-api-canary-bbbb2222' };
@@ -31,7 +32,7 @@ const changes = (v: Record<string, string>): StoreChange[] =>
 it('rolls back a rollout that never becomes available: old Secret data, then the same restart again', async () => {
   const k8s = await startKubernetesStandIn({ tickMs: 20 });
   running.push(k8s);
-  const dir = await mkdtemp(path.join(tmpdir(), 'rekey-k8s-rollback-'));
+  const dir = await makeOwnedDir('rekey-k8s-rollback-', { base: tmpdir() });
   dirs.push(dir);
   const kubeconfig = path.join(dir, 'kubeconfig');
   await writeFile(kubeconfig, k8s.kubeconfig(), { mode: 0o600 });

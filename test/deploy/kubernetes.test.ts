@@ -4,7 +4,7 @@
  * rolled out before the next; a paused Deployment refused before anything restarts; a rollout that
  * never becomes available fails (ProgressDeadlineExceeded) or times out; RBAC named; progress redacted.
  */
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,19 +17,20 @@ import type { KubernetesDeployConfig } from '../../src/config/kubernetes.js';
 import { kubernetesDeploySchema } from '../../src/config/kubernetes.js';
 import { createKubernetesDeployer, RESTARTED_AT } from '../../src/deploy/kubernetes.js';
 import type { DeployRequest } from '../../src/engine/ports.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { record } from '../helpers/resilience.js';
 
 const running: KubernetesStandIn[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.close()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  await Promise.all(dirs.splice(0).map((d) => removeOwnedDir(d)));
 });
 
 async function fresh(options: KubernetesStandInOptions = {}) {
   const k8s = await startKubernetesStandIn({ tickMs: 20, ...options });
   running.push(k8s);
-  const dir = await mkdtemp(path.join(tmpdir(), 'rekey-k8s-deploy-'));
+  const dir = await makeOwnedDir('rekey-k8s-deploy-', { base: tmpdir() });
   dirs.push(dir);
   const kubeconfig = path.join(dir, 'kubeconfig');
   await writeFile(kubeconfig, k8s.kubeconfig(), { mode: 0o600 });

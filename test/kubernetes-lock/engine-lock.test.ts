@@ -6,7 +6,7 @@
  * run at the next step and rolls it back; the Lease is renewed while a long step runs and released at
  * the end; a killed run's Lease is refused to `rotate` (ERR_LOCK_STALE) and taken over by `recover`.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import { recover } from '../../src/engine/recover.js';
 import type { EngineDeps } from '../../src/engine/run.js';
 import { connectKube } from '../../src/lib/kube.js';
 import { silentLogger } from '../../src/lib/log.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { LeaseLock } from '../../src/stores/kubernetes/lease.js';
 import { LeaseStackLock } from '../../src/stores/kubernetes/stack-lock.js';
 import { createVerifier } from '../../src/verify/index.js';
@@ -29,7 +30,7 @@ const running: KubernetesStandIn[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.close()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  await Promise.all(dirs.splice(0).map((d) => removeOwnedDir(d)));
 });
 
 const OLD = 'token-old-Zm9vYmFyYmF6';
@@ -53,7 +54,7 @@ class HookedDeployer implements Deployer {
 async function setUp(durationSeconds = 30) {
   const k8s = await startKubernetesStandIn();
   running.push(k8s);
-  const dir = await mkdtemp(path.join(process.env.REKEY_STACK_TMPDIR || tmpdir(), 'rekey-k8s-lock-'));
+  const dir = await makeOwnedDir('rekey-k8s-lock-', { base: process.env.REKEY_STACK_TMPDIR || tmpdir() });
   dirs.push(dir);
   const kubeconfig = path.join(dir, 'kubeconfig');
   await writeFile(kubeconfig, k8s.kubeconfig(), { mode: 0o600 });

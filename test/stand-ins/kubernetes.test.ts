@@ -5,7 +5,7 @@
  * table, Leases with create / replace CAS, injected faults and the call log.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,18 +23,19 @@ import {
 } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../../demo/stand-ins/kubernetes.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 
 const running: KubernetesStandIn[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.close()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  await Promise.all(dirs.splice(0).map((d) => removeOwnedDir(d)));
 });
 
 async function fresh(options: Parameters<typeof startKubernetesStandIn>[0] = {}) {
   const k8s = await startKubernetesStandIn({ tickMs: 20, ...options });
   running.push(k8s);
-  const dir = await mkdtemp(path.join(tmpdir(), 'rekey-k8s-'));
+  const dir = await makeOwnedDir('rekey-k8s-', { base: tmpdir() });
   dirs.push(dir);
   const file = path.join(dir, 'kubeconfig');
   await writeFile(file, k8s.kubeconfig(), { mode: 0o600 });
@@ -305,7 +306,7 @@ describe('Kubernetes API stand-in with the real client', () => {
       path.dirname(fileURLToPath(import.meta.url)),
       '../../dist/demo/stand-ins/main.js',
     );
-    const dir = await mkdtemp(path.join(tmpdir(), 'rekey-k8s-main-'));
+    const dir = await makeOwnedDir('rekey-k8s-main-', { base: tmpdir() });
     dirs.push(dir);
     await writeFile(path.join(dir, 'token'), 'proc-token\n', { mode: 0o600 });
     const child: ChildProcess = spawn(

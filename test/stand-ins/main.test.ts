@@ -4,13 +4,14 @@
  * a clean exit on SIGTERM; the Vault token comes from a file, never from argv.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it } from 'vitest';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { VaultClient } from '../../src/stores/vault-kv/client.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/demo/stand-ins/main.js');
@@ -18,7 +19,7 @@ const children: ChildProcess[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  await Promise.all(dirs.splice(0).map((d) => removeOwnedDir(d)));
 });
 
 async function start(args: string[]): Promise<{ child: ChildProcess; url: string }> {
@@ -38,7 +39,7 @@ const exited = (child: ChildProcess) =>
 
 describe('stand-in processes', () => {
   it('serves Vault KV v2 with the token from a file, takes faults over HTTP, and stops on SIGTERM', async () => {
-    const dir = await mkdtemp(path.join(process.env.REKEY_STACK_TMPDIR ?? tmpdir(), 'rekey-standin-'));
+    const dir = await makeOwnedDir('rekey-standin-', { base: process.env.REKEY_STACK_TMPDIR ?? tmpdir() });
     dirs.push(dir);
     await writeFile(path.join(dir, 'token'), 'token-canary-main\n', { mode: 0o600 });
     const { child, url } = await start(['vault-kv', '--token-file', path.join(dir, 'token')]);

@@ -4,13 +4,14 @@
  * by the API server's create / resourceVersion CAS); a dead holder's Lease is taken over once it has
  * expired, and the old holder then learns it lost it; release lets the next pod in at once.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../../demo/stand-ins/kubernetes.js';
 import { isRekeyError } from '../../src/lib/errors.js';
 import { connectKube } from '../../src/lib/kube.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { LeaseLock, type LeaseLockOptions } from '../../src/stores/kubernetes/lease.js';
 import { record } from '../helpers/resilience.js';
 
@@ -18,13 +19,13 @@ const running: KubernetesStandIn[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.close()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  await Promise.all(dirs.splice(0).map((d) => removeOwnedDir(d)));
 });
 
 async function fresh() {
   const k8s = await startKubernetesStandIn();
   running.push(k8s);
-  const dir = await mkdtemp(path.join(tmpdir(), 'rekey-k8s-lease-'));
+  const dir = await makeOwnedDir('rekey-k8s-lease-', { base: tmpdir() });
   dirs.push(dir);
   const kubeconfig = path.join(dir, 'kubeconfig');
   await writeFile(kubeconfig, k8s.kubeconfig(), { mode: 0o600 });

@@ -4,7 +4,7 @@
  * Reloader restarting the workloads that use it (src/lib/kube-watchers.ts reads its annotations; the
  * kubernetes store's inspect puts the Secret's side in the plan's warnings).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { V1PodSpec } from '@kubernetes/client-node';
@@ -14,6 +14,7 @@ import { preflight } from '../../src/engine/engine.js';
 import { silentProgress } from '../../src/engine/progress.js';
 import { externalSecretOwner, reloaderRestarts, usesSecret } from '../../src/lib/kube-watchers.js';
 import { silentLogger } from '../../src/lib/log.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { KubernetesStore } from '../../src/stores/kubernetes/store.js';
 import { createVerifier } from '../../src/verify/index.js';
 import { FakeService, FakeTarget } from '../engine/fake/fakes.js';
@@ -22,14 +23,14 @@ const running: KubernetesStandIn[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.close()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  await Promise.all(dirs.splice(0).map((d) => removeOwnedDir(d)));
 });
 
 async function fresh(annotations?: Record<string, string>) {
   const k8s = await startKubernetesStandIn();
   running.push(k8s);
   k8s.handler.putSecret('bi', 'bi-secrets', { JWT_SECRET: 'old-jwt-canary-1111' }, annotations);
-  const dir = await mkdtemp(path.join(tmpdir(), 'rekey-k8s-watchers-'));
+  const dir = await makeOwnedDir('rekey-k8s-watchers-', { base: tmpdir() });
   dirs.push(dir);
   const kubeconfig = path.join(dir, 'kubeconfig');
   await writeFile(kubeconfig, k8s.kubeconfig(), { mode: 0o600 });

@@ -5,7 +5,7 @@
  * an injected 409 making the commit fail without overwriting, a lost answer treated as committed,
  * restore the same way, and no value in any request but the Secret writes (base64 included).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -15,6 +15,7 @@ import {
   startKubernetesStandIn,
 } from '../../demo/stand-ins/kubernetes.js';
 import type { StoreChange } from '../../src/engine/ports.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { encodedForms } from '../../src/lib/redact.js';
 import { KubernetesStore } from '../../src/stores/kubernetes/store.js';
 import { record } from '../helpers/resilience.js';
@@ -25,7 +26,7 @@ const dirs: string[] = [];
 afterEach(async () => {
   vi.unstubAllEnvs();
   await Promise.all(running.splice(0).map((s) => s.close()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  await Promise.all(dirs.splice(0).map((d) => removeOwnedDir(d)));
 });
 
 const OLD = { JWT_SECRET: 'old-jwt-canary-1111', API_KEY: 'old-api-canary-2222' };
@@ -34,7 +35,7 @@ const changes = (v: Record<string, string>): StoreChange[] =>
   Object.entries(v).map(([key, value]) => ({ key, value }));
 
 async function kubeconfigFile(k8s: KubernetesStandIn, o?: Parameters<KubernetesStandIn['kubeconfig']>[0]) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'rekey-k8s-store-'));
+  const dir = await makeOwnedDir('rekey-k8s-store-', { base: tmpdir() });
   dirs.push(dir);
   const file = path.join(dir, 'kubeconfig');
   await writeFile(file, k8s.kubeconfig(o), { mode: 0o600 });
@@ -276,7 +277,7 @@ describe('kubernetes store', () => {
   });
 
   it('refuses a kubeconfig it cannot parse without quoting it (it holds tokens)', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'rekey-k8s-store-'));
+    const dir = await makeOwnedDir('rekey-k8s-store-', { base: tmpdir() });
     dirs.push(dir);
     const file = path.join(dir, 'broken');
     await writeFile(file, 'users:\n  - name: u\n    user: { token: "tok-canary-9999\n  : [\n');

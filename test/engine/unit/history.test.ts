@@ -8,15 +8,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JournalStore } from '../../../src/engine/journal.js';
+import { makeOwnedDir, removeOwnedDir } from '../../../src/lib/owned-dir.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
-  for (const d of dirs.splice(0)) await fs.rm(d, { recursive: true, force: true });
+  for (const d of dirs.splice(0)) await removeOwnedDir(d);
 });
 
 describe('journal history', () => {
   it('is ordered by creation time to the millisecond, not by the random part of the id', async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rekey-history-'));
+    const dir = await makeOwnedDir('rekey-history-', { base: os.tmpdir() });
     dirs.push(dir);
     const store = new JournalStore(dir);
     await fs.mkdir(store.historyDir, { recursive: true });
