@@ -1,15 +1,9 @@
 /** The doctor's part in `rekey plan` (findings at or above high, shown first) and `rekey rotate` (critical ones refuse). */
-import type { LoadedConfig } from '../config/load.js';
+import { type LoadedConfig, stackValues } from '../config/load.js';
 import { type DoctorContext, doctorContext } from '../doctor/context.js';
 import type { Finding } from '../doctor/finding.js';
 import { blockingFindings, planFindings } from '../doctor/gate.js';
-import { envValues } from '../envfile/index.js';
 import { RekeyError } from '../lib/errors.js';
-
-/** The stack's values now: its env file's, or its store's. */
-export async function stackValues(loaded: LoadedConfig): Promise<ReadonlyMap<string, string>> {
-  return loaded.env ? envValues(loaded.env.doc) : ((await loaded.readStore?.()) ?? new Map());
-}
 
 async function contextOf(loaded: LoadedConfig): Promise<DoctorContext> {
   return doctorContext(loaded, await stackValues(loaded), new Date());

@@ -1,5 +1,6 @@
 /** `rekey doctor`: builds the context, runs the checks (src/doctor/), prints, writes SARIF. */
 import path from 'node:path';
+import { stackValues } from '../config/load.js';
 import { doctorContext } from '../doctor/context.js';
 import { type Finding, rank, SEVERITIES, type Severity } from '../doctor/finding.js';
 import { allRules, runDoctor } from '../doctor/run.js';
@@ -7,7 +8,6 @@ import { toSarif } from '../doctor/sarif.js';
 import { RekeyError } from '../lib/errors.js';
 import { writeFileAtomic } from '../lib/fsx.js';
 import { type GlobalOptions, loadStack } from './context.js';
-import { stackValues } from './doctor-gate.js';
 import { printJson, printLines } from './output.js';
 import { VERSION } from './version.js';
 

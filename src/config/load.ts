@@ -246,6 +246,26 @@ function rawOwnedKeys(s: Record<string, unknown>): readonly unknown[] {
   }
 }
 
+/**
+ * The stack's values now: its env file's (read again, so a finished rotation's values are seen), or
+ * a store stack's store (through the reader the CLI gave the loaded config). Every value is
+ * registered with the redactor before it is returned, as loading does for the env file: whatever
+ * later prints an error or a finding cannot carry one of them.
+ *
+ * @example
+ * (await stackValues(loaded)).get('JWT_SECRET');
+ */
+export async function stackValues(loaded: LoadedConfig): Promise<ReadonlyMap<string, string>> {
+  let values: ReadonlyMap<string, string>;
+  if (loaded.envFile !== undefined)
+    values = envValues((await readEnvFile(loaded.envFile, { judgeMode: false })).doc);
+  else if (loaded.readStore !== undefined) values = await loaded.readStore();
+  else throw new RekeyError('ERR_INTERNAL', 'a store stack was loaded without its store');
+  for (const secret of loaded.config.secrets) registerSecretValues(secret, values);
+  redactor.addEnv(values);
+  return values;
+}
+
 /** Registers the current values of a secret's keys with the redactor. */
 export function registerSecretValues(secret: SecretConfig, values: ReadonlyMap<string, string>): void {
   for (const key of secretKeysOf(secret)) redactor.add(key, values.get(key));

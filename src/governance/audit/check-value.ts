@@ -5,10 +5,10 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import type { LoadedConfig } from '../../config/load.js';
+import { stackValues } from '../../config/load.js';
 import { RekeyError } from '../../lib/errors.js';
 import { auditKeyFileOf, fingerprint, readAuditKeyAt } from './key.js';
 import { auditFileOf, readAuditLog } from './read.js';
-import { stackValues } from './secrets.js';
 import { stackRecords } from './stack.js';
 
 export interface ValueCheck {

@@ -1,7 +1,5 @@
 /** The `secrets` of an audit record: key, type and HMAC fingerprint of the value in the env file. */
-import type { LoadedConfig } from '../../config/load.js';
-import { envValues, readEnvFile } from '../../envfile/index.js';
-import { RekeyError } from '../../lib/errors.js';
+import { type LoadedConfig, stackValues } from '../../config/load.js';
 import { fingerprint, stackAuditKey } from './key.js';
 import type { AuditSecret } from './types.js';
 
@@ -24,17 +22,4 @@ export async function fingerprintSecrets(
     type: loaded.config.secrets.find((s) => s.key === k)?.type ?? 'unknown',
     fingerprint: fingerprint(key, values.get(k) ?? ''),
   }));
-}
-
-/**
- * The stack's values now: the env file's, or a store stack's store (read through the reader the CLI
- * gave the loaded config).
- *
- * @example
- * (await stackValues(loaded)).get('JWT_SECRET');
- */
-export async function stackValues(loaded: LoadedConfig): Promise<ReadonlyMap<string, string>> {
-  if (loaded.envFile !== undefined) return envValues((await readEnvFile(loaded.envFile)).doc);
-  if (loaded.readStore !== undefined) return loaded.readStore();
-  throw new RekeyError('ERR_INTERNAL', 'a store stack was loaded without its store');
 }
