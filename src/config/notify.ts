@@ -7,6 +7,7 @@
  *   - { url: https://hooks.example.com/rekey, secretFile: notify.key, events: [rolled-back, needs-attention] }
  */
 import { z } from 'zod';
+import { isLoopback } from '../lib/loopback.js';
 import { duration, envKey } from './pieces.js';
 
 export const NOTIFY_EVENTS = [
@@ -19,7 +20,7 @@ export const NOTIFY_EVENTS = [
 ] as const;
 export type NotifyEventName = (typeof NOTIFY_EVENTS)[number];
 
-/** Plain http only to this machine (the rule of src/stores/loopback.ts, which sits above config). */
+/** Plain http only to this machine (src/lib/loopback.ts). */
 function allowedUrl(raw: string): boolean {
   let u: URL;
   try {
@@ -29,8 +30,7 @@ function allowedUrl(raw: string): boolean {
   }
   if (u.protocol === 'https:') return true;
   if (u.protocol !== 'http:') return false;
-  const h = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(?:\.\d{1,3}){3}$/.test(h);
+  return isLoopback(u.hostname);
 }
 
 export const webhookSchema = z

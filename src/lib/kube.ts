@@ -16,6 +16,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { type ErrorCode, RekeyError } from './errors.js';
+import { isLoopback } from './loopback.js';
 
 export interface KubeOptions {
   /** The kubeconfig context; the file's current context when absent. */
@@ -24,12 +25,6 @@ export interface KubeOptions {
   readonly kubeconfig?: string;
   /** Pause between attempts on 429 / 5xx (default 500 ms; tests use less). */
   readonly backoffMs?: number;
-}
-
-/** Plain http only to this machine (the stand-in): the rule of src/stores/loopback.ts, which lib/ cannot import. */
-function isLoopback(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(?:\.\d{1,3}){3}$/.test(h);
 }
 
 /** What client-node loads when it finds no configuration at all: never a cluster rekey should use. */

@@ -9,7 +9,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { RekeyError } from '../../lib/errors.js';
-import { isLoopback } from '../loopback.js';
+import { isLoopback } from '../../lib/loopback.js';
 
 export interface AwsClientConfig {
   readonly region?: string;

@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { RekeyError } from '../../lib/errors.js';
-import { isLoopback } from '../loopback.js';
+import { isLoopback } from '../../lib/loopback.js';
 
 export interface VaultAuthConfig {
   /** Vault's address (default: VAULT_ADDR). */
