@@ -111,12 +111,22 @@ export function awsSecretsManagerSeeder(
    * finds it there already).
    */
   async function firstVersion(values: Values, token: string): Promise<string> {
+    await stageAndMove({ ...values }, token);
+    return `Secrets Manager ${secretId} had no value: its first version written (AWSCURRENT: ${token})`;
+  }
+
+  /**
+   * Writes `fields` as a new version staged AWSPENDING, moves AWSCURRENT onto it from `from` (none:
+   * a secret without a value), then takes AWSPENDING off. A lost answer to a move that happened is
+   * success; AWSCURRENT found on a third version is another writer (ERR_STORE_CONFLICT).
+   */
+  async function stageAndMove(fields: Record<string, unknown>, token: string, from?: string): Promise<void> {
     await call('PutSecretValue', (abortSignal) =>
       client.send(
         new PutSecretValueCommand({
           SecretId: secretId,
           ClientRequestToken: token,
-          SecretString: JSON.stringify(values),
+          SecretString: JSON.stringify(fields),
           VersionStages: ['AWSPENDING'],
         }),
         { abortSignal },
@@ -128,17 +138,17 @@ export function awsSecretsManagerSeeder(
           SecretId: secretId,
           VersionStage: 'AWSCURRENT',
           MoveToVersionId: token,
+          ...(from === undefined ? {} : { RemoveFromVersionId: from }),
         }),
         { abortSignal },
       ),
     ).catch(async (e: unknown) => {
       const now = await current();
-      if (now !== 'missing' && now !== 'empty' && now?.version === token) return;
-      throw now !== 'missing' && now !== 'empty' ? conflict() : e;
+      if (typeof now === 'object' && now.version === token) return;
+      throw typeof now === 'object' && now.version !== from ? conflict() : e;
     });
     await dropPending(token);
-    seen = { version: token, fields: { ...values } };
-    return `Secrets Manager ${secretId} had no value: its first version written (AWSCURRENT: ${token})`;
+    seen = { version: token, fields };
   }
 
   /** Takes AWSPENDING off the new version, as a finished rotation leaves it (best effort). */
@@ -196,35 +206,7 @@ export function awsSecretsManagerSeeder(
       }
       if (seen === 'empty') return firstVersion(values, token);
       const from = seen.version;
-      const fields = { ...seen.fields, ...values };
-      await call('PutSecretValue', (abortSignal) =>
-        client.send(
-          new PutSecretValueCommand({
-            SecretId: secretId,
-            ClientRequestToken: token,
-            SecretString: JSON.stringify(fields),
-            VersionStages: ['AWSPENDING'],
-          }),
-          { abortSignal },
-        ),
-      );
-      await call('UpdateSecretVersionStage', (abortSignal) =>
-        client.send(
-          new UpdateSecretVersionStageCommand({
-            SecretId: secretId,
-            VersionStage: 'AWSCURRENT',
-            MoveToVersionId: token,
-            RemoveFromVersionId: from,
-          }),
-          { abortSignal },
-        ),
-      ).catch(async (e: unknown) => {
-        const now = await current();
-        if (typeof now === 'object' && now.version === token) return; // a lost answer to a move that happened
-        throw typeof now === 'object' && now.version !== from ? conflict() : e;
-      });
-      await dropPending(token);
-      seen = { version: token, fields };
+      await stageAndMove({ ...seen.fields, ...values }, token, from);
       return `Secrets Manager ${secretId}: AWSCURRENT moved to ${token} (AWSPREVIOUS: ${from})`;
     },
   };
