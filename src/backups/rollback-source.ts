@@ -6,7 +6,10 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Store } from '../engine/ports.js';
+import { registerSecretValues } from '../config/load.js';
+import type { SecretConfig } from '../config/schema.js';
+import { changedByBackup } from '../engine/backup-diff.js';
+import type { Store, Target } from '../engine/ports.js';
 import { previousOfLastRotation } from '../engine/previous.js';
 import { envValues, listBackups, parseEnv } from '../envfile/index.js';
 import { RekeyError } from '../lib/errors.js';
@@ -77,4 +80,72 @@ async function readBackup(backup: string, identity: string | undefined): Promise
   } catch {
     throw new RekeyError('ERR_BACKUP_NOT_FOUND', `cannot read the backup ${backup}`);
   }
+}
+
+/** The part of the stack {@link rollbackPlan} reads. */
+export interface RollbackStack {
+  readonly loaded: {
+    readonly envFile: string | undefined;
+    readonly config: { readonly secrets: readonly SecretConfig[] };
+  };
+  readonly store: Store;
+  readonly stateDir: string;
+  readonly makeTargets: (env: ReadonlyMap<string, string>) => Target[] | Promise<Target[]>;
+}
+
+/** What a rollback would do: return `keys` to `values`, from `source`. */
+export interface RollbackPlan {
+  readonly source: RollbackSource;
+  /** The values the rotation is given (from the store's history: merged over what the store holds now). */
+  readonly values: ReadonlyMap<string, string>;
+  /** The secrets that differ (each target any of whose keys holds another value): what is rotated back. */
+  readonly keys: readonly string[];
+  /**
+   * Every key those secrets write (value, grace slot, role name) with the value it returns to: what
+   * a rollback change request binds (src/governance/approvals/return-to.ts), so that an approval of
+   * a return to one backup cannot be spent on another.
+   */
+  readonly written: ReadonlyMap<string, string>;
+}
+
+/**
+ * Reads the source and compares it with what the stack holds now. Throws ERR_BACKUP_NOT_FOUND when
+ * the source has no value for a secret it would change (nothing was changed).
+ *
+ * @example
+ * const { keys, source } = await rollbackPlan(deps, { backup: '.env.production.backup-20261201T101010Z' });
+ */
+export async function rollbackPlan(
+  stack: RollbackStack,
+  opts: { backup?: string; identity?: string },
+): Promise<RollbackPlan> {
+  const source = await rollbackSource(stack.loaded.envFile, stack.store, stack.stateDir, opts);
+  const current = (await stack.store.read()).values;
+  // From the store's history: only the keys that rotation wrote; every other key stays as it is.
+  const values = source.backup === undefined ? new Map([...current, ...source.values]) : source.values;
+  // Masked from here on, before any target or message sees them.
+  for (const s of stack.loaded.config.secrets) registerSecretValues(s, values);
+  // Every key a target writes counts (Target.keys): a backup differing only in a role name is a change.
+  const targets = await stack.makeTargets(current);
+  const keys = changedByBackup(targets, values, current);
+  const written = new Map(
+    targets
+      .filter((t) => keys.includes(t.key))
+      .flatMap((t) => t.keys.map((k) => [k, values.get(k) ?? ''] as const)),
+  );
+  await Promise.all(targets.map((t) => t.close?.().catch(() => undefined)));
+  const missing = keys.filter((k) => !values.get(k));
+  if (missing.length > 0) {
+    throw new RekeyError(
+      'ERR_BACKUP_NOT_FOUND',
+      `${source.holder} has no value for ${missing.join(', ')}; nothing was changed`,
+      {
+        hint:
+          source.backup === undefined
+            ? 'That rotation created the key: pass --backup PATH naming a file of KEY=value lines holding the values to return to, or rotate instead.'
+            : 'Pick a backup written by rekey for this env file (`ls <envfile>.backup-*`), or rotate instead.',
+      },
+    );
+  }
+  return { source, values, keys, written };
 }

@@ -23,6 +23,8 @@ export async function requestCommand(
     reason?: string;
     operator?: string;
     key?: string;
+    backup?: string;
+    identity?: string;
     json?: boolean;
   },
 ): Promise<void> {
@@ -35,6 +37,8 @@ export async function requestCommand(
     ...(o.reason ? { reason: o.reason } : {}),
     ...(o.operator ? { operator: o.operator } : {}),
     ...(o.key ? { key: o.key } : {}),
+    ...(o.backup ? { backup: o.backup } : {}),
+    ...(o.identity ? { identity: o.identity } : {}),
   });
   await notifyRequested(deps.loaded, request);
   if (o.json) {
@@ -46,7 +50,9 @@ export async function requestCommand(
     ...requestLines(request, state),
     '',
     `approvers: rekey approve ${request.id} --role ROLE [--key PATH]`,
-    `then:      rekey rotate --request ${request.id} --trigger ${request.trigger}${o.only ? ` --only ${o.only.join(',')}` : ''}`,
+    request.trigger === 'rollback'
+      ? `then:      rekey rollback --request ${request.id}${o.backup ? ` --backup ${o.backup}` : ''}`
+      : `then:      rekey rotate --request ${request.id} --trigger ${request.trigger}${o.only ? ` --only ${o.only.join(',')}` : ''}`,
   ]);
 }
 

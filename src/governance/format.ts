@@ -55,6 +55,9 @@ export function requestLines(r: ChangeRequest, state: ApprovalState): string[] {
     `  keys:      ${r.keys.join(', ')}`,
     `  trigger:   ${r.trigger}${r.ticket ? `, ticket ${r.ticket}` : ''}`,
     ...(r.reason ? [`  reason:    ${r.reason}`] : []),
+    ...(r.returnTo
+      ? [`  returns to: ${r.returnTo.what} (values fingerprint ${r.returnTo.fingerprint.slice(0, 16)}…)`]
+      : []),
     ...(r.envFile ? [`  for:       ${r.envFile} on ${r.host ?? '?'} (stack id ${r.stackId ?? '?'})`] : []),
     `  requester: ${r.requester}`,
     `  expires:   ${r.expires}`,

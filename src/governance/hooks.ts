@@ -18,6 +18,7 @@ import { log } from '../lib/log.js';
 import { safeMessage } from '../lib/redact.js';
 import { authorizeRequest } from './approvals/authorize.js';
 import { newRequestId, noteRotation, releaseRequest } from './approvals/request.js';
+import { returnToFingerprint } from './approvals/return-to.js';
 import { summarizeAttachments } from './attachments/index.js';
 import { appendAudit } from './audit/append.js';
 import { auditPaths, hasClosingRecord } from './audit/read.js';
@@ -91,7 +92,7 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
             'ERR_APPROVAL_MISSING',
             `this stack needs the approval of ${approvals.require.join(' and ')} before a ${rollback ? 'rollback' : 'rotation'}; nothing was changed`,
             {
-              hint: `Create a request (\`rekey request --trigger ${trigger} --only ${plan.keys.join(',')} --ticket ID\`), have it approved with \`rekey approve\`, then \`rekey ${rollback ? 'rollback --backup FILE' : 'rotate'} --request ID\`${rollback ? ' (or, in an emergency, `rekey rollback --break-glass "reason"`)' : ''}.`,
+              hint: `Create a request (\`rekey request --trigger ${trigger} ${rollback ? '--backup FILE' : `--only ${plan.keys.join(',')}`} --ticket ID\`), have it approved with \`rekey approve\`, then \`rekey ${rollback ? 'rollback --backup FILE' : 'rotate'} --request ID\`${rollback ? ' (or, in an emergency, `rekey rollback --break-glass "reason"`)' : ''}.`,
             },
           ),
         );
@@ -103,6 +104,16 @@ export function governanceHooks(loaded: LoadedConfig, options: GovernanceOptions
           ...(typeof meta.ticket === 'string' ? { ticket: meta.ticket } : {}),
           operator: options.operator,
           now: now(),
+          ...(rollback
+            ? {
+                returnTo: options.returnTo
+                  ? {
+                      what: options.returnTo.what,
+                      fingerprint: await returnToFingerprint(loaded, options.returnTo.written),
+                    }
+                  : { what: 'values not given to the change-control check', fingerprint: '' },
+              }
+            : {}),
         });
         granted.approvals = r.approvals;
         if (r.requestedBy) granted.requestedBy = r.requestedBy;
@@ -249,6 +260,8 @@ export interface RollbackGovernanceInput {
   readonly operator?: string;
   readonly ticket?: string;
   readonly warn?: (message: string) => void;
+  /** What the rollback returns to (src/backups/rollback-source.ts `RollbackPlan.written`, the source's name). */
+  readonly returnTo?: { readonly written: ReadonlyMap<string, string>; readonly what: string };
 }
 
 /**
@@ -285,6 +298,7 @@ export async function governRollback(
     command: 'rollback',
     operator,
     ...(input.warn ? { warn: input.warn } : {}),
+    ...(input.returnTo ? { returnTo: input.returnTo } : {}),
   });
   return { meta, hooks, operator };
 }

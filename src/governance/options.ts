@@ -11,6 +11,11 @@ export interface GovernanceOptions {
   readonly unattended?: boolean;
   readonly warn?: (message: string) => void;
   readonly now?: () => Date;
+  /**
+   * `rekey rollback`: every key the rolled-back secrets write with the value it returns to, and how
+   * the source is named; a request must have been made for exactly these values (return-to.ts).
+   */
+  readonly returnTo?: { readonly written: ReadonlyMap<string, string>; readonly what: string };
 }
 
 /**

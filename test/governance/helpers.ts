@@ -53,6 +53,8 @@ export interface GovStack extends Stack {
     only?: string[];
     ticket?: string;
     unsigned?: boolean;
+    /** A rollback request: the backup it returns to (default: the newest, as `rekey rollback`). */
+    backup?: string;
   }): Promise<ChangeRequest>;
   approve(id: string, role: string, who: Person): Promise<void>;
   requestFile(id: string): string;
@@ -98,6 +100,7 @@ ${options.expiry ? `  expiry: ${options.expiry}\n` : ''}${options.forbidSelfAppr
         trigger: o.trigger ?? 'scheduled',
         ticket: o.ticket ?? 'CHG-1042',
         ...(o.only ? { only: o.only } : {}),
+        ...(o.backup ? { backup: o.backup } : {}),
         operator: 'carol@example.com',
         // Signed by carol (approvals.forbidSelfApproval, the default, refuses unsigned requests).
         ...(o.unsigned ? {} : { key: key('carol') }),

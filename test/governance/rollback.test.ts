@@ -128,6 +128,56 @@ describe('rollback under change control', { timeout: 240_000 }, () => {
     expect(again.stderr).toMatch(/already used/);
   });
 
+  it('a rollback request binds the values it returns to: an approval for one backup cannot be spent on a file the operator wrote', async () => {
+    const s = await stack();
+    const rotation = await approved(s);
+    expect((await s.run(['rotate', '--yes', '--request', rotation.id])).code).toBe(0);
+    const [backup] = await backups(s);
+    const ok = await approved(s, { trigger: 'rollback', backup: backup! });
+    expect(ok.returnTo?.what).toContain(path.basename(backup!));
+    expect(JSON.stringify(ok)).not.toContain(INITIAL.SINGLE_PASSWORD);
+
+    // The attacker (an operator with the approved request) writes a "backup" of their own: the
+    // approved file with one password replaced by a value they know.
+    const known = 'attacker-chosen-password-0123456789';
+    const forged = path.join(s.dir, '.env.production.backup-forged');
+    const text = await fs.readFile(backup!, 'utf8');
+    expect(text).toContain(INITIAL.SINGLE_PASSWORD);
+    await fs.writeFile(forged, text.replace(INITIAL.SINGLE_PASSWORD, known), { mode: 0o600 });
+    const before = await snapshot(s);
+    const bad = await s.run(['rollback', '--yes', '--backup', forged, '--request', ok.id]);
+    expect(bad.code, bad.stderr).toBe(5);
+    expect(bad.stderr).toMatch(/ERR_APPROVAL_INVALID: .*approves a return to .*backup-.*other values/);
+    expect(bad.stderr).not.toContain(known);
+    await expectUnchanged(s, before);
+    expect((await s.env()).get('SINGLE_PASSWORD')).not.toBe(known);
+
+    // The refusal did not spend the request: the approved backup still goes through.
+    const done = await s.run(['rollback', '--yes', '--json', '--backup', backup!, '--request', ok.id]);
+    expect(done.code, done.stderr).toBe(0);
+    expect((await s.env()).get('SINGLE_PASSWORD')).toBe(INITIAL.SINGLE_PASSWORD);
+    await s.assertConsistent();
+  });
+
+  it('a rollback request is refused at once for a backup that changes nothing, or --only other than what differs', async () => {
+    const s = await stack();
+    const rotation = await approved(s, { only: ['JWT_SECRET'] });
+    expect((await s.run(['rotate', '--yes', '--only', 'JWT_SECRET', '--request', rotation.id])).code).toBe(0);
+    const [backup] = await backups(s);
+    await expect(
+      s.request({ trigger: 'rollback', backup: backup!, only: ['SINGLE_PASSWORD'] }),
+    ).rejects.toMatchObject({
+      code: 'ERR_USAGE',
+      message: expect.stringMatching(/returns JWT_SECRET .*not --only SINGLE_PASSWORD/),
+    });
+    const same = path.join(s.dir, '.env.production.backup-same');
+    await fs.copyFile(path.join(s.dir, '.env.production'), same);
+    await expect(s.request({ trigger: 'rollback', backup: same })).rejects.toMatchObject({
+      code: 'ERR_USAGE',
+      message: expect.stringMatching(/nothing to roll back/),
+    });
+  });
+
   it('--break-glass rolls back at once and stays outstanding until approved after the fact', async () => {
     const s = await stack();
     const rotation = await approved(s);

@@ -18,6 +18,11 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .addOption(forceOption())
     .option('--reason <text>', 'why, shown to the approvers')
     .option(
+      '--backup <path>',
+      'with --trigger rollback: the backup the rollback returns to (default: as `rekey rollback`); the request binds its values',
+    )
+    .option('--identity <file>', 'with --backup ARCHIVE.age: the age identity that decrypts it (in memory)')
+    .option(
       '--key <path>',
       'your private SSH key (or its .pub with the key in ssh-agent): signs the request; the requester is the key’s principal in allowed_signers',
     )

@@ -18,6 +18,7 @@ import {
   requestDigest,
 } from './request.js';
 import { type RequestedBy, unsignedRequest } from './requester.js';
+import type { ReturnTo } from './return-to.js';
 import { bindingMismatch, readStackId } from './stack-id.js';
 import { approvalState, approvalsConfig, type RoleApproval } from './state.js';
 import { requestUsed } from './used.js';
@@ -30,6 +31,8 @@ export interface RotationToAuthorize {
   readonly ticket?: string;
   readonly operator: string;
   readonly now?: Date;
+  /** `rekey rollback`: the values it returns to (return-to.ts); the request must name the same. */
+  readonly returnTo?: ReturnTo;
 }
 
 /**
@@ -102,6 +105,20 @@ export async function authorizeRequest(
       `it approves ${have.join(', ')} (trigger ${request.trigger}), but this rotation is ${want.join(', ')} (trigger ${rotation.trigger})`,
       'Rotate exactly what was approved (same --only and --trigger), or create a new request.',
     );
+  }
+  if (rotation.returnTo !== undefined) {
+    if (request.returnTo === undefined) {
+      throw invalid(
+        'it does not name the values the rollback returns to (made by an older rekey)',
+        'Create a new request: `rekey request --trigger rollback --backup FILE --ticket ID`.',
+      );
+    }
+    if (request.returnTo.fingerprint !== rotation.returnTo.fingerprint) {
+      throw invalid(
+        `it approves a return to ${request.returnTo.what}, but this rollback returns to other values (${rotation.returnTo.what})`,
+        'Roll back to what was approved (the same --backup), or create a new request for these values.',
+      );
+    }
   }
   if (rotation.ticket !== undefined && rotation.ticket !== request.ticket) {
     throw invalid(`it is for ticket ${request.ticket ?? '(none)'}, not ${rotation.ticket}`);

@@ -15,6 +15,7 @@ import type { BreakGlassIdentity } from '../break-glass-identity.js';
 import { signingKey } from './approve.js';
 import { buildRequest, type ChangeRequest, newRequestId, saveNewRequest } from './request.js';
 import { type RequestedBy, requestMessage } from './requester.js';
+import type { ReturnTo } from './return-to.js';
 import { probeMessage, signatureFingerprint, sshFindPrincipals, sshSign, sshVerify } from './ssh.js';
 import { stackBinding } from './stack-id.js';
 import { allowedSignersFile, approvalsConfig } from './state.js';
@@ -38,6 +39,8 @@ export interface NewRequest {
   readonly breakGlassBy?: BreakGlassIdentity;
   readonly id?: string;
   readonly now?: Date;
+  /** A rollback request: the values it returns to (return-to.ts). */
+  readonly returnTo?: ReturnTo;
 }
 
 /**
@@ -79,6 +82,9 @@ export async function createRequest(
     expires: new Date(now.getTime() + ms(config.expiry)).toISOString(),
     ...(input.breakGlass ? { breakGlass: redactor.redact(input.breakGlass) } : {}),
     ...(await stackBinding(loaded)),
+    ...(input.returnTo
+      ? { returnTo: { ...input.returnTo, what: redactor.redact(input.returnTo.what) } }
+      : {}),
   });
   let request = built;
   let requestedBy: RequestedBy | undefined;

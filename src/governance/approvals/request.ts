@@ -49,6 +49,11 @@ const requestSchema = z.object({
   stackId: z.string().optional(),
   envFile: z.string().optional(),
   host: z.string().optional(),
+  /**
+   * A rollback request: the values it returns to, as a fingerprint (see return-to.ts); absent in
+   * requests of other triggers and of older versions (which `rekey rollback` refuses).
+   */
+  returnTo: z.object({ what: z.string(), fingerprint: z.string().min(1) }).optional(),
   digest: z.string(),
   /**
    * `rekey request --key`: the requester's signature over the digest and their principal (see
@@ -93,6 +98,10 @@ export function requestDigest(r: RequestFields): string {
           envFile: r.envFile ?? null,
           host: r.host ?? null,
         }
+      : {}),
+    // A rollback request's values (absent otherwise, so older digests are unchanged).
+    ...(r.returnTo !== undefined
+      ? { returnTo: { what: r.returnTo.what, fingerprint: r.returnTo.fingerprint } }
       : {}),
   };
   return sha256(JSON.stringify(canonical));
