@@ -8,6 +8,7 @@
  *   purge --variants [--runs 3]                 the purge implementations tried, into purge-variants.md
  *   rotate [--runs 5] [--status-runs 10]        a full five-secret rotation; `rekey status` cold start
  *   rotate --stores [--runs 5] [--out DIR]      a row per store (env file, Vault KV, SSM, Secrets Manager)
+ *   startup [--runs 20]                         cold starts: --version, status (5 and 20 secrets), plan
  *   scale [--sizes 10,100,1000] [--runs 3]      N PostgreSQL roles in one rotation
  *   all                                         every one of them, in that order
  */
@@ -17,9 +18,10 @@ import { say } from './report.js';
 import { benchRotate } from './rotate.js';
 import { benchRotateStores } from './rotate-stores.js';
 import { benchScale } from './scale.js';
+import { benchStartup } from './startup.js';
 import { benchZeroDowntime } from './zero-downtime.js';
 
-const NAMES = ['zero-downtime', 'purge', 'rotate', 'scale'] as const;
+const NAMES = ['zero-downtime', 'purge', 'rotate', 'startup', 'scale'] as const;
 type Name = (typeof NAMES)[number];
 
 const USAGE = `usage: npm run bench -- <${[...NAMES, 'all'].join('|')}> [options] (see bench/README.md)`;
@@ -74,6 +76,9 @@ async function main(): Promise<number> {
             ...(values.out === undefined ? {} : { out: values.out }),
           });
         else await benchRotate({ runs: int(values.runs, 5), statusRuns: int(values['status-runs'], 10) });
+        break;
+      case 'startup':
+        await benchStartup({ runs: int(values.runs, 20) });
         break;
       case 'scale':
         await benchScale({
