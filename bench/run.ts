@@ -3,7 +3,8 @@
  * bench/results/<name>.json and <name>.md. Benchmarks are scripts, not tests: they print progress on
  * stderr and fail (exit 1) only when something did not work, never on a missed target.
  *
- *   zero-downtime [--seconds 30] [--rate 200]   the demo stack under load during a rotation, rekey vs naive
+ *   zero-downtime [--seconds 30] [--rate 200,1000]  the demo stack under load during a rotation: rekey, a
+ *                                               no-rotation control (each rate), naive (the first rate)
  *   purge [--runs 3] [--sessions N] [--others N]   session purge: rekey vs shell vs FLUSHDB ASYNC (+ chart)
  *   purge --variants [--runs 3]                 the purge implementations tried, into purge-variants.md
  *   rotate [--runs 5] [--status-runs 10]        a full five-secret rotation; `rekey status` cold start
@@ -67,7 +68,11 @@ async function main(): Promise<number> {
         });
         break;
       case 'zero-downtime':
-        await benchZeroDowntime({ seconds: int(values.seconds, 30), rate: int(values.rate, 200) });
+        await benchZeroDowntime({
+          seconds: int(values.seconds, 30),
+          rates: (values.rate ?? '200,1000').split(',').map((r) => int(r, 0)),
+          ...(values.out === undefined ? {} : { out: values.out }),
+        });
         break;
       case 'rotate':
         if (values.stores)
