@@ -3,11 +3,13 @@
  * bench/results/<name>.json and <name>.md. Benchmarks are scripts, not tests: they print progress on
  * stderr and fail (exit 1) only when something did not work, never on a missed target.
  *
- *   zero-downtime [--seconds 30] [--rate 200]   the demo stack under load during a rotation, rekey vs naive
+ *   zero-downtime [--seconds 30] [--rate 200,1000]  the demo stack under load during a rotation: rekey, a
+ *                                               no-rotation control (each rate), naive (the first rate)
  *   purge [--runs 3] [--sessions N] [--others N]   session purge: rekey vs shell vs FLUSHDB ASYNC (+ chart)
  *   purge --variants [--runs 3]                 the purge implementations tried, into purge-variants.md
  *   rotate [--runs 5] [--status-runs 10]        a full five-secret rotation; `rekey status` cold start
  *   rotate --stores [--runs 5] [--out DIR]      a row per store (env file, Vault KV, SSM, Secrets Manager)
+ *   startup [--runs 20]                         cold starts: --version, status (5 and 20 secrets), plan
  *   scale [--sizes 10,100,1000] [--runs 3]      N PostgreSQL roles in one rotation
  *   all                                         every one of them, in that order
  */
@@ -17,9 +19,10 @@ import { say } from './report.js';
 import { benchRotate } from './rotate.js';
 import { benchRotateStores } from './rotate-stores.js';
 import { benchScale } from './scale.js';
+import { benchStartup } from './startup.js';
 import { benchZeroDowntime } from './zero-downtime.js';
 
-const NAMES = ['zero-downtime', 'purge', 'rotate', 'scale'] as const;
+const NAMES = ['zero-downtime', 'purge', 'rotate', 'startup', 'scale'] as const;
 type Name = (typeof NAMES)[number];
 
 const USAGE = `usage: npm run bench -- <${[...NAMES, 'all'].join('|')}> [options] (see bench/README.md)`;
@@ -65,7 +68,11 @@ async function main(): Promise<number> {
         });
         break;
       case 'zero-downtime':
-        await benchZeroDowntime({ seconds: int(values.seconds, 30), rate: int(values.rate, 200) });
+        await benchZeroDowntime({
+          seconds: int(values.seconds, 30),
+          rates: (values.rate ?? '200,1000').split(',').map((r) => int(r, 0)),
+          ...(values.out === undefined ? {} : { out: values.out }),
+        });
         break;
       case 'rotate':
         if (values.stores)
@@ -74,6 +81,9 @@ async function main(): Promise<number> {
             ...(values.out === undefined ? {} : { out: values.out }),
           });
         else await benchRotate({ runs: int(values.runs, 5), statusRuns: int(values['status-runs'], 10) });
+        break;
+      case 'startup':
+        await benchStartup({ runs: int(values.runs, 20) });
         break;
       case 'scale':
         await benchScale({

@@ -13,24 +13,16 @@ import { asSuperuser } from '../demo/stack/postgres-roles.js';
 import { ALPHANUMERIC, generate } from '../src/lib/generate.js';
 import { makeOwnedDir, removeOwnedDir } from '../src/lib/owned-dir.js';
 import { scramVerifier } from '../src/targets/postgres/scram.js';
+import { baselineResults } from './baseline.js';
 import { rekey, stepsOf } from './cli.js';
-import { describeMachine, machineLine } from './machine.js';
-import { say, table, writeResults } from './report.js';
+import { describeMachine } from './machine.js';
+import { say, writeResults } from './report.js';
+import { renderScale, type SizeResult } from './scale-report.js';
 import { median, round } from './stats.js';
 
 export interface ScaleOptions {
   readonly sizes: readonly number[];
   readonly runs: number;
-}
-
-interface SizeResult {
-  readonly roles: number;
-  readonly runsMs: number[];
-  readonly wallMs: number;
-  readonly perRoleMs: number;
-  readonly steps: number;
-  /** Median ms per step kind (check, stage, test, …) summed over the roles, from the last run. */
-  readonly byPhase: Record<string, number>;
 }
 
 const name = (size: number, i: number) => `bench_${size}_r${String(i).padStart(4, '0')}`;
@@ -124,43 +116,12 @@ export async function benchScale(opts: ScaleOptions): Promise<void> {
   } finally {
     await server.stop();
   }
-  const first = results[0];
-  const rows = results.map((r) => [
-    r.roles,
-    `${round(r.wallMs / 1000)} s`,
-    r.perRoleMs,
-    first && r !== first ? round((r.wallMs - first.wallMs) / (r.roles - first.roles)) : '—',
-    r.steps,
-    r.runsMs.join(', '),
-  ]);
-  const phases = [...new Set(results.flatMap((r) => Object.keys(r.byPhase)))];
-  const md = [
-    '# scale: one rotation of N PostgreSQL roles',
-    '',
-    machineLine(machine),
-    '',
-    `Each role is its own \`type: postgres\` secret (strategy single, SCRAM verifiers) in one rekey.yaml; no deploy command and no verify list, so the time is rekey's own per-secret work. Wall time from process start to exit, median of ${opts.runs} rotations per size.`,
-    '',
-    table(
-      [
-        'roles',
-        'wall time',
-        'ms per role',
-        `marginal ms per extra role (vs ${first?.roles ?? '—'})`,
-        'journal steps',
-        'runs (ms)',
-      ],
-      rows,
-    ),
-    '',
-    'Time by step kind (last run, ms summed over the roles):',
-    '',
-    table(
-      ['roles', ...phases],
-      results.map((r) => [r.roles, ...phases.map((p) => r.byPhase[p] ?? 0)]),
-    ),
-    '',
-  ].join('\n');
+  const md = renderScale(
+    machine,
+    opts,
+    results,
+    (await baselineResults<{ results: SizeResult[] }>('scale'))?.results,
+  );
   const files = await writeResults('scale', { machine, options: opts, results }, md);
   say(`wrote ${files.join(', ')}`);
 }

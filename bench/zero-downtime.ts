@@ -5,7 +5,12 @@
  *   a) `rekey rotate --trigger scheduled` with its overlap strategies (alternating PostgreSQL roles,
  *      Redis dual passwords, JWT / API-key previous slots);
  *   b) the playbook done by hand (naive-rotate.ts: one Postgres password, CONFIG SET requirepass, no
- *      grace slot, redeploy, FLUSHALL).
+ *      grace slot, redeploy, FLUSHALL);
+ *   c) a control: the same stack and load, no rotation, so the latency during a rotation has an idle
+ *      latency to be compared with (the control's p99 is taken over the same window of the load as
+ *      the rotation's, 5 s in and as long as it took).
+ * `--rate` takes one rate or several (`--rate 200,1000`): rekey and the control run at each; the
+ * naive playbook at the first only.
  * Reports failed requests (non-2xx and connection errors), forced logouts (a token whose /me worked
  * and later answered 401) and the longest gap between successes, overall and per endpoint.
  */
@@ -31,10 +36,22 @@ const TAIL_MS = 5_000;
 
 export interface ZeroDowntimeOptions {
   readonly seconds: number;
+  /** Requests per second; rekey and the control run at each, the naive playbook at the first. */
+  readonly rates: readonly number[];
+  /** Where the results go (default bench/results). */
+  readonly out?: string;
+}
+
+/** One run's load: the rate and how long at least. */
+interface LoadOptions {
+  readonly seconds: number;
   readonly rate: number;
 }
 
-type Mode = 'rekey' | 'naive';
+type Mode = 'rekey' | 'naive' | 'control';
+
+/** The goal of issue 17: p99 during a rotation within twice the control's, at 1,000 req/s. */
+const P99_GOAL_RATIO = 2;
 
 interface Step {
   readonly id: string;
@@ -46,6 +63,7 @@ interface Step {
 interface ModeResult {
   readonly mode: Mode;
   readonly label: string;
+  readonly rate: number;
   readonly rotationOk: boolean;
   /** ms from the start of the load. */
   readonly rotation: { start: number; end: number };
@@ -61,6 +79,8 @@ interface ModeResult {
   readonly longestGapMs: number;
   readonly longestGapByEndpoint: Record<string, number>;
   readonly latencyOk: { p50: number; p99: number; max: number };
+  /** Successes sent during the rotation (for the control: the same window of its load). */
+  readonly latencyDuring: { count: number; p50: number; p99: number; max: number };
   /** When each endpoint first failed and last failed, ms from the start of the load. */
   readonly failureWindow: Record<string, { first: number; last: number; count: number }>;
 }
@@ -120,7 +140,7 @@ function analyze(
   records: RequestRecord[],
   loadStart: number,
   rotation: { start: number; end: number; ok: boolean; steps: Step[] },
-  opts: ZeroDowntimeOptions,
+  opts: LoadOptions,
 ): ModeResult {
   const end = records.reduce((m, r) => Math.max(m, r.doneAt), loadStart + opts.seconds * 1000);
   const failed = records.filter((r) => !ok(r));
@@ -154,9 +174,15 @@ function analyze(
     );
   }
   const lat = summarize(records.filter(ok).map((r) => r.doneAt - r.sentAt));
+  const during = summarize(
+    records
+      .filter((r) => ok(r) && r.sentAt >= rotation.start && r.sentAt <= rotation.end)
+      .map((r) => r.doneAt - r.sentAt),
+  );
   return {
     mode,
     label,
+    rate: opts.rate,
     rotationOk: rotation.ok,
     rotation: { start: Math.round(rotation.start - loadStart), end: Math.round(rotation.end - loadStart) },
     steps: rotation.steps.map((s) => ({
@@ -173,17 +199,30 @@ function analyze(
     longestGapMs: Math.round(longestGap(records, loadStart, end)),
     longestGapByEndpoint: byEndpoint,
     latencyOk: { p50: round(lat.p50), p99: round(lat.p99), max: round(lat.max) },
+    latencyDuring: {
+      count: during.count,
+      p50: round(during.p50),
+      p99: round(during.p99),
+      max: round(during.max),
+    },
     failureWindow,
   };
 }
 
-async function runMode(mode: Mode, opts: ZeroDowntimeOptions): Promise<ModeResult> {
-  const label =
-    mode === 'rekey'
-      ? 'rekey rotate --trigger scheduled (alternating roles, Redis dual password, JWT/API-key grace)'
-      : 'naive playbook (ALTER ROLE, CONFIG SET requirepass, no grace, deploy, FLUSHALL)';
-  say(`  ${mode}: building the demo stack…`);
-  const stack = await setUpBenchStack({ alternating: mode === 'rekey' });
+const LABELS: Record<Mode, string> = {
+  rekey: 'rekey rotate --trigger scheduled (alternating roles, Redis dual password, JWT/API-key grace)',
+  naive: 'naive playbook (ALTER ROLE, CONFIG SET requirepass, no grace, deploy, FLUSHALL)',
+  control: 'control: no rotation (same stack and load)',
+};
+
+/**
+ * One run: a fresh stack, the load, and the rotation 5 s in. The control rotates nothing: it waits
+ * `windowMs` (the rekey run's rotation time at this rate) where the others rotate.
+ */
+async function runMode(mode: Mode, opts: LoadOptions, windowMs = 10_000): Promise<ModeResult> {
+  const label = LABELS[mode];
+  say(`  ${mode} at ${opts.rate} req/s: building the demo stack…`);
+  const stack = await setUpBenchStack({ alternating: mode !== 'naive' });
   try {
     if ((await stack.deployScript('deploy')) !== 0) throw new Error('the first deploy failed');
     const env = envValues(parseEnv(await readFile(stack.envFile, 'utf8')));
@@ -203,12 +242,14 @@ async function runMode(mode: Mode, opts: ZeroDowntimeOptions): Promise<ModeResul
       seconds: opts.seconds,
     });
     await sleep(LEAD_IN_MS - (now() - load.at));
-    say(`  ${mode}: load running; rotating…`);
+    say(`  ${mode}: load running; ${mode === 'control' ? 'not rotating' : 'rotating'}…`);
     const start = now();
     const res =
       mode === 'rekey'
         ? await runNode(CLI, rotateArgs('BENCH-ZD'), stack.dir)
-        : await runNode(NAIVE, [stack.grafanaUrl], stack.dir);
+        : mode === 'naive'
+          ? await runNode(NAIVE, [stack.grafanaUrl], stack.dir)
+          : await sleep(windowMs).then(() => ({ code: 0, stdout: '{"steps":[]}', stderr: '' }));
     const end = now();
     let steps: Step[] = [];
     try {
@@ -250,11 +291,18 @@ async function runMode(mode: Mode, opts: ZeroDowntimeOptions): Promise<ModeResul
 export async function benchZeroDowntime(opts: ZeroDowntimeOptions): Promise<void> {
   const machine = await describeMachine();
   const results: ModeResult[] = [];
-  for (const mode of ['rekey', 'naive'] as const) results.push(await runMode(mode, opts));
+  for (const [i, rate] of opts.rates.entries()) {
+    const load = { seconds: opts.seconds, rate };
+    const rekey = await runMode('rekey', load);
+    results.push(rekey);
+    results.push(await runMode('control', load, rekey.rotation.end - rekey.rotation.start));
+    if (i === 0) results.push(await runMode('naive', load));
+  }
   const gap = (ms: number) => (ms >= 1000 ? `${round(ms / 1000)} s` : `${ms} ms`);
   const rows = results.map((r) => [
     r.label,
-    r.rotationOk ? 'ok' : 'FAILED',
+    r.rate,
+    r.mode === 'control' ? '—' : r.rotationOk ? 'ok' : 'FAILED',
     `${gap(r.rotation.end - r.rotation.start)}`,
     r.requests,
     r.failed,
@@ -262,28 +310,47 @@ export async function benchZeroDowntime(opts: ZeroDowntimeOptions): Promise<void
     gap(r.longestGapMs),
     ENDPOINTS.map((e) => `${e} ${gap(r.longestGapByEndpoint[e] ?? 0)}`).join(', '),
     `${r.latencyOk.p50} / ${r.latencyOk.p99}`,
+    `${r.latencyDuring.p50} / ${r.latencyDuring.p99} (${r.latencyDuring.count})`,
   ]);
+  // At each rate: rekey's p99 during the rotation over the control's in the same window.
+  const p99Rows = opts.rates.flatMap((rate) => {
+    const rekey = results.find((r) => r.mode === 'rekey' && r.rate === rate);
+    const control = results.find((r) => r.mode === 'control' && r.rate === rate);
+    if (rekey === undefined || control === undefined) return [];
+    const ratio = round(rekey.latencyDuring.p99 / control.latencyDuring.p99);
+    const met = rekey.rotationOk && rekey.failed === 0 && ratio <= P99_GOAL_RATIO;
+    return [
+      [
+        rate,
+        `${rekey.latencyDuring.p99} ms`,
+        `${control.latencyDuring.p99} ms`,
+        `${ratio}×`,
+        rekey.failed,
+        met ? 'met' : 'NOT met',
+      ],
+    ];
+  });
   const failureRows = results.flatMap((r) =>
     Object.entries(r.failureWindow).map(([c, w]) => [
-      r.mode,
+      `${r.mode} at ${r.rate} req/s`,
       c,
       w.count,
       `${round(w.first / 1000)} s – ${round(w.last / 1000)} s`,
     ]),
   );
-  const overlap = results.find((r) => r.mode === 'rekey');
-  const met =
-    overlap !== undefined && overlap.failed === 0 && overlap.forcedLogouts === 0 && overlap.rotationOk;
+  const rekeyRuns = results.filter((r) => r.mode === 'rekey');
+  const met = rekeyRuns.every((r) => r.failed === 0 && r.forcedLogouts === 0 && r.rotationOk);
   const md = [
     '# zero-downtime: rotating the five secrets under load',
     '',
     machineLine(machine),
     '',
-    `Load from a separate process: ${opts.rate} requests/s for ${opts.seconds} s, open loop, keep-alive, no retries, round-robin over \`GET /api/health\`, \`GET /api/reports\` (the API key from before the rotation) and \`GET /api/auth/me\` (${TOKENS} tokens with their sessions, created before the rotation). The rotation starts ${LEAD_IN_MS / 1000} s in; the load goes on for at least ${opts.seconds} s in all and ${TAIL_MS / 1000} s after the rotation ended. Both runs use the same deploy (\`scripts/deploy.sh deploy\`: workers replaced one by one).`,
+    `Load from a separate process: ${opts.rates.join(' or ')} requests/s for ${opts.seconds} s, open loop, keep-alive, no retries, round-robin over \`GET /api/health\`, \`GET /api/reports\` (the API key from before the rotation) and \`GET /api/auth/me\` (${TOKENS} tokens with their sessions, created before the rotation). The rotation starts ${LEAD_IN_MS / 1000} s in; the load goes on for at least ${opts.seconds} s in all and ${TAIL_MS / 1000} s after the rotation ended. The rotations use the same deploy (\`scripts/deploy.sh deploy\`: workers replaced one by one); the control runs the same stack (alternating roles) under the same load and rotates nothing, its "during" window being the rekey run's at the same rate.`,
     '',
     table(
       [
         'rotation',
+        'req/s',
         'result',
         'took',
         'requests',
@@ -292,11 +359,19 @@ export async function benchZeroDowntime(opts: ZeroDowntimeOptions): Promise<void
         'longest gap without a success',
         'longest gap per endpoint',
         'latency p50 / p99 ms (successes)',
+        'p50 / p99 ms during the rotation (successes)',
       ],
       rows,
     ),
     '',
     `Target: 0 failed requests and 0 forced logouts with overlap — ${met ? 'met' : 'NOT met'}.`,
+    '',
+    `Latency during the rotation against the control (goal, issue 17: at 1,000 req/s, p99 during the rotation ≤ ${P99_GOAL_RATIO}× the control's p99 in the same window, 0 failed):`,
+    '',
+    table(
+      ['req/s', 'rekey p99 during the rotation', 'control p99, same window', 'ratio', 'failed', 'goal'],
+      p99Rows,
+    ),
     '',
     ...(failureRows.length > 0
       ? [
@@ -308,13 +383,18 @@ export async function benchZeroDowntime(opts: ZeroDowntimeOptions): Promise<void
       : []),
     'Steps (ms):',
     '',
-    ...results.map((r) => `- ${r.mode}: ${r.steps.map((s) => `${s.id} ${s.ms}`).join(', ') || 'n/a'}`),
+    ...results
+      .filter((r) => r.mode !== 'control')
+      .map(
+        (r) => `- ${r.mode} at ${r.rate} req/s: ${r.steps.map((s) => `${s.id} ${s.ms}`).join(', ') || 'n/a'}`,
+      ),
     '',
   ].join('\n');
   const files = await writeResults(
     'zero-downtime',
     { machine, options: { ...opts, tokens: TOKENS, leadInMs: LEAD_IN_MS }, results },
     md,
+    opts.out,
   );
   say(`wrote ${files.join(', ')}`);
 }

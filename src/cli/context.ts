@@ -1,15 +1,11 @@
 /** Wiring shared by the commands: load the config, build the engine's dependencies. */
 import { type LoadedConfig, loadConfig } from '../config/load.js';
-import { openDeployer } from '../deploy/index.js';
 import type { Progress } from '../engine/progress.js';
 import type { RotationControl, RotationHooks } from '../engine/run.js';
 import type { StackDeps } from '../governance/stack-deps.js';
 import type { Logger } from '../lib/log.js';
 import { log } from '../lib/log.js';
-import { createTargets } from '../targets/index.js';
-import { createVerifier } from '../verify/index.js';
-import { stackLockFor } from './stack-lock.js';
-import { stackStore, storeOpener } from './store.js';
+import type { storeOpener } from './store.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -32,9 +28,17 @@ export interface StackOptions {
  */
 export async function loadStack(
   configPath: string | undefined,
-  opener: ReturnType<typeof storeOpener> = storeOpener(),
+  opener?: ReturnType<typeof storeOpener>,
 ): Promise<LoadedConfig> {
-  return loadConfig(configPath, { openStore: opener.reader });
+  // The store module (and its env-file store) is loaded only for a store stack's `${NAME}`: a
+  // command that only reads, like `rekey status`, starts without it.
+  let reader = opener?.reader;
+  return loadConfig(configPath, {
+    openStore: (config, dir) => async () => {
+      reader ??= (await import('./store.js')).storeOpener().reader;
+      return reader(config, dir)();
+    },
+  });
 }
 
 /**
@@ -42,6 +46,20 @@ export async function loadStack(
  * of `store:`), targets, deployer (a command or Kubernetes rollouts), verifier.
  */
 export async function openStack(globals: GlobalOptions, options: StackOptions): Promise<StackDeps> {
+  // What only a rotation-like command needs, loaded when one runs (not by `rekey status`).
+  const [
+    { openDeployer },
+    { createTargets },
+    { createVerifier },
+    { stackLockFor },
+    { stackStore, storeOpener },
+  ] = await Promise.all([
+    import('../deploy/index.js'),
+    import('../targets/index.js'),
+    import('../verify/index.js'),
+    import('./stack-lock.js'),
+    import('./store.js'),
+  ]);
   const opener = storeOpener();
   const loaded: LoadedConfig = await loadStack(globals.config, opener);
   const stackLock = await stackLockFor(loaded);

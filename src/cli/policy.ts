@@ -9,7 +9,7 @@ import { redactor } from '../lib/redact.js';
 // Each command loads only what it needs (status must start fast: no prom-client, croner or age).
 import { checkFailure, evaluateCheck, githubAnnotations, lateBreakGlass } from '../policy/check.js';
 import { readStatus } from '../policy/inputs.js';
-import { renderCheck, renderStatus } from '../policy/render.js';
+import { renderCheck } from '../policy/render.js';
 import type { RunReport } from '../policy/schedule/scheduler.js';
 import { awaitingBreakGlass } from '../policy/sources.js';
 import { type GlobalOptions, loadStack, openStack } from './context.js';
@@ -20,11 +20,7 @@ import { printJson, printLines } from './output.js';
 import { plainProgress } from './progress.js';
 import { installInterruptHandler } from './signals.js';
 
-export async function statusCommand(g: GlobalOptions, o: { json?: boolean }): Promise<void> {
-  const report = await readStatus(await loadStack(g.config));
-  if (o.json) printJson({ ok: true, ...report });
-  else printLines(renderStatus(report));
-}
+export { statusCommand } from './status.js';
 
 export async function checkCommand(
   g: GlobalOptions,

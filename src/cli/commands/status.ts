@@ -8,5 +8,5 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .command('status')
     .description('age, last rotation, due date and state of every secret')
     .addOption(jsonOption())
-    .action(async (o) => (await import('../policy.js')).statusCommand(globals(), o));
+    .action(async (o) => (await import('../status.js')).statusCommand(globals(), o));
 }
