@@ -153,6 +153,14 @@ export interface RouteResponse {
 /** A read-only route: called for GET and HEAD of its path, after authentication. */
 export type Route = () => Promise<RouteResponse>;
 
+/** The host name of a Host header (`127.0.0.1:9464` → `127.0.0.1`, `[::1]:9464` → `::1`). */
+export function hostOf(header: string | undefined): string {
+  const h = (header ?? '').trim();
+  const v6 = /^\[([^\]]*)\](?::\d*)?$/.exec(h);
+  if (v6) return v6[1] ?? '';
+  return h.replace(/:\d*$/, '');
+}
+
 /** Whether an Authorization header carries the token (constant time over SHA-256 digests). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
@@ -243,6 +251,13 @@ async function handle(
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    return;
+  }
+  if (options.token === undefined && isLoopback(options.host) && !isLoopback(hostOf(req.headers.host))) {
+    // DNS rebinding: a web page whose name now resolves to 127.0.0.1 would read this server as its
+    // own origin. Without a token, only requests addressed to a loopback name are answered.
+    res.writeHead(421, { 'content-type': 'text/plain' });
+    res.end('rekey: this server answers only requests addressed to 127.0.0.1, ::1 or localhost\n');
     return;
   }
   if (options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {

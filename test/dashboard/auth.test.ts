@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -123,6 +124,47 @@ describe('rekey serve: access to the dashboard', { timeout: 180_000 }, () => {
     });
     servers.push(open);
     expect(warnings).toEqual([`${tokenFile} is readable by other users: chmod 600 it`]);
+  });
+
+  it('on loopback without a token, answers only requests addressed to a loopback name (DNS rebinding)', async () => {
+    const s = await stack();
+    const server = await serveDashboard({
+      configPath: path.join(s.dir, 'rekey.yaml'),
+      host: '127.0.0.1',
+      port: 0,
+      log: silentLogger,
+    });
+    servers.push(server);
+    const get = (route: string, host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(`${server.root}${route}`, { headers: { host } }, (res) => {
+          let body = '';
+          res.on('data', (c) => {
+            body += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const route of ['', 'api/status', 'metrics']) {
+      for (const host of [
+        'evil.example',
+        `evil.example:${server.port}`,
+        `127.0.0.1.evil.example:${server.port}`,
+      ]) {
+        const r = await get(route, host);
+        expect(r.status, `${route} Host: ${host}`).toBe(421);
+        expect(r.body).not.toContain('secret');
+      }
+      for (const host of [
+        `127.0.0.1:${server.port}`,
+        `localhost:${server.port}`,
+        'localhost',
+        `[::1]:${server.port}`,
+      ])
+        expect((await get(route, host)).status, `${route} Host: ${host}`).toBe(200);
+    }
   });
 
   it('serves HTTPS with the given certificate and key', async () => {
