@@ -78,7 +78,7 @@ export async function scrapeMetrics(
 
 /**
  * Validates the config and the exposure, then serves `/metrics` and the routes given. Throws
- * ERR_SERVE_UNPROTECTED (a non-loopback host without a token file or TLS), ERR_SERVE_TOKEN,
+ * ERR_SERVE_UNPROTECTED (a non-loopback host without a token file), ERR_SERVE_TOKEN,
  * ERR_SERVE_TLS, or a config error, before listening.
  *
  * @example
@@ -86,19 +86,14 @@ export async function scrapeMetrics(
  * log.info(`metrics on ${server.url}`);
  */
 export async function serveMetrics(options: ServeOptions): Promise<MetricsServer> {
-  const tlsWanted = options.tlsCert !== undefined || options.tlsKey !== undefined;
-  assertExposureAllowed(options.host, options.tokenFile, tlsWanted);
+  assertExposureAllowed(options.host, options.tokenFile);
   const tls = await readTlsPair(options.tlsCert, options.tlsKey, options.log);
   const token = options.tokenFile === undefined ? undefined : await readToken(options.tokenFile, options.log);
   const source = options.source ?? new MetricsSource(options.configPath);
   await source.config.load(); // a broken config fails now (exit 2), not at the first scrape
   const now = options.now ?? (() => new Date());
-  if (!isLoopback(options.host)) {
-    if (token === undefined)
-      options.log.warn(`no --token-file: anyone who can reach ${options.host} can read the dashboard`);
-    else if (tls === undefined)
-      options.log.warn('no --tls-cert/--tls-key: the bearer token travels in clear text over the network');
-  }
+  if (!isLoopback(options.host) && tls === undefined)
+    options.log.warn('no --tls-cert/--tls-key: the bearer token travels in clear text over the network');
   return startMetricsServer({
     host: options.host,
     port: options.port,

@@ -65,14 +65,15 @@ export async function readToken(file: string, log?: Logger): Promise<string> {
 
 /**
  * Refuses (ERR_SERVE_UNPROTECTED) to expose metrics and the dashboard beyond loopback without a
- * token or TLS.
+ * token (DESIGN.md: a non-loopback address needs `--token-file`). TLS alone is not enough: it hides
+ * the traffic but lets anyone who reaches the port read the page.
  *
  * @example
- * assertExposureAllowed('0.0.0.0', undefined); // throws
- * assertExposureAllowed('0.0.0.0', undefined, true); // TLS: allowed
+ * assertExposureAllowed('0.0.0.0', undefined); // throws, with or without TLS
+ * assertExposureAllowed('0.0.0.0', '/etc/rekey/token'); // allowed
  */
-export function assertExposureAllowed(host: string, tokenFile: string | undefined, tls = false): void {
-  if (isLoopback(host) || tokenFile !== undefined || tls) return;
+export function assertExposureAllowed(host: string, tokenFile: string | undefined): void {
+  if (isLoopback(host) || tokenFile !== undefined) return;
   throw new RekeyError(
     'ERR_SERVE_UNPROTECTED',
     `refusing to serve metrics and the dashboard on ${host} without authentication: it is not a loopback address`,

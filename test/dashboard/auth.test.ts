@@ -1,7 +1,7 @@
 /**
  * Who may read the dashboard: the bearer token on every route (`/`, `/api/*`, `/metrics`), HTTPS with
  * a certificate made here by `openssl req`, and, through the built CLI, the refusals (exit 2, a code,
- * what and what to do): a non-loopback address without a token or TLS, half a TLS pair, a certificate
+ * what and what to do): a non-loopback address without a token (TLS or not), half a TLS pair, a certificate
  * with the wrong key.
  */
 import { execFileSync } from 'node:child_process';
@@ -190,7 +190,7 @@ describe('rekey serve: access to the dashboard', { timeout: 180_000 }, () => {
     await expect(fetch(server.root.replace('https:', 'http:'))).rejects.toThrow();
   });
 
-  it('the CLI refuses a non-loopback address without a token or TLS, half a TLS pair and a wrong key (exit 2); serves HTTPS with a token on 0.0.0.0', async () => {
+  it('the CLI refuses a non-loopback address without a token (TLS or not), half a TLS pair and a wrong key (exit 2); serves HTTPS with a token on 0.0.0.0', async () => {
     const s = await stack();
     const { cert, key, otherKey } = await certificate(s.dir);
     const cases: Array<[string[], string, RegExp]> = [
@@ -200,6 +200,12 @@ describe('rekey serve: access to the dashboard', { timeout: 180_000 }, () => {
         /refusing to serve metrics and the dashboard on 0\.0\.0\.0/,
       ],
       [['--host', '::'], 'ERR_SERVE_UNPROTECTED', /on :: without authentication/],
+      // TLS hides the traffic but authenticates nobody: still refused without a token.
+      [
+        ['--host', '0.0.0.0', '--tls-cert', cert, '--tls-key', key],
+        'ERR_SERVE_UNPROTECTED',
+        /on 0\.0\.0\.0 without authentication/,
+      ],
       [['--tls-cert', cert], 'ERR_SERVE_TLS', /--tls-cert was given without --tls-key/],
       [['--tls-key', key], 'ERR_SERVE_TLS', /--tls-key was given without --tls-cert/],
       [

@@ -8,7 +8,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
   program
     .command('serve')
     .description(
-      'the dashboard on /, /api/status, /api/rotations and Prometheus /metrics (loopback only unless --token-file or TLS)',
+      'the dashboard on /, /api/status, /api/rotations and Prometheus /metrics (loopback only unless --token-file)',
     )
     .option('--host <host>', 'address to bind', DEFAULT_HOST)
     .option('--port <port>', 'port to bind (0: any free port)', port, DEFAULT_PORT)
