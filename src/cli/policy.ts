@@ -21,9 +21,19 @@ import { plainProgress } from './progress.js';
 import { installInterruptHandler } from './signals.js';
 
 export async function statusCommand(g: GlobalOptions, o: { json?: boolean }): Promise<void> {
-  const report = await readStatus(await loadStack(g.config));
-  if (o.json) printJson({ ok: true, ...report });
-  else printLines(renderStatus(report));
+  const loaded = await loadStack(g.config);
+  const report = await readStatus(loaded);
+  // A Kubernetes Secret stack's Lease (the lock across pods): who holds it, until when.
+  const lock =
+    loaded.config.store?.type === 'kubernetes'
+      ? await (await import('./stack-lock.js')).leaseStatus(loaded)
+      : undefined;
+  if (o.json) printJson({ ok: true, ...report, ...(lock === undefined ? {} : { lock }) });
+  else
+    printLines([
+      ...renderStatus(report),
+      ...(lock === undefined ? [] : ['', (await import('./stack-lock.js')).leaseLine(lock)]),
+    ]);
 }
 
 export async function checkCommand(
