@@ -3,7 +3,8 @@
  * written from the Kubernetes API reference and kubectl's documented behaviour (read, not copied):
  * - API concepts (resourceVersion, optimistic concurrency, `Status` error bodies with `reason` and
  *   `code`, 409 Conflict "the object has been modified"): https://kubernetes.io/docs/reference/using-api/api-concepts/
- * - Secret v1 (`data` base64, `stringData` merged into `data` on write), GET/PATCH:
+ * - Secret v1 (`data` base64, `stringData` merged into `data` on write), GET/PATCH, POST (create,
+ *   409 AlreadyExists):
  *   https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/secret-v1/
  * - PATCH content types (`application/merge-patch+json` RFC 7386, `application/strategic-merge-patch+json`):
  *   https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/
@@ -535,6 +536,7 @@ export class KubernetesHandler implements Handler {
     if (!this.allowed(r)) return this.forbidden(r);
     if (r.name === '') {
       if (r.resource === 'leases' && r.verb === 'create') return this.createLease(req, r);
+      if (r.resource === 'secrets' && r.verb === 'create') return this.createSecret(req, r);
       return status(
         405,
         'MethodNotAllowed',
@@ -830,6 +832,42 @@ export class KubernetesHandler implements Handler {
           `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(spec[f])} as "2006-01-02T15:04:05.000000Z07:00": cannot parse`,
         );
     return undefined;
+  }
+
+  /** POST a Secret: `data` (base64) and `stringData` kept as `data`; 409 AlreadyExists. */
+  private createSecret(req: StandInRequest, r: Route): Answer {
+    const body = isObject(req.json) ? req.json : {};
+    const meta = isObject(body.metadata) ? body.metadata : {};
+    const name = typeof meta.name === 'string' ? meta.name : '';
+    if (name === '')
+      return status(
+        422,
+        'Invalid',
+        'Secret "" is invalid: metadata.name: Required value: name or generateName is required',
+      );
+    const key = `secrets/${r.namespace}/${name}`;
+    if (this.objects.has(key))
+      return status(409, 'AlreadyExists', `secrets "${name}" already exists`, { name, kind: 'secrets' });
+    const data: Json = { ...(isObject(body.data) ? body.data : {}) };
+    if (isObject(body.stringData))
+      for (const [k, v] of Object.entries(body.stringData))
+        data[k] = Buffer.from(String(v)).toString('base64');
+    for (const [k, v] of Object.entries(data))
+      if (typeof v !== 'string' || !BASE64.test(v))
+        return status(
+          400,
+          'BadRequest',
+          `Secret in version "v1" cannot be handled as a Secret: illegal base64 data in key ${JSON.stringify(k)}`,
+        );
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: this.meta(r.namespace, name),
+      type: typeof body.type === 'string' ? body.type : 'Opaque',
+      data,
+    };
+    this.objects.set(key, secret);
+    return { status: 201, body: secret };
   }
 
   private createLease(req: StandInRequest, r: Route): Answer {

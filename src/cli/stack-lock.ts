@@ -35,6 +35,17 @@ export function leaseName(store: KubernetesStoreConfig): string {
 export async function stackLockFor(loaded: LoadedConfig): Promise<StackLock | undefined> {
   const store = loaded.config.store;
   if (store?.type !== 'kubernetes') return undefined;
+  return leaseLockFor(store);
+}
+
+/**
+ * The Lease of a Kubernetes Secret store (`rekey migrate --to kubernetes` takes it before the
+ * Secret is in rekey.yaml). Makes no call.
+ *
+ * @example
+ * const lease = await leaseLockFor({ type: 'kubernetes', namespace: 'bi', name: 'bi-secrets' });
+ */
+export async function leaseLockFor(store: KubernetesStoreConfig): Promise<StackLock> {
   const { connectKube } = await import('../lib/kube.js');
   const { LeaseStackLock } = await import('../stores/kubernetes/stack-lock.js');
   const duration = store.lease?.duration === undefined ? undefined : parseDuration(store.lease.duration);
