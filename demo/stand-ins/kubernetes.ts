@@ -3,7 +3,8 @@
  * written from the Kubernetes API reference and kubectl's documented behaviour (read, not copied):
  * - API concepts (resourceVersion, optimistic concurrency, `Status` error bodies with `reason` and
  *   `code`, 409 Conflict "the object has been modified"): https://kubernetes.io/docs/reference/using-api/api-concepts/
- * - Secret v1 (`data` base64, `stringData` merged into `data` on write), GET/PATCH:
+ * - Secret v1 (`data` base64, `stringData` merged into `data` on write), GET/PATCH, POST (create,
+ *   409 AlreadyExists):
  *   https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/secret-v1/
  * - PATCH content types (`application/merge-patch+json` RFC 7386, `application/strategic-merge-patch+json`):
  *   https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/
@@ -17,6 +18,8 @@
  *   metadata.resourceVersion → 409 Conflict; MicroTime `2006-01-02T15:04:05.000000Z`):
  *   https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/lease-v1/
  *
+ * - Stakater Reloader (opt-in, {@link KubernetesHandler.reloader}): demo/stand-ins/reloader.ts.
+ *
  * The controller is fake: after a change to a workload's pod template, each tick (default 50 ms) moves
  * its status one step: the new generation observed, then one more replica updated, then available.
  * Simplifications: one resourceVersion counter for all objects; strategic merge patch is applied as a
@@ -25,6 +28,7 @@
  */
 import type { Answer, Classified, FaultKind, Handler, RunningStandIn, StandInRequest } from './harness.js';
 import { serveStandIn } from './harness.js';
+import { type ReloaderOptions, reloaderPatch } from './reloader.js';
 
 /** One RBAC rule, as in a Role: `*` matches anything; `apiGroups` `''` is the core group. */
 export interface RbacRule {
@@ -51,6 +55,16 @@ export interface KubernetesStandInOptions {
   readonly rbac?: readonly RbacRule[];
   /** The user named in Forbidden messages. */
   readonly user?: string;
+}
+
+/** One change of a workload's pod template (a restart): who made it and when. */
+export interface TemplateChange {
+  readonly at: number;
+  readonly kind: WorkloadKind;
+  readonly namespace: string;
+  readonly name: string;
+  /** `api`: a PATCH through the API (rekey, kubectl); `reloader`: the fake Reloader. */
+  readonly by: 'api' | 'reloader';
 }
 
 type Json = Record<string, unknown>;
@@ -135,6 +149,11 @@ export class KubernetesHandler implements Handler {
   private readonly token: string | undefined;
   private readonly user: string;
   rbac: readonly RbacRule[];
+  /** The fake Stakater Reloader: off unless set (demo/stand-ins/reloader.ts). */
+  reloader: ReloaderOptions | undefined;
+  /** Every pod template change since start, in order. */
+  readonly templateChanges: TemplateChange[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(options: KubernetesStandInOptions = {}) {
     this.tickMs = options.tickMs ?? 50;
@@ -188,8 +207,10 @@ export class KubernetesHandler implements Handler {
     const encoded = Object.fromEntries(
       Object.entries(data).map(([k, v]) => [k, v === null ? null : Buffer.from(v).toString('base64')]),
     );
+    const before = JSON.stringify(s.data ?? {});
     s.data = mergePatch(s.data, encoded);
     (s.metadata as Json).resourceVersion = this.nextVersion();
+    if (JSON.stringify(s.data ?? {}) !== before) this.secretChanged(s);
   }
 
   /** Another writer: merges `patch` into the whole Secret object (metadata, immutable, ...). */
@@ -220,9 +241,20 @@ export class KubernetesHandler implements Handler {
     kind: WorkloadKind,
     namespace: string,
     name: string,
-    options: { replicas?: number; paused?: boolean; deadlineSteps?: number } = {},
+    options: {
+      replicas?: number;
+      paused?: boolean;
+      deadlineSteps?: number;
+      /** The workload's own annotations (Reloader's, e.g. `reloader.stakater.com/auto: "true"`). */
+      annotations?: Readonly<Record<string, string>>;
+      /** A Secret its container reads every key of (`envFrom.secretRef`). */
+      envFromSecret?: string;
+    } = {},
   ): void {
     const replicas = options.replicas ?? 2;
+    const container: Json = { name: 'app', image: 'example/app:1' };
+    if (options.envFromSecret !== undefined)
+      container.envFrom = [{ secretRef: { name: options.envFromSecret } }];
     const labels = { app: name };
     this.workloads.set(`${kind}/${namespace}/${name}`, {
       kind,
@@ -234,7 +266,10 @@ export class KubernetesHandler implements Handler {
       object: {
         apiVersion: 'apps/v1',
         kind: kind === 'deployment' ? 'Deployment' : 'StatefulSet',
-        metadata: this.meta(namespace, name, { generation: 1 }),
+        metadata: this.meta(namespace, name, {
+          generation: 1,
+          ...(options.annotations === undefined ? {} : { annotations: { ...options.annotations } }),
+        }),
         spec: {
           replicas,
           selector: { matchLabels: labels },
@@ -250,7 +285,7 @@ export class KubernetesHandler implements Handler {
             : { serviceName: name, updateStrategy: { type: 'RollingUpdate' } }),
           template: {
             metadata: { labels },
-            spec: { containers: [{ name: 'app', image: 'example/app:1' }] },
+            spec: { containers: [container] },
           },
         },
       },
@@ -296,7 +331,8 @@ export class KubernetesHandler implements Handler {
 
   /**
    * Control routes (never part of the Kubernetes API), for a stand-in running as its own process:
-   * `POST /__stand-in/kubernetes/secret {namespace,name,data}`, `.../workload {kind,namespace,name,replicas,paused}`,
+   * `POST /__stand-in/kubernetes/secret {namespace,name,data}`, `.../workload {kind,namespace,name,replicas,paused,annotations,envFromSecret}`,
+   * `.../reloader {enabled,delayMs}` (the fake Reloader), `GET .../template-changes` (every restart, by whom),
    * `.../never-available {kind,namespace,name,stuck}`, `.../progress-deadline {namespace,name}`, `.../rbac {rules}`,
    * `GET .../secret?namespace=&name=` (data decoded, resourceVersion).
    */
@@ -312,6 +348,10 @@ export class KubernetesHandler implements Handler {
       paused?: boolean;
       stuck?: boolean;
       rules?: RbacRule[];
+      annotations?: Record<string, string>;
+      envFromSecret?: string;
+      enabled?: boolean;
+      delayMs?: number;
     };
     const kind: WorkloadKind = b.kind === 'statefulset' ? 'statefulset' : 'deployment';
     try {
@@ -331,8 +371,15 @@ export class KubernetesHandler implements Handler {
           this.putWorkload(kind, b.namespace, b.name, {
             replicas: b.replicas ?? 2,
             paused: b.paused === true,
+            ...(b.annotations === undefined ? {} : { annotations: b.annotations }),
+            ...(b.envFromSecret === undefined ? {} : { envFromSecret: b.envFromSecret }),
           });
           return { status: 204 };
+        case 'POST reloader':
+          this.reloader = b.enabled === false ? undefined : { delayMs: b.delayMs ?? 0 };
+          return { status: 204 };
+        case 'GET template-changes':
+          return { status: 200, body: this.templateChanges };
         case 'POST never-available':
           this.neverAvailable(kind, b.namespace, b.name, b.stuck !== false);
           return { status: 204 };
@@ -489,6 +536,7 @@ export class KubernetesHandler implements Handler {
     if (!this.allowed(r)) return this.forbidden(r);
     if (r.name === '') {
       if (r.resource === 'leases' && r.verb === 'create') return this.createLease(req, r);
+      if (r.resource === 'secrets' && r.verb === 'create') return this.createSecret(req, r);
       return status(
         405,
         'MethodNotAllowed',
@@ -557,7 +605,45 @@ export class KubernetesHandler implements Handler {
     if (JSON.stringify(next) === JSON.stringify(s)) return { status: 200, body: s };
     (next.metadata as Json).resourceVersion = this.nextVersion();
     this.objects.set(key, next);
+    if (JSON.stringify(next.data ?? {}) !== JSON.stringify(s.data ?? {})) this.secretChanged(next);
     return { status: 200, body: next };
+  }
+
+  /**
+   * A Secret's data changed: the fake Reloader (when on) patches, after its delay, the pod template of
+   * every workload in the namespace it would restart (metadata-only changes never trigger it).
+   */
+  private secretChanged(secret: Json): void {
+    const r = this.reloader;
+    if (r === undefined || r.enabled === false) return;
+    const meta = secret.metadata as Json;
+    const namespace = String(meta.namespace);
+    const snapshot = structuredClone(secret);
+    const act = () => {
+      for (const w of this.workloads.values()) {
+        const wm = w.object.metadata as Json;
+        if (wm.namespace !== namespace) continue;
+        const patch = reloaderPatch(w.object, snapshot);
+        if (patch !== undefined) this.applyWorkloadPatch(w, patch, 'reloader');
+      }
+    };
+    const delay = r.delayMs ?? 0;
+    if (delay <= 0) {
+      act();
+      return;
+    }
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      act();
+    }, delay);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  /** Cancels the fake Reloader's pending restarts. */
+  stopTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
   private workloadRoute(req: StandInRequest, r: Route): Answer {
@@ -577,9 +663,10 @@ export class KubernetesHandler implements Handler {
     return { status: 200, body: this.withStatus(w) };
   }
 
-  private applyWorkloadPatch(w: Workload, patch: Json): void {
+  private applyWorkloadPatch(w: Workload, patch: Json, by: TemplateChange['by'] = 'api'): void {
     const { status: _ignored, ...rest } = patch; // status is a subresource
     const before = JSON.stringify(w.object.spec);
+    const template = JSON.stringify((w.object.spec as Json).template);
     const next = mergePatch(w.object, rest) as Json;
     const meta = next.metadata as Json;
     const changed = JSON.stringify(next.spec) !== before;
@@ -593,6 +680,14 @@ export class KubernetesHandler implements Handler {
     }
     meta.resourceVersion = this.nextVersion();
     w.object = next;
+    if (JSON.stringify((next.spec as Json).template) !== template)
+      this.templateChanges.push({
+        at: Date.now(),
+        kind: w.kind,
+        namespace: String(meta.namespace),
+        name: String(meta.name),
+        by,
+      });
   }
 
   /** The workload with the fake controller's status at this instant. */
@@ -737,6 +832,42 @@ export class KubernetesHandler implements Handler {
           `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(spec[f])} as "2006-01-02T15:04:05.000000Z07:00": cannot parse`,
         );
     return undefined;
+  }
+
+  /** POST a Secret: `data` (base64) and `stringData` kept as `data`; 409 AlreadyExists. */
+  private createSecret(req: StandInRequest, r: Route): Answer {
+    const body = isObject(req.json) ? req.json : {};
+    const meta = isObject(body.metadata) ? body.metadata : {};
+    const name = typeof meta.name === 'string' ? meta.name : '';
+    if (name === '')
+      return status(
+        422,
+        'Invalid',
+        'Secret "" is invalid: metadata.name: Required value: name or generateName is required',
+      );
+    const key = `secrets/${r.namespace}/${name}`;
+    if (this.objects.has(key))
+      return status(409, 'AlreadyExists', `secrets "${name}" already exists`, { name, kind: 'secrets' });
+    const data: Json = { ...(isObject(body.data) ? body.data : {}) };
+    if (isObject(body.stringData))
+      for (const [k, v] of Object.entries(body.stringData))
+        data[k] = Buffer.from(String(v)).toString('base64');
+    for (const [k, v] of Object.entries(data))
+      if (typeof v !== 'string' || !BASE64.test(v))
+        return status(
+          400,
+          'BadRequest',
+          `Secret in version "v1" cannot be handled as a Secret: illegal base64 data in key ${JSON.stringify(k)}`,
+        );
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: this.meta(r.namespace, name),
+      type: typeof body.type === 'string' ? body.type : 'Opaque',
+      data,
+    };
+    this.objects.set(key, secret);
+    return { status: 201, body: secret };
   }
 
   private createLease(req: StandInRequest, r: Route): Answer {

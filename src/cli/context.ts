@@ -80,7 +80,9 @@ export async function openStack(globals: GlobalOptions, options: StackOptions): 
       loaded.config.sessions
         ? (await import('../sessions/index.js')).createSessions(loaded.config, env)
         : undefined,
-    ...(loaded.config.deploy ? { deployer: await openDeployer(loaded.config.deploy, loaded.dir) } : {}),
+    ...(loaded.config.deploy
+      ? { deployer: await openDeployer(loaded.config.deploy, loaded.dir, loaded.config.store) }
+      : {}),
     verifier: createVerifier(loaded.config),
     progress: options.progress,
     log: options.logger ?? log,

@@ -43,6 +43,8 @@ export interface MigrateOptions {
   secretId?: string;
   region?: string;
   endpoint?: string;
+  name?: string;
+  context?: string;
   dryRun?: boolean;
   force?: boolean;
   removeFromEnv?: boolean;
@@ -61,6 +63,7 @@ const FIELDS = {
   },
   'aws-ssm': { prefix: 'prefix', region: 'region', endpoint: 'endpoint', kmsKeyId: 'kmsKeyId' },
   'aws-secretsmanager': { secretId: 'secretId', region: 'region', endpoint: 'endpoint' },
+  kubernetes: { namespace: 'namespace', name: 'name', context: 'context' },
 } as const;
 type StoreType = keyof typeof FIELDS;
 const ALL_FIELDS = [
@@ -74,6 +77,8 @@ const ALL_FIELDS = [
   'secretId',
   'region',
   'endpoint',
+  'name',
+  'context',
 ] as const;
 
 const flag = (field: string) => `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -136,9 +141,7 @@ async function seederFor(store: StoreConfig): Promise<StoreSeeder> {
     case 'aws-secretsmanager':
       return (await import('../stores/aws-secretsmanager/seed.js')).awsSecretsManagerSeeder(store);
     case 'kubernetes':
-      throw new RekeyError('ERR_USAGE', 'rekey migrate --to kubernetes is not supported yet', {
-        hint: 'Create the Secret from the env file (`kubectl create secret generic NAME --from-env-file=…`), then add store: to rekey.yaml.',
-      });
+      return (await import('../stores/kubernetes/seed.js')).kubernetesSeeder(store);
   }
 }
 
@@ -249,7 +252,14 @@ export async function migrateCommand(globals: GlobalOptions, opts: MigrateOption
   await seeder.check();
   // A lock left by a dead run (of migrate, or of a rotation: its journal then stops us below) is taken over.
   const lock = opts.dryRun ? undefined : (await acquireOrTakeOver(loaded.stateDir, 'migrate')).lock;
+  // A Kubernetes Secret: the stack's Lease too, as a rotation takes it (a pod rotating the Secret
+  // with its own disk is seen only there): ERR_LOCKED naming the holder, nothing changed.
+  const lease =
+    opts.dryRun || store.type !== 'kubernetes'
+      ? undefined
+      : await (await import('./stack-lock.js')).leaseLockFor(store);
   try {
+    await lease?.acquire();
     if (!opts.dryRun && (await new JournalStore(loaded.stateDir).read()) !== undefined)
       throw new RekeyError(
         'ERR_RECOVERY_PENDING',
@@ -295,6 +305,14 @@ export async function migrateCommand(globals: GlobalOptions, opts: MigrateOption
         `${seeder.name} already holds different values for ${differ.join(', ')}; nothing was changed`,
         {
           hint: "Check who wrote them; `--force` overwrites them with the env file's values (the store keeps its history).",
+        },
+      );
+    if (differ.length > 0 && store.type === 'kubernetes')
+      throw new RekeyError(
+        'ERR_STORE_CONFLICT',
+        `${seeder.name} already holds different values for ${differ.join(', ')}, and a Secret keeps no history: --force would lose them; nothing was changed`,
+        {
+          hint: `Keep a copy first (\`kubectl -n ${store.namespace} get secret ${store.name} -o yaml\`), remove those keys from the Secret, then migrate again.`,
         },
       );
     if (opts.dryRun) {
@@ -376,6 +394,7 @@ export async function migrateCommand(globals: GlobalOptions, opts: MigrateOption
       ]);
     }
   } finally {
+    await lease?.release();
     await lock?.release();
   }
 }

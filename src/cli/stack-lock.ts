@@ -35,6 +35,17 @@ export function leaseName(store: KubernetesStoreConfig): string {
 export async function stackLockFor(loaded: LoadedConfig): Promise<StackLock | undefined> {
   const store = loaded.config.store;
   if (store?.type !== 'kubernetes') return undefined;
+  return leaseLockFor(store);
+}
+
+/**
+ * The Lease of a Kubernetes Secret store (`rekey migrate --to kubernetes` takes it before the
+ * Secret is in rekey.yaml). Makes no call.
+ *
+ * @example
+ * const lease = await leaseLockFor({ type: 'kubernetes', namespace: 'bi', name: 'bi-secrets' });
+ */
+export async function leaseLockFor(store: KubernetesStoreConfig): Promise<StackLock> {
   const { connectKube } = await import('../lib/kube.js');
   const { LeaseStackLock } = await import('../stores/kubernetes/stack-lock.js');
   const duration = store.lease?.duration === undefined ? undefined : parseDuration(store.lease.duration);
@@ -44,4 +55,64 @@ export async function stackLockFor(loaded: LoadedConfig): Promise<StackLock | un
     identity: `${os.hostname()}/${process.pid}`,
     ...(duration === undefined ? {} : { durationSeconds: Math.round(duration / 1000) }),
   });
+}
+
+/** The stack's Lease as `rekey status` shows it (`--json`: `lock`). */
+export interface LeaseStatus {
+  readonly type: 'lease';
+  /** `bi/rekey-bi-secrets`. */
+  readonly name: string;
+  /** `held` until `expires`; `expired`: its holder stopped renewing (a killed run: `rekey recover`); `free`; `unknown`: not readable (`error`). */
+  readonly state: 'free' | 'held' | 'expired' | 'unknown';
+  readonly holder?: string;
+  readonly expires?: string;
+  readonly error?: string;
+}
+
+/**
+ * Who holds the stack's Lease (a stack whose store is a Kubernetes Secret), read-only; undefined for
+ * other stores. Never throws: an unreadable Lease is `unknown` with the reason.
+ *
+ * @example
+ * await leaseStatus(loaded); // { type: 'lease', name: 'bi/rekey-bi-secrets', state: 'held', holder: 'pod-a/17', expires: '…' }
+ */
+export async function leaseStatus(loaded: LoadedConfig): Promise<LeaseStatus | undefined> {
+  const store = loaded.config.store;
+  if (store?.type !== 'kubernetes') return undefined;
+  const name = `${store.namespace}/${leaseName(store)}`;
+  try {
+    const { connectKube } = await import('../lib/kube.js');
+    const { LeaseLock } = await import('../stores/kubernetes/lease.js');
+    const duration = store.lease?.duration === undefined ? undefined : parseDuration(store.lease.duration);
+    const lock = new LeaseLock(connectKube(store.context === undefined ? {} : { context: store.context }), {
+      namespace: store.namespace,
+      name: leaseName(store),
+      identity: `${os.hostname()}/${process.pid}`,
+      ...(duration === undefined ? {} : { durationSeconds: Math.round(duration / 1000) }),
+    });
+    return { type: 'lease', name, ...(await lock.look()) };
+  } catch (e) {
+    const { safeMessage } = await import('../lib/redact.js');
+    return { type: 'lease', name, state: 'unknown', error: safeMessage(e) };
+  }
+}
+
+/**
+ * The status line for the Lease.
+ *
+ * @example
+ * leaseLine(s); // 'lock: Lease bi/rekey-bi-secrets held by pod-a/17 until 2026-12-05T03:20:00.000Z'
+ */
+export function leaseLine(s: LeaseStatus): string {
+  const where = `lock: Lease ${s.name}`;
+  switch (s.state) {
+    case 'free':
+      return `${where} free`;
+    case 'held':
+      return `${where} held by ${s.holder ?? 'unknown'} until ${s.expires ?? '?'} unless it renews`;
+    case 'expired':
+      return `${where} held by ${s.holder ?? 'unknown'}, expired ${s.expires ?? '?'} (it stopped renewing: \`rekey recover\` takes it over)`;
+    case 'unknown':
+      return `${where} unknown (${s.error ?? 'not readable'})`;
+  }
 }

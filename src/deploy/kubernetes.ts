@@ -10,6 +10,13 @@
  *
  * There is no process: `request.started` is never called (nothing for `recover` to wait for or end;
  * the cluster's controllers finish a rollout rekey started, and a re-run restarts again).
+ *
+ * Stakater Reloader: a workload Reloader restarts on its own when the Secret rekey wrote changes
+ * (src/lib/kube-watchers.ts reads its annotations) is not restarted a second time. rekey waits for
+ * Reloader's change of its pod template (any change since the template rekey saw before the write),
+ * then for that rollout as for its own. Bounded: when no change comes within {@link reloaderWaitMs}
+ * of the deploy's start (a fifth of the timeout, at most 60 s; Reloader absent, slow, or the write
+ * changed no data), rekey restarts the workload itself and says so. Rollback the same.
  */
 import path from 'node:path';
 import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
@@ -29,6 +36,7 @@ import {
   STRATEGIC_MERGE_PATCH,
   withRetry,
 } from '../lib/kube.js';
+import { reloaderRestarts } from '../lib/kube-watchers.js';
 import { redactor } from '../lib/redact.js';
 
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
@@ -36,7 +44,25 @@ export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 export interface KubernetesDeployerOptions extends Omit<KubeOptions, 'context'> {
   /** Pause between status reads (default 1 s, as kubectl's watch would see changes). */
   readonly pollMs?: number;
+  /**
+   * The Secret the rotation writes, when the workloads can read it (the kubernetes store's, in the
+   * deploy's namespace): the one whose change makes Reloader restart workloads on its own.
+   */
+  readonly secret?: { readonly namespace: string; readonly name: string };
 }
+
+/**
+ * How long rekey waits for Reloader to start a workload's rollout before restarting it itself: a
+ * fifth of the deploy timeout, at most 60 s (Reloader reacts to a watch event within seconds).
+ *
+ * @example
+ * reloaderWaitMs(300_000); // 60000
+ */
+export function reloaderWaitMs(timeoutMs: number): number {
+  return Math.min(Math.round(timeoutMs / 5), 60_000);
+}
+
+const templateOf = (o: V1Deployment | V1StatefulSet): string => JSON.stringify(o.spec?.template ?? {});
 
 type Kind = 'deployment' | 'statefulset';
 interface Workload {
@@ -128,7 +154,14 @@ export function createKubernetesDeployer(
   const workloads: Workload[] = config.workloads.map(parseWorkload);
   const names = workloads.map((w) => `${w.kind}/${w.name}`);
   const command = `rollout restart ${names.join(', then ')} in namespace ${namespace}`;
-  const title = `restart ${names.join(', then ')} (namespace ${namespace}), each rolled out before the next, within ${config.timeout}`;
+  const plainTitle = `restart ${names.join(', then ')} (namespace ${namespace}), each rolled out before the next, within ${config.timeout}`;
+  const secret = options.secret?.namespace === namespace ? options.secret : undefined;
+  const waitReloaderMs = reloaderWaitMs(timeoutMs);
+  /** Per workload (`kind/name`): the Reloader annotation that restarts it, as last read. */
+  const reloaded = new Map<string, string>();
+  /** Per workload: its pod template before the Secret write (preflight, then after each run). */
+  const baseline = new Map<string, string>();
+  const key = (w: Workload) => `${w.kind}/${w.name}`;
   let kube: Kube | undefined;
   const client = (): Kube => {
     if (kube === undefined) {
@@ -169,6 +202,24 @@ export function createKubernetesDeployer(
     }
   };
 
+  /** Which workloads Reloader restarts when the Secret changes (none without a Secret). */
+  const readWatchers = async (objects: ReadonlyMap<string, V1Deployment | V1StatefulSet>) => {
+    reloaded.clear();
+    if (secret === undefined) return;
+    const k = client();
+    const s = await withRetry(k, () =>
+      k.core.readNamespacedSecret({ name: secret.name, namespace: secret.namespace }),
+    ).catch((e: unknown) => {
+      throw deployError(e, `reading Secret ${secret.namespace}/${secret.name}`);
+    });
+    const meta = s.metadata ?? { name: secret.name };
+    for (const w of workloads) {
+      const o = objects.get(key(w));
+      const why = reloaderRestarts(o?.metadata, o?.spec?.template?.spec, meta);
+      if (why !== undefined) reloaded.set(key(w), why);
+    }
+  };
+
   const restart = async (w: Workload, at: string): Promise<number> => {
     const k = client();
     const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
@@ -189,7 +240,14 @@ export function createKubernetesDeployer(
     rollbackCommand: command,
     timeoutMs,
 
-    title,
+    /** Read after `check` (the plan): says per workload whether Reloader or rekey restarts it. */
+    get title() {
+      if (reloaded.size === 0) return plainTitle;
+      const each = names.map((n) =>
+        reloaded.has(n) ? `${n} (restarted by Reloader, rekey waits for it)` : `${n} (rekey restarts it)`,
+      );
+      return `roll out ${each.join(', then ')} (namespace ${namespace}), each rolled out before the next, within ${config.timeout}`;
+    },
 
     /**
      * Preflight: rekey may get and patch every workload (SelfSubjectAccessReview), each missing
@@ -218,6 +276,7 @@ export function createKubernetesDeployer(
             hint: `Grant its Role in namespace ${namespace} the rule { apiGroups: ["apps"], resources: [${[...new Set(workloads.map((w) => `"${w.kind}s"`))].join(', ')}], resourceNames: [${workloads.map((w) => `"${w.name}"`).join(', ')}], verbs: ["get", "patch"] }.`,
           },
         );
+      const objects = new Map<string, V1Deployment | V1StatefulSet>();
       for (const w of workloads) {
         const o = await readRaw(w).catch((e: unknown) => {
           if (isStatus(e, 404))
@@ -229,7 +288,10 @@ export function createKubernetesDeployer(
           throw deployError(e, `reading ${w.kind}/${w.name}`);
         });
         if (w.kind === 'deployment' && (o as V1Deployment).spec?.paused === true) throw paused(w.name);
+        objects.set(key(w), o);
+        baseline.set(key(w), templateOf(o));
       }
+      await readWatchers(objects);
     },
 
     async run(label: 'deploy' | 'rollback', request: DeployRequest) {
@@ -237,24 +299,62 @@ export function createKubernetesDeployer(
       const deadline = start + timeoutMs;
       for (const k of request.secretKeys) redactor.add(k, request.env.get(k));
       const lines: string[] = [];
+      const notes: string[] = [];
       const say = (line: string) => {
         if (lines.at(-1) !== line) lines.push(redactor.redact(line));
       };
+      const pause = () => new Promise((r) => setTimeout(r, pollMs));
       try {
         // Every workload exists and none is paused before the first is restarted.
+        const objects = new Map<string, V1Deployment | V1StatefulSet>();
         for (const w of workloads) {
           const o = await read(w);
           if (w.kind === 'deployment' && (o as V1Deployment).spec?.paused === true)
             throw paused(w.name, label);
+          objects.set(key(w), o);
+          // No preflight in this process (recover, rollback): the template now is the baseline.
+          if (!baseline.has(key(w))) baseline.set(key(w), templateOf(o));
         }
+        await readWatchers(objects);
+        const reloaderUntil = Math.min(start + waitReloaderMs, deadline);
         for (const w of workloads) {
-          // Milliseconds (kubectl writes seconds): a rollback's restart within the same second as the
-          // deploy's must still change the pod template, or nothing would roll.
-          const at = new Date().toISOString();
-          const generation = await restart(w, at);
-          say(`${w.kind}.apps/${w.name} restarted`);
+          let generation: number | undefined;
+          const why = reloaded.get(key(w));
+          if (why !== undefined) {
+            // Reloader restarts it on the Secret's change: wait for its new pod template (bounded).
+            const before = baseline.get(key(w));
+            for (;;) {
+              const o = await read(w);
+              if (templateOf(o) !== before) {
+                generation = o.metadata?.generation ?? 0;
+                const line = `${w.kind}/${w.name} restarted by Reloader (${why}): rekey waited for its rollout`;
+                say(`${w.kind}.apps/${w.name} restarted by Reloader (${why}), waiting for its rollout`);
+                notes.push(line);
+                break;
+              }
+              if (Date.now() + pollMs > reloaderUntil) break;
+              await pause();
+            }
+            if (generation === undefined) {
+              const s = (waitReloaderMs / 1000).toFixed(0);
+              notes.push(
+                `${w.kind}/${w.name}: Reloader started no rollout within ${s}s of the Secret write: rekey restarted it itself`,
+              );
+              say(
+                `${w.kind}.apps/${w.name}: no rollout by Reloader within ${s}s (${why}): rekey restarts it itself`,
+              );
+            }
+          }
+          if (generation === undefined) {
+            // Milliseconds (kubectl writes seconds): a rollback's restart within the same second as the
+            // deploy's must still change the pod template, or nothing would roll.
+            const at = new Date().toISOString();
+            generation = await restart(w, at);
+            say(`${w.kind}.apps/${w.name} restarted`);
+          }
           for (;;) {
             const o = await read(w);
+            baseline.set(key(w), templateOf(o));
             const look =
               w.kind === 'deployment'
                 ? deploymentStatus(o as V1Deployment, generation)
@@ -266,10 +366,10 @@ export function createKubernetesDeployer(
                 'ERR_DEPLOY_TIMEOUT',
                 `${label}: ${w.kind}/${w.name} did not roll out within ${config.timeout}`,
               );
-            await new Promise((r) => setTimeout(r, pollMs));
+            await pause();
           }
         }
-        return { ms: Date.now() - start };
+        return { ms: Date.now() - start, ...(notes.length === 0 ? {} : { note: notes.join('; ') }) };
       } catch (e) {
         const err = deployError(e, label);
         say(err.message);
@@ -278,6 +378,13 @@ export function createKubernetesDeployer(
           details: [`output: ${request.logFile}`, ...outputDetails(lines.join('\n'))],
         });
       } finally {
+        // What Reloader did by now belongs to this write: the next run (a rollback) waits for a newer one.
+        for (const w of workloads)
+          if (reloaded.has(key(w)))
+            await readRaw(w).then(
+              (o) => baseline.set(key(w), templateOf(o)),
+              () => undefined,
+            );
         await ensurePrivateDir(path.dirname(request.logFile));
         await writeFileAtomic(request.logFile, `$ ${redactor.redact(command)}\n${lines.join('\n')}\n`, {
           mode: 0o600,

@@ -13,7 +13,7 @@ import type { Run } from './run.js';
 export async function deployNow(run: Run, deployer: Deployer, label: 'deploy' | 'rollback'): Promise<string> {
   const env = await run.currentValues();
   const timeoutMs = deployer.timeoutMs;
-  let result: { readonly ms: number };
+  let result: { readonly ms: number; readonly note?: string };
   try {
     result = await deployer.run(label, {
       env,
@@ -39,5 +39,5 @@ export async function deployNow(run: Run, deployer: Deployer, label: 'deploy' | 
     // Ended (or never started): the step's own journal write records that it is gone.
     delete run.journal.command;
   }
-  return `done in ${(result.ms / 1000).toFixed(1)} s`;
+  return `done in ${(result.ms / 1000).toFixed(1)} s${result.note === undefined ? '' : ` (${result.note})`}`;
 }

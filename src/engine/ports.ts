@@ -230,7 +230,14 @@ export interface Deployer {
    * ERR_DEPLOY_TIMEOUT or ERR_DEPLOY_FAILED with where its output is kept and its last lines.
    * A deployer without a process of its own (Kubernetes rollouts) never calls `request.started`.
    */
-  run(label: 'deploy' | 'rollback', request: DeployRequest): Promise<{ readonly ms: number }>;
+  run(
+    label: 'deploy' | 'rollback',
+    request: DeployRequest,
+  ): Promise<{
+    readonly ms: number;
+    /** What the step's result line adds (Kubernetes: which workloads Reloader restarted). */
+    readonly note?: string;
+  }>;
 }
 
 /** A target's part of the validation table: its `verify` with these values. */

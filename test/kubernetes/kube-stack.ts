@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { RbacRule } from '../../demo/stand-ins/kubernetes.js';
+import type { RbacRule, TemplateChange } from '../../demo/stand-ins/kubernetes.js';
 import { connectKube, MERGE_PATCH } from '../../src/lib/kube.js';
 import { CLI, type CliResult, startCli } from '../engine/stack.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -65,6 +65,8 @@ export interface KubeStack {
   /** POSTs a stand-in control route (`/__stand-in/kubernetes/<route>`). */
   control(route: string, body: unknown): Promise<void>;
   rbac(rules: readonly RbacRule[]): Promise<void>;
+  /** Every pod template change the stand-in saw (a restart), by whom: `api` (rekey) or `reloader`. */
+  templateChanges(): Promise<TemplateChange[]>;
   stop(): Promise<void>;
 }
 
@@ -120,7 +122,13 @@ async function healthServer(): Promise<{ server: Server; url: string }> {
  * const s = await makeKubeStack();
  * expect((await s.run(['rotate', '--yes'])).code).toBe(0);
  */
-export async function makeKubeStack(options: { timeout?: string } = {}): Promise<KubeStack> {
+export async function makeKubeStack(
+  options: {
+    timeout?: string;
+    /** Per workload (`deployment/bi-api`): its annotations (Reloader's), and it reads the Secret (envFrom). */
+    workloads?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  } = {},
+): Promise<KubeStack> {
   const dir = await tempDir('rekey-k8s-e2e-');
   await fs.writeFile(path.join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
   const { child, url } = await startStandIn(dir);
@@ -139,7 +147,15 @@ export async function makeKubeStack(options: { timeout?: string } = {}): Promise
   await control('kubernetes/secret', { namespace: NAMESPACE, name: SECRET, data: INITIAL });
   for (const w of WORKLOADS) {
     const [kind, name] = w.split('/');
-    await control('kubernetes/workload', { kind, namespace: NAMESPACE, name, replicas: 2 });
+    const annotations = options.workloads?.[w];
+    await control('kubernetes/workload', {
+      kind,
+      namespace: NAMESPACE,
+      name,
+      replicas: 2,
+      envFromSecret: SECRET,
+      ...(annotations === undefined ? {} : { annotations }),
+    });
   }
 
   await fs.writeFile(
@@ -240,6 +256,11 @@ export async function makeKubeStack(options: { timeout?: string } = {}): Promise
     },
     async rbac(rules) {
       await control('kubernetes/rbac', { rules });
+    },
+    async templateChanges() {
+      return (await (
+        await control('kubernetes/template-changes', undefined, 'GET')
+      ).json()) as TemplateChange[];
     },
     async stop() {
       await new Promise<void>((r) => health.server.close(() => r()));

@@ -141,6 +141,25 @@ export class LeaseLock {
     return holder ? { tookOverFrom: holder } : {};
   }
 
+  /**
+   * Who holds the Lease now, read-only (`rekey status`): `held` (a holder whose claim runs until
+   * `expires`), `expired` (a holder that stopped renewing: a killed run, for `rekey recover`) or `free`.
+   *
+   * @example
+   * await lock.look(); // { state: 'held', holder: 'pod-a/17', expires: '2026-12-05T03:20:00.000Z' }
+   */
+  async look(): Promise<{ state: 'free' | 'held' | 'expired'; holder?: string; expires?: string }> {
+    const lease = await this.read();
+    const holder = lease?.spec?.holderIdentity;
+    if (lease === undefined || !holder) return { state: 'free' };
+    const until = this.expiry(lease);
+    return {
+      state: until > this.now().getTime() ? 'held' : 'expired',
+      holder,
+      ...(until === 0 ? {} : { expires: new Date(until).toISOString() }),
+    };
+  }
+
   /** Extends our claim; throws ERR_LOCKED when the Lease is no longer ours (it expired and was taken). */
   async renew(known?: V1Lease): Promise<void> {
     const lease = known ?? (await this.read());

@@ -148,7 +148,7 @@ export class KubernetesStore implements Store {
     if (s.metadata?.annotations?.[RELOADER.match]?.trim().toLowerCase() === 'true')
       notes.push({
         level: 'warn',
-        text: `${this.where} has ${RELOADER.match}: "true": Stakater Reloader restarts the workloads using it (those with ${RELOADER.search}: "true") on their own when rekey writes it; a deploy that restarts them too restarts them twice`,
+        text: `${this.where} has ${RELOADER.match}: "true": Stakater Reloader restarts the workloads using it (those with ${RELOADER.search}: "true") on their own when rekey writes it; a \`deploy.kubernetes\` waits for those rollouts instead of restarting them again (the deploy step says which), a deploy command would restart them a second time`,
       });
     return notes;
   }
