@@ -60,17 +60,21 @@ export async function checkCommand(
 
 export async function serveCommand(
   g: GlobalOptions,
-  o: { host: string; port: number; tokenFile?: string },
+  o: { host: string; port: number; tokenFile?: string; tlsCert?: string; tlsKey?: string },
 ): Promise<void> {
-  const { serveMetrics } = await import('../policy/serve.js');
-  const server = await serveMetrics({
+  const { serveDashboard } = await import('../dashboard/serve.js');
+  const server = await serveDashboard({
     ...(g.config ? { configPath: g.config } : {}),
     host: o.host,
     port: o.port,
     ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}),
+    ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
+    ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
     log,
   });
-  log.info(`serving Prometheus metrics on ${server.url}${o.tokenFile ? ' (bearer token required)' : ''}`);
+  const auth = o.tokenFile ? ' (bearer token required)' : '';
+  log.info(`serving the dashboard on ${server.root}${auth}`);
+  log.info(`serving Prometheus metrics on ${server.url}${auth}`);
   const signal = await untilSignal();
   log.info(`${signal}: stopping`);
   await server.close();

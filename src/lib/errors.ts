@@ -223,11 +223,15 @@ export const ERROR_CODES = {
   },
   ERR_SERVE_UNPROTECTED: {
     exit: EXIT.usage,
-    hint: 'Bind to 127.0.0.1 (the default), or pass --token-file FILE to require a bearer token.',
+    hint: 'Bind to 127.0.0.1 (the default), or pass --token-file FILE to require a bearer token (and --tls-cert/--tls-key for HTTPS).',
   },
   ERR_SERVE_TOKEN: {
     exit: EXIT.usage,
     hint: 'Write a random token of at least 16 characters to the file, e.g. `openssl rand -hex 32 > FILE`.',
+  },
+  ERR_SERVE_TLS: {
+    exit: EXIT.usage,
+    hint: 'Pass both --tls-cert and --tls-key: a PEM certificate (chain) and its unencrypted PEM private key, readable by rekey.',
   },
   ERR_UNATTENDED_REFUSED: {
     exit: EXIT.usage,

@@ -11,7 +11,15 @@ import { readPolicyInputs, statusConfigOf } from './inputs.js';
 import { buildRegistry } from './metrics.js';
 import type { PendingNames } from './pending.js';
 import { ServeConfig } from './serve-config.js';
-import { assertExposureAllowed, type MetricsServer, readToken, startMetricsServer } from './server.js';
+import {
+  assertExposureAllowed,
+  isLoopback,
+  type MetricsServer,
+  type Route,
+  readTlsPair,
+  readToken,
+  startMetricsServer,
+} from './server.js';
 import { computeStatus } from './status.js';
 
 export interface ServeOptions {
@@ -19,6 +27,11 @@ export interface ServeOptions {
   readonly host: string;
   readonly port: number;
   readonly tokenFile?: string;
+  /** HTTPS: a PEM certificate (chain) and its private key; both or neither. */
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  /** More read-only routes (the dashboard, src/dashboard/), given the source the server scrapes. */
+  readonly routes?: (source: MetricsSource) => Readonly<Record<string, Route>>;
   readonly log: Logger;
   readonly now?: () => Date;
   /** What the server scrapes (default: a new MetricsSource of `configPath`); tests inspect it. */
@@ -69,23 +82,34 @@ export async function scrapeMetrics(
 }
 
 /**
- * Validates the config and the exposure, then serves `/metrics`. Throws ERR_SERVE_UNPROTECTED (a
- * non-loopback host without a token file), ERR_SERVE_TOKEN, or a config error, before listening.
+ * Validates the config and the exposure, then serves `/metrics` and the routes given. Throws
+ * ERR_SERVE_UNPROTECTED (a non-loopback host without a token file or TLS), ERR_SERVE_TOKEN,
+ * ERR_SERVE_TLS, or a config error, before listening.
  *
  * @example
  * const server = await serveMetrics({ host: '127.0.0.1', port: 9464, log });
  * log.info(`metrics on ${server.url}`);
  */
 export async function serveMetrics(options: ServeOptions): Promise<MetricsServer> {
-  assertExposureAllowed(options.host, options.tokenFile);
+  const tlsWanted = options.tlsCert !== undefined || options.tlsKey !== undefined;
+  assertExposureAllowed(options.host, options.tokenFile, tlsWanted);
+  const tls = await readTlsPair(options.tlsCert, options.tlsKey, options.log);
   const token = options.tokenFile === undefined ? undefined : await readToken(options.tokenFile, options.log);
   const source = options.source ?? new MetricsSource(options.configPath);
   await source.config.load(); // a broken config fails now (exit 2), not at the first scrape
   const now = options.now ?? (() => new Date());
+  if (!isLoopback(options.host)) {
+    if (token === undefined)
+      options.log.warn(`no --token-file: anyone who can reach ${options.host} can read the dashboard`);
+    else if (tls === undefined)
+      options.log.warn('no --tls-cert/--tls-key: the bearer token travels in clear text over the network');
+  }
   return startMetricsServer({
     host: options.host,
     port: options.port,
     ...(token === undefined ? {} : { token }),
+    ...(tls === undefined ? {} : { tls }),
+    ...(options.routes ? { routes: options.routes(source) } : {}),
     collect: () => source.scrape(now()),
     log: options.log,
   });

@@ -1,12 +1,15 @@
 /**
  * The HTTP server of `rekey serve`: `GET /metrics` in the Prometheus text format, computed at each
- * scrape. It binds to loopback by default; binding to any other address requires a bearer token read
- * from a file (never from argv, where `ps` shows it), compared in constant time.
+ * scrape, and any read-only routes given (the dashboard). It binds to loopback by default; binding to
+ * any other address requires a bearer token read from a file (never from argv, where `ps` shows it),
+ * compared in constant time, or TLS. Every response carries a strict Content-Security-Policy.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { RekeyError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { redactor, safeMessage } from '../lib/redact.js';
@@ -61,18 +64,94 @@ export async function readToken(file: string, log?: Logger): Promise<string> {
 }
 
 /**
- * Refuses (ERR_SERVE_UNPROTECTED) to expose metrics beyond loopback without a token.
+ * Refuses (ERR_SERVE_UNPROTECTED) to expose metrics and the dashboard beyond loopback without a
+ * token or TLS.
  *
  * @example
  * assertExposureAllowed('0.0.0.0', undefined); // throws
+ * assertExposureAllowed('0.0.0.0', undefined, true); // TLS: allowed
  */
-export function assertExposureAllowed(host: string, tokenFile: string | undefined): void {
-  if (isLoopback(host) || tokenFile !== undefined) return;
+export function assertExposureAllowed(host: string, tokenFile: string | undefined, tls = false): void {
+  if (isLoopback(host) || tokenFile !== undefined || tls) return;
   throw new RekeyError(
     'ERR_SERVE_UNPROTECTED',
-    `refusing to serve metrics on ${host} without authentication: it is not a loopback address`,
+    `refusing to serve metrics and the dashboard on ${host} without authentication: it is not a loopback address`,
   );
 }
+
+/** A certificate chain and its private key (PEM), for HTTPS. */
+export interface TlsPair {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/**
+ * Reads `--tls-cert` and `--tls-key` (both or neither) and checks they make a usable pair. Throws
+ * ERR_SERVE_TLS when one is missing, unreadable, or not a matching PEM certificate and key; warns
+ * when the key file is readable by other users.
+ *
+ * @example
+ * const tls = await readTlsPair('/etc/rekey/cert.pem', '/etc/rekey/key.pem', log);
+ */
+export async function readTlsPair(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  log?: Logger,
+): Promise<TlsPair | undefined> {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    throw new RekeyError(
+      'ERR_SERVE_TLS',
+      `${certFile === undefined ? '--tls-key' : '--tls-cert'} was given without ${certFile === undefined ? '--tls-cert' : '--tls-key'}`,
+    );
+  }
+  const read = async (file: string) => {
+    try {
+      return { data: await fs.readFile(file), mode: (await fs.stat(file)).mode };
+    } catch (e) {
+      throw new RekeyError(
+        'ERR_SERVE_TLS',
+        `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+  };
+  const [cert, key] = await Promise.all([read(certFile), read(keyFile)]);
+  try {
+    createSecureContext({ cert: cert.data, key: key.data });
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'invalid';
+    throw new RekeyError(
+      'ERR_SERVE_TLS',
+      `${certFile} and ${keyFile} are not a PEM certificate and its private key (${code})`,
+    );
+  }
+  if ((key.mode & 0o077) !== 0) log?.warn(`${keyFile} is readable by other users: chmod 600 it`);
+  return { cert: cert.data, key: key.data };
+}
+
+/**
+ * The headers of every response: nothing may run, frame the page or leave through a referrer; only
+ * the server's own stylesheet and images (and data: images) load.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-resource-policy': 'same-origin',
+  'cache-control': 'no-store',
+};
+
+/** What a route answers: a body (already free of any value) and its type. */
+export interface RouteResponse {
+  readonly status?: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** A read-only route: called for GET and HEAD of its path, after authentication. */
+export type Route = () => Promise<RouteResponse>;
 
 /** Whether an Authorization header carries the token (constant time over SHA-256 digests). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
@@ -91,10 +170,17 @@ export interface MetricsServerOptions {
   /** Computes the exposition at each scrape. */
   readonly collect: () => Promise<{ body: string; contentType: string }>;
   readonly log: Logger;
+  /** Other paths served (`/`, `/api/status`, …), by exact path; `/metrics` is always `collect`. */
+  readonly routes?: Readonly<Record<string, Route>>;
+  /** Serve HTTPS with this certificate and key. */
+  readonly tls?: TlsPair;
 }
 
 export interface MetricsServer {
+  /** The metrics URL (`http://127.0.0.1:9464/metrics`). */
   readonly url: string;
+  /** The server's root URL (`http://127.0.0.1:9464/`), where the dashboard is. */
+  readonly root: string;
   readonly port: number;
   close(): Promise<void>;
 }
@@ -107,13 +193,17 @@ export interface MetricsServer {
  * // curl http://127.0.0.1:9464/metrics
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     handle(req, res, options).catch((e) => {
-      options.log.error(`metrics: ${safeMessage(e)}`);
+      options.log.error(`serve: ${redactor.redact(safeMessage(e))}`);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end();
     });
-  });
+  };
+  const server: Server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener)
+    : createServer(listener);
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
@@ -132,8 +222,10 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   });
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const root = `${options.tls ? 'https' : 'http'}://${host}:${port}/`;
   return {
-    url: `http://${host}:${port}/metrics`,
+    url: `${root}metrics`,
+    root,
     port,
     close: () =>
       new Promise<void>((resolve) => {
@@ -158,6 +250,21 @@ async function handle(
     res.end('unauthorized\n');
     return;
   }
+  const route = path === undefined ? undefined : options.routes?.[path];
+  if (route !== undefined && Object.hasOwn(options.routes ?? {}, path ?? '')) {
+    let out: RouteResponse;
+    try {
+      out = await route();
+    } catch (e) {
+      const message = redactor.redact(safeMessage(e));
+      options.log.error(`serve ${path}: ${message}`);
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`rekey: cannot read the state: ${message}\n`);
+      return;
+    }
+    res.writeHead(out.status ?? 200, { 'content-type': out.contentType });
+    res.end(req.method === 'HEAD' ? undefined : redactor.redact(out.body));
+    return;
+  }
   if (path === '/') {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('rekey: metrics at /metrics\n');
     return;
@@ -175,6 +282,6 @@ async function handle(
     res.writeHead(500, { 'content-type': 'text/plain' }).end(`rekey: cannot compute metrics: ${message}\n`);
     return;
   }
-  res.writeHead(200, { 'content-type': out.contentType, 'cache-control': 'no-store' });
+  res.writeHead(200, { 'content-type': out.contentType });
   res.end(req.method === 'HEAD' ? undefined : redactor.redact(out.body));
 }

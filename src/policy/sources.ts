@@ -51,7 +51,7 @@ export async function awaitingBreakGlass(loaded: StackConfig): Promise<AwaitingB
  * Governance takes a whole LoadedConfig but reads no env file value on these paths; policy (and so
  * `rekey serve`) holds none. Given a config without the env file, `env` throws if anything reads it.
  */
-function governanceView(loaded: StackConfig): LoadedConfig {
+export function governanceView(loaded: StackConfig): LoadedConfig {
   if ('env' in loaded) return loaded as LoadedConfig;
   return Object.defineProperty({ ...loaded }, 'env', {
     enumerable: false,

@@ -28,6 +28,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['policy'],
   ['doctor'],
   ['report'],
+  ['dashboard'],
   ['cli'],
 ];
 export const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));
