@@ -116,6 +116,8 @@ export interface DashboardRotations {
     readonly key: string;
     readonly maxAgeDays: number;
     readonly longestGapDays: number;
+    /** The longest interval starts at the window's start: no successful rotation before it is recorded. */
+    readonly fromWindowStart: boolean;
     readonly policyMet: boolean;
     readonly intervals: readonly PolicyInterval[];
   }>;
@@ -268,6 +270,7 @@ function policyOf(report: EvidenceReport): DashboardRotations['policy'] {
       key: s.key,
       maxAgeDays: s.maxAgeDays,
       longestGapDays: s.longestGap.days,
+      fromWindowStart: s.longestGap.fromPeriodStart,
       policyMet: s.policyMet,
       intervals,
     };

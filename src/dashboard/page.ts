@@ -43,12 +43,12 @@ function secretRow(s: DashboardSecret): string {
       : `${when(s.dueAt)}<br><span class="muted">${s.dueInDays !== undefined && s.dueInDays < 0 ? `${e(n(-s.dueInDays))}d ago` : `in ${e(n(s.dueInDays ?? 0))}d`}</span>`;
   return `<tr class="secret" data-key="${e(s.key)}" data-state="${e(s.state)}" data-status="${e(s.status)}">
 <th scope="row"><code>${e(s.key)}</code></th>
-<td>${e(s.type)}</td>
-<td class="age">${ageBar(s)}</td>
-<td class="due">${due}</td>
-<td><span class="badge state-${e(s.state)}">${e(STATE_LABEL[s.state])}</span>${s.status !== s.state ? `<br><span class="muted">${e(s.status)}</span>` : ''}${s.attention ? `<br><span class="muted">${e(s.attention)}</span>` : ''}</td>
-<td class="outcome">${a ? `<span class="badge outcome-${e(a.outcome)}">${e(a.outcome)}</span><br><span class="muted">${when(a.at)}</span>` : '—'}</td>
-<td class="trigger">${e(a?.trigger ?? s.lastTrigger ?? '—')}</td>
+<td data-label="type">${e(s.type)}</td>
+<td class="age" data-label="age">${ageBar(s)}</td>
+<td class="due" data-label="due">${due}</td>
+<td class="state" data-label="state"><span class="badge state-${e(s.state)}">${e(STATE_LABEL[s.state])}</span>${s.status !== s.state ? `<br><span class="muted">${e(s.status)}</span>` : ''}${s.attention ? `<br><span class="muted">${e(s.attention)}</span>` : ''}</td>
+<td class="outcome" data-label="last outcome">${a ? `<span class="badge outcome-${e(a.outcome)}">${e(a.outcome)}</span><br><span class="muted">${when(a.at)}</span>` : '—'}</td>
+<td class="trigger" data-label="trigger">${e(a?.trigger ?? s.lastTrigger ?? '—')}</td>
 </tr>`;
 }
 
@@ -142,7 +142,7 @@ function chartsSection(d: Dashboard): string {
   const policy = d.rotations.policy
     .map(
       (p) =>
-        `<tr data-key="${e(p.key)}"><th scope="row"><code>${e(p.key)}</code></th><td>${e(n(p.longestGapDays))}d</td><td>${e(n(p.maxAgeDays))}d</td><td>${p.policyMet ? 'yes' : '<strong>no</strong>'}</td></tr>`,
+        `<tr data-key="${e(p.key)}"><th scope="row"><code>${e(p.key)}</code></th><td>${e(n(p.longestGapDays))}d${p.fromWindowStart ? ' <span class="muted">(from the window\'s start: no earlier rotation)</span>' : ''}</td><td>${e(n(p.maxAgeDays))}d</td><td>${p.policyMet ? 'yes' : '<strong>no</strong>'}</td></tr>`,
     )
     .join('');
   return `<section id="charts" aria-labelledby="charts-h">

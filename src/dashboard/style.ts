@@ -48,5 +48,11 @@ svg.chart{width:100%;height:auto;max-height:260px}
 .chart .interval.within{fill:var(--info)}.chart .interval.over{fill:var(--bad)}
 .chart .age{fill:none;stroke-width:2}.chart .age.within{stroke:var(--info)}.chart .age.over{stroke:var(--bad)}
 details{margin:.3em 0}table.verification{min-width:0;font-size:.85rem}
-@media (max-width:600px){body{font-size:14px}header,main{padding:0 10px}.agebar{width:80px}}
+pre.approve-command code{white-space:pre-wrap;word-break:break-all}
+@media (max-width:600px){body{font-size:14px}header,main{padding:0 10px}.agebar{width:80px}
+#secrets table{min-width:0}#secrets thead{display:none}
+#secrets tr,#secrets th,#secrets td{display:block;border:0;padding:2px 0}
+#secrets tr.secret{border-bottom:1px solid var(--line);padding:8px 0}
+#secrets td::before{content:attr(data-label) ": ";color:var(--muted);font-size:.8rem}
+#secrets td br{display:none}#secrets td .muted{margin-left:6px}}
 `;
