@@ -131,9 +131,7 @@ describe.each(STORES)('rekey demo --store $store', ({ store, title }) => {
     expect(kept.code, kept.stderr).toBe(0);
     expect(doc.ok).toBe(true);
     expect(doc.kept).toBe(true);
-    expect(servers.map((s) => s.name).sort()).toEqual(
-      ['grafana', 'postgres', 'redis', 'rekey-serve', store].sort(),
-    );
+    expect(servers.map((s) => s.name).sort()).toEqual(['grafana', 'postgres', 'redis', store].sort());
     for (const s of servers) expect(alive(s.pid), `${s.name} runs`).toBe(true);
     expect(alive(appPid), 'the app runs').toBe(true);
 
