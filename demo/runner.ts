@@ -19,8 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { envValues, parseEnv } from '../src/envfile/index.js';
 import { color } from '../src/lib/log.js';
 import { redactor } from '../src/lib/redact.js';
+import { startDashboard } from './dashboard-server.js';
 import { appLogin, appMe, appReports, grafanaLogin, pgLogin, redisCount, redisLogin } from './probes.js';
-import { type DemoStack, setUpDemoStack } from './stack-setup.js';
+import { type DemoStack, setUpDemoStack, writeStopFiles } from './stack-setup.js';
 import { type DemoStoreType, STORE_TITLES, type StoreDemoStack, setUpStoreDemoStack } from './stack-store.js';
 
 export interface Claim {
@@ -38,6 +39,8 @@ export interface DemoResult {
   readonly ms: number;
   readonly claims: readonly Claim[];
   readonly commands: ReadonlyArray<{ readonly args: readonly string[]; readonly exitCode: number | null }>;
+  /** With --keep: the dashboard of the kept stack (`rekey serve`, stopped by stop-demo.sh). */
+  readonly dashboard?: string;
 }
 
 export interface DemoOptions {
@@ -446,8 +449,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         ? color.green(`demo finished: every claim held (${claims.length} checks)`)
         : color.red('demo finished with FAILED claims (marked ✗ above)'),
     );
+    let dashboard: string | undefined;
     if (options.keep) {
       kept = true;
+      // The dashboard of the kept stack: rekey serve on a free loopback port, listed first in
+      // stop-demo.sh (stopped by pid and start time before the servers it reads from).
+      // Not for a store stack yet: rekey serve loads rekey.yaml without values, and the store demo's
+      // config interpolates a store field (DEMO_USER_PASSWORD) that it then cannot resolve.
+      if (store === undefined)
+        try {
+          const serve = await startDashboard(CLI, stack.dir, childEnv());
+          await writeStopFiles(REPO, stack.dir, [serve, ...stack.servers]);
+          dashboard = serve.url;
+        } catch (e) {
+          say(color.red(`  the dashboard did not start: ${e instanceof Error ? e.message : String(e)}`));
+        }
       say();
       say(color.bold('The stack keeps running (--keep):'));
       say(`  folder       ${stack.dir}  (rekey.yaml, .env.production, .rekey/, rekey-audit.jsonl)`);
@@ -457,8 +473,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       if (store !== undefined) say(`  ${store.type.padEnd(12)} ${store.where}`);
       say(`  try          cd ${stack.dir} && ${store?.shellEnv ?? ''}node ${CLI} status`);
       say(`  stop it      bash ${path.join(stack.dir, 'stop-demo.sh')}`);
+      if (dashboard !== undefined)
+        say(`  dashboard    ${color.bold(dashboard)}  (rekey serve; stop-demo.sh stops it)`);
     }
-    return { ok, dir: stack.dir, kept, ms: Date.now() - started, claims, commands };
+    return {
+      ok,
+      dir: stack.dir,
+      kept,
+      ms: Date.now() - started,
+      claims,
+      commands,
+      ...(dashboard === undefined ? {} : { dashboard }),
+    };
   } finally {
     if (!kept) {
       await deploy('stop');

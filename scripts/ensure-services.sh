@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the programs behind the throwaway test services are installed: redis-server and the
 # PostgreSQL server programs (initdb, postgres), plus the `postgres` system user when running as root
-# (initdb and postgres refuse to run as root; demo/stack runs them as that user).
+# (initdb and postgres refuse to run as root; demo/stack runs them as that user), and Debian's
+# `chromium` for the browser tests (test/browser: playwright-core drives it by path, never a browser
+# download; REKEY_CHROMIUM names another executable).
 # Installs them with apt-get when root; otherwise prints what to install and exits 2.
 # Quiet when everything is present. The system-wide services the packages may start (on 5432 and
 # 6379) are never used: every test starts its own servers on free ports.
@@ -27,12 +29,17 @@ if ! have_postgres; then
 elif [ "$(id -u)" -eq 0 ] && ! getent passwd postgres >/dev/null 2>&1; then
   missing+=(postgresql)
 fi
+have_chromium() {
+  if [ -n "${REKEY_CHROMIUM:-}" ]; then [ -x "$REKEY_CHROMIUM" ]; return; fi
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
+}
+have_chromium || missing+=(chromium)
 if [ "$(id -u)" -eq 0 ] && ! command -v setpriv >/dev/null 2>&1; then missing+=(util-linux); fi
 
 if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "ensure-services: missing ${missing[*]}; the tests need redis-server and the PostgreSQL server programs." >&2
+  echo "ensure-services: missing ${missing[*]}; the tests need redis-server, the PostgreSQL server programs and chromium." >&2
   echo "Install them as root, e.g. on Debian/Ubuntu:" >&2
   echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing[*]}" >&2
   exit 2
@@ -43,3 +50,4 @@ apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 command -v redis-server >/dev/null 2>&1 || { echo "ensure-services: redis-server still missing" >&2; exit 1; }
 have_postgres || { echo "ensure-services: PostgreSQL server programs still missing" >&2; exit 1; }
+have_chromium || { echo "ensure-services: chromium still missing" >&2; exit 1; }

@@ -35,6 +35,7 @@ const files =
         'test/lib/cleanup-canary.test.ts',
         'test/notify/notify.test.ts',
         'test/report/report.test.ts',
+        'test/browser',
         'test/policy/schedule-store.test.ts',
         'test/policy/serve-secrets.test.ts',
         'test/targets/redis/unsaved-revert.test.ts',

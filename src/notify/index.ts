@@ -14,9 +14,11 @@ import { parseDuration } from '../lib/duration.js';
 import { redactor, safeMessage } from '../lib/redact.js';
 import { deliver, webhookName } from './deliver.js';
 import { type NotifyEvent, slackText } from './event.js';
+import { recordFailure } from './failures.js';
 
 export type { NotifyEventName } from '../config/notify.js';
 export type { NotifyEvent, OverdueFacts, RequestFacts, RotationFacts } from './event.js';
+export { countFailures, FAILURES_FILE, type NotifyFailureCount } from './failures.js';
 export { DEFAULT_TOLERANCE_SECONDS, signBody, verifyWebhook } from './sign.js';
 
 /** An event as a caller gives it: the id, stack, time and version are filled in. */
@@ -88,6 +90,16 @@ export function createNotifier(
       await Promise.all(
         wanted.map(async (w) => {
           const name = webhookName(w.url);
+          const failed = (attempts: number, reason: string) =>
+            recordFailure(loaded.stateDir, {
+              time: now().toISOString(),
+              event: event.event,
+              origin: name,
+              attempts,
+              reason,
+            }).catch((e) =>
+              options.warn(`notification failure not recorded for /metrics: ${safeMessage(e)}`),
+            );
           let key: Buffer | undefined;
           try {
             key = await keyFor(w);
@@ -95,6 +107,7 @@ export function createNotifier(
             options.warn(
               `notification "${event.event}" to ${name} not sent: its HMAC key could not be read (${safeMessage(e)})`,
             );
+            await failed(0, 'HMAC key unreadable');
             return;
           }
           const body =
@@ -112,6 +125,7 @@ export function createNotifier(
             options.warn(
               `notification "${event.event}" to ${name} not delivered after ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}: ${r.reason}`,
             );
+            await failed(r.attempts, r.reason);
           }
         }),
       ).catch((e) => options.warn(`notification "${event.event}" not sent: ${safeMessage(e)}`));

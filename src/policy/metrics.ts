@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import { TRIGGERS } from '../config/schema.js';
+import type { NotifyFailureCount } from '../notify/index.js';
 
 /** Every trigger a rotation (not a rollback) is recorded with: the CLI's choices and `manual`. */
 const ROTATION_TRIGGERS = [...TRIGGERS, 'manual'] as const;
@@ -24,6 +25,7 @@ export const METRICS = {
   scheduleFailures: 'rekey_schedule_consecutive_failures',
   lastRotation: 'rekey_last_rotation_timestamp_seconds',
   rotations: 'rekey_rotations_total',
+  notificationsFailed: 'rekey_notifications_failed_total',
 } as const;
 
 const SECRET_LABELS = ['stack', 'key', 'type'] as const;
@@ -33,10 +35,14 @@ const FINAL_OUTCOMES = ['rotated', 'rolled-back', 'needs-attention'] as const;
  * A registry holding every rekey metric for one stack, as of the report and events given.
  *
  * @example
- * const registry = buildRegistry(report, inputs.events);
+ * const registry = buildRegistry(report, inputs.events, await countFailures(loaded.stateDir));
  * const text = await registry.metrics(); // Prometheus text format, registry.contentType
  */
-export function buildRegistry(report: StatusReport, events: readonly RotationEvent[]): Registry {
+export function buildRegistry(
+  report: StatusReport,
+  events: readonly RotationEvent[],
+  notifyFailures: readonly NotifyFailureCount[] = [],
+): Registry {
   const registers = [new Registry()];
   const registry = registers[0]!;
   const gauge = (name: string, help: string) =>
@@ -104,5 +110,14 @@ export function buildRegistry(report: StatusReport, events: readonly RotationEve
     newest.set(e.outcome, Math.max(newest.get(e.outcome) ?? 0, e.time.getTime()));
   }
   for (const [outcome, t] of newest) last.set({ stack: report.stack, outcome }, t / 1000);
+
+  const failed = new Counter({
+    name: METRICS.notificationsFailed,
+    help: 'Webhook notifications given up on (after every retry, or with an unreadable HMAC key), by event and webhook origin; recorded in <stateDir>/notify-failures.jsonl.',
+    labelNames: ['stack', 'event', 'origin'] as const,
+    registers,
+  });
+  for (const f of notifyFailures)
+    failed.inc({ stack: report.stack, event: f.event, origin: f.origin }, f.count);
   return registry;
 }

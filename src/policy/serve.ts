@@ -5,6 +5,7 @@
  * is read, once per file while it is unchanged (`file-cache.ts`).
  */
 import type { Logger } from '../lib/log.js';
+import { countFailures } from '../notify/index.js';
 import { FileCache } from './file-cache.js';
 import { readPolicyInputs, statusConfigOf } from './inputs.js';
 import { buildRegistry } from './metrics.js';
@@ -58,7 +59,11 @@ export class MetricsSource {
   async scrape(now: Date = new Date()): Promise<{ body: string; contentType: string }> {
     const loaded = await this.config.load();
     const inputs = await readPolicyInputs(loaded, { annotations: this.annotations, pending: this.pending });
-    const registry = buildRegistry(computeStatus(statusConfigOf(loaded), inputs, now), inputs.events);
+    const registry = buildRegistry(
+      computeStatus(statusConfigOf(loaded), inputs, now),
+      inputs.events,
+      await countFailures(loaded.stateDir).catch(() => []),
+    );
     return { body: await registry.metrics(), contentType: registry.contentType };
   }
 }

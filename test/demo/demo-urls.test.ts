@@ -58,6 +58,11 @@ describe('rekey demo --keep', () => {
     expect((await fetch(`${grafana}/api/health`)).status).toBe(200);
     expect(await tcpOpen(Number(ports?.[1]))).toBe(true);
     expect(await tcpOpen(Number(ports?.[2]))).toBe(true);
+    // It ends with the dashboard's address: rekey serve of the kept stack, on loopback.
+    const last = kept.trim().split('\n').at(-1) ?? '';
+    const dashboard = /^\s*dashboard\s+(http:\/\/\S+)/.exec(last)?.[1];
+    expect(dashboard, last).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect((await fetch(new URL('metrics', dashboard))).status).toBe(200);
 
     // ...and the secrets are still masked: no form of a secret value in what the demo printed.
     const env = await fs.readFile(path.join(dir!, '.env.production'), 'utf8');

@@ -74,7 +74,12 @@ describe('rekey demo', () => {
     const canary = await canaryTmp();
     const env = { ...process.env, ...canary.env, NO_COLOR: '1' };
     const kept = await runToEnd(process.execPath, [CLI, 'demo', '--keep', '--json'], { env });
-    const doc = JSON.parse(kept.stdout || '{}') as { ok?: boolean; dir?: string; kept?: boolean };
+    const doc = JSON.parse(kept.stdout || '{}') as {
+      ok?: boolean;
+      dir?: string;
+      kept?: boolean;
+      dashboard?: string;
+    };
     const servers = doc.dir
       ? (await fs.readFile(path.join(doc.dir, '.run', 'pids'), 'utf8').catch(() => ''))
           .split('\n')
@@ -101,8 +106,11 @@ describe('rekey demo', () => {
     expect(doc.ok).toBe(true);
     expect(doc.kept).toBe(true);
     const dir = doc.dir ?? '';
-    expect(servers.map((s) => s.name).sort()).toEqual(['grafana', 'postgres', 'redis']);
+    expect(servers.map((s) => s.name).sort()).toEqual(['grafana', 'postgres', 'redis', 'rekey-serve']);
     for (const s of servers) expect(alive(s.pid), `${s.name} runs`).toBe(true);
+    // The dashboard of the kept stack answers (rekey serve on a loopback port, stopped below).
+    expect(doc.dashboard).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect((await fetch(new URL('metrics', doc.dashboard))).status).toBe(200);
     expect(alive(appPid), 'the app runs').toBe(true);
     const serverDirs = servers.flatMap((s) => (s.dir ? [s.dir] : []));
     for (const d of serverDirs) expect(existsSync(d)).toBe(true);
@@ -114,7 +122,7 @@ describe('rekey demo', () => {
       case: '`rekey demo --keep`, then `bash stop-demo.sh`',
       removedOwn:
         stop.code === 0 &&
-        servers.length === 3 &&
+        servers.length === 4 &&
         [...servers.map((s) => s.pid), appPid].every((p) => !alive(p)) &&
         (await canary.leftovers()).length === 0,
       keptOthers: await canary.intact(),
