@@ -454,16 +454,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       kept = true;
       // The dashboard of the kept stack: rekey serve on a free loopback port, listed first in
       // stop-demo.sh (stopped by pid and start time before the servers it reads from).
-      // Not for a store stack yet: rekey serve loads rekey.yaml without values, and the store demo's
-      // config interpolates a store field (DEMO_USER_PASSWORD) that it then cannot resolve.
-      if (store === undefined)
-        try {
-          const serve = await startDashboard(CLI, stack.dir, childEnv());
-          await writeStopFiles(REPO, stack.dir, [serve, ...stack.servers]);
-          dashboard = serve.url;
-        } catch (e) {
-          say(color.red(`  the dashboard did not start: ${e instanceof Error ? e.message : String(e)}`));
-        }
+      try {
+        const serve = await startDashboard(CLI, stack.dir, childEnv());
+        await writeStopFiles(REPO, stack.dir, [serve, ...stack.servers]);
+        dashboard = serve.url;
+      } catch (e) {
+        say(color.red(`  the dashboard did not start: ${e instanceof Error ? e.message : String(e)}`));
+      }
       say();
       say(color.bold('The stack keeps running (--keep):'));
       say(`  folder       ${stack.dir}  (rekey.yaml, .env.production, .rekey/, rekey-audit.jsonl)`);

@@ -67,6 +67,12 @@ export async function serveCommand(
     ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
     ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
     log,
+    // A store stack's `${NAME}` (e.g. a verify check's login password): the named values only, read
+    // from the store as an env-file stack's are read from its env file.
+    storeLookup: async (store, dir, names) => {
+      const all = await (await import('./store.js')).storeOpener().reader(store, dir)();
+      return new Map([...names].flatMap((n) => (all.has(n) ? [[n, all.get(n) as string] as const] : [])));
+    },
   });
   const auth = o.tokenFile ? ' (bearer token required)' : '';
   log.info(`serving the dashboard on ${server.root}${auth}`);

@@ -52,7 +52,7 @@ export function dashboardRoutes(
  * log.info(`dashboard on ${server.root}`);
  */
 export async function serveDashboard(options: Omit<ServeOptions, 'routes'>): Promise<MetricsServer> {
-  const source = options.source ?? new MetricsSource(options.configPath);
+  const source = options.source ?? new MetricsSource(options.configPath, options.storeLookup);
   return serveMetrics({
     ...options,
     source,

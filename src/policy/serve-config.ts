@@ -8,7 +8,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_CONFIG, loadStackConfig, type StackConfig } from '../config/load.js';
+import { DEFAULT_CONFIG, loadStackConfig, type StackConfig, type StoreLookup } from '../config/load.js';
 import { envValues, readEnvFile } from '../envfile/index.js';
 import { statKey } from './file-cache.js';
 
@@ -23,7 +23,15 @@ import { statKey } from './file-cache.js';
 export class ServeConfig {
   #cached?: { configKey: string; env?: { file: string; key: string }; stack: StackConfig };
 
-  constructor(readonly configPath: string = DEFAULT_CONFIG) {}
+  /**
+   * `storeLookup`: a store stack's `${NAME}` values (the names the config refers to, nothing else),
+   * as the env file's named values are read for an env-file stack; without it such a config is
+   * refused (ERR_CONFIG_INTERPOLATION).
+   */
+  constructor(
+    readonly configPath: string = DEFAULT_CONFIG,
+    readonly storeLookup?: StoreLookup,
+  ) {}
 
   /** The config, loaded afresh when rekey.yaml or the env file it draws on changed. Throws ERR_CONFIG_*. */
   async load(): Promise<StackConfig> {
@@ -34,11 +42,15 @@ export class ServeConfig {
       if (c.env === undefined || (await keyOf(c.env.file)) === c.env.key) return c.stack;
     }
     let env: { file: string; key: string } | undefined;
-    const stack = await loadStackConfig(abs, async (envFile, names) => {
-      if (names.size === 0) return new Map();
-      env = { file: envFile, key: (await keyOf(envFile)) ?? '' };
-      return namedValues(envFile, names);
-    });
+    const stack = await loadStackConfig(
+      abs,
+      async (envFile, names) => {
+        if (names.size === 0) return new Map();
+        env = { file: envFile, key: (await keyOf(envFile)) ?? '' };
+        return namedValues(envFile, names);
+      },
+      this.storeLookup,
+    );
     this.#cached = { configKey: configKey ?? '', ...(env ? { env } : {}), stack };
     return stack;
   }

@@ -4,6 +4,7 @@
  * env file's values (`serve-config.ts`), and of the env file and the backups only the annotation line
  * is read, once per file while it is unchanged (`file-cache.ts`).
  */
+import type { StoreLookup } from '../config/load.js';
 import type { Logger } from '../lib/log.js';
 import { countFailures } from '../notify/index.js';
 import { FileCache } from './file-cache.js';
@@ -36,6 +37,8 @@ export interface ServeOptions {
   readonly now?: () => Date;
   /** What the server scrapes (default: a new MetricsSource of `configPath`); tests inspect it. */
   readonly source?: MetricsSource;
+  /** A store stack's `${NAME}` values (serve-config.ts); without it such a config cannot load. */
+  readonly storeLookup?: StoreLookup;
 }
 
 /**
@@ -51,8 +54,8 @@ export class MetricsSource {
   readonly annotations = new FileCache<Date | undefined>();
   readonly pending = new FileCache<PendingNames>();
 
-  constructor(configPath?: string) {
-    this.config = new ServeConfig(configPath);
+  constructor(configPath?: string, storeLookup?: StoreLookup) {
+    this.config = new ServeConfig(configPath, storeLookup);
   }
 
   /** The Prometheus exposition as of `now` (a fresh registry each call). */
@@ -94,7 +97,7 @@ export async function serveMetrics(options: ServeOptions): Promise<MetricsServer
   assertExposureAllowed(options.host, options.tokenFile);
   const tls = await readTlsPair(options.tlsCert, options.tlsKey, options.log);
   const token = options.tokenFile === undefined ? undefined : await readToken(options.tokenFile, options.log);
-  const source = options.source ?? new MetricsSource(options.configPath);
+  const source = options.source ?? new MetricsSource(options.configPath, options.storeLookup);
   await source.config.load(); // a broken config fails now (exit 2), not at the first scrape
   const now = options.now ?? (() => new Date());
   if (!isLoopback(options.host) && tls === undefined)

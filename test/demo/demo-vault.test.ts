@@ -105,7 +105,12 @@ describe.each(STORES)('rekey demo --store $store', ({ store, title }) => {
     const kept = await runToEnd(process.execPath, [CLI, 'demo', '--store', store, '--keep', '--json'], {
       env,
     });
-    const doc = JSON.parse(kept.stdout || '{}') as { ok?: boolean; dir?: string; kept?: boolean };
+    const doc = JSON.parse(kept.stdout || '{}') as {
+      ok?: boolean;
+      dir?: string;
+      kept?: boolean;
+      dashboard?: string;
+    };
     const servers = doc.dir
       ? (await fs.readFile(path.join(doc.dir, '.run', 'pids'), 'utf8').catch(() => ''))
           .split('\n')
@@ -131,9 +136,15 @@ describe.each(STORES)('rekey demo --store $store', ({ store, title }) => {
     expect(kept.code, kept.stderr).toBe(0);
     expect(doc.ok).toBe(true);
     expect(doc.kept).toBe(true);
-    expect(servers.map((s) => s.name).sort()).toEqual(['grafana', 'postgres', 'redis', store].sort());
+    expect(servers.map((s) => s.name).sort()).toEqual(
+      ['grafana', 'postgres', 'redis', 'rekey-serve', store].sort(),
+    );
     for (const s of servers) expect(alive(s.pid), `${s.name} runs`).toBe(true);
     expect(alive(appPid), 'the app runs').toBe(true);
+    // The dashboard of a store stack: rekey serve resolves the config's store-held names.
+    const page = await fetch(doc.dashboard ?? 'http://127.0.0.1:1/no-dashboard-url');
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('JWT_SECRET');
 
     const stop = await runToEnd('bash', [path.join(doc.dir ?? '', 'stop-demo.sh')], { env, cwd: canary.tmp });
     record({
