@@ -9,9 +9,11 @@
  *   rotate [--runs 5] [--status-runs 10]        a full five-secret rotation; `rekey status` cold start
  *   rotate --stores [--runs 5] [--out DIR]      a row per store (env file, Vault KV, SSM, Secrets Manager)
  *   scale [--sizes 10,100,1000] [--runs 3]      N PostgreSQL roles in one rotation
+ *   journal [--targets 1000]                    the journal's writes alone: whole-file rewrite vs log
  *   all                                         every one of them, in that order
  */
 import { parseArgs } from 'node:util';
+import { benchJournal } from './journal.js';
 import { benchPurge } from './purge.js';
 import { say } from './report.js';
 import { benchRotate } from './rotate.js';
@@ -19,7 +21,7 @@ import { benchRotateStores } from './rotate-stores.js';
 import { benchScale } from './scale.js';
 import { benchZeroDowntime } from './zero-downtime.js';
 
-const NAMES = ['zero-downtime', 'purge', 'rotate', 'scale'] as const;
+const NAMES = ['zero-downtime', 'purge', 'rotate', 'scale', 'journal'] as const;
 type Name = (typeof NAMES)[number];
 
 const USAGE = `usage: npm run bench -- <${[...NAMES, 'all'].join('|')}> [options] (see bench/README.md)`;
@@ -38,6 +40,7 @@ async function main(): Promise<number> {
       seconds: { type: 'string' },
       rate: { type: 'string' },
       sizes: { type: 'string' },
+      targets: { type: 'string' },
     },
   });
   const [name, ...rest] = positionals;
@@ -80,6 +83,9 @@ async function main(): Promise<number> {
           sizes: (values.sizes ?? '10,100,1000').split(',').map((s) => int(s, 0)),
           runs: int(values.runs, 3),
         });
+        break;
+      case 'journal':
+        await benchJournal({ targets: int(values.targets, 1000) });
         break;
     }
     say(`== ${bench} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

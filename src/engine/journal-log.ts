@@ -11,29 +11,40 @@
  * have left a torn record), when steps or targets were removed or reordered, and when the log has
  * grown past {@link COMPACT_AT} beyond its snapshot (compaction).
  */
-import { constants, promises as fs } from 'node:fs';
+import { closeSync, constants, fdatasync, promises as fs, fstatSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { ensurePrivateDir, ioError, writeFileAtomic } from '../lib/fsx.js';
 import { type ChangeRecord, frameJson, type SnapshotRecord } from '../lib/record-log.js';
 
-/** The keyed lists of a journal and the field their items are keyed by. */
-export const JOURNAL_KEYS: Readonly<Record<string, string>> = { steps: 'id', targets: 'key' };
+/**
+ * A keyed list of the document (the journal's steps, its targets): the field its items are keyed by,
+ * and how to tell an item changed without serializing it. `same(item, copy)` compares an item with
+ * the `copy` taken when it was last written, field by field; a field holding an object is compared
+ * by reference, so such objects must be replaced, never changed in place (as markStep and the
+ * engine do). A write compares every item, so both must be cheap.
+ */
+export interface ListSpec<T extends object = object> {
+  key: string;
+  copy(item: T): T;
+  same(item: T, copy: T): boolean;
+}
 
 /** Appended bytes beyond the snapshot after which the next write compacts (also at 4× the snapshot). */
 export const COMPACT_AT = 4 * 1024 * 1024;
 
-/** What the file holds as this process last wrote it: the fold of its records, as JSON values. */
+/** What the file holds as this process last wrote it. */
 interface Base {
   ino: number;
   size: number;
   snapshotBytes: number;
   /** Top-level fields but the keyed lists, each as its JSON text. */
   top: Map<string, string>;
-  /** Per keyed list: the keys in order, and each item as a JSON value. */
-  lists: Map<string, { order: unknown[]; items: Map<unknown, unknown> }>;
+  /** Per keyed list: a copy of each item as written, in order, and their keys. */
+  lists: Map<string, List>;
 }
 
-/** What a write did, for tests and the bench. */
+/** What the writes cost, for tests and the bench. */
 export interface WriteStats {
   records: number;
   snapshots: number;
@@ -41,50 +52,62 @@ export interface WriteStats {
   syncs: number;
 }
 
+const datasync = promisify(fdatasync);
+
 type Doc = Record<string, unknown>;
+interface List {
+  copies: object[];
+  keys: Set<unknown>;
+}
+type Lists = Readonly<Record<string, ListSpec<object>>>;
 
 export class JournalLog {
   #base: Base | undefined;
   readonly stats: WriteStats = { records: 0, snapshots: 0, bytes: 0, syncs: 0 };
 
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    readonly lists: Lists,
+  ) {}
 
   /** Forgets what the file holds: the next write is a snapshot (after the file was removed). */
   forget(): void {
     this.#base = undefined;
   }
 
-  /** Durably records `doc`: a change record appended, or a snapshot; nothing when nothing changed. */
+  /**
+   * Durably records `doc`: a change record appended, or a snapshot; nothing when nothing changed.
+   * What is written is taken from `doc` before the first await: the caller may change it meanwhile.
+   */
   async write(doc: Doc): Promise<void> {
     const base = this.#base;
     if (base === undefined || base.size - base.snapshotBytes > Math.max(COMPACT_AT, 4 * base.snapshotBytes)) {
       return this.#snapshot(doc);
     }
-    const change = changes(base, doc);
+    const change = changes(base, doc, this.lists);
     if (change === 'snapshot') return this.#snapshot(doc);
     if (change === undefined) return;
-    // Serialized now: the engine may change the journal while this write waits for the disk, and
-    // the base must hold what was written, not what the object became.
-    const json = JSON.stringify(change);
-    const bytes = Buffer.from(frameJson(json));
-    let handle: fs.FileHandle;
+    const bytes = Buffer.from(frameJson(JSON.stringify(change.record)));
+    // open, fstat, write and close are quick local calls, made synchronously (no thread pool round
+    // trip each); only the fdatasync, which waits for the disk, is awaited.
+    let fd: number;
     try {
-      handle = await fs.open(this.file, constants.O_WRONLY | constants.O_APPEND);
+      fd = openSync(this.file, constants.O_WRONLY | constants.O_APPEND);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.#snapshot(doc);
       throw ioError('write', this.file, e as NodeJS.ErrnoException);
     }
     let replaced = false;
     try {
-      const st = await handle.stat();
+      const st = fstatSync(fd);
       replaced = st.ino !== base.ino || st.size !== base.size;
       if (!replaced) {
         // Any failure from here on may leave a torn record: forget the base, so the next write
         // replaces the file by a snapshot rather than appending after it.
         this.#base = undefined;
-        await handle.writeFile(bytes);
-        await handle.datasync();
-        applyChange(base, JSON.parse(json) as ChangeRecord);
+        for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+        await datasync(fd);
+        change.apply();
         base.size += bytes.length;
         this.#base = base;
         this.stats.records++;
@@ -94,19 +117,30 @@ export class JournalLog {
     } catch (e) {
       throw ioError('write', this.file, e as NodeJS.ErrnoException);
     } finally {
-      await handle.close().catch(() => {});
+      try {
+        closeSync(fd);
+      } catch {
+        // the record was made durable (or the error above is the one to report)
+      }
     }
+    // Someone else wrote the file since (or cut it): replace it by what this process holds.
     if (replaced) await this.#snapshot(doc);
   }
 
   async #snapshot(doc: Doc): Promise<void> {
     this.#base = undefined;
-    const record: SnapshotRecord = { snapshot: doc, keys: { ...JOURNAL_KEYS } };
-    const json = JSON.stringify(record);
+    const keys = Object.fromEntries(Object.entries(this.lists).map(([k, l]) => [k, l.key]));
+    const record: SnapshotRecord = { snapshot: doc, keys };
+    const text = frameJson(JSON.stringify(record));
+    const base = baseOf(doc, this.lists);
+    if (base === undefined) throw new Error('journal: a keyed list is not a list of keyed items');
     await ensurePrivateDir(path.dirname(this.file));
-    await writeFileAtomic(this.file, frameJson(json), { mode: 0o600, forceMode: true });
+    await writeFileAtomic(this.file, text, { mode: 0o600, forceMode: true });
     const st = await fs.stat(this.file);
-    this.#base = baseOf((JSON.parse(json) as SnapshotRecord).snapshot, st.ino, st.size);
+    base.ino = st.ino;
+    base.size = st.size;
+    base.snapshotBytes = st.size;
+    this.#base = base;
     this.stats.records++;
     this.stats.snapshots++;
     this.stats.bytes += st.size;
@@ -115,111 +149,117 @@ export class JournalLog {
   }
 }
 
-function baseOf(doc: Doc, ino: number, size: number): Base {
+/** The base of a snapshot of `doc` (file fields filled in once written); undefined for a malformed list. */
+function baseOf(doc: Doc, lists: Lists): Base | undefined {
   const top = new Map<string, string>();
-  const lists: Base['lists'] = new Map();
+  const out: Base['lists'] = new Map();
   for (const [k, v] of Object.entries(doc)) {
-    const key = JOURNAL_KEYS[k];
-    if (key !== undefined && Array.isArray(v)) {
-      const order = v.map((item) => (item as Doc)[key]);
-      lists.set(k, { order, items: new Map(v.map((item, i) => [order[i], item])) });
-    } else top.set(k, JSON.stringify(v));
+    if (v === undefined) continue;
+    const spec = lists[k];
+    if (spec === undefined) {
+      top.set(k, JSON.stringify(v));
+      continue;
+    }
+    if (!Array.isArray(v)) return undefined;
+    const list: List = { copies: [], keys: new Set() };
+    for (const item of v) {
+      const id = item?.[spec.key];
+      if ((typeof id !== 'string' && typeof id !== 'number') || list.keys.has(id)) return undefined;
+      list.keys.add(id);
+      list.copies.push(spec.copy(item));
+    }
+    out.set(k, list);
   }
-  return { ino, size, snapshotBytes: size, top, lists };
+  for (const k of Object.keys(lists)) if (!out.has(k)) return undefined;
+  return { ino: 0, size: 0, snapshotBytes: 0, top, lists: out };
 }
 
 /**
- * What changed in `doc` since `base`, as a change record; undefined when nothing changed; 'snapshot'
- * when a change record cannot say it (a list shortened or reordered, an item without a key or with a
- * duplicate key, a list appearing or going).
+ * What changed in `doc` since `base`: a change record, and how to bring the base up to date once it
+ * is durable; undefined when nothing changed; 'snapshot' when a change record cannot say it (a list
+ * shortened or reordered, an item without a key or with a duplicate key, a list gone or not a list).
  */
-function changes(base: Base, doc: Doc): ChangeRecord | 'snapshot' | undefined {
+function changes(
+  base: Base,
+  doc: Doc,
+  lists: Lists,
+): { record: ChangeRecord; apply: () => void } | 'snapshot' | undefined {
   const set: Record<string, unknown> = {};
+  const setText = new Map<string, string>();
   const put: Record<string, unknown[]> = {};
+  const copies: Array<[List, number, unknown, object]> = [];
   for (const [k, v] of Object.entries(doc)) {
     if (v === undefined) continue;
-    const key = JOURNAL_KEYS[k];
-    if (key !== undefined) {
+    const spec = lists[k];
+    if (spec !== undefined) {
       const list = base.lists.get(k);
       if (list === undefined || !Array.isArray(v)) return 'snapshot';
-      const changed = changedItems(list, v, key);
+      const changed = changedItems(list, v, spec, copies);
       if (changed === 'snapshot') return changed;
       if (changed.length > 0) put[k] = changed;
-    } else if (base.top.get(k) !== JSON.stringify(v)) set[k] = v;
+      continue;
+    }
+    const text = JSON.stringify(v);
+    if (base.top.get(k) !== text) {
+      set[k] = v;
+      setText.set(k, text);
+    }
   }
-  for (const k of base.lists.keys()) if (doc[k] === undefined) return 'snapshot';
+  for (const k of base.lists.keys()) if (!Array.isArray(doc[k])) return 'snapshot';
   const unset = [...base.top.keys()].filter((k) => doc[k] === undefined);
   const record: ChangeRecord = {
-    ...(Object.keys(set).length > 0 ? { set } : {}),
+    ...(setText.size > 0 ? { set } : {}),
     ...(unset.length > 0 ? { unset } : {}),
     ...(Object.keys(put).length > 0 ? { put } : {}),
   };
-  return Object.keys(record).length === 0 ? undefined : record;
-}
-
-/** Brings the base up to date with a change record once it is durable (`c` parsed from what was written). */
-function applyChange(base: Base, c: ChangeRecord): void {
-  for (const [k, v] of Object.entries(c.set ?? {})) base.top.set(k, JSON.stringify(v));
-  for (const k of c.unset ?? []) base.top.delete(k);
-  for (const [field, items] of Object.entries(c.put ?? {})) {
-    const list = base.lists.get(field);
-    const key = JOURNAL_KEYS[field] as string;
-    if (list === undefined) continue;
-    for (const item of items) {
-      const id = (item as Doc)[key];
-      if (!list.items.has(id)) list.order.push(id);
-      list.items.set(id, item);
-    }
-  }
-}
-
-/** The items of a keyed list changed or added since the base; 'snapshot' when a record cannot say it. */
-function changedItems(
-  list: { order: unknown[]; items: Map<unknown, unknown> },
-  now: readonly unknown[],
-  key: string,
-): unknown[] | 'snapshot' {
-  if (now.length < list.order.length) return 'snapshot';
-  const out: unknown[] = [];
-  const added = new Set<unknown>();
-  for (let i = 0; i < now.length; i++) {
-    const item = now[i];
-    if (item === null || typeof item !== 'object') return 'snapshot';
-    const id = (item as Doc)[key];
-    if (typeof id !== 'string' && typeof id !== 'number') return 'snapshot';
-    if (i < list.order.length) {
-      if (id !== list.order[i]) return 'snapshot';
-      if (!sameJson(item, list.items.get(id))) out.push(item);
-    } else {
-      if (list.items.has(id) || added.has(id)) return 'snapshot';
-      added.add(id);
-      out.push(item);
-    }
-  }
-  return out;
+  if (Object.keys(record).length === 0) return undefined;
+  return {
+    record,
+    apply: () => {
+      for (const [k, text] of setText) base.top.set(k, text);
+      for (const k of unset) base.top.delete(k);
+      for (const [list, i, id, copy] of copies) {
+        list.copies[i] = copy;
+        list.keys.add(id);
+      }
+    },
+  };
 }
 
 /**
- * Whether `a` serializes to the JSON value `b` (b parsed from JSON: no undefined, no class
- * instances). Undefined properties of `a` are skipped, as JSON.stringify skips them.
+ * The items of a keyed list changed or added since the base (their copies, taken now, pushed to
+ * `copies`); 'snapshot' when a change record cannot say it.
  */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
-    return true;
+function changedItems(
+  list: List,
+  now: readonly unknown[],
+  spec: ListSpec<object>,
+  copies: Array<[List, number, unknown, object]>,
+): unknown[] | 'snapshot' {
+  const had = list.copies.length;
+  if (now.length < had) return 'snapshot';
+  const out: unknown[] = [];
+  const key = spec.key;
+  for (let i = 0; i < had; i++) {
+    const item = now[i] as Doc;
+    const copy = list.copies[i] as Doc;
+    if (item === null || typeof item !== 'object') return 'snapshot';
+    if (spec.same(item, copy)) continue;
+    // The same key at the same place, or the list was reordered.
+    if (item[key] !== copy[key]) return 'snapshot';
+    out.push(item);
+    copies.push([list, i, item[key], spec.copy(item)]);
   }
-  if (Array.isArray(b) || Object.getPrototypeOf(a) !== Object.prototype) return false;
-  let n = 0;
-  for (const k in a) {
-    const v = (a as Doc)[k];
-    if (v === undefined) continue;
-    n++;
-    if (!sameJson(v, (b as Doc)[k])) return false;
+  const added = new Set<unknown>();
+  for (let i = had; i < now.length; i++) {
+    const item = now[i] as Doc | null;
+    if (item === null || typeof item !== 'object') return 'snapshot';
+    const id = item[key];
+    if ((typeof id !== 'string' && typeof id !== 'number') || list.keys.has(id) || added.has(id))
+      return 'snapshot';
+    added.add(id);
+    out.push(item);
+    copies.push([list, i, id, spec.copy(item)]);
   }
-  let m = 0;
-  for (const _ in b) m++;
-  return n === m;
+  return out;
 }

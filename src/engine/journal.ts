@@ -17,7 +17,7 @@ import { RekeyError } from '../lib/errors.js';
 import { simulatedDiskFull } from '../lib/faults.js';
 import { ensurePrivateDir, ioError, readIfExists, removeDurably, writeFileAtomic } from '../lib/fsx.js';
 import { foldRecords, parseLog } from '../lib/record-log.js';
-import { JournalLog } from './journal-log.js';
+import { JournalLog, type ListSpec } from './journal-log.js';
 import type { Phase, RollbackPhase, StepRef } from './plan.js';
 import type { StoreRecord, Values } from './ports.js';
 
@@ -111,6 +111,46 @@ export interface Journal {
   command?: JournalCommand;
 }
 
+/**
+ * How a write tells which steps and targets changed (./journal-log.ts): field by field, an object
+ * field (a step's error, a target's values and facts) by reference: replace it, never change it in
+ * place. Every field is listed: a field added to JournalStep or JournalTarget and not here is a
+ * compile error below.
+ */
+const STEP_FIELDS = ['id', 'phase', 'target', 'state', 'startedAt', 'endedAt', 'ms', 'error'] as const;
+const TARGET_FIELDS = ['key', 'type', 'state', 'old', 'new', 'facts'] as const;
+type Unlisted<T, Listed extends readonly unknown[]> = Exclude<keyof T, Listed[number]>;
+const allStepFields: [Unlisted<JournalStep, typeof STEP_FIELDS>] extends [never] ? true : never = true;
+const allTargetFields: [Unlisted<JournalTarget, typeof TARGET_FIELDS>] extends [never] ? true : never = true;
+void allStepFields;
+void allTargetFields;
+
+const STEPS: ListSpec<JournalStep> = {
+  key: 'id',
+  copy: (s) => ({ ...s }),
+  same: (s, c) =>
+    s.state === c.state &&
+    s.startedAt === c.startedAt &&
+    s.endedAt === c.endedAt &&
+    s.ms === c.ms &&
+    s.error === c.error &&
+    s.id === c.id &&
+    s.phase === c.phase &&
+    s.target === c.target,
+};
+
+const TARGETS: ListSpec<JournalTarget> = {
+  key: 'key',
+  copy: (t) => ({ ...t }),
+  same: (t, c) =>
+    t.state === c.state &&
+    t.facts === c.facts &&
+    t.new === c.new &&
+    t.old === c.old &&
+    t.key === c.key &&
+    t.type === c.type,
+};
+
 /** The journal file of a state directory. */
 export class JournalStore {
   readonly file: string;
@@ -121,7 +161,7 @@ export class JournalStore {
   constructor(readonly stateDir: string) {
     this.file = path.join(stateDir, 'journal.json');
     this.historyDir = path.join(stateDir, 'history');
-    this.log = new JournalLog(this.file);
+    this.log = new JournalLog(this.file, { steps: STEPS, targets: TARGETS });
   }
 
   /** The pending journal, or undefined when no rotation is in flight. */
