@@ -264,7 +264,7 @@ export function journalDocument(
   if (damage !== undefined) {
     throw new RekeyError(
       'ERR_JOURNAL_CORRUPT',
-      `${file}: record ${damage.record} (at byte ${damage.offset}) is damaged (${damage.reason}) and records follow it`,
+      `${file}: record ${damage.record} (at byte ${damage.offset}) is damaged (${damage.reason}); it is not the last, so no crash explains it`,
     );
   }
   const doc = foldRecords(records);

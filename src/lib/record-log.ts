@@ -126,7 +126,8 @@ export function parseLog(buf: Buffer, reviver?: (key: string, value: unknown) =>
     try {
       records.push(JSON.parse(f.json.toString('utf8'), reviver as Parameters<typeof JSON.parse>[1]));
     } catch {
-      // Its checksum matched: these bytes were written whole, so this is no torn append.
+      // Its checksum matched: these bytes were written whole (by something else), so no torn append.
+      if (!goodRecordAfter(buf, at)) return { records, goodBytes: at, tornBytes: buf.length - at };
       return {
         records,
         goodBytes: at,
