@@ -19,6 +19,7 @@ import {
 import type { StepRef } from '../../src/engine/plan.js';
 import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { readPendingNames } from '../../src/policy/pending.js';
+import { record } from '../helpers/resilience.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -198,10 +199,24 @@ describe('append-only journal', () => {
     expect(full.subarray(0, prefix.length).equals(prefix)).toBe(true);
     expect(full.length).toBeGreaterThan(prefix.length + 20);
     const file = path.join(dir, 'journal.json');
+    const wrong: number[] = [];
     for (let cut = prefix.length; cut < full.length; cut++) {
       await fs.writeFile(file, full.subarray(0, cut));
-      expect(await new JournalStore(dir).read(), `cut at byte ${cut} of ${full.length}`).toEqual(before);
+      const read = await new JournalStore(dir).read().catch((e: Error) => e.message);
+      if (JSON.stringify(read) !== JSON.stringify(before)) wrong.push(cut);
     }
+    record({
+      kind: 'crash',
+      suite: 'journal file (append-only log)',
+      point: `mid-append: cut at each of the ${full.length - prefix.length} bytes of the last record`,
+      target: 'journal.json',
+      outcome:
+        wrong.length === 0 ? 'read as the state before the record' : `wrong at bytes ${wrong.join(', ')}`,
+      converged: wrong.length === 0,
+    });
+    expect(wrong).toEqual([]);
+    await fs.writeFile(file, full.subarray(0, prefix.length + 1));
+    expect(await new JournalStore(dir).read()).toEqual(before);
     await fs.writeFile(file, full);
     expect(await new JournalStore(dir).read()).toEqual(asWritten(j));
   });
@@ -211,12 +226,24 @@ describe('append-only journal', () => {
     const { before, prefix, full } = await written(dir);
     const file = path.join(dir, 'journal.json');
     // Every byte but the final newline (its loss is a cut, above), to a value it never holds.
+    const wrong: number[] = [];
     for (let at = prefix.length; at < full.length - 1; at++) {
       const bad = Buffer.from(full);
       bad[at] = bad[at] === 0x7e ? 0x21 : 0x7e;
       await fs.writeFile(file, bad);
-      expect(await new JournalStore(dir).read(), `byte ${at} garbled`).toEqual(before);
+      const read = await new JournalStore(dir).read().catch((e: Error) => e.message);
+      if (JSON.stringify(read) !== JSON.stringify(before)) wrong.push(at);
     }
+    record({
+      kind: 'crash',
+      suite: 'journal file (append-only log)',
+      point: `mid-append: each byte of the last record garbled (${full.length - 1 - prefix.length} cases)`,
+      target: 'journal.json',
+      outcome:
+        wrong.length === 0 ? 'read as the state before the record' : `wrong at bytes ${wrong.join(', ')}`,
+      converged: wrong.length === 0,
+    });
+    expect(wrong).toEqual([]);
   });
 
   it('the next process replaces a torn tail by a snapshot before it appends', async () => {
