@@ -171,7 +171,7 @@ export async function benchJournal(options: { targets: number }): Promise<Row[]>
   const md = [
     `# Journal writes: ${options.targets} targets × ${WRITES_PER_TARGET} writes`,
     '',
-    `Machine: ${machineLine(machine)}. \`npm run bench -- journal --targets ${options.targets}\` (bench/journal.ts).`,
+    `${machineLine(machine)} \`npm run bench -- journal --targets ${options.targets}\` (bench/journal.ts).`,
     "Timed: the writes after prepare's, in the engine's order; bytes are what each write sent to the",
     "file (the old release: the whole journal each time); fsyncs count the directory's too.",
     '',
