@@ -11,9 +11,11 @@
  *   rotate --stores [--runs 5] [--out DIR]      a row per store (env file, Vault KV, SSM, Secrets Manager)
  *   startup [--runs 20]                         cold starts: --version, status (5 and 20 secrets), plan
  *   scale [--sizes 10,100,1000] [--runs 3]      N PostgreSQL roles in one rotation
+ *   journal [--targets 1000]                    the journal's writes alone: whole-file rewrite vs log
  *   all                                         every one of them, in that order
  */
 import { parseArgs } from 'node:util';
+import { benchJournal } from './journal.js';
 import { benchPurge } from './purge.js';
 import { say } from './report.js';
 import { benchRotate } from './rotate.js';
@@ -22,7 +24,7 @@ import { benchScale } from './scale.js';
 import { benchStartup } from './startup.js';
 import { benchZeroDowntime } from './zero-downtime.js';
 
-const NAMES = ['zero-downtime', 'purge', 'rotate', 'startup', 'scale'] as const;
+const NAMES = ['zero-downtime', 'purge', 'rotate', 'startup', 'scale', 'journal'] as const;
 type Name = (typeof NAMES)[number];
 
 const USAGE = `usage: npm run bench -- <${[...NAMES, 'all'].join('|')}> [options] (see bench/README.md)`;
@@ -41,6 +43,7 @@ async function main(): Promise<number> {
       seconds: { type: 'string' },
       rate: { type: 'string' },
       sizes: { type: 'string' },
+      targets: { type: 'string' },
     },
   });
   const [name, ...rest] = positionals;
@@ -90,6 +93,9 @@ async function main(): Promise<number> {
           sizes: (values.sizes ?? '10,100,1000').split(',').map((s) => int(s, 0)),
           runs: int(values.runs, 3),
         });
+        break;
+      case 'journal':
+        await benchJournal({ targets: int(values.targets, 1000) });
         break;
     }
     say(`== ${bench} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { RekeyError } from '../lib/errors.js';
 import { ensurePrivateDir, readIfExists, writeFileExclusive } from '../lib/fsx.js';
 import { sha256 } from '../lib/hash.js';
+import { foldRecords, parseLog } from '../lib/record-log.js';
 
 /** The file naming the stack that owns a state root (its env file's real path). */
 export const ROOT_OWNER_FILE = 'stack-env';
@@ -182,7 +183,11 @@ function parsed(text: string | undefined): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;
   try {
     // Only names and dates are wanted: the targets' values are dropped as they are parsed.
-    const v = JSON.parse(text, (k, val) => (k === 'old' || k === 'new' ? undefined : val)) as unknown;
+    const reviver = (k: string, val: unknown) => (k === 'old' || k === 'new' ? undefined : val);
+    // A pending journal since version 3 is a log of records (src/lib/record-log.ts): their fold.
+    const v = text.startsWith('{')
+      ? (JSON.parse(text, reviver) as unknown)
+      : foldRecords(parseLog(Buffer.from(text), reviver).records);
     return v !== null && typeof v === 'object' && !Array.isArray(v)
       ? (v as Record<string, unknown>)
       : undefined;

@@ -3,25 +3,35 @@
  * begins and after it ends, holding old and new values, so a killed process can always be finished
  * or undone by `rekey recover`. Mode 0600 in a 0700 state directory. When the rotation ends it is
  * archived without values (history/<id>.json) and removed.
+ *
+ * Since version 3 the file (still `journal.json`, so an older release finding it refuses it as
+ * damaged instead of missing a pending rotation) is an append-only log: a snapshot, then one record
+ * per write holding what changed (./journal-log.ts, src/lib/record-log.ts). A journal of version 1
+ * or 2 (one JSON document, left by a killed older release) is still read, and replaced by a
+ * version-3 snapshot at the first write.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Trigger } from '../config/schema.js';
 import { RekeyError } from '../lib/errors.js';
 import { simulatedDiskFull } from '../lib/faults.js';
-import { ensurePrivateDir, readIfExists, removeDurably, writeFileAtomic } from '../lib/fsx.js';
+import { ensurePrivateDir, ioError, readIfExists, removeDurably, writeFileAtomic } from '../lib/fsx.js';
+import { foldRecords, parseLog } from '../lib/record-log.js';
+import { JournalLog, type ListSpec } from './journal-log.js';
 import type { Phase, RollbackPhase, StepRef } from './plan.js';
 import type { StoreRecord, Values } from './ports.js';
 
 /**
+ * 3: the file is an append-only log of records (a snapshot, then changes) instead of one JSON
+ * document; the journal itself is as in version 2.
  * 2: the store's own record (`store`) replaces version 1's top-level env file fields (envFile,
  * backupPath, envBeforeSha256, envAfterSha256, annotation); {@link JournalStore.read} converts a
  * version-1 journal, so a rotation killed under the previous release still recovers.
  */
-export const JOURNAL_VERSION = 2;
+export const JOURNAL_VERSION = 3;
 
 /** The journal versions this release reads (older ones converted when read). */
-export const READABLE_JOURNAL_VERSIONS: ReadonlySet<unknown> = new Set([1, JOURNAL_VERSION]);
+export const READABLE_JOURNAL_VERSIONS: ReadonlySet<unknown> = new Set([1, 2, JOURNAL_VERSION]);
 
 export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 export type TargetState = 'pending' | 'staging' | 'staged' | 'tested' | 'finished' | 'reverting' | 'reverted';
@@ -101,28 +111,71 @@ export interface Journal {
   command?: JournalCommand;
 }
 
+/**
+ * How a write tells which steps and targets changed (./journal-log.ts): field by field, an object
+ * field (a step's error, a target's values and facts) by reference: replace it, never change it in
+ * place. Every field is listed: a field added to JournalStep or JournalTarget and not here is a
+ * compile error below.
+ */
+const STEP_FIELDS = ['id', 'phase', 'target', 'state', 'startedAt', 'endedAt', 'ms', 'error'] as const;
+const TARGET_FIELDS = ['key', 'type', 'state', 'old', 'new', 'facts'] as const;
+type Unlisted<T, Listed extends readonly unknown[]> = Exclude<keyof T, Listed[number]>;
+const allStepFields: [Unlisted<JournalStep, typeof STEP_FIELDS>] extends [never] ? true : never = true;
+const allTargetFields: [Unlisted<JournalTarget, typeof TARGET_FIELDS>] extends [never] ? true : never = true;
+void allStepFields;
+void allTargetFields;
+
+const STEPS: ListSpec<JournalStep> = {
+  key: 'id',
+  copy: (s) => ({ ...s }),
+  same: (s, c) =>
+    s.state === c.state &&
+    s.startedAt === c.startedAt &&
+    s.endedAt === c.endedAt &&
+    s.ms === c.ms &&
+    s.error === c.error &&
+    s.id === c.id &&
+    s.phase === c.phase &&
+    s.target === c.target,
+};
+
+const TARGETS: ListSpec<JournalTarget> = {
+  key: 'key',
+  copy: (t) => ({ ...t }),
+  same: (t, c) =>
+    t.state === c.state &&
+    t.facts === c.facts &&
+    t.new === c.new &&
+    t.old === c.old &&
+    t.key === c.key &&
+    t.type === c.type,
+};
+
 /** The journal file of a state directory. */
 export class JournalStore {
   readonly file: string;
   readonly historyDir: string;
+  /** The log this store appends to (what it last wrote, and what its writes cost). */
+  readonly log: JournalLog;
 
   constructor(readonly stateDir: string) {
     this.file = path.join(stateDir, 'journal.json');
     this.historyDir = path.join(stateDir, 'history');
+    this.log = new JournalLog(this.file, { steps: STEPS, targets: TARGETS });
   }
 
   /** The pending journal, or undefined when no rotation is in flight. */
   async read(): Promise<Journal | undefined> {
-    const text = await readIfExists(this.file);
-    if (text === undefined) return undefined;
-    let j: Journal;
-    try {
-      j = JSON.parse(text) as Journal;
-    } catch {
-      throw new RekeyError('ERR_JOURNAL_CORRUPT', `${this.file} is not valid JSON`);
-    }
-    if (j !== null && typeof j === 'object' && (j as { version?: unknown }).version === 1)
-      j = fromVersion1(j);
+    const bytes = await fs.readFile(this.file).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw ioError('read', this.file, e);
+    });
+    if (bytes === undefined) return undefined;
+    let j = journalDocument(bytes, this.file) as Journal;
+    const version = (j as { version?: unknown } | null)?.version;
+    if (version === 1) j = fromVersion1(j);
+    // Version 2 is version 3's journal in one JSON document.
+    else if (version === 2) j = { ...j, version: JOURNAL_VERSION };
     if (
       j === null ||
       typeof j !== 'object' ||
@@ -141,11 +194,14 @@ export class JournalStore {
     return j;
   }
 
-  /** Durably writes the journal (atomic replace, fsync, 0600). */
+  /**
+   * Durably records the journal: what changed since this store's last write, appended as one record
+   * (one fdatasync); the first write, and any write after the file changed under it, replaces the
+   * file by a snapshot (atomic, 0600). Not to be called again before the previous call returned.
+   */
   async write(j: Journal): Promise<void> {
     simulatedDiskFull(this.file);
-    await ensurePrivateDir(this.stateDir);
-    await writeFileAtomic(this.file, `${JSON.stringify(j, null, 2)}\n`, { mode: 0o600, forceMode: true });
+    await this.log.write(j as unknown as Record<string, unknown>);
   }
 
   /** Archives the journal without any value, then removes it. */
@@ -157,6 +213,7 @@ export class JournalStore {
       mode: 0o600,
     });
     await removeDurably(this.file);
+    this.log.forget();
     return archived;
   }
 
@@ -181,6 +238,38 @@ export class JournalStore {
     out.sort((a, b) => a.at - b.at || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return out.map((x) => x.h);
   }
+}
+
+/**
+ * The document a journal file holds, not yet checked: one JSON document (versions 1 and 2), else
+ * the fold of its records (version 3), a torn last record left out. `reviver` is given to JSON.parse
+ * (to drop values as they are parsed). Throws ERR_JOURNAL_CORRUPT naming the damage.
+ *
+ * @example
+ * journalDocument(await fs.readFile('.rekey/journal.json'), '.rekey/journal.json'); // { version: 3, ... }
+ */
+export function journalDocument(
+  bytes: Buffer,
+  file: string,
+  reviver?: (key: string, value: unknown) => unknown,
+): unknown {
+  if (bytes[0] === 0x7b /* { */) {
+    try {
+      return JSON.parse(bytes.toString('utf8'), reviver as Parameters<typeof JSON.parse>[1]);
+    } catch {
+      throw new RekeyError('ERR_JOURNAL_CORRUPT', `${file} is not valid JSON`);
+    }
+  }
+  const { records, damage } = parseLog(bytes, reviver);
+  if (damage !== undefined) {
+    throw new RekeyError(
+      'ERR_JOURNAL_CORRUPT',
+      `${file}: record ${damage.record} (at byte ${damage.offset}) is damaged (${damage.reason}); it is not the last, so no crash explains it`,
+    );
+  }
+  const doc = foldRecords(records);
+  if (typeof doc === 'string') throw new RekeyError('ERR_JOURNAL_CORRUPT', `${file}: ${doc}`);
+  return doc;
 }
 
 /** An archive's `createdAt` in ms, 0 when it has none (such archives sort first, by name). */

@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { type RecordedTrigger, recordedTrigger } from '../config/triggers.js';
-import { READABLE_JOURNAL_VERSIONS } from '../engine/journal.js';
+import { journalDocument, READABLE_JOURNAL_VERSIONS } from '../engine/journal.js';
 import { RekeyError } from '../lib/errors.js';
 
 export interface PendingNames {
@@ -24,8 +24,9 @@ export interface PendingNames {
  * (await readPendingNames('.rekey/journal.json')).keys; // ['REDIS_PASSWORD']
  */
 export async function readPendingNames(file: string): Promise<PendingNames> {
-  const text = await fs.readFile(file, 'utf8');
-  let j: {
+  const bytes = await fs.readFile(file);
+  // Each target's `old` and `new` (the values) are dropped as they are parsed.
+  const j = journalDocument(bytes, file, (k, v) => (k === 'old' || k === 'new' ? undefined : v)) as {
     version?: unknown;
     id?: unknown;
     kind?: unknown;
@@ -33,13 +34,7 @@ export async function readPendingNames(file: string): Promise<PendingNames> {
     trigger?: unknown;
     targets?: unknown;
     meta?: { unattended?: unknown; recordedTrigger?: unknown };
-  };
-  try {
-    // Each target's `old` and `new` (the values) are dropped as they are parsed.
-    j = JSON.parse(text, (k, v) => (k === 'old' || k === 'new' ? undefined : v));
-  } catch {
-    throw new RekeyError('ERR_JOURNAL_CORRUPT', `${file} is not valid JSON`);
-  }
+  } | null;
   if (
     j === null ||
     typeof j !== 'object' ||

@@ -29,6 +29,7 @@ import type { LoadCredentials, LoadStart, RequestRecord } from '../../bench/load
 import { useAlternatingRoles } from '../../bench/stack.js';
 import { appLogin, appMe, appReports, redisLogin } from '../../demo/probes.js';
 import { type DemoStack, setUpDemoStack } from '../../demo/stack-setup.js';
+import { JournalStore } from '../../src/engine/journal.js';
 import { envValues, parseEnv } from '../../src/envfile/index.js';
 import type { EvictionFinding } from '../../src/targets/types.js';
 import { startCli } from '../engine/stack.js';
@@ -295,9 +296,8 @@ describe('compromise rotation against an attacker holding the stolen env file', 
     const journal = path.join(stack.dir, '.rekey', 'journal.json');
     const switcher = (async () => {
       for (;;) {
-        const text = await fs.readFile(journal, 'utf8').catch(() => '');
         const steps =
-          text === '' ? [] : (JSON.parse(text) as { steps: Array<{ id: string; state: string }> }).steps;
+          (await new JournalStore(path.dirname(journal)).read().catch(() => undefined))?.steps ?? [];
         if (steps.some((s) => s.id === 'invalidate:sessions' && s.state === 'done')) break;
         if (Date.now() - rotationStart > 120_000) return;
         await sleep(20);

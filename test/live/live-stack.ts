@@ -6,6 +6,7 @@ import { type GrafanaStandIn, startGrafanaStandIn } from '../../demo/grafana/sta
 import { type PostgresServer, startPostgres } from '../../demo/stack/postgres.js';
 import { createLoginRole } from '../../demo/stack/postgres-roles.js';
 import { type RedisServer, startRedis } from '../../demo/stack/redis.js';
+import { JournalStore } from '../../src/engine/journal.js';
 import { envValues, parseEnv } from '../../src/envfile/index.js';
 import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { type CliResult, startCli } from '../engine/stack.js';
@@ -116,9 +117,7 @@ ${options.extraConfig ?? ''}
     // Values a crashed rotation generated live only in its journal until recover: collect them too.
     const journal = path.join(dir, '.rekey', 'journal.json');
     if (existsSync(journal)) {
-      const j = JSON.parse(await fs.readFile(journal, 'utf8')) as {
-        targets: Array<{ new: Record<string, string> }>;
-      };
+      const j = (await new JournalStore(path.dirname(journal)).read())!;
       for (const t of j.targets) for (const [k, v] of Object.entries(t.new)) note(k, v);
     }
   };

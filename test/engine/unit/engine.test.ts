@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { report } from '../../../src/cli/report.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { preflight, rotate } from '../../../src/engine/engine.js';
-import { JournalStore } from '../../../src/engine/journal.js';
+import { JOURNAL_VERSION, JournalStore } from '../../../src/engine/journal.js';
 import { PHASES } from '../../../src/engine/plan.js';
 import { silentProgress } from '../../../src/engine/progress.js';
 import { recover } from '../../../src/engine/recover.js';
@@ -455,7 +455,7 @@ describe('engine with fakes: interruption and the closing hook', () => {
  */
 async function rewriteAsVersion1(s: FakeStack): Promise<void> {
   const file = path.join(s.dir, '.rekey', 'journal.json');
-  const j = JSON.parse(await fs.readFile(file, 'utf8'));
+  const j = (await new JournalStore(path.dirname(file)).read())!;
   const { store, backupFile, ...rest } = j;
   expect(store.type).toBe('env-file');
   expect(backupFile).toBe(store.backupPath);
@@ -479,7 +479,7 @@ describe('engine with fakes: a journal of version 1 (a rotation killed under the
     expect(r.outcome).toBe('needs-attention');
     await rewriteAsVersion1(s);
     const j = await s.journal();
-    expect(j?.version).toBe(2);
+    expect(j?.version).toBe(JOURNAL_VERSION);
     expect(j?.store).toMatchObject({ type: 'env-file', envFile: await fs.realpath(s.envFile) });
 
     s.clearFaults();
@@ -515,7 +515,7 @@ describe('engine with fakes: a journal of version 1 (a rotation killed under the
     await rewriteAsVersion1(s);
     // As if killed before the rollback began: the journal still says running.
     const file = path.join(s.dir, '.rekey', 'journal.json');
-    const j = JSON.parse(await fs.readFile(file, 'utf8'));
+    const j = (await new JournalStore(path.dirname(file)).read())!;
     await fs.writeFile(file, JSON.stringify({ ...j, status: 'running', failure: undefined }), {
       mode: 0o600,
     });
@@ -591,7 +591,7 @@ describe('engine with fakes: a managed store (FakeStore: versions, compare-and-s
     expect(r.outcome).toBe('needs-attention');
     // As a kill during the commit leaves it: the journal running, commit begun, nothing after it.
     const file = path.join(s.dir, '.rekey', 'journal.json');
-    const j = JSON.parse(await fs.readFile(file, 'utf8'));
+    const j = (await new JournalStore(path.dirname(file)).read())!;
     const commitAt = j.steps.findIndex((x: { id: string }) => x.id === 'commit');
     const steps = j.steps
       .slice(0, commitAt + 1)

@@ -10,6 +10,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { JournalStore } from '../../../src/engine/journal.js';
 import { aclHash } from '../../../src/targets/redis/acl.js';
 import { startCli } from '../../engine/stack.js';
 import { record } from '../../helpers/resilience.js';
@@ -38,10 +39,7 @@ describe.each(['config', 'aclfile'] as const)('revert not saved (%s mode)', (mod
     });
     const run = (args: string[]) =>
       startCli([...args, '--yes'], dir, { ...process.env, NO_COLOR: '1', REKEY_STACK_TMPDIR: '' }).done;
-    const journal = async () =>
-      JSON.parse(await fs.readFile(path.join(dir, '.rekey', 'journal.json'), 'utf8')) as {
-        targets: Array<{ new: Record<string, string>; facts?: Record<string, string> }>;
-      };
+    const journal = async () => (await new JournalStore(path.join(dir, '.rekey')).read())!;
 
     const rotated = await run(['rotate']);
     expect(rotated.code, rotated.stderr).toBe(4);
