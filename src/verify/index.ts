@@ -12,6 +12,9 @@ import { runLoginCheck } from './login.js';
 
 export type { TargetCheck } from '../engine/ports.js';
 
+/** `verifyPolicy.interval` when not configured: the spacing between two successes of a check. */
+export const DEFAULT_INTERVAL = '200ms';
+
 /** Targets checked at once when the config names no `concurrency` (the schema's default). */
 const DEFAULT_TARGETS_AT_ONCE = 8;
 
@@ -41,6 +44,7 @@ export function timingOf(config: Pick<ParsedConfig, 'verifyPolicy'>): CheckTimin
     deadlineMs: ms(config.verifyPolicy.deadline),
     attemptTimeoutMs: ms(config.verifyPolicy.attemptTimeout),
     successes: config.verifyPolicy.successes,
+    intervalMs: ms(config.verifyPolicy.interval ?? DEFAULT_INTERVAL),
   };
 }
 
