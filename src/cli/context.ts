@@ -89,5 +89,6 @@ export async function openStack(globals: GlobalOptions, options: StackOptions): 
     ...(options.control ? { control: options.control } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(stackLock ? { stackLock } : {}),
+    concurrency: loaded.config.concurrency,
   };
 }

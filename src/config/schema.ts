@@ -170,8 +170,22 @@ export const configSchema = z.strictObject({
       deadline: duration.default('120s'),
       attemptTimeout: duration.default('5s'),
       successes: z.number().int().min(1).default(2),
+      interval: duration
+        .optional()
+        .describe(
+          'Spacing between two consecutive successes of a check, and the base of the backoff after a failure (default 200ms).',
+        ),
     })
     .default({ deadline: '120s', attemptTimeout: '5s', successes: 2 }),
+  concurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(8)
+    .describe(
+      'How many targets a rotation works on at once: consecutive steps of one phase on different targets (stage, test, invalidate, finish), the preflight checks and the validation table. 1: one after another.',
+    ),
   approvals: z
     .strictObject({
       require: z.array(z.string().min(1)).min(1),

@@ -16,6 +16,7 @@ import type { Trigger } from '../config/schema.js';
 import { RekeyError } from '../lib/errors.js';
 import { faultPoint } from '../lib/faults.js';
 import { removeStaleTemps } from '../lib/fsx.js';
+import { mapLimit } from '../lib/limit.js';
 import { acquireLock } from '../lib/lock.js';
 import { redactor, safeMessage } from '../lib/redact.js';
 import { compactUtc } from '../lib/time.js';
@@ -42,6 +43,7 @@ import { rollBack } from './rollback.js';
 import {
   asRekeyError,
   beforeClose,
+  DEFAULT_CONCURRENCY,
   type EngineDeps,
   errorInfo,
   type RotationResult,
@@ -154,22 +156,31 @@ export async function preflight(
   const ctx: TargetContext = { trigger: req.trigger, log: deps.log };
   const notes: Record<string, PlanNote[]> = {};
   const current: Record<string, 'ok' | RekeyError> = {};
-  for (const t of selected) {
+  // Each target's checks are read-only and independent: run up to `concurrency` at once, results
+  // kept in config order.
+  const found = await mapLimit(selected, deps.concurrency ?? DEFAULT_CONCURRENCY, async (t) => {
     const cur = valuesOf(t, env);
-    if (options.inspect) {
-      notes[t.key] = await t
-        .inspect(ctx, cur)
-        .catch((e) => [{ level: 'warn' as const, text: `inspect failed: ${safeMessage(e)}` }]);
-    }
+    const note = options.inspect
+      ? await t
+          .inspect(ctx, cur)
+          .catch((e) => [{ level: 'warn' as const, text: `inspect failed: ${safeMessage(e)}` }])
+      : undefined;
+    let check: 'ok' | RekeyError | undefined;
     if (options.checkCurrent !== false) {
       try {
         await t.checkCurrent(ctx, cur);
-        current[t.key] = 'ok';
+        check = 'ok';
       } catch (e) {
-        current[t.key] = asRekeyError(e);
+        check = asRekeyError(e);
       }
     }
-  }
+    return { note, check };
+  });
+  selected.forEach((t, i) => {
+    const { note, check } = found[i]!;
+    if (note !== undefined) notes[t.key] = note;
+    if (check !== undefined) current[t.key] = check;
+  });
   return {
     plan,
     targets,
@@ -371,18 +382,20 @@ function fixed(t: Target, values: ReadonlyMap<string, string>): Values {
   return Object.fromEntries(t.keys.map((k) => [k, values.get(k) ?? '']));
 }
 
-/** Executes the pending steps of a run in order; any failure before finish rolls back. */
+/**
+ * Executes the pending steps of a run in order; any failure before finish rolls back. Consecutive
+ * steps of one phase on different targets run concurrently, up to `deps.concurrency` at once (see
+ * {@link batchesOf}); every step is still journaled "running" before its work and "done" after.
+ */
 export async function execute(run: Run): Promise<RotationResult> {
   const steps = run.journal.steps.filter((s) => s.state !== 'done' && s.state !== 'skipped');
-  for (const s of steps) {
-    try {
-      // The safe point between steps: a lost stack lock stops the run here (rolled back below).
-      assertStackLocked(run.deps);
-      await runStep(run, s);
-    } catch (e) {
-      const err = asRekeyError(e);
-      if (s.phase === 'finish') return needsAttentionAfterFinish(run, s, err);
-      return rollBack(run, err, s.id);
+  const limit = run.deps.concurrency ?? DEFAULT_CONCURRENCY;
+  for (const batch of batchesOf(run, steps)) {
+    const failure = await runBatch(run, batch, limit);
+    if (failure !== undefined) {
+      const { step, err } = failure;
+      if (step.phase === 'finish') return needsAttentionAfterFinish(run, step, err);
+      return rollBack(run, err, step.id);
     }
   }
   const eviction = await evictionReport(
@@ -406,6 +419,97 @@ function targetOf(s: JournalStep): string {
   if (s.target === undefined)
     throw new RekeyError('ERR_JOURNAL_CORRUPT', `step ${s.id} of the journal names no target`);
   return s.target;
+}
+
+/**
+ * Runs one batch: its lanes (each a target's steps, in order) with at most `limit` lanes in flight.
+ * After a failure no new step starts; the steps already running are let finish (each journals its
+ * own end), then the first failure is returned for the rollback, which reverts every target that
+ * left `pending` (staged or mid-stage alike).
+ */
+async function runBatch(
+  run: Run,
+  lanes: readonly (readonly JournalStep[])[],
+  limit: number,
+): Promise<{ step: JournalStep; err: RekeyError } | undefined> {
+  let failure: { step: JournalStep; err: RekeyError } | undefined;
+  await mapLimit(lanes, lanes.length === 1 ? 1 : limit, async (lane) => {
+    for (const s of lane) {
+      if (failure !== undefined) return;
+      try {
+        // The safe point between steps: a lost stack lock stops the run here (rolled back after).
+        assertStackLocked(run.deps);
+        await runStep(run, s);
+      } catch (e) {
+        failure ??= { step: s, err: asRekeyError(e) };
+        return;
+      }
+    }
+  });
+  return failure;
+}
+
+/**
+ * The pending steps cut into batches of lanes. A lane is one target's consecutive steps; a batch is
+ * consecutive lanes of the same kind on different targets, run concurrently:
+ * - overlap targets' stages, then their tests (the old credential stays valid meanwhile);
+ * - single-password targets' stage+test lanes (each still tested right after its own stage; all of
+ *   them after every overlap target, right before the commit, as the plan orders them);
+ * - the targets' invalidate steps, and their finish steps.
+ * Everything else (commit, deploy, the session purge, verify) is a batch of its own, as is a step
+ * of a `type: command` target and one whose target rekey.yaml no longer configures (its own step
+ * reports that).
+ */
+export function batchesOf(run: Run, steps: readonly JournalStep[]): JournalStep[][][] {
+  const lanes: JournalStep[][] = [];
+  for (const s of steps) {
+    const last = lanes.at(-1);
+    const prev = last?.at(-1);
+    if (
+      last !== undefined &&
+      prev !== undefined &&
+      s.target !== undefined &&
+      prev.target === s.target &&
+      prev.phase === 'stage' &&
+      s.phase === 'test'
+    )
+      last.push(s);
+    else lanes.push([s]);
+  }
+  const batches: JournalStep[][][] = [];
+  let kind: string | undefined;
+  let keys = new Set<string>();
+  for (const lane of lanes) {
+    const k = laneKind(run, lane);
+    const key = lane[0]?.target;
+    const batch = batches.at(-1);
+    if (k !== undefined && k === kind && batch !== undefined && key !== undefined && !keys.has(key)) {
+      batch.push(lane);
+      keys.add(key);
+    } else {
+      batches.push([lane]);
+      kind = k;
+      keys = new Set(key === undefined ? [] : [key]);
+    }
+  }
+  return batches;
+}
+
+/** A lane's kind (lanes of one kind may run together), or undefined for a lane that runs alone. */
+function laneKind(run: Run, lane: readonly JournalStep[]): string | undefined {
+  const first = lane[0];
+  if (first?.target === undefined) return undefined;
+  const phases = lane.map((s) => s.phase).join('+');
+  if (!['stage', 'test', 'stage+test', 'invalidate', 'finish'].includes(phases)) return undefined;
+  const t = run.targets.get(first.target);
+  // A `type: command` target runs the user's script, which may not expect a twin beside it.
+  if (t === undefined || t.type === 'command') return undefined;
+  if (first.phase !== 'stage' && first.phase !== 'test') return phases;
+  try {
+    return `${phases}/${t.describe(run.journal.trigger).overlap ? 'overlap' : 'single'}`;
+  } catch {
+    return undefined;
+  }
 }
 
 async function runStep(run: Run, s: JournalStep): Promise<void> {

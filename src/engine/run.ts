@@ -111,7 +111,15 @@ export interface EngineDeps {
   readonly control?: RotationControl;
   /** A lock beyond the state directory's (a Kubernetes Lease), taken by rotate, rollback and recover. */
   readonly stackLock?: StackLock;
+  /**
+   * How many targets are worked on at once (`concurrency:` in rekey.yaml; default 8, 1 = one after
+   * another): consecutive steps of one phase on different targets, and the preflight checks.
+   */
+  readonly concurrency?: number;
 }
+
+/** The engine's default {@link EngineDeps.concurrency}. */
+export const DEFAULT_CONCURRENCY = 8;
 
 export type Outcome = 'rotated' | 'rolled-back' | 'needs-attention' | 'nothing-to-do' | 'planned';
 
@@ -191,10 +199,29 @@ export class Run {
   /** Set when a journal write failed during a rollback (disk full, I/O error): named in the result. */
   journalWriteError: string | undefined;
 
-  async save(): Promise<void> {
-    this.journal.pid = process.pid;
-    this.journal.host = os.hostname();
-    await this.store.write(this.journal);
+  /** The last journal write queued (settled or not): the next one starts after it. */
+  #lastWrite: Promise<void> = Promise.resolve();
+  /** A write queued behind the one in flight and not yet started: later saves join it. */
+  #nextWrite: Promise<void> | undefined;
+
+  /**
+   * Writes the journal (fsynced). Safe to call from steps running concurrently: writes never
+   * overlap, and a save asked for while one is in flight joins the next write, which starts after
+   * it and serializes the journal as it is then. So the promise resolves only once a write that
+   * includes every change made before the call is durable; it rejects when that write failed.
+   */
+  save(): Promise<void> {
+    if (this.#nextWrite !== undefined) return this.#nextWrite;
+    const write = async () => {
+      this.#nextWrite = undefined;
+      this.journal.pid = process.pid;
+      this.journal.host = os.hostname();
+      await this.store.write(this.journal);
+    };
+    const next = this.#lastWrite.then(write, write);
+    this.#nextWrite = next;
+    this.#lastWrite = next;
+    return next;
   }
 
   /**

@@ -13,6 +13,8 @@ export interface CheckTiming {
   readonly deadlineMs: number;
   readonly attemptTimeoutMs: number;
   readonly successes: number;
+  /** Spacing between two successes, and the backoff's base after a failure (`verifyPolicy.interval`). */
+  readonly intervalMs?: number;
 }
 
 /**
@@ -48,7 +50,12 @@ export async function runHttpCheck(
         return { ok: false, value: describeFetchError(e) };
       }
     },
-    { deadlineMs: timing.deadlineMs, successes: timing.successes, ...retry },
+    {
+      deadlineMs: timing.deadlineMs,
+      successes: timing.successes,
+      ...(timing.intervalMs === undefined ? {} : { baseMs: timing.intervalMs }),
+      ...retry,
+    },
   );
   return {
     name: check.name,

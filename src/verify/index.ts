@@ -5,11 +5,18 @@
 import { ms } from '../config/load.js';
 import type { ParsedConfig } from '../config/schema.js';
 import type { CheckResult, TargetCheck, TargetContext, Verifier } from '../engine/ports.js';
+import { mapLimit } from '../lib/limit.js';
 import { safeMessage } from '../lib/redact.js';
 import { type CheckTiming, runHttpCheck } from './http.js';
 import { runLoginCheck } from './login.js';
 
 export type { TargetCheck } from '../engine/ports.js';
+
+/** `verifyPolicy.interval` when not configured: the spacing between two successes of a check. */
+export const DEFAULT_INTERVAL = '200ms';
+
+/** Targets checked at once when the config names no `concurrency` (the schema's default). */
+const DEFAULT_TARGETS_AT_ONCE = 8;
 
 /**
  * The `Verifier` port (src/engine/ports.ts) over the configured checks and `verifyPolicy`, read once
@@ -18,8 +25,14 @@ export type { TargetCheck } from '../engine/ports.js';
  * @example
  * const rows = await createVerifier(loaded.config).verify(ctx, env, [{ target, next }]);
  */
-export function createVerifier(config: Pick<ParsedConfig, 'verify' | 'verifyPolicy'>): Verifier {
-  const settings = { verify: config.verify, verifyPolicy: config.verifyPolicy };
+export function createVerifier(
+  config: Pick<ParsedConfig, 'verify' | 'verifyPolicy'> & { readonly concurrency?: number },
+): Verifier {
+  const settings = {
+    verify: config.verify,
+    verifyPolicy: config.verifyPolicy,
+    ...(config.concurrency === undefined ? {} : { concurrency: config.concurrency }),
+  };
   return {
     checks: settings.verify.length,
     verify: (ctx, env, targets) => runChecks({ config: settings, env, targets, ctx }),
@@ -31,6 +44,7 @@ export function timingOf(config: Pick<ParsedConfig, 'verifyPolicy'>): CheckTimin
     deadlineMs: ms(config.verifyPolicy.deadline),
     attemptTimeoutMs: ms(config.verifyPolicy.attemptTimeout),
     successes: config.verifyPolicy.successes,
+    intervalMs: ms(config.verifyPolicy.interval ?? DEFAULT_INTERVAL),
   };
 }
 
@@ -43,7 +57,7 @@ export function timingOf(config: Pick<ParsedConfig, 'verifyPolicy'>): CheckTimin
  * rows.every((r) => r.ok);
  */
 export async function runChecks(options: {
-  readonly config: Pick<ParsedConfig, 'verify' | 'verifyPolicy'>;
+  readonly config: Pick<ParsedConfig, 'verify' | 'verifyPolicy'> & { readonly concurrency?: number };
   readonly env: ReadonlyMap<string, string>;
   readonly targets: readonly TargetCheck[];
   readonly ctx: TargetContext;
@@ -63,20 +77,26 @@ export async function runChecks(options: {
       return runLoginCheck(check, secret, timing);
     }),
   );
-  const rows: CheckResult[] = [...configured];
-  for (const t of options.targets) {
-    const started = Date.now();
-    try {
-      rows.push(...(await t.target.verify(options.ctx, t.next, t.previous, t.retired)));
-    } catch (e) {
-      rows.push({
-        name: t.target.key,
-        target: t.target.key,
-        ok: false,
-        detail: safeMessage(e),
-        ms: Date.now() - started,
-      });
-    }
-  }
-  return rows;
+  // Each target's rows on its own connections: up to `concurrency` targets at once, rows in order.
+  const perTarget = await mapLimit(
+    options.targets,
+    options.config.concurrency ?? DEFAULT_TARGETS_AT_ONCE,
+    async (t): Promise<CheckResult[]> => {
+      const started = Date.now();
+      try {
+        return await t.target.verify(options.ctx, t.next, t.previous, t.retired);
+      } catch (e) {
+        return [
+          {
+            name: t.target.key,
+            target: t.target.key,
+            ok: false,
+            detail: safeMessage(e),
+            ms: Date.now() - started,
+          },
+        ];
+      }
+    },
+  );
+  return [...configured, ...perTarget.flat()];
 }

@@ -51,7 +51,11 @@ export async function runLoginCheck(
         return { ok: false, value: `token does not verify with the new secret (${safeMessage(e)})` };
       }
     },
-    { deadlineMs: timing.deadlineMs, successes: 1 },
+    {
+      deadlineMs: timing.deadlineMs,
+      successes: 1,
+      ...(timing.intervalMs === undefined ? {} : { baseMs: timing.intervalMs }),
+    },
   );
   return { name: check.name, ok: outcome.ok, detail: outcome.last, expected: 'token issued', ms: outcome.ms };
 }

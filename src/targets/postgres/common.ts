@@ -17,7 +17,13 @@ import { sessions, terminateSessions } from './sessions.js';
 export type PostgresSecret = SecretConfigOf<'postgres'>;
 
 /** The operations a strategy implements; index.ts adds the keys. */
-export type Strategy = Omit<Target, 'key' | 'type' | 'keys' | 'secretKeys' | 'close'>;
+export type Strategy = Omit<Target, 'key' | 'type' | 'keys' | 'secretKeys' | 'close'> & {
+  /**
+   * The server's time right before this process's stage set `next` (read on the stage's own
+   * connection); undefined when unknown here. Without it, index.ts reads it on a connection of its own.
+   */
+  readonly stagedAt?: (next: Values) => string | undefined;
+};
 
 export interface PgContext {
   readonly secret: PostgresSecret;

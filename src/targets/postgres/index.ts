@@ -122,14 +122,18 @@ export function postgresTarget(
     },
     async stage(ctx, cur, next) {
       // The server's time before the new password exists: sessions opened before it used an older
-      // one (kept for checkFootholds; unknown when finish runs in another process).
-      const at = await pc.db
-        .withClient(ctx, admin() ?? loginOf(cur, 'current'), 'server time', async (c) => {
-          return (await c.query<{ at: string }>('SELECT now()::text AS at')).rows[0]?.at;
-        })
-        .catch(() => undefined);
+      // one (kept for checkFootholds; unknown when finish runs in another process). The strategy
+      // reads it on its own connection when it can (single); else a connection of its own.
+      const at = strategy.stagedAt
+        ? undefined
+        : await pc.db
+            .withClient(ctx, admin() ?? loginOf(cur, 'current'), 'server time', async (c) => {
+              return (await c.query<{ at: string }>('SELECT now()::text AS at')).rows[0]?.at;
+            })
+            .catch(() => undefined);
       await strategy.stage(ctx, cur, next);
-      stagedAt = at === undefined ? undefined : { password: next[key] ?? '', at };
+      const time = strategy.stagedAt ? strategy.stagedAt(next) : at;
+      stagedAt = time === undefined ? undefined : { password: next[key] ?? '', at: time };
     },
     async finish(ctx, cur, next) {
       await strategy.finish(ctx, cur, next);

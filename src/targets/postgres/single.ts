@@ -55,10 +55,16 @@ export function singleStrategy(pc: PgContext): Strategy {
    * compromise); unknown after a restart (recover), when every older session is ended instead.
    */
   let changed: { password: string; at: string } | undefined;
+  /** The server time right before this process set a password (the same connection, read first). */
+  let before: { password: string; at: string } | undefined;
 
-  /** Sets `password` on `user` connected as `as`; with `expiry`, also VALID UNTIL where allowed. */
+  /**
+   * Sets `password` on `user` connected as `as`; with `expiry`, also VALID UNTIL where allowed.
+   * Returns the server's time read right before the change and right after it.
+   */
   const setPassword = (ctx: TargetContext, as: Login, password: string, expiry: boolean) =>
     db.withClient(ctx, as, `ALTER ROLE ${user} PASSWORD (as ${as.user})`, async (c) => {
+      const at = await serverNow(c);
       const me = await sessionInfo(c);
       const role = await roleInfo(c, user, secret.validUntil);
       if (!role.exists) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: role ${user} does not exist`);
@@ -68,7 +74,7 @@ export function singleStrategy(pc: PgContext): Strategy {
         else ctx.log.warn(`${key}: ${expiryKept(pc, role, me)}`);
       }
       await inTransaction(c, me.superuser, [alterRole(user, ...options)]);
-      return serverNow(c);
+      return { before: at, after: await serverNow(c) };
     });
 
   return {
@@ -136,16 +142,23 @@ export function singleStrategy(pc: PgContext): Strategy {
 
     async stage(ctx, cur, next) {
       const password = next[key] ?? '';
-      if ((await db.tryLogin(ctx, login(next))).ok) {
-        ctx.log.debug(`${key}: role ${user} already accepts the new password`);
-        return;
-      }
       const admin = pc.admin();
+      const already = async () => {
+        if (!(await db.tryLogin(ctx, login(next))).ok) return false;
+        ctx.log.debug(`${key}: role ${user} already accepts the new password`);
+        return true;
+      };
+      // With `admin`, first the check whether it is done already (a rerun). Without, the role changes
+      // its own password with its current one: a login that fails once the new one is set, so the
+      // check runs only then (one login per stage instead of two: logins cost a SCRAM exchange each).
+      if (admin !== undefined && (await already())) return;
       try {
         const at = await setPassword(ctx, admin ?? login(cur, 'current password'), password, true);
-        changed = { password, at };
+        changed = { password, at: at.after };
+        before = { password, at: at.before };
       } catch (err) {
         if (admin !== undefined || !isRekeyError(err, 'ERR_TARGET_AUTH')) throw err;
+        if (await already()) return;
         throw new RekeyError(
           'ERR_TARGET_AUTH',
           `${key}: role ${user} accepts neither the new nor the current password`,
@@ -158,6 +171,8 @@ export function singleStrategy(pc: PgContext): Strategy {
     },
 
     test: (ctx, next) => selectOne(pc, ctx, login(next), 'new password'),
+
+    stagedAt: (next) => (before !== undefined && before.password === next[key] ? before.at : undefined),
 
     async afterDeploy(ctx, _cur, next) {
       if (ctx.trigger !== 'compromise' || !secret.terminateOnCompromise) return;
@@ -192,6 +207,7 @@ export function singleStrategy(pc: PgContext): Strategy {
       try {
         await setPassword(ctx, admin ?? login(next, 'new password'), cur[key] ?? '', false);
         changed = undefined;
+        before = undefined;
       } catch (err) {
         if (admin !== undefined || !isRekeyError(err, 'ERR_TARGET_AUTH')) throw err;
         throw new RekeyError(

@@ -181,6 +181,28 @@ describe('postgres target, strategy single', () => {
     expect(await server().readLog()).not.toContain('ALTER ROLE "r_unstaged"');
   });
 
+  it('stage without admin logs in once (its current password changes it; no check login first, no separate clock read)', async () => {
+    const old = await role('r_logins');
+    const t = target('r_logins');
+    // The sessions the server counted in bi (a rejected login is counted as fatal, if at all).
+    const attempts = async () => {
+      // A backend reports its session when it exits, just after the client closed it.
+      await new Promise((r) => setTimeout(r, 1000));
+      return asSuperuser(server(), async (c) => {
+        const r = await c.query<{ n: string }>(
+          "SELECT sessions + sessions_fatal AS n FROM pg_stat_database WHERE datname = 'bi'",
+        );
+        return Number(r.rows[0]?.n ?? 0);
+      });
+    };
+    const n = next(t, V(old));
+    const before = await attempts();
+    await t.stage(ctx, V(old), n);
+    const logins = (await attempts()) - before;
+    expect(await login('r_logins', n[KEY]!)).toBe('ok');
+    expect(logins, 'logins to bi during one stage').toBe(1);
+  });
+
   it('stage with neither password accepted is ERR_TARGET_AUTH and changes nothing', async () => {
     const real = await role('r_drift');
     const t = target('r_drift');
