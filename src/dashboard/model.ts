@@ -119,6 +119,12 @@ export interface DashboardRotations {
     /** The longest interval starts at the window's start: no successful rotation before it is recorded. */
     readonly fromWindowStart: boolean;
     readonly policyMet: boolean;
+    /**
+     * Not met only because of the interval from the window's start (no rotation recorded before it,
+     * so the secret's age then is not known), every interval since its first recorded rotation within
+     * max age: shown as "not proven", neither met nor missed on record.
+     */
+    readonly notProven: boolean;
     readonly intervals: readonly PolicyInterval[];
   }>;
 }
@@ -255,7 +261,7 @@ async function timeline(stack: StackConfig, report: EvidenceReport): Promise<Das
     .sort((a, b) => Date.parse(b.time) - Date.parse(a.time) || b.kind.localeCompare(a.kind));
 }
 
-function policyOf(report: EvidenceReport): DashboardRotations['policy'] {
+function policyOf(report: EvidenceReport, now: Date): DashboardRotations['policy'] {
   return report.secrets.map((s) => {
     const times = s.rotations
       .filter((r) => r.outcome === 'rotated' && r.kind !== 'rollback')
@@ -266,12 +272,18 @@ function policyOf(report: EvidenceReport): DashboardRotations['policy'] {
       const t = times[i] ?? 0;
       intervals.push({ time: new Date(t).toISOString(), days: days(t - (times[i - 1] ?? t)) });
     }
+    const last = times.at(-1);
+    const sinceFirst =
+      last !== undefined &&
+      intervals.every((i) => i.days <= s.maxAgeDays) &&
+      days(now.getTime() - last) <= s.maxAgeDays;
     return {
       key: s.key,
       maxAgeDays: s.maxAgeDays,
       longestGapDays: s.longestGap.days,
       fromWindowStart: s.longestGap.fromPeriodStart,
       policyMet: s.policyMet,
+      notProven: !s.policyMet && s.longestGap.fromPeriodStart && sinceFirst,
       intervals,
     };
   });
@@ -319,7 +331,7 @@ export async function buildDashboard(stack: StackConfig, options: BuildOptions =
       now: now.toISOString(),
       from: from.toISOString(),
       rotations: await timeline(stack, report),
-      policy: policyOf(report),
+      policy: policyOf(report, now),
     },
   };
 }

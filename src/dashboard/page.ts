@@ -142,7 +142,7 @@ function chartsSection(d: Dashboard): string {
   const policy = d.rotations.policy
     .map(
       (p) =>
-        `<tr data-key="${e(p.key)}"><th scope="row"><code>${e(p.key)}</code></th><td>${e(n(p.longestGapDays))}d${p.fromWindowStart ? ' <span class="muted">(from the window\'s start: no earlier rotation)</span>' : ''}</td><td>${e(n(p.maxAgeDays))}d</td><td>${p.policyMet ? 'yes' : '<strong>no</strong>'}</td></tr>`,
+        `<tr data-key="${e(p.key)}"><th scope="row"><code>${e(p.key)}</code></th><td>${e(n(p.longestGapDays))}d${p.fromWindowStart ? ' <span class="muted">(from the window\'s start: no earlier rotation)</span>' : ''}</td><td>${e(n(p.maxAgeDays))}d</td><td>${p.policyMet ? 'yes' : p.notProven ? '<span class="muted">not proven</span>' : '<strong>no</strong>'}</td></tr>`,
     )
     .join('');
   return `<section id="charts" aria-labelledby="charts-h">

@@ -184,6 +184,12 @@ describe('rekey serve: the dashboard', { timeout: 240_000 }, () => {
       'OVERLAP_PASSWORD',
     ]);
     expect(rotations.rotations[1]?.durationMs).toBeGreaterThan(0);
+    // Rotated today, nothing recorded before: the year before it is not known — "not proven", not "no".
+    expect(rotations.policy.find((p) => p.key === 'JWT_SECRET')).toMatchObject({
+      fromWindowStart: true,
+      policyMet: false,
+      notProven: true,
+    });
 
     // 100 days on: what was rotated is overdue.
     now = new Date(Date.now() + 100 * DAY);
@@ -192,6 +198,9 @@ describe('rekey serve: the dashboard', { timeout: 240_000 }, () => {
     expect(tagWith(later, 'data-key="SINGLE_PASSWORD"')).toContain('data-state="needs-attention"');
     const row = later.slice(later.indexOf('data-key="JWT_SECRET"'));
     expect(row.slice(0, row.indexOf('</tr>'))).toContain('<span class="badge state-overdue">overdue</span>');
+    // 100 days without a rotation since the first one: a known miss, "no".
+    const policy = (await json<DashboardRotations>(`${server.root}api/rotations`)).policy;
+    expect(policy.find((p) => p.key === 'JWT_SECRET')).toMatchObject({ policyMet: false, notProven: false });
 
     // Read-only: anything but GET and HEAD is refused.
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {

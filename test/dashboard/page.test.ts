@@ -109,6 +109,7 @@ function hostile(): Dashboard {
           longestGapDays: 100,
           fromWindowStart: false,
           policyMet: false,
+          notProven: false,
           intervals: [{ time: now, days: 100 }],
         },
       ],
@@ -117,6 +118,25 @@ function hostile(): Dashboard {
 }
 
 describe('renderPage', () => {
+  it('policy: "not proven" when only the interval from the window\'s start is over max age, "no" otherwise', () => {
+    const d = hostile() as unknown as { rotations: { policy: Array<Record<string, unknown>> } };
+    const row = {
+      key: 'JWT_SECRET',
+      maxAgeDays: 90,
+      longestGapDays: 365,
+      fromWindowStart: true,
+      intervals: [],
+    };
+    d.rotations.policy = [
+      { ...row, policyMet: false, notProven: true },
+      { ...row, key: 'API_KEY', policyMet: false, notProven: false },
+    ];
+    const page = renderPage(d as unknown as Dashboard);
+    const cells = (key: string) => page.slice(page.indexOf(`data-key="${key}"`)).split('</tr>')[0] ?? '';
+    expect(cells('JWT_SECRET')).toContain('not proven');
+    expect(cells('API_KEY')).toContain('<strong>no</strong>');
+  });
+
   it('escapes every string of the model: no tag opened, no attribute left', () => {
     const page = renderPage(hostile());
     expect(page).not.toMatch(/<script|<img/i);
