@@ -32,6 +32,8 @@ interface EsoStack {
   syncs(): Promise<EsoSync[]>;
   changes(): Promise<TemplateChange[]>;
   esPatches(): Promise<number>;
+  /** The Vault stand-in's request log (path, op, body). */
+  vaultLog(): Promise<{ path: string; op: string; body: string }[]>;
   stop(): Promise<void>;
 }
 
@@ -82,6 +84,13 @@ async function makeEsoStack(timeout = '20s'): Promise<EsoStack> {
     changes: () => k.templateChanges(),
     async esPatches() {
       return (await k.log()).filter((l) => l.op === 'externalsecrets.patch').length;
+    },
+    async vaultLog() {
+      return (await (await fetch(`${vaultUrl}/__stand-in/log`)).json()) as {
+        path: string;
+        op: string;
+        body: string;
+      }[];
     },
     async stop() {
       await k.stop();
@@ -134,6 +143,10 @@ describe('Kubernetes deploy with External Secrets Operator (store vault-kv)', ()
       texts.push(...(await filesUnder(path.join(s.k.dir, '.rekey'))));
       // The Kubernetes API requests (the fake ESO's Secret writes are not requests: nothing aside).
       texts.push(...(await s.k.log()).map((l) => `${l.path} ${l.body}`));
+      // Vault's: rekey's store writes (the values themselves) aside.
+      const vlog = await s.vaultLog();
+      expect(vlog.some((l) => l.op === 'vault.write')).toBe(true);
+      texts.push(...vlog.filter((l) => l.op !== 'vault.write').map((l) => `${l.path} ${l.body}`));
       await s.stop();
     }
     expect(findLeak(seen, texts)).toBeUndefined();
@@ -240,6 +253,43 @@ describe('Kubernetes deploy with External Secrets Operator (store vault-kv)', ()
       suite: SUITE,
       point: 'deploy',
       cause: 'External Secrets Operator SecretSyncedError after force-sync',
+      exit: r.code,
+      rolledBack: true,
+    });
+  });
+
+  it('ESO synced but from another path (the Secret unchanged): the deploy fails, rolled back', async () => {
+    const s = await open();
+    const client = await VaultClient.connect({ address: s.vaultUrl }, { env: { VAULT_TOKEN } });
+    await client.write('secret', 'bi/stale', { ...INITIAL }, 0);
+    await s.k.control('eso', {
+      mode: 'sync',
+      delayMs: 300,
+      vault: { url: s.vaultUrl, token: VAULT_TOKEN, mount: 'secret', path: 'bi/stale' },
+    });
+    const fromChanges = (await s.changes()).length;
+    const r = await s.k.run(['rotate', '--yes']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(
+      /ExternalSecret bi-secrets-es synced, but Secret bi-secrets holds the same data as before the rotation/,
+    );
+    const vault = await s.values();
+    const { data } = await s.k.secret();
+    for (const key of KEYS) {
+      expect(vault[key]).toBe(INITIAL[key]);
+      expect(data[key]).toBe(INITIAL[key]);
+    }
+    expect(await s.esPatches()).toBe(2);
+    // Only the rollback restarted (the deploy failed before any restart).
+    expect((await s.changes()).slice(fromChanges).map((c) => `${c.by} ${c.kind}/${c.name}`)).toEqual([
+      'api deployment/bi-api',
+      'api statefulset/bi-worker',
+    ]);
+    record({
+      kind: 'failure',
+      suite: SUITE,
+      point: 'deploy',
+      cause: 'ExternalSecret synced from another path (Secret data unchanged by the sync)',
       exit: r.code,
       rolledBack: true,
     });
