@@ -52,7 +52,10 @@ async function startVault(dir: string): Promise<{ child: ChildProcess; url: stri
   return { child, url: (JSON.parse(line) as { url: string }).url };
 }
 
-async function makeEsoStack(timeout = '20s'): Promise<EsoStack> {
+async function makeEsoStack(
+  timeout = '20s',
+  workloads?: Readonly<Record<string, Readonly<Record<string, string>>>>,
+): Promise<EsoStack> {
   // The Vault stand-in first: its address goes into rekey.yaml.
   const tmp = await fs.mkdtemp(path.join(process.env.REKEY_STACK_TMPDIR ?? '/tmp', 'rekey-eso-vault-'));
   await fs.writeFile(path.join(tmp, 'vault-token'), `${VAULT_TOKEN}\n`, { mode: 0o600 });
@@ -63,6 +66,7 @@ async function makeEsoStack(timeout = '20s'): Promise<EsoStack> {
     timeout,
     store: `store: { type: vault-kv, address: "${vaultUrl}", mount: secret, path: bi/production, tokenFile: vault-token }`,
     externalSecret: ES,
+    ...(workloads === undefined ? {} : { workloads }),
   });
   await fs.writeFile(path.join(k.dir, 'vault-token'), `${VAULT_TOKEN}\n`, { mode: 0o600 });
   await k.control('eso', {
@@ -126,8 +130,11 @@ async function rotateHealingAtRollback(s: EsoStack) {
 
 describe('Kubernetes deploy with External Secrets Operator (store vault-kv)', () => {
   const stacks: EsoStack[] = [];
-  const open = async (timeout?: string) => {
-    const s = await makeEsoStack(timeout);
+  const open = async (
+    timeout?: string,
+    workloads?: Readonly<Record<string, Readonly<Record<string, string>>>>,
+  ) => {
+    const s = await makeEsoStack(timeout, workloads);
     stacks.push(s);
     return s;
   };
@@ -193,6 +200,28 @@ describe('Kubernetes deploy with External Secrets Operator (store vault-kv)', ()
       detail:
         'Vault written, force-sync, Secret synced with the new values, then each workload restarted once',
     });
+  });
+
+  it('with Stakater Reloader: ESO writes the Secret, Reloader restarts bi-api (once), rekey only the other', async () => {
+    const s = await open(undefined, { 'deployment/bi-api': { 'reloader.stakater.com/auto': 'true' } });
+    await s.k.control('reloader', { delayMs: 500 });
+    const plan = await s.k.run(['plan', '--json']);
+    expect(plan.code, plan.stderr).toBe(0);
+    const steps = (JSON.parse(plan.stdout) as { steps: { id: string; title: string }[] }).steps;
+    expect(steps.find((st) => st.id === 'deploy')?.title).toBe(
+      `ExternalSecret ${ES}: rekey writes the source store, forces a sync, waits for Secret bi-secrets, then rolls out deployment/bi-api (restarted by Reloader, rekey waits for it), then statefulset/bi-worker (rekey restarts it) (namespace bi), each rolled out before the next, within 20s`,
+    );
+    const fromChanges = (await s.changes()).length;
+    const r = await s.k.run(['rotate', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const changes = (await s.changes()).slice(fromChanges);
+    expect(changes.map((c) => `${c.by} ${c.kind}/${c.name}`)).toEqual([
+      'reloader deployment/bi-api',
+      'api statefulset/bi-worker',
+    ]);
+    const { data } = await s.k.secret();
+    const vault = await s.values();
+    for (const key of KEYS) expect(data[key]).toBe(vault[key]);
   });
 
   it('a sync that never comes: deploy fails within its timeout, rolled back (Vault old, force-sync again, Secret old)', async () => {
