@@ -370,7 +370,8 @@ export function createKubernetesDeployer(
         esName === undefined
           ? ''
           : `ExternalSecret ${esName}: rekey writes the source store, forces a sync, waits for Secret ${secret?.name ?? esName}, then `;
-      if (reloaded.size === 0) return eso === '' ? plainTitle : `${eso}${plainTitle}`;
+      if (reloaded.size === 0)
+        return eso === '' ? plainTitle : `${eso}${plainTitle.replace(/^restart /, 'restarts ')}`;
       const each = names.map((n) =>
         reloaded.has(n) ? `${n} (restarted by Reloader, rekey waits for it)` : `${n} (rekey restarts it)`,
       );

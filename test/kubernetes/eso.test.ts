@@ -165,7 +165,7 @@ describe('Kubernetes deploy with External Secrets Operator (store vault-kv)', ()
     expect(plan.code, plan.stderr).toBe(0);
     const steps = (JSON.parse(plan.stdout) as { steps: { id: string; title: string }[] }).steps;
     expect(steps.find((st) => st.id === 'deploy')?.title).toBe(
-      `ExternalSecret ${ES}: rekey writes the source store, forces a sync, waits for Secret bi-secrets, then restart deployment/bi-api, then statefulset/bi-worker (namespace bi), each rolled out before the next, within 20s`,
+      `ExternalSecret ${ES}: rekey writes the source store, forces a sync, waits for Secret bi-secrets, then restarts deployment/bi-api, then statefulset/bi-worker (namespace bi), each rolled out before the next, within 20s`,
     );
   });
 
@@ -322,6 +322,33 @@ describe('Kubernetes deploy with External Secrets Operator (store vault-kv)', ()
       exit: r.code,
       rolledBack: true,
     });
+  });
+
+  it('kill -9 after the store write (before and after the forced sync), then recover: Vault and the Secret agree', async () => {
+    const s = await open();
+    for (const point of ['deploy@begin', 'deploy@end']) {
+      const killed = await s.k.killAt(point, ['rotate', '--yes']);
+      expect(killed.signal, `${point}: ${killed.stderr}`).toBe('SIGKILL');
+      const r = await s.k.run(['recover', '--yes']);
+      expect(r.code, `${point}: ${r.stderr}`).toBe(0);
+      const vault = await s.values();
+      const { data } = await s.k.secret();
+      const allOld = KEYS.every((key) => vault[key] === INITIAL[key]);
+      const allNew = KEYS.every((key) => vault[key] !== INITIAL[key]);
+      const agree = KEYS.every((key) => data[key] === vault[key]);
+      record({
+        kind: 'crash',
+        suite: SUITE,
+        point,
+        target: 'vault-kv + ExternalSecret',
+        outcome: `Vault ${allOld ? 'all old' : allNew ? 'all new' : 'mixed'}, Secret ${agree ? 'synced with it' : 'differs'}`,
+        converged: (allOld || allNew) && agree,
+      });
+      expect(allOld || allNew, point).toBe(true);
+      expect(agree, point).toBe(true);
+      const again = await s.k.run(['recover', '--yes']);
+      expect(again.code, again.stderr).toBe(0);
+    }
   });
 
   it('preflight names each missing permission on the ExternalSecret and the Secret, changes nothing', async () => {
