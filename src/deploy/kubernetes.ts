@@ -298,7 +298,12 @@ export function createKubernetesDeployer(
         ),
       );
     } catch (e) {
-      throw deployError(e, `annotating ExternalSecret ${namespace}/${esName ?? ''}`);
+      const err = deployError(e, `annotating ExternalSecret ${namespace}/${esName ?? ''}`);
+      throw isStatus(e, 403)
+        ? new RekeyError(err.code, err.message, {
+            hint: `Grant rekey's Role get and patch on externalsecrets "${esName ?? ''}" (apiGroups: ["external-secrets.io"]).`,
+          })
+        : err;
     }
     say(`externalsecret.external-secrets.io/${esName ?? ''} annotated (${ESO.forceSync}=${value})`);
     for (;;) {

@@ -351,6 +351,34 @@ describe('Kubernetes deploy with External Secrets Operator (store vault-kv)', ()
     }
   });
 
+  it('the force-sync patch refused (403) mid-run: the deploy fails saying which permission, rolled back', async () => {
+    const s = await open();
+    // Allowed at preflight (SelfSubjectAccessReview), refused when the deploy patches (a Role changed).
+    const r0 = await fetch(`${s.k.url}/__stand-in/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ kind: 'denied', op: 'externalsecrets.patch', count: 1 }),
+    });
+    expect(r0.status).toBeLessThan(300);
+    const r = await s.k.run(['rotate', '--yes']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('annotating ExternalSecret bi/bi-secrets-es');
+    expect(r.stderr).toContain('get and patch on externalsecrets "bi-secrets-es"');
+    const vault = await s.values();
+    const { data } = await s.k.secret();
+    for (const key of KEYS) {
+      expect(vault[key]).toBe(INITIAL[key]);
+      expect(data[key]).toBe(INITIAL[key]);
+    }
+    record({
+      kind: 'failure',
+      suite: SUITE,
+      point: 'deploy',
+      cause: 'force-sync patch of the ExternalSecret refused (403)',
+      exit: r.code,
+      rolledBack: true,
+    });
+  });
+
   it('preflight names each missing permission on the ExternalSecret and the Secret, changes nothing', async () => {
     const s = await open();
     await s.k.rbac([
