@@ -19,6 +19,8 @@
  *   https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/lease-v1/
  *
  * - Stakater Reloader (opt-in, {@link KubernetesHandler.reloader}): demo/stand-ins/reloader.ts.
+ * - ExternalSecret external-secrets.io/v1beta1 (GET, PATCH merge patch with resourceVersion) and a
+ *   fake External Secrets Operator (opt-in, {@link KubernetesHandler.eso}): demo/stand-ins/eso.ts.
  *
  * The controller is fake: after a change to a workload's pod template, each tick (default 50 ms) moves
  * its status one step: the new generation observed, then one more replica updated, then available.
@@ -26,6 +28,8 @@
  * JSON merge patch (the same for the maps rekey patches: data, annotations); JSON patch and apply
  * patch are refused (415); no watch, no list, no admission; RBAC is a table of rules, not Roles.
  */
+
+import { type EsoOptions, esoStatus, vaultSource } from './eso.js';
 import type { Answer, Classified, FaultKind, Handler, RunningStandIn, StandInRequest } from './harness.js';
 import { serveStandIn } from './harness.js';
 import { type ReloaderOptions, reloaderPatch } from './reloader.js';
@@ -87,7 +91,13 @@ interface Workload {
 
 interface Route {
   readonly group: string;
-  readonly resource: 'secrets' | 'deployments' | 'statefulsets' | 'leases' | 'selfsubjectaccessreviews';
+  readonly resource:
+    | 'secrets'
+    | 'deployments'
+    | 'statefulsets'
+    | 'leases'
+    | 'selfsubjectaccessreviews'
+    | 'externalsecrets';
   readonly namespace: string;
   readonly name: string;
   readonly verb: string;
@@ -100,7 +110,16 @@ const QUALIFIED: Record<Route['resource'], string> = {
   statefulsets: 'statefulsets.apps',
   leases: 'leases.coordination.k8s.io',
   selfsubjectaccessreviews: 'selfsubjectaccessreviews.authorization.k8s.io',
+  externalsecrets: 'externalsecrets.external-secrets.io',
 };
+
+/** One reconcile of the fake External Secrets Operator. */
+export interface EsoSync {
+  readonly at: number;
+  readonly namespace: string;
+  readonly name: string;
+  readonly result: 'synced' | 'error';
+}
 
 /** A `Status` failure body, as the API server sends with every error. */
 export function status(
@@ -125,6 +144,7 @@ export function status(
 }
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const obj = (v: unknown): Json => (isObject(v) ? v : {});
 
 /** RFC 7386 JSON merge patch: objects merge, `null` deletes, anything else replaces. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
@@ -151,9 +171,15 @@ export class KubernetesHandler implements Handler {
   rbac: readonly RbacRule[];
   /** The fake Stakater Reloader: off unless set (demo/stand-ins/reloader.ts). */
   reloader: ReloaderOptions | undefined;
+  /** The fake External Secrets Operator: off unless set (demo/stand-ins/eso.ts). */
+  eso: EsoOptions | undefined;
+  /** Every reconcile of the fake ESO, in order. */
+  readonly esoSyncs: EsoSync[] = [];
   /** Every pod template change since start, in order. */
   readonly templateChanges: TemplateChange[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** The fake ESO's Vault source, as last set through the control API (kept when only the mode changes). */
+  private esoVault: { url: string; token: string; mount: string; path: string } | undefined;
 
   constructor(options: KubernetesStandInOptions = {}) {
     this.tickMs = options.tickMs ?? 50;
@@ -324,6 +350,114 @@ export class KubernetesHandler implements Handler {
     this.applyWorkloadPatch(w, { spec });
   }
 
+  /**
+   * Creates an ExternalSecret (Ready, synced once) writing Secret `target` (default `name`), and marks
+   * that Secret (which must exist) as owned by it, as ESO does with creationPolicy Owner.
+   */
+  putExternalSecret(namespace: string, name: string, target = name): void {
+    const meta = this.meta(namespace, name, { generation: 1 });
+    const es: Json = {
+      apiVersion: 'external-secrets.io/v1beta1',
+      kind: 'ExternalSecret',
+      metadata: meta,
+      spec: {
+        refreshInterval: '1h',
+        secretStoreRef: { name: 'vault', kind: 'SecretStore' },
+        target: { name: target, creationPolicy: 'Owner' },
+        dataFrom: [{ extract: { key: 'bi/production' } }],
+      },
+    };
+    es.status = esoStatus(es, true, Date.now() - 60_000);
+    this.objects.set(`externalsecrets/${namespace}/${name}`, es);
+    const secret = this.objects.get(`secrets/${namespace}/${target}`);
+    if (secret !== undefined)
+      (secret.metadata as Json).ownerReferences = [
+        {
+          apiVersion: 'external-secrets.io/v1beta1',
+          kind: 'ExternalSecret',
+          name,
+          uid: meta.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ];
+  }
+
+  /** The ExternalSecret object, if any. */
+  externalSecret(namespace: string, name: string): Json | undefined {
+    return this.objects.get(`externalsecrets/${namespace}/${name}`);
+  }
+
+  /**
+   * The fake ESO reconciles an ExternalSecret (after its delay): reads the source, replaces the target
+   * Secret's data, sets the status; or, injected, never answers, or fails with SecretSyncedError.
+   */
+  private esoReconcile(namespace: string, name: string): void {
+    const eso = this.eso;
+    if (eso === undefined || eso.mode === 'never') return;
+    const act = async () => {
+      const key = `externalsecrets/${namespace}/${name}`;
+      const es = this.objects.get(key);
+      if (es === undefined) return;
+      let values: Record<string, string> | undefined;
+      if (eso.mode === 'sync') values = await eso.source().catch(() => undefined);
+      const now = Date.now();
+      if (values !== undefined) {
+        const target = String(obj(obj(es.spec).target).name ?? name);
+        const s = this.objects.get(`secrets/${namespace}/${target}`);
+        if (s !== undefined) {
+          const data = Object.fromEntries(
+            Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+          );
+          if (JSON.stringify(data) !== JSON.stringify(s.data ?? {})) {
+            s.data = data;
+            (s.metadata as Json).resourceVersion = this.nextVersion();
+            this.secretChanged(s);
+          }
+        }
+      }
+      const current = this.objects.get(key) ?? es;
+      current.status = esoStatus(current, values !== undefined, now);
+      (current.metadata as Json).resourceVersion = this.nextVersion();
+      this.esoSyncs.push({ at: now, namespace, name, result: values === undefined ? 'error' : 'synced' });
+    };
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      void act();
+    }, eso.delayMs ?? 200);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  private externalSecretRoute(req: StandInRequest, r: Route): Answer {
+    const key = `externalsecrets/${r.namespace}/${r.name}`;
+    const es = this.objects.get(key);
+    if (es === undefined) return this.notFound(r);
+    if (r.verb === 'get') return { status: 200, body: es };
+    if (r.verb !== 'patch')
+      return status(405, 'MethodNotAllowed', 'the stand-in serves GET and PATCH on externalsecrets');
+    const body = this.patchBody(req);
+    if ('answer' in body) return body.answer;
+    const { status: _ignored, ...patch } = body.patch; // status is a subresource
+    const meta = patch.metadata;
+    const rv = isObject(meta) ? meta.resourceVersion : undefined;
+    if (rv !== undefined && rv !== (es.metadata as Json).resourceVersion) return this.conflict(r);
+    const next = mergePatch(es, patch) as Json;
+    (next.metadata as Json).resourceVersion = (es.metadata as Json).resourceVersion;
+    if (JSON.stringify(next) === JSON.stringify(es)) return { status: 200, body: es };
+    const nm = next.metadata as Json;
+    if (JSON.stringify(next.spec) !== JSON.stringify(es.spec)) nm.generation = Number(nm.generation ?? 1) + 1;
+    nm.resourceVersion = this.nextVersion();
+    this.objects.set(key, next);
+    const om = es.metadata as Json;
+    if (
+      JSON.stringify([nm.annotations, nm.labels, next.spec]) !==
+      JSON.stringify([om.annotations, om.labels, es.spec])
+    )
+      this.esoReconcile(r.namespace, r.name);
+    return { status: 200, body: next };
+  }
+
   /** The Lease object, if any. */
   lease(namespace: string, name: string): Json | undefined {
     return this.objects.get(`leases/${namespace}/${name}`);
@@ -352,6 +486,9 @@ export class KubernetesHandler implements Handler {
       envFromSecret?: string;
       enabled?: boolean;
       delayMs?: number;
+      target?: string;
+      mode?: 'sync' | 'never' | 'error';
+      vault?: { url: string; token: string; mount: string; path: string };
     };
     const kind: WorkloadKind = b.kind === 'statefulset' ? 'statefulset' : 'deployment';
     try {
@@ -378,6 +515,32 @@ export class KubernetesHandler implements Handler {
         case 'POST reloader':
           this.reloader = b.enabled === false ? undefined : { delayMs: b.delayMs ?? 0 };
           return { status: 204 };
+        case 'POST external-secret':
+          this.putExternalSecret(b.namespace, b.name, b.target ?? b.name);
+          return { status: 204 };
+        case 'GET external-secret':
+          return {
+            status: 200,
+            body:
+              this.externalSecret(
+                req.url.searchParams.get('namespace') ?? '',
+                req.url.searchParams.get('name') ?? '',
+              ) ?? null,
+          };
+        case 'POST eso': {
+          if (b.enabled === false) {
+            this.eso = undefined;
+            return { status: 204 };
+          }
+          const vault = b.vault ?? this.esoVault;
+          if (vault === undefined)
+            return { status: 400, body: { error: 'eso needs vault {url,token,mount,path}' } };
+          this.esoVault = vault;
+          this.eso = { mode: b.mode ?? 'sync', delayMs: b.delayMs ?? 200, source: vaultSource(vault) };
+          return { status: 204 };
+        }
+        case 'GET eso-syncs':
+          return { status: 200, body: this.esoSyncs };
         case 'GET template-changes':
           return { status: 200, body: this.templateChanges };
         case 'POST never-available':
@@ -439,6 +602,15 @@ export class KubernetesHandler implements Handler {
       return {
         group: 'coordination.k8s.io',
         resource: 'leases',
+        namespace: m[1]!,
+        name: m[2] ?? '',
+        verb: verbOf(m[2] !== undefined),
+      };
+    m = /^\/apis\/external-secrets\.io\/v1beta1\/namespaces\/([^/]+)\/externalsecrets(?:\/([^/]+))?$/.exec(p);
+    if (m !== null)
+      return {
+        group: 'external-secrets.io',
+        resource: 'externalsecrets',
         namespace: m[1]!,
         name: m[2] ?? '',
         verb: verbOf(m[2] !== undefined),
@@ -551,6 +723,8 @@ export class KubernetesHandler implements Handler {
         return this.workloadRoute(req, r);
       case 'leases':
         return this.leaseRoute(req, r);
+      case 'externalsecrets':
+        return this.externalSecretRoute(req, r);
     }
   }
 

@@ -37,6 +37,19 @@ export const kubernetesDeploySchema = z.strictObject({
   timeout: duration.default('5m'),
   /** The kubeconfig context (the current one when absent; in-cluster without a kubeconfig). */
   context: z.string().min(1).optional(),
+  /**
+   * External Secrets Operator: the ExternalSecret (in `namespace`) that writes the workloads' Secret
+   * from the stack's `store:` (Vault KV, SSM, Secrets Manager). Before any restart rekey forces its
+   * sync (the `force-sync` annotation) and waits, within `timeout`, for the Secret to be written.
+   */
+  externalSecret: z
+    .string()
+    .max(253)
+    .regex(
+      /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/,
+      'must be a DNS-1123 subdomain (an object name)',
+    )
+    .optional(),
 });
 
 export type KubernetesDeployConfig = z.infer<typeof kubernetesDeploySchema>;

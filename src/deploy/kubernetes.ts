@@ -33,9 +33,11 @@ import {
   type Kube,
   type KubeOptions,
   kubeError,
+  MERGE_PATCH,
   STRATEGIC_MERGE_PATCH,
   withRetry,
 } from '../lib/kube.js';
+import { dataHash, ESO, markOf, readyOf, syncState, targetSecret } from '../lib/kube-eso.js';
 import { reloaderRestarts } from '../lib/kube-watchers.js';
 import { redactor } from '../lib/redact.js';
 
@@ -155,7 +157,12 @@ export function createKubernetesDeployer(
   const names = workloads.map((w) => `${w.kind}/${w.name}`);
   const command = `rollout restart ${names.join(', then ')} in namespace ${namespace}`;
   const plainTitle = `restart ${names.join(', then ')} (namespace ${namespace}), each rolled out before the next, within ${config.timeout}`;
-  const secret = options.secret?.namespace === namespace ? options.secret : undefined;
+  const esName = config.externalSecret;
+  /** The Secret the workloads read: the kubernetes store's, or the ExternalSecret's target (read). */
+  let secret: { namespace: string; name: string } | undefined =
+    esName === undefined && options.secret?.namespace === namespace ? { ...options.secret } : undefined;
+  /** The target Secret's data hash at preflight (before the store commit): a deploy's sync must change it. */
+  let preflightHash: string | undefined;
   const waitReloaderMs = reloaderWaitMs(timeoutMs);
   /** Per workload (`kind/name`): the Reloader annotation that restarts it, as last read. */
   const reloaded = new Map<string, string>();
@@ -205,18 +212,140 @@ export function createKubernetesDeployer(
   /** Which workloads Reloader restarts when the Secret changes (none without a Secret). */
   const readWatchers = async (objects: ReadonlyMap<string, V1Deployment | V1StatefulSet>) => {
     reloaded.clear();
-    if (secret === undefined) return;
+    const secretNow = secret;
+    if (secretNow === undefined) return;
     const k = client();
     const s = await withRetry(k, () =>
-      k.core.readNamespacedSecret({ name: secret.name, namespace: secret.namespace }),
+      k.core.readNamespacedSecret({ name: secretNow.name, namespace: secretNow.namespace }),
     ).catch((e: unknown) => {
-      throw deployError(e, `reading Secret ${secret.namespace}/${secret.name}`);
+      throw deployError(e, `reading Secret ${secretNow.namespace}/${secretNow.name}`);
     });
-    const meta = s.metadata ?? { name: secret.name };
+    const meta = s.metadata ?? { name: secretNow.name };
     for (const w of workloads) {
       const o = objects.get(key(w));
       const why = reloaderRestarts(o?.metadata, o?.spec?.template?.spec, meta);
       if (why !== undefined) reloaded.set(key(w), why);
+    }
+  };
+
+  const readEs = async (): Promise<unknown> => {
+    const k = client();
+    try {
+      return await withRetry(k, () =>
+        k.custom.getNamespacedCustomObject({
+          group: ESO.group,
+          version: ESO.version,
+          namespace,
+          plural: ESO.plural,
+          name: esName ?? '',
+        }),
+      );
+    } catch (e) {
+      if (isStatus(e, 404))
+        throw new RekeyError(
+          'ERR_DEPLOY_FAILED',
+          `kubernetes: ExternalSecret ${esName ?? ''} does not exist in namespace ${namespace}`,
+          {
+            hint: 'Fix deploy.kubernetes.externalSecret (or namespace), or create the ExternalSecret first.',
+          },
+        );
+      throw deployError(e, `reading ExternalSecret ${namespace}/${esName ?? ''}`);
+    }
+  };
+  const secretHash = async (name: string): Promise<string> => {
+    const k = client();
+    const s = await withRetry(k, () => k.core.readNamespacedSecret({ name, namespace })).catch(
+      (e: unknown) => {
+        throw deployError(e, `reading Secret ${namespace}/${name}`);
+      },
+    );
+    return dataHash(s.data);
+  };
+
+  /**
+   * External Secrets Operator: sets `force-sync` on the ExternalSecret (the store holds the values
+   * this run must put in the Secret), then waits until the controller synced for that annotation
+   * (bounded by `deadline`). A deploy's sync must change the Secret's data from what it held at
+   * preflight; a SecretSyncedError or no sync in time fails the step.
+   */
+  const forceSync = async (
+    label: 'deploy' | 'rollback',
+    deadline: number,
+    say: (line: string) => void,
+    notes: string[],
+  ): Promise<void> => {
+    const k = client();
+    const before = await readEs();
+    const target = targetSecret(before);
+    secret = { namespace, name: target };
+    const mark = markOf(before);
+    const beforeReady = readyOf(before)?.reason;
+    const hashBefore = await secretHash(target);
+    const at = Date.now();
+    const value = new Date(at).toISOString();
+    try {
+      await withRetry(k, () =>
+        k.custom.patchNamespacedCustomObject(
+          {
+            group: ESO.group,
+            version: ESO.version,
+            namespace,
+            plural: ESO.plural,
+            name: esName ?? '',
+            body: { metadata: { annotations: { [ESO.forceSync]: value } } },
+          },
+          MERGE_PATCH,
+        ),
+      );
+    } catch (e) {
+      const err = deployError(e, `annotating ExternalSecret ${namespace}/${esName ?? ''}`);
+      throw isStatus(e, 403)
+        ? new RekeyError(err.code, err.message, {
+            hint: `Grant rekey's Role get and patch on externalsecrets "${esName ?? ''}" (apiGroups: ["external-secrets.io"]).`,
+          })
+        : err;
+    }
+    say(`externalsecret.external-secrets.io/${esName ?? ''} annotated (${ESO.forceSync}=${value})`);
+    for (;;) {
+      const es = await readEs();
+      const state = syncState(es, mark, beforeReady, at);
+      if (state === 'failed')
+        throw new RekeyError(
+          'ERR_DEPLOY_FAILED',
+          `${label}: ExternalSecret ${esName ?? ''} could not sync Secret ${target} (Ready False, SecretSyncedError)`,
+          {
+            hint: `\`kubectl -n ${namespace} describe externalsecret ${esName ?? ''}\` says why (its SecretStore, the path, the permissions of its provider).`,
+          },
+        );
+      if (state === 'synced') {
+        const hash = await secretHash(target);
+        const changed = hash !== hashBefore;
+        if (label === 'deploy' && preflightHash !== undefined && hash === preflightHash)
+          throw new RekeyError(
+            'ERR_DEPLOY_FAILED',
+            `${label}: ExternalSecret ${esName ?? ''} synced, but Secret ${target} holds the same data as before the rotation`,
+            {
+              hint: `The ExternalSecret does not read what rekey wrote: its spec.data / dataFrom must name the keys at the store's path (\`kubectl -n ${namespace} get externalsecret ${esName ?? ''} -o yaml\`).`,
+            },
+          );
+        say(
+          `Secret ${target} synced by External Secrets Operator (refreshTime ${markOf(es).refreshTime})${changed ? '' : ', its data unchanged'}`,
+        );
+        notes.push(
+          `ExternalSecret ${esName ?? ''}: sync forced, Secret ${target} written by External Secrets Operator`,
+        );
+        return;
+      }
+      say(`Waiting for ExternalSecret "${esName ?? ''}" to sync Secret "${target}"...`);
+      if (Date.now() + pollMs > deadline)
+        throw new RekeyError(
+          'ERR_DEPLOY_TIMEOUT',
+          `${label}: ExternalSecret ${esName ?? ''} did not sync Secret ${target} within ${config.timeout} of the force-sync`,
+          {
+            hint: `Is External Secrets Operator running? \`kubectl -n ${namespace} describe externalsecret ${esName ?? ''}\` shows its last sync.`,
+          },
+        );
+      await new Promise((r) => setTimeout(r, pollMs));
     }
   };
 
@@ -242,11 +371,16 @@ export function createKubernetesDeployer(
 
     /** Read after `check` (the plan): says per workload whether Reloader or rekey restarts it. */
     get title() {
-      if (reloaded.size === 0) return plainTitle;
+      const eso =
+        esName === undefined
+          ? ''
+          : `ExternalSecret ${esName}: rekey writes the source store, forces a sync, waits for Secret ${secret?.name ?? esName}, then `;
+      if (reloaded.size === 0)
+        return eso === '' ? plainTitle : `${eso}${plainTitle.replace(/^restart /, 'restarts ')}`;
       const each = names.map((n) =>
         reloaded.has(n) ? `${n} (restarted by Reloader, rekey waits for it)` : `${n} (rekey restarts it)`,
       );
-      return `roll out ${each.join(', then ')} (namespace ${namespace}), each rolled out before the next, within ${config.timeout}`;
+      return `${eso}${eso === '' ? 'roll out' : 'rolls out'} ${each.join(', then ')} (namespace ${namespace}), each rolled out before the next, within ${config.timeout}`;
     },
 
     /**
@@ -268,14 +402,60 @@ export function createKubernetesDeployer(
           });
           if (!ok) missing.push(`${verb} ${w.kind}/${w.name}`);
         }
-      if (missing.length > 0)
+      const esMissing: string[] = [];
+      if (esName !== undefined) {
+        for (const verb of ['get', 'patch'])
+          if (
+            !(await canI(client(), {
+              verb,
+              group: ESO.group,
+              resource: ESO.plural,
+              namespace,
+              name: esName,
+            }).catch((e: unknown) => {
+              throw deployError(e, 'asking for permissions');
+            }))
+          )
+            esMissing.push(`${verb} externalsecret/${esName}`);
+        if (!esMissing.includes(`get externalsecret/${esName}`)) {
+          const target = targetSecret(await readEs());
+          secret = { namespace, name: target };
+          if (
+            !(await canI(client(), {
+              verb: 'get',
+              group: '',
+              resource: 'secrets',
+              namespace,
+              name: target,
+            }).catch((e: unknown) => {
+              throw deployError(e, 'asking for permissions');
+            }))
+          )
+            esMissing.push(`get secret/${target}`);
+        }
+      }
+      if (missing.length + esMissing.length > 0) {
+        const rules: string[] = [];
+        if (missing.length > 0)
+          rules.push(
+            `{ apiGroups: ["apps"], resources: [${[...new Set(workloads.map((w) => `"${w.kind}s"`))].join(', ')}], resourceNames: [${workloads.map((w) => `"${w.name}"`).join(', ')}], verbs: ["get", "patch"] }`,
+          );
+        if (esMissing.some((m) => m.includes('externalsecret/')))
+          rules.push(
+            `{ apiGroups: ["external-secrets.io"], resources: ["externalsecrets"], resourceNames: ["${esName ?? ''}"], verbs: ["get", "patch"] }`,
+          );
+        if (esMissing.some((m) => m.startsWith('get secret/')))
+          rules.push(
+            `{ apiGroups: [""], resources: ["secrets"], resourceNames: ["${secret?.name ?? ''}"], verbs: ["get"] }`,
+          );
         throw new RekeyError(
           'ERR_DEPLOY_FAILED',
-          `kubernetes: rekey may not ${missing.join(', ')} in namespace ${namespace} (SelfSubjectAccessReview)`,
+          `kubernetes: rekey may not ${[...missing, ...esMissing].join(', ')} in namespace ${namespace} (SelfSubjectAccessReview)`,
           {
-            hint: `Grant its Role in namespace ${namespace} the rule { apiGroups: ["apps"], resources: [${[...new Set(workloads.map((w) => `"${w.kind}s"`))].join(', ')}], resourceNames: [${workloads.map((w) => `"${w.name}"`).join(', ')}], verbs: ["get", "patch"] }.`,
+            hint: `Grant its Role in namespace ${namespace} the rule${rules.length > 1 ? 's' : ''} ${rules.join(' and ')}.`,
           },
         );
+      }
       const objects = new Map<string, V1Deployment | V1StatefulSet>();
       for (const w of workloads) {
         const o = await readRaw(w).catch((e: unknown) => {
@@ -291,6 +471,7 @@ export function createKubernetesDeployer(
         objects.set(key(w), o);
         baseline.set(key(w), templateOf(o));
       }
+      if (secret !== undefined && esName !== undefined) preflightHash = await secretHash(secret.name);
       await readWatchers(objects);
     },
 
@@ -315,8 +496,10 @@ export function createKubernetesDeployer(
           // No preflight in this process (recover, rollback): the template now is the baseline.
           if (!baseline.has(key(w))) baseline.set(key(w), templateOf(o));
         }
+        // ESO: the store holds this run's values; the Secret gets them by a forced sync, before any restart.
+        if (esName !== undefined) await forceSync(label, deadline, say, notes);
         await readWatchers(objects);
-        const reloaderUntil = Math.min(start + waitReloaderMs, deadline);
+        const reloaderUntil = Math.min(Date.now() + waitReloaderMs, deadline);
         for (const w of workloads) {
           let generation: number | undefined;
           const why = reloaded.get(key(w));

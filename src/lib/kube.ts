@@ -11,6 +11,7 @@ import {
   AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
@@ -36,6 +37,8 @@ export interface Kube {
   readonly apps: AppsV1Api;
   readonly auth: AuthorizationV1Api;
   readonly coordination: CoordinationV1Api;
+  /** Custom resources (External Secrets Operator's ExternalSecret). */
+  readonly custom: CustomObjectsApi;
   /** The API server's URL. */
   readonly server: string;
   /** The context used (`in-cluster` for the service account). */
@@ -91,6 +94,7 @@ export function connectKube(options: KubeOptions = {}): Kube {
     apps: kc.makeApiClient(AppsV1Api),
     auth: kc.makeApiClient(AuthorizationV1Api),
     coordination: kc.makeApiClient(CoordinationV1Api),
+    custom: kc.makeApiClient(CustomObjectsApi),
     server: url.origin,
     context: kc.getCurrentContext() === 'inClusterContext' ? 'in-cluster' : kc.getCurrentContext(),
     backoffMs: options.backoffMs ?? 500,

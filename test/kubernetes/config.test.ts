@@ -70,6 +70,25 @@ describe('deploy.kubernetes in rekey.yaml', () => {
     );
   });
 
+  it('loads externalSecret and the plan says what rekey does with it', async () => {
+    const loaded = await load(
+      'deploy:\n  kubernetes: { namespace: bi, workloads: [deployment/bi-api], externalSecret: bi-secrets }',
+    );
+    expect(loaded.config.deploy).toEqual({
+      kubernetes: {
+        namespace: 'bi',
+        workloads: ['deployment/bi-api'],
+        timeout: '5m',
+        externalSecret: 'bi-secrets',
+      },
+    });
+    const deployer = await openDeployer(loaded.config.deploy!, loaded.dir);
+    // Before preflight read the ExternalSecret's target, the title names the ExternalSecret's own name.
+    expect(deployer.title).toBe(
+      'ExternalSecret bi-secrets: rekey writes the source store, forces a sync, waits for Secret bi-secrets, then restarts deployment/bi-api (namespace bi), each rolled out before the next, within 5m',
+    );
+  });
+
   it('keeps the command form as it was (a shell command, no preflight check)', async () => {
     const loaded = await load('deploy: { command: "bash scripts/deploy.sh deploy", timeout: 2m }');
     expect(loaded.config.deploy).toEqual({
@@ -123,6 +142,11 @@ describe('deploy.kubernetes in rekey.yaml', () => {
       'deploy: { kubernetes: { namespace: bi, workloads: [deployment/a], replicas: 2 } }',
       /^rekey\.yaml: deploy\.kubernetes: unknown key "replicas"$/,
     ],
+    [
+      'an externalSecret that is no object name',
+      'deploy: { kubernetes: { namespace: bi, workloads: [deployment/a], externalSecret: "Bi_Secrets" } }',
+      /^rekey\.yaml: deploy\.kubernetes\.externalSecret: must be a DNS-1123 subdomain \(an object name\)$/,
+    ],
   ])('refuses %s: ERR_CONFIG_INVALID, one line what, a hint what to do', async (_name, deploy, message) => {
     const e = await failure(load(deploy));
     expect(e.code).toBe('ERR_CONFIG_INVALID');
@@ -136,5 +160,6 @@ describe('deploy.kubernetes in rekey.yaml', () => {
     expect(JSON.stringify(deploy?.anyOf?.[0])).toContain('"command"');
     expect(JSON.stringify(deploy?.anyOf?.[1])).toContain('"kubernetes"');
     expect(JSON.stringify(deploy?.anyOf?.[1])).toContain('"workloads"');
+    expect(JSON.stringify(deploy?.anyOf?.[1])).toContain('"externalSecret"');
   });
 });

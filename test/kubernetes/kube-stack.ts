@@ -127,6 +127,10 @@ export async function makeKubeStack(
     timeout?: string;
     /** Per workload (`deployment/bi-api`): its annotations (Reloader's), and it reads the Secret (envFrom). */
     workloads?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+    /** The rekey.yaml `store:` line (default: the kubernetes store of the Secret). */
+    store?: string;
+    /** `deploy.kubernetes.externalSecret`: an ExternalSecret of that name is created, owning the Secret. */
+    externalSecret?: string;
   } = {},
 ): Promise<KubeStack> {
   const dir = await tempDir('rekey-k8s-e2e-');
@@ -145,6 +149,12 @@ export async function makeKubeStack(
     return r;
   };
   await control('kubernetes/secret', { namespace: NAMESPACE, name: SECRET, data: INITIAL });
+  if (options.externalSecret !== undefined)
+    await control('kubernetes/external-secret', {
+      namespace: NAMESPACE,
+      name: options.externalSecret,
+      target: SECRET,
+    });
   for (const w of WORKLOADS) {
     const [kind, name] = w.split('/');
     const annotations = options.workloads?.[w];
@@ -163,12 +173,13 @@ export async function makeKubeStack(
     [
       // The shortest Lease: a killed run's Lease keeps recover out until it expires (the two-pod
       // lock, test/kubernetes-lock/); a crash sweep waits that long after each kill.
-      `store: { type: kubernetes, namespace: ${NAMESPACE}, name: ${SECRET}, lease: { duration: 5s } }`,
+      options.store ??
+        `store: { type: kubernetes, namespace: ${NAMESPACE}, name: ${SECRET}, lease: { duration: 5s } }`,
       'secrets:',
       '  - { key: JWT_SECRET, type: jwt }',
       '  - { key: API_SECRET_KEY, type: api-key }',
       'deploy:',
-      `  kubernetes: { namespace: ${NAMESPACE}, workloads: [${WORKLOADS.join(', ')}], timeout: ${options.timeout ?? '60s'} }`,
+      `  kubernetes: { namespace: ${NAMESPACE}, workloads: [${WORKLOADS.join(', ')}], timeout: ${options.timeout ?? '60s'}${options.externalSecret === undefined ? '' : `, externalSecret: ${options.externalSecret}`} }`,
       'verify:',
       `  - { name: App Health, http: "${health.url}", expect: 200 }`,
       'verifyPolicy: { deadline: 20s, attemptTimeout: 2s, successes: 1 }',

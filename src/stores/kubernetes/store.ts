@@ -133,7 +133,7 @@ export class KubernetesStore implements Store {
         'ERR_STORE_UNSUITABLE',
         `kubernetes: ${this.where} is written by External Secrets Operator (ExternalSecret ${eso}), which would overwrite rekey's write with its source's values at its next refresh`,
         {
-          hint: "Point `store:` at the ExternalSecret's source (vault-kv, aws-ssm, aws-secretsmanager) instead; rekey does not drive ESO's sync.",
+          hint: "Point `store:` at the ExternalSecret's source (vault-kv, aws-ssm, aws-secretsmanager) instead, and name the ExternalSecret in `deploy.kubernetes.externalSecret`: rekey then forces its sync after the store write.",
         },
       );
   }
