@@ -19,7 +19,7 @@
  *   https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/lease-v1/
  *
  * - Stakater Reloader (opt-in, {@link KubernetesHandler.reloader}): demo/stand-ins/reloader.ts.
- * - ExternalSecret external-secrets.io/v1beta1 (GET, PATCH merge patch with resourceVersion) and a
+ * - ExternalSecret external-secrets.io/v1 and v1beta1 (either can be switched off; GET, PATCH merge patch with resourceVersion) and a
  *   fake External Secrets Operator (opt-in, {@link KubernetesHandler.eso}): demo/stand-ins/eso.ts.
  *
  * The controller is fake: after a change to a workload's pod template, each tick (default 50 ms) moves
@@ -169,6 +169,8 @@ export class KubernetesHandler implements Handler {
   private readonly token: string | undefined;
   private readonly user: string;
   rbac: readonly RbacRule[];
+  /** The ExternalSecret API versions served (`POST .../eso-versions {versions}`): both by default. */
+  esoVersions: ReadonlySet<string> = new Set(['v1', 'v1beta1']);
   /** The fake Stakater Reloader: off unless set (demo/stand-ins/reloader.ts). */
   reloader: ReloaderOptions | undefined;
   /** The fake External Secrets Operator: off unless set (demo/stand-ins/eso.ts). */
@@ -466,7 +468,7 @@ export class KubernetesHandler implements Handler {
   /**
    * Control routes (never part of the Kubernetes API), for a stand-in running as its own process:
    * `POST /__stand-in/kubernetes/secret {namespace,name,data}`, `.../workload {kind,namespace,name,replicas,paused,annotations,envFromSecret}`,
-   * `.../reloader {enabled,delayMs}` (the fake Reloader), `GET .../template-changes` (every restart, by whom),
+   * `.../reloader {enabled,delayMs}` (the fake Reloader), `.../eso-versions {versions}` (the ExternalSecret API versions served), `GET .../template-changes` (every restart, by whom),
    * `.../never-available {kind,namespace,name,stuck}`, `.../progress-deadline {namespace,name}`, `.../rbac {rules}`,
    * `GET .../secret?namespace=&name=` (data decoded, resourceVersion).
    */
@@ -489,12 +491,16 @@ export class KubernetesHandler implements Handler {
       target?: string;
       mode?: 'sync' | 'never' | 'error';
       vault?: { url: string; token: string; mount: string; path: string };
+      versions?: string[];
     };
     const kind: WorkloadKind = b.kind === 'statefulset' ? 'statefulset' : 'deployment';
     try {
       switch (`${req.method} ${m[1]}`) {
         case 'POST secret':
           this.putSecret(b.namespace, b.name, b.data ?? {});
+          return { status: 204 };
+        case 'POST eso-versions':
+          this.esoVersions = new Set(b.versions ?? []);
           return { status: 204 };
         case 'GET secret':
           return {
@@ -606,14 +612,18 @@ export class KubernetesHandler implements Handler {
         name: m[2] ?? '',
         verb: verbOf(m[2] !== undefined),
       };
-    m = /^\/apis\/external-secrets\.io\/v1beta1\/namespaces\/([^/]+)\/externalsecrets(?:\/([^/]+))?$/.exec(p);
-    if (m !== null)
+    m =
+      /^\/apis\/external-secrets\.io\/(v1|v1beta1)\/namespaces\/([^/]+)\/externalsecrets(?:\/([^/]+))?$/.exec(
+        p,
+      );
+    // A version the cluster does not serve is an unknown path (404), as on a real API server.
+    if (m !== null && this.esoVersions.has(m[1]!))
       return {
         group: 'external-secrets.io',
         resource: 'externalsecrets',
-        namespace: m[1]!,
-        name: m[2] ?? '',
-        verb: verbOf(m[2] !== undefined),
+        namespace: m[2]!,
+        name: m[3] ?? '',
+        verb: verbOf(m[3] !== undefined),
       };
     if (p === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews')
       return {

@@ -228,18 +228,32 @@ export function createKubernetesDeployer(
     }
   };
 
+  /** The ExternalSecret API version the cluster serves (ESO.versions), learned by the first read. */
+  let esVersion: string | undefined;
   const readEs = async (): Promise<unknown> => {
     const k = client();
     try {
-      return await withRetry(k, () =>
-        k.custom.getNamespacedCustomObject({
-          group: ESO.group,
-          version: ESO.version,
-          namespace,
-          plural: ESO.plural,
-          name: esName ?? '',
-        }),
-      );
+      let lastMissing: unknown;
+      for (const version of esVersion === undefined ? ESO.versions : [esVersion]) {
+        try {
+          const es = await withRetry(k, () =>
+            k.custom.getNamespacedCustomObject({
+              group: ESO.group,
+              version,
+              namespace,
+              plural: ESO.plural,
+              name: esName ?? '',
+            }),
+          );
+          esVersion = version;
+          return es;
+        } catch (e) {
+          // 404: this version is not served (or the object is missing): try the next one.
+          if (!isStatus(e, 404)) throw e;
+          lastMissing = e;
+        }
+      }
+      throw lastMissing;
     } catch (e) {
       if (isStatus(e, 404))
         throw new RekeyError(
@@ -288,7 +302,7 @@ export function createKubernetesDeployer(
         k.custom.patchNamespacedCustomObject(
           {
             group: ESO.group,
-            version: ESO.version,
+            version: esVersion ?? ESO.versions[0],
             namespace,
             plural: ESO.plural,
             name: esName ?? '',

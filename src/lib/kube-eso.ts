@@ -12,7 +12,11 @@ import { createHash } from 'node:crypto';
 
 export const ESO = {
   group: 'external-secrets.io',
-  version: 'v1beta1',
+  /**
+   * The API versions tried, newest first: ESO serves `v1` since 0.17 and drops `v1beta1` in later
+   * releases; older clusters serve `v1beta1` only. The first that answers is kept for the run.
+   */
+  versions: ['v1', 'v1beta1'],
   plural: 'externalsecrets',
   /** ESO's documented trigger: any change of an annotation; this is the name its FAQ uses. */
   forceSync: 'force-sync',

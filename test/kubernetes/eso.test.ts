@@ -8,11 +8,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EsoSync, TemplateChange } from '../../demo/stand-ins/kubernetes.js';
+import { makeOwnedDir, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { VaultClient } from '../../src/stores/vault-kv/client.js';
 import { findLeak } from '../helpers/leak-forms.js';
 import { record } from '../helpers/resilience.js';
@@ -57,7 +59,7 @@ async function makeEsoStack(
   workloads?: Readonly<Record<string, Readonly<Record<string, string>>>>,
 ): Promise<EsoStack> {
   // The Vault stand-in first: its address goes into rekey.yaml.
-  const tmp = await fs.mkdtemp(path.join(process.env.REKEY_STACK_TMPDIR ?? '/tmp', 'rekey-eso-vault-'));
+  const tmp = await makeOwnedDir('rekey-eso-vault-', { base: process.env.REKEY_STACK_TMPDIR ?? os.tmpdir() });
   await fs.writeFile(path.join(tmp, 'vault-token'), `${VAULT_TOKEN}\n`, { mode: 0o600 });
   const { child: vault, url: vaultUrl } = await startVault(tmp);
   const client = await VaultClient.connect({ address: vaultUrl }, { env: { VAULT_TOKEN } });
@@ -103,7 +105,7 @@ async function makeEsoStack(
         vault.kill('SIGTERM');
         await exited;
       }
-      await fs.rm(tmp, { recursive: true, force: true });
+      await removeOwnedDir(tmp);
     },
   };
 }
@@ -192,6 +194,10 @@ describe('Kubernetes deploy with External Secrets Operator (store vault-kv)', ()
     // Restarted after the sync, not before (the new pods read the new values).
     expect(changes[0]!.at).toBeGreaterThanOrEqual(syncs[0]!.at);
     expect(await s.esPatches()).toBe(1);
+    // The current API version first (ESO serves v1 since 0.17; later releases drop v1beta1).
+    const esPaths = (await s.k.log()).map((l) => l.path).filter((p) => p.includes('/externalsecrets/'));
+    expect(esPaths.length).toBeGreaterThan(0);
+    for (const p of esPaths) expect(p).toContain('/apis/external-secrets.io/v1/');
     record({
       kind: 'concurrency',
       suite: SUITE,
@@ -200,6 +206,22 @@ describe('Kubernetes deploy with External Secrets Operator (store vault-kv)', ()
       detail:
         'Vault written, force-sync, Secret synced with the new values, then each workload restarted once',
     });
+  });
+
+  it('an ESO that serves only v1beta1 (before 0.17): rekey falls back to it', async () => {
+    const s = await open();
+    await s.k.control('eso-versions', { versions: ['v1beta1'] });
+    const r = await s.k.run(['rotate', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const vault = await s.values();
+    const { data } = await s.k.secret();
+    for (const key of KEYS) {
+      expect(vault[key]).not.toBe(INITIAL[key]);
+      expect(data[key]).toBe(vault[key]);
+    }
+    expect(await s.esPatches()).toBe(1);
+    const esPaths = (await s.k.log()).map((l) => l.path).filter((p) => p.includes('/externalsecrets/'));
+    expect(esPaths.some((p) => p.includes('/apis/external-secrets.io/v1beta1/'))).toBe(true);
   });
 
   it('with Stakater Reloader: ESO writes the Secret, Reloader restarts bi-api (once), rekey only the other', async () => {
