@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/ensure-services.sh
+bash scripts/ensure-services.sh --no-browser
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing dependencies (npm ci)…" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2

@@ -33,13 +33,16 @@ have_chromium() {
   if [ -n "${REKEY_CHROMIUM:-}" ]; then [ -x "$REKEY_CHROMIUM" ]; return; fi
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
 }
-have_chromium || missing+=(chromium)
+# `--no-browser` (the demo): chromium is for the browser tests only.
+browser=yes
+[ "${1:-}" = "--no-browser" ] && browser=no
+[ "$browser" = no ] || have_chromium || missing+=(chromium)
 if [ "$(id -u)" -eq 0 ] && ! command -v setpriv >/dev/null 2>&1; then missing+=(util-linux); fi
 
 if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "ensure-services: missing ${missing[*]}; the tests need redis-server, the PostgreSQL server programs and chromium." >&2
+  echo "ensure-services: missing ${missing[*]}; rekey's tests and demo need redis-server and the PostgreSQL server programs (the browser tests chromium)." >&2
   echo "Install them as root, e.g. on Debian/Ubuntu:" >&2
   echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing[*]}" >&2
   exit 2
@@ -50,4 +53,4 @@ apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 command -v redis-server >/dev/null 2>&1 || { echo "ensure-services: redis-server still missing" >&2; exit 1; }
 have_postgres || { echo "ensure-services: PostgreSQL server programs still missing" >&2; exit 1; }
-have_chromium || { echo "ensure-services: chromium still missing" >&2; exit 1; }
+[ "$browser" = no ] || have_chromium || { echo "ensure-services: chromium still missing" >&2; exit 1; }
