@@ -2,7 +2,7 @@
  * The HTTP server of `rekey serve`: `GET /metrics` in the Prometheus text format, computed at each
  * scrape, and any read-only routes given (the dashboard). It binds to loopback by default; binding to
  * any other address requires a bearer token read from a file (never from argv, where `ps` shows it),
- * compared in constant time, or TLS. Every response carries a strict Content-Security-Policy.
+ * compared in constant time (TLS optional beside it). Every response carries a strict Content-Security-Policy.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { promises as fs } from 'node:fs';
