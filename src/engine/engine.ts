@@ -391,6 +391,7 @@ export async function execute(run: Run): Promise<RotationResult> {
   const steps = run.journal.steps.filter((s) => s.state !== 'done' && s.state !== 'skipped');
   const limit = run.deps.concurrency ?? DEFAULT_CONCURRENCY;
   for (const batch of batchesOf(run, steps)) {
+    run.shared = new Map();
     const failure = await runBatch(run, batch, limit);
     if (failure !== undefined) {
       const { step, err } = failure;
@@ -571,7 +572,7 @@ async function runStep(run: Run, s: JournalStep): Promise<void> {
         s,
         `finish ${key}`,
         async () => {
-          await t.finish(run.ctx, jt.old, jt.new);
+          await t.finish({ ...run.ctx, shared: run.shared }, jt.old, jt.new);
           jt.state = 'finished';
         },
         { forward: false },

@@ -30,6 +30,12 @@ export interface TargetContext {
   readonly signal?: AbortSignal;
   /** This target's durable notes in the rotation's journal (stage and revert only; absent elsewhere). */
   readonly facts?: TargetFacts;
+  /**
+   * A memo the engine gives the finish steps of one rotation and drops after them: targets on the
+   * same service may share one read there (PostgreSQL's listing of LOGIN roles, one per server
+   * instead of one per role). Absent elsewhere: then each target reads for itself.
+   */
+  readonly shared?: Map<string, unknown>;
 }
 
 /**

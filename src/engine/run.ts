@@ -196,6 +196,9 @@ export class Run {
     this.ctx = { trigger: journal.trigger, log: deps.log };
   }
 
+  /** The memo of the batch running now (see TargetContext.shared); a new one for every batch. */
+  shared = new Map<string, unknown>();
+
   /** Set when a journal write failed during a rollback (disk full, I/O error): named in the result. */
   journalWriteError: string | undefined;
 

@@ -31,9 +31,10 @@ interface Kept {
   readonly at?: string;
 }
 
-/** What one connection reads: LOGIN roles, verifier hashes (or why not). */
+/** What one connection reads: LOGIN roles, those among them that may read pg_authid, verifier hashes (or why not). */
 interface Seen {
   readonly roles: string[];
+  readonly authidReaders: string[];
   readonly verifiers: Record<string, string> | { readonly denied: string };
 }
 
@@ -70,7 +71,7 @@ export async function checkRoles(
   try {
     const login = o.login();
     who = login.user;
-    seen = await o.db.withClient(ctx, login, 'list LOGIN roles', read);
+    seen = await sharedRead(ctx, o.db, login);
   } catch (err) {
     return compromise
       ? [
@@ -139,10 +140,49 @@ export async function checkFootholds(
   }
 }
 
+const memoKey = (db: Connector) =>
+  `postgres LOGIN roles ${db.endpoint.host}:${db.endpoint.port}/${db.endpoint.database}`;
+
+/**
+ * The LOGIN roles as `login` would read them, read once per server for all the finishes of a
+ * rotation (`ctx.shared`): every finish on the server would read the same (pg_roles is readable by
+ * any role), except that only a superuser (or a role granted SELECT on it) reads pg_authid. So
+ * another finish's read is taken unless it was denied pg_authid and `login` may read it (then
+ * `login` reads, and its read is shared).
+ * A failed read is not shared. Without `ctx.shared` (recover, verify), each reads for itself.
+ */
+async function sharedRead(ctx: TargetContext, db: Connector, login: Login): Promise<Seen> {
+  const memo = ctx.shared;
+  const key = memoKey(db);
+  const prior = memo?.get(key) as Promise<Seen> | undefined;
+  if (prior !== undefined) {
+    const seen = await prior.catch(() => undefined);
+    if (seen !== undefined && (!('denied' in seen.verifiers) || !seen.authidReaders.includes(login.user)))
+      return seen;
+  }
+  const mine = db.withClient(ctx, login, 'list LOGIN roles', read);
+  // Set before any await of this call, so the finishes running beside it wait for this one read.
+  if (memo !== undefined && memo.get(key) === prior) memo.set(key, mine);
+  return mine;
+}
+
+/**
+ * After a finish changed a role's password on the server (alternating, compromise): the shared read
+ * is stale, the next finish reads again.
+ */
+export function forgetSharedRead(ctx: TargetContext, db: Connector): void {
+  ctx.shared?.delete(memoKey(db));
+}
+
 async function read(c: pg.Client): Promise<Seen> {
-  const roles = (
-    await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolcanlogin ORDER BY 1')
-  ).rows.map((r) => r.rolname);
+  const rows = (
+    await c.query<{ rolname: string; authid: boolean }>(
+      `SELECT rolname, rolsuper OR has_table_privilege(oid, 'pg_catalog.pg_authid', 'SELECT') AS authid
+         FROM pg_roles WHERE rolcanlogin ORDER BY 1`,
+    )
+  ).rows;
+  const roles = rows.map((r) => r.rolname);
+  const authidReaders = rows.filter((r) => r.authid).map((r) => r.rolname);
   let verifiers: Seen['verifiers'];
   try {
     const { rows } = await c.query<{ rolname: string; rolpassword: string | null }>(
@@ -158,7 +198,7 @@ async function read(c: pg.Client): Promise<Seen> {
     if (errorCode(err) !== '42501') throw err;
     verifiers = { denied: 'pg_authid is superuser-only' };
   }
-  return { roles, verifiers };
+  return { roles, authidReaders, verifiers };
 }
 
 async function readKept(file: string | undefined): Promise<{ kept?: Kept; problem?: string }> {

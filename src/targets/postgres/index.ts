@@ -19,7 +19,7 @@ import type { EvictionFinding, PlanNote, Target, Values } from '../types.js';
 import { type AlternatingConfig, alternatingStrategy } from './alternating.js';
 import type { PgContext } from './common.js';
 import { connector, type Login } from './connect.js';
-import { checkFootholds as checkFootholdsOf, checkRoles } from './evict.js';
+import { checkFootholds as checkFootholdsOf, checkRoles, forgetSharedRead } from './evict.js';
 import { singleStrategy } from './single.js';
 
 export { SCRAM_ITERATIONS, scramVerifier } from './scram.js';
@@ -137,6 +137,9 @@ export function postgresTarget(
     },
     async finish(ctx, cur, next) {
       await strategy.finish(ctx, cur, next);
+      // Alternating's compromise finish removes the retired role's password: a read shared with
+      // the other finishes on this server predates it.
+      if (alternating && ctx.trigger === 'compromise') forgetSharedRead(ctx, pc.db);
       findings = await checkRoles(ctx, {
         ...kept,
         changedAt: stagedAt && stagedAt.password === next[key] ? stagedAt.at : undefined,
