@@ -30,14 +30,16 @@ import {
   JournalStore,
 } from './journal.js';
 import { buildPlan, type Plan } from './plan.js';
-import type {
-  PlanNote,
-  SessionInvalidator,
-  StoreChange,
-  StoreSnapshot,
-  Target,
-  TargetContext,
-  Values,
+import {
+  closeShared,
+  type PlanNote,
+  type SessionInvalidator,
+  type SharedMemo,
+  type StoreChange,
+  type StoreSnapshot,
+  type Target,
+  type TargetContext,
+  type Values,
 } from './ports.js';
 import { rollBack } from './rollback.js';
 import {
@@ -153,7 +155,9 @@ export async function preflight(
     selected.flatMap((t) => t.keys),
   );
 
-  const ctx: TargetContext = { trigger: req.trigger, log: deps.log };
+  // One memo for the checks of every target (one admin check per server): closed after them.
+  const shared: SharedMemo = new Map();
+  const ctx: TargetContext = { trigger: req.trigger, log: deps.log, shared };
   const notes: Record<string, PlanNote[]> = {};
   const current: Record<string, 'ok' | RekeyError> = {};
   // Each target's checks are read-only and independent: run up to `concurrency` at once, results
@@ -175,7 +179,7 @@ export async function preflight(
       }
     }
     return { note, check };
-  });
+  }).finally(() => closeShared(shared));
   selected.forEach((t, i) => {
     const { note, check } = found[i]!;
     if (note !== undefined) notes[t.key] = note;
@@ -391,8 +395,7 @@ export async function execute(run: Run): Promise<RotationResult> {
   const steps = run.journal.steps.filter((s) => s.state !== 'done' && s.state !== 'skipped');
   const limit = run.deps.concurrency ?? DEFAULT_CONCURRENCY;
   for (const batch of batchesOf(run, steps)) {
-    run.shared = new Map();
-    const failure = await runBatch(run, batch, limit);
+    const failure = await runBatch(run, batch, limit).finally(() => closeShared(run.shared));
     if (failure !== undefined) {
       const { step, err } = failure;
       if (step.phase === 'finish') return needsAttentionAfterFinish(run, step, err);
@@ -525,7 +528,7 @@ async function runStep(run: Run, s: JournalStep): Promise<void> {
         if (s.phase === 'stage') {
           jt.state = 'staging';
           await run.save();
-          await t.stage(run.targetCtx(jt), jt.old, jt.new);
+          await t.stage({ ...run.targetCtx(jt), shared: run.shared }, jt.old, jt.new);
           jt.state = 'staged';
         } else {
           await t.test(run.ctx, jt.new);

@@ -31,11 +31,37 @@ export interface TargetContext {
   /** This target's durable notes in the rotation's journal (stage and revert only; absent elsewhere). */
   readonly facts?: TargetFacts;
   /**
-   * A memo the engine gives the finish steps of one rotation and drops after them: targets on the
-   * same service may share one read there (PostgreSQL's listing of LOGIN roles, one per server
-   * instead of one per role). Absent elsewhere: then each target reads for itself.
+   * A memo shared by the targets' calls of one phase — the preflight checks, the stage steps of one
+   * batch, the finish steps — and dropped after it: targets on the same service may share work
+   * there (PostgreSQL: one check of the admin login per server in preflight, a few admin connections
+   * for all the roles' stages, one listing of LOGIN roles for all the finishes). A value with a
+   * `close()` method is closed when the phase ends. Absent elsewhere (revert, recover's checks):
+   * then each target works for itself.
    */
-  readonly shared?: Map<string, unknown>;
+  readonly shared?: SharedMemo;
+}
+
+/** See {@link TargetContext.shared}. */
+export type SharedMemo = Map<string, unknown>;
+
+/**
+ * Closes what a phase's targets left in its memo (values with a `close()` method, e.g. connection
+ * pools), best effort, and empties it.
+ *
+ * @example
+ * const shared: SharedMemo = new Map();
+ * try { await Promise.all(targets.map((t) => t.checkCurrent({ ...ctx, shared }, cur))); }
+ * finally { await closeShared(shared); }
+ */
+export async function closeShared(shared: SharedMemo): Promise<void> {
+  const values = [...shared.values()];
+  shared.clear();
+  await Promise.all(
+    values.map(async (v) => {
+      const close = (v as { close?: unknown } | null)?.close;
+      if (typeof close === 'function') await Promise.resolve(close.call(v)).catch(() => {});
+    }),
+  );
 }
 
 /**

@@ -23,6 +23,7 @@ import type {
   Deployer,
   EvictionFinding,
   SessionInvalidator,
+  SharedMemo,
   StackLock,
   Store,
   Target,
@@ -196,8 +197,8 @@ export class Run {
     this.ctx = { trigger: journal.trigger, log: deps.log };
   }
 
-  /** The memo of the batch running now (see TargetContext.shared); a new one for every batch. */
-  shared = new Map<string, unknown>();
+  /** The memo of the batch running now (TargetContext.shared), emptied and closed after each batch. */
+  readonly shared: SharedMemo = new Map();
 
   /** Set when a journal write failed during a rollback (disk full, I/O error): named in the result. */
   journalWriteError: string | undefined;

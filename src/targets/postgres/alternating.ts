@@ -15,6 +15,7 @@ import { RekeyError } from '../../lib/errors.js';
 import { generate } from '../../lib/generate.js';
 import type { PlanNote, TargetContext, TargetDescription, Values } from '../types.js';
 import {
+  checkAdmin,
   endSessions,
   expiryKept,
   expiryReset,
@@ -65,7 +66,7 @@ export function alternatingStrategy(pc: PgContext, cfg: AlternatingConfig): Stra
 
   /** Creates `role` or brings it in line (member, LOGIN, INHERIT), with `password` unless it works. */
   const prepareRole = (ctx: TargetContext, role: string, password: string) =>
-    db.withClient(ctx, requireAdmin(pc), `set up role ${role}`, async (c) => {
+    db.withShared(ctx, requireAdmin(pc), `set up role ${role}`, async (c) => {
       const me = await sessionInfo(c);
       const r = await roleInfo(c, role, secret.validUntil, memberOf);
       const statements: string[] = [];
@@ -188,7 +189,7 @@ export function alternatingStrategy(pc: PgContext, cfg: AlternatingConfig): Stra
     async checkCurrent(ctx, cur) {
       requireCurrent(pc, cur);
       await selectOne(pc, ctx, login(cur), 'current password');
-      await selectOne(pc, ctx, requireAdmin(pc), 'admin password');
+      await checkAdmin(pc, ctx, requireAdmin(pc));
     },
 
     generate: (_ctx, cur) => ({ [userKey]: idleOf(cur), [key]: generate(pc.spec) }),
@@ -197,7 +198,7 @@ export function alternatingStrategy(pc: PgContext, cfg: AlternatingConfig): Stra
       // The idle role's sessions opened before its new password were opened with an older one
       // (kept by scheduled rotations): on compromise, afterDeploy ends them (issue 12).
       const role = roleOf(next);
-      const at = await db.withClient(ctx, requireAdmin(pc), 'server time', async (c) => {
+      const at = await db.withShared(ctx, requireAdmin(pc), 'server time', async (c) => {
         return (await c.query<{ at: string }>('SELECT now()::text AS at')).rows[0]?.at;
       });
       await prepareRole(ctx, role, next[key] ?? '');

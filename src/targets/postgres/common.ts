@@ -83,6 +83,29 @@ export async function selectOne(
 }
 
 /**
+ * {@link selectOne} as the admin, once per server and admin login for all the targets of a phase
+ * (`ctx.shared`: the preflight checks). A target whose shared check failed checks again itself, so
+ * its error names its own key.
+ *
+ * @example
+ * await checkAdmin(pc, ctx, admin);
+ */
+export async function checkAdmin(pc: PgContext, ctx: TargetContext, admin: Login): Promise<void> {
+  const memo = ctx.shared;
+  if (memo === undefined) return selectOne(pc, ctx, admin, 'admin password');
+  const slot = pc.db.sharedKey('admin check', admin);
+  let check = memo.get(slot) as Promise<boolean> | undefined;
+  if (check === undefined) {
+    check = selectOne(pc, ctx, admin, 'admin password').then(
+      () => true,
+      () => false,
+    );
+    memo.set(slot, check);
+  }
+  if (!(await check)) await selectOne(pc, ctx, admin, 'admin password');
+}
+
+/**
  * The validation-table rows: "DB Access" (new connection with `next`, SELECT 1 → 1 row) and, when
  * the old credential was retired and differs, "DB old password" (expected: rejected, 28P01).
  * Never throws: a failure is a failed row.

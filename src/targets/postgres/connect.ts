@@ -3,6 +3,7 @@
  * check runs on a NEW connection (what consumers will do) and nothing is left open between phases.
  * Driver errors become RekeyErrors with a stable code and a one-line, redacted message.
  */
+import { createHash } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import type { SecretConfigOf } from '../../config/schema.js';
@@ -29,6 +30,8 @@ export interface Login {
 }
 
 export const CONNECT_TIMEOUT_MS = 5_000;
+/** Connections of one phase's shared pool (the engine runs at most `concurrency` steps at once). */
+const POOL_SIZE = 8;
 const QUERY_TIMEOUT_MS = 30_000;
 
 /** SQLSTATEs of a rejected credential: invalid_password, invalid_authorization_specification. */
@@ -115,8 +118,25 @@ export interface Connector {
     what: string,
     fn: (client: pg.Client) => Promise<T>,
   ): Promise<T>;
+  /**
+   * {@link withClient} on a connection borrowed from a pool that the targets of one phase share
+   * (`ctx.shared`, closed when the phase ends): for statements of the admin, which need no fresh
+   * login (stage's ALTER ROLE). A connection on which `fn` failed is closed, not returned. Without
+   * `ctx.shared`, or before `sslmode: prefer` knows whether the server speaks TLS, a new connection.
+   */
+  withShared<T>(
+    ctx: TargetContext,
+    login: Login,
+    what: string,
+    fn: (client: pg.ClientBase) => Promise<T>,
+  ): Promise<T>;
   /** One login attempt: accepted or rejected. Throws for anything else (unreachable, ...). */
   tryLogin(ctx: TargetContext, login: Login): Promise<LoginResult>;
+  /**
+   * The key of something targets on this server share in `ctx.shared` (`what`, and `login` by a
+   * digest when given).
+   */
+  sharedKey(what: string, login?: Login): string;
   /** "connect to host:port/db as user" for messages. */
   describe(login: Login): string;
 }
@@ -132,6 +152,20 @@ export function connector(endpoint: Endpoint, key: string): Connector {
   const mode = endpoint.sslmode ?? 'prefer';
   // `prefer` falls back to a plain connection when the server answers that it has no TLS; remembered.
   let plain = mode === 'disable';
+  /** `prefer`: a TLS connection succeeded once (so TLS is there). */
+  let preferChecked = false;
+
+  const settings = (login: Login, ssl: false | ConnectionOptions): pg.ClientConfig => ({
+    host: endpoint.host,
+    port: endpoint.port,
+    database: endpoint.database,
+    user: login.user,
+    password: login.password,
+    ssl,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+    application_name: 'rekey',
+  });
 
   const open = async (
     ctx: TargetContext,
@@ -139,17 +173,7 @@ export function connector(endpoint: Endpoint, key: string): Connector {
     ssl: false | ConnectionOptions,
   ): Promise<pg.Client> => {
     if (ctx.signal?.aborted) throw new RekeyError('ERR_INTERRUPTED', `${key}: interrupted`);
-    const client = new pg.Client({
-      host: endpoint.host,
-      port: endpoint.port,
-      database: endpoint.database,
-      user: login.user,
-      password: login.password,
-      ssl,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      query_timeout: QUERY_TIMEOUT_MS,
-      application_name: 'rekey',
-    });
+    const client = new pg.Client(settings(login, ssl));
     // Errors after connect (server gone, session terminated) surface on the next query.
     client.on('error', () => {});
     const abort = () => void client.end().catch(() => {});
@@ -167,7 +191,9 @@ export function connector(endpoint: Endpoint, key: string): Connector {
   const connect = async (ctx: TargetContext, login: Login): Promise<pg.Client> => {
     if (plain) return open(ctx, login, false);
     try {
-      return await open(ctx, login, sslOption(mode));
+      const client = await open(ctx, login, sslOption(mode));
+      preferChecked = true;
+      return client;
     } catch (err) {
       if (mode !== 'prefer' || !(err instanceof Error) || err.message !== TLS_REFUSED) throw err;
       plain = true;
@@ -180,25 +206,77 @@ export function connector(endpoint: Endpoint, key: string): Connector {
       ? new RekeyError('ERR_INTERRUPTED', `${key}: ${what}: interrupted`, { cause: err })
       : pgFailure(err, key, what);
 
+  const sharedKey = (what: string, login?: Login): string => {
+    // The login by a digest only: two secrets naming one admin user with different passwords differ.
+    const id = login ? createHash('sha256').update(`${login.user}\0${login.password}`).digest('hex') : '';
+    return `postgres ${what} ${endpoint.host}:${endpoint.port}/${endpoint.database} ${mode} ${id}`;
+  };
+
+  /** The phase's pool of connections as `login` to this endpoint (created on first use). */
+  const poolOf = (ctx: TargetContext, login: Login): pg.Pool | undefined => {
+    const memo = ctx.shared;
+    // `prefer` before the first connection: whether TLS is there is not known yet.
+    if (memo === undefined || (mode === 'prefer' && !plain && !preferChecked)) return undefined;
+    const slot = sharedKey(`pool ${plain ? 'plain' : 'tls'}`, login);
+    const found = memo.get(slot) as { pool: pg.Pool } | undefined;
+    if (found !== undefined) return found.pool;
+    const pool = new pg.Pool({
+      ...settings(login, plain ? false : sslOption(mode)),
+      max: POOL_SIZE,
+      idleTimeoutMillis: 10_000,
+      allowExitOnIdle: true,
+    });
+    // Errors of an idle connection (server gone, session ended): it is dropped from the pool.
+    pool.on('error', () => {});
+    memo.set(slot, { pool, close: () => pool.end() });
+    return pool;
+  };
+
   const describe = (login: Login) =>
     `connect to ${endpoint.host}:${endpoint.port}/${endpoint.database} as ${login.user}${login.label ? ` (${login.label})` : ''}`;
+
+  const withClient: Connector['withClient'] = async (ctx, login, what, fn) => {
+    let client: pg.Client;
+    try {
+      client = await connect(ctx, login);
+    } catch (err) {
+      throw failure(ctx, err, describe(login));
+    }
+    try {
+      return await fn(client);
+    } catch (err) {
+      throw failure(ctx, err, what);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  };
 
   return {
     endpoint,
     describe,
-    async withClient(ctx, login, what, fn) {
-      let client: pg.Client;
+    sharedKey,
+    withClient,
+    async withShared(ctx, login, what, fn) {
+      const pool = poolOf(ctx, login);
+      if (pool === undefined) return withClient(ctx, login, what, fn);
+      if (ctx.signal?.aborted) throw new RekeyError('ERR_INTERRUPTED', `${key}: interrupted`);
+      let client: pg.PoolClient;
       try {
-        client = await connect(ctx, login);
+        client = await pool.connect();
       } catch (err) {
         throw failure(ctx, err, describe(login));
       }
+      const abort = () => client.release(true);
+      ctx.signal?.addEventListener('abort', abort, { once: true });
+      let broken = false;
       try {
         return await fn(client);
       } catch (err) {
+        broken = true;
         throw failure(ctx, err, what);
       } finally {
-        await client.end().catch(() => {});
+        ctx.signal?.removeEventListener('abort', abort);
+        if (!ctx.signal?.aborted) client.release(broken);
       }
     },
     async tryLogin(ctx, login) {

@@ -140,8 +140,7 @@ export async function checkFootholds(
   }
 }
 
-const memoKey = (db: Connector) =>
-  `postgres LOGIN roles ${db.endpoint.host}:${db.endpoint.port}/${db.endpoint.database}`;
+const memoKey = (db: Connector) => db.sharedKey('LOGIN roles');
 
 /**
  * The LOGIN roles as `login` would read them, read once per server for all the finishes of a

@@ -41,7 +41,7 @@ export interface RoleInfo {
  * @example
  * const me = await sessionInfo(client); // { user: 'app', superuser: false, iterations: 4096, ... }
  */
-export async function sessionInfo(client: pg.Client): Promise<SessionInfo> {
+export async function sessionInfo(client: pg.ClientBase): Promise<SessionInfo> {
   const { rows } = await client.query<{
     user: string;
     superuser: boolean;
@@ -79,7 +79,7 @@ export async function sessionInfo(client: pg.Client): Promise<SessionInfo> {
  * if (r.expiryDiffers && !r.canSetExpiry) warn('expiry kept');
  */
 export async function roleInfo(
-  client: pg.Client,
+  client: pg.ClientBase,
   name: string,
   validUntil = 'infinity',
   group?: string,
@@ -129,7 +129,7 @@ export async function roleInfo(
  * @example
  * if (!(await roleExists(client, 'app'))) throw new Error('create the application role first');
  */
-export async function roleExists(client: pg.Client, name: string): Promise<boolean> {
+export async function roleExists(client: pg.ClientBase, name: string): Promise<boolean> {
   const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
   return rowCount === 1;
 }
@@ -175,7 +175,7 @@ export function alterRole(name: string, ...options: string[]): string {
  * @example
  * await inTransaction(client, me.superuser, [alterRole('app', passwordClause(pw, me.iterations))]);
  */
-export async function inTransaction(client: pg.Client, quiet: boolean, statements: readonly string[]) {
+export async function inTransaction(client: pg.ClientBase, quiet: boolean, statements: readonly string[]) {
   await client.query('BEGIN');
   try {
     if (quiet) {
@@ -198,7 +198,7 @@ export async function inTransaction(client: pg.Client, quiet: boolean, statement
  * @example
  * const at = await serverNow(client); // '2026-01-01 12:00:00.123456+00'
  */
-export async function serverNow(client: pg.Client): Promise<string> {
+export async function serverNow(client: pg.ClientBase): Promise<string> {
   const { rows } = await client.query<{ now: string }>('SELECT clock_timestamp()::text AS now');
   return rows[0]?.now ?? '';
 }

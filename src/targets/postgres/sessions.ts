@@ -25,7 +25,7 @@ export interface Terminated {
  * const { ended, denied } = await terminateSessions(client, 'app_blue');
  */
 export async function terminateSessions(
-  client: pg.Client,
+  client: pg.ClientBase,
   role: string,
   startedBefore?: string,
 ): Promise<Terminated> {
@@ -67,7 +67,7 @@ export async function terminateSessions(
  * @example
  * await countSessions(client, 'app'); // 3
  */
-export async function countSessions(client: pg.Client, role: string): Promise<number> {
+export async function countSessions(client: pg.ClientBase, role: string): Promise<number> {
   const { rows } = await client.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM pg_stat_activity
       WHERE usename = $1 AND coalesce(backend_type, 'client backend') = 'client backend'

@@ -13,6 +13,7 @@ import { isRekeyError, RekeyError } from '../../lib/errors.js';
 import { generate } from '../../lib/generate.js';
 import type { PlanNote, TargetContext, TargetDescription, Values } from '../types.js';
 import {
+  checkAdmin,
   endSessions,
   expiryKept,
   expiryReset,
@@ -60,22 +61,28 @@ export function singleStrategy(pc: PgContext): Strategy {
 
   /**
    * Sets `password` on `user` connected as `as`; with `expiry`, also VALID UNTIL where allowed.
-   * Returns the server's time read right before the change and right after it.
+   * Returns the server's time read right before the change and right after it. The admin's
+   * connection may be one the stages of other roles on this server use too (no login per role).
    */
   const setPassword = (ctx: TargetContext, as: Login, password: string, expiry: boolean) =>
-    db.withClient(ctx, as, `ALTER ROLE ${user} PASSWORD (as ${as.user})`, async (c) => {
-      const at = await serverNow(c);
-      const me = await sessionInfo(c);
-      const role = await roleInfo(c, user, secret.validUntil);
-      if (!role.exists) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: role ${user} does not exist`);
-      const options = [passwordClause(password, me.iterations)];
-      if (expiry && role.expiryDiffers) {
-        if (role.canSetExpiry) options.push(validUntilClause(secret.validUntil));
-        else ctx.log.warn(`${key}: ${expiryKept(pc, role, me)}`);
-      }
-      await inTransaction(c, me.superuser, [alterRole(user, ...options)]);
-      return { before: at, after: await serverNow(c) };
-    });
+    (as.label === 'admin' ? db.withShared : db.withClient)(
+      ctx,
+      as,
+      `ALTER ROLE ${user} PASSWORD (as ${as.user})`,
+      async (c) => {
+        const at = await serverNow(c);
+        const me = await sessionInfo(c);
+        const role = await roleInfo(c, user, secret.validUntil);
+        if (!role.exists) throw new RekeyError('ERR_TARGET_REJECTED', `${key}: role ${user} does not exist`);
+        const options = [passwordClause(password, me.iterations)];
+        if (expiry && role.expiryDiffers) {
+          if (role.canSetExpiry) options.push(validUntilClause(secret.validUntil));
+          else ctx.log.warn(`${key}: ${expiryKept(pc, role, me)}`);
+        }
+        await inTransaction(c, me.superuser, [alterRole(user, ...options)]);
+        return { before: at, after: await serverNow(c) };
+      },
+    );
 
   return {
     describe(trigger: Trigger): TargetDescription {
@@ -135,7 +142,7 @@ export function singleStrategy(pc: PgContext): Strategy {
       requireCurrent(pc, cur);
       await selectOne(pc, ctx, login(cur), 'current password');
       const admin = pc.admin();
-      if (admin !== undefined) await selectOne(pc, ctx, admin, 'admin password');
+      if (admin !== undefined) await checkAdmin(pc, ctx, admin);
     },
 
     generate: () => ({ [key]: generate(pc.spec) }),
@@ -148,10 +155,10 @@ export function singleStrategy(pc: PgContext): Strategy {
         ctx.log.debug(`${key}: role ${user} already accepts the new password`);
         return true;
       };
-      // With `admin`, first the check whether it is done already (a rerun). Without, the role changes
-      // its own password with its current one: a login that fails once the new one is set, so the
-      // check runs only then (one login per stage instead of two: logins cost a SCRAM exchange each).
-      if (admin !== undefined && (await already())) return;
+      // With `admin`, the password is set whether or not a rerun finds it set already (setting it
+      // again is harmless, and a check would cost a login: a new server process and a SCRAM
+      // exchange). Without, the role changes its own password with its current one: a login that
+      // fails once the new one is set, so the check whether it is done already runs only then.
       try {
         const at = await setPassword(ctx, admin ?? login(cur, 'current password'), password, true);
         changed = { password, at: at.after };
