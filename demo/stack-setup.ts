@@ -320,7 +320,9 @@ stop_server() {
   for _ in $(seq 1 50); do alive "$pid" || return 0; sleep 0.1; done
 }
 
-# remove_owned DIR: rm -rf DIR only if it is a real folder (not a link) holding our marker naming it.
+# remove_owned DIR: removes DIR only if it is a real folder (not a link) holding our marker naming it:
+# everything in it first, then this script and the marker, then the folder; so a removal cut short
+# (kill -9, a power cut) leaves the marker, and this script, to run again.
 remove_owned() {
   local dir="$1" marker="$1/${OWNED_MARKER}" real header owner
   [ -e "$dir" ] || [ -L "$dir" ] || return 0
@@ -339,7 +341,9 @@ remove_owned() {
     refuse "its marker names another folder"
     return
   fi
-  rm -rf -- "$real"
+  find "$real" -mindepth 1 -maxdepth 1 ! -name ${shq(OWNED_MARKER)} ! -name stop-demo.sh -exec rm -rf -- {} + &&
+    rm -f -- "$real/stop-demo.sh" "$marker" && rmdir -- "$real" ||
+    { echo "stop-demo.sh: could not remove all of $dir" >&2; failed=1; }
 }
 
 cd ${shq(o.dir)} && bash ${shq(path.join(o.repo, 'scripts/deploy.sh'))} stop || true

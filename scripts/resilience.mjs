@@ -33,6 +33,7 @@ const files =
         'test/demo/demo-vault.test.ts',
         'test/demo/stop-script.test.ts',
         'test/lib/cleanup-canary.test.ts',
+        'test/lib/owned-dir.test.ts',
         'test/notify/notify.test.ts',
         'test/report/report.test.ts',
         'test/browser',
@@ -242,7 +243,7 @@ const md = [
   '',
   '## Teardowns (a canary file beside the folders they remove)',
   '',
-  'TMPDIR and REKEY_STACK_TMPDIR point at folders holding a canary file. "Removed its own" means the teardown left nothing of what it created; "kept the rest" means the canary (and anything it was not asked to remove) is still there. Recursive deletes go through `src/lib/owned-dir.ts`: only a folder holding the `.rekey-owned` marker that names it.',
+  'TMPDIR and REKEY_STACK_TMPDIR point at folders holding a canary file. "Removed its own" means the teardown left nothing of what it created; "kept the rest" means the canary (and anything it was not asked to remove) is still there. Recursive deletes go through `src/lib/owned-dir.ts`: only a folder holding the `.rekey-owned` marker that names it, the marker removed after everything else in it (a removal killed midway can be done again).',
   '',
   ...table(
     ['suite', 'case', 'removed its own', 'kept the rest'],

@@ -7,13 +7,15 @@
  * remove (no `dirname` of something): pass the path {@link makeOwnedDir} returned.
  *
  * The marker is three lines: `rekey-owned-dir 1`, the folder's real path, a random token. The demo's
- * generated `stop-demo.sh` checks the same first two lines before its `rm -rf`.
+ * generated `stop-demo.sh` checks the same first two lines before it removes a folder, and removes
+ * the marker last like {@link removeOwnedDir}.
  */
 import { randomBytes } from 'node:crypto';
 import {
   promises as fs,
   lstatSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   rmdirSync,
@@ -150,10 +152,24 @@ function ownedPath(dir: string): string | undefined {
   return real;
 }
 
+/** Symbolic links are removed, never followed; a folder is removed with what is in it. */
+const RM = { recursive: true, force: true, maxRetries: 3 } as const;
+
+/**
+ * What {@link removeOwnedDir} removes, in order: every entry of `real` but the marker, then the marker
+ * (the folder itself last). A removal cut short (kill -9, a power cut) so leaves a folder that still
+ * holds its marker, which the next removal accepts — never a half-removed folder nobody may remove.
+ */
+function removalOrder(real: string): string[] {
+  const others = readdirSync(real).filter((name) => name !== OWNED_MARKER);
+  return [...others, OWNED_MARKER].map((name) => path.join(real, name));
+}
+
 /**
  * Removes a folder made by {@link makeOwnedDir}, recursively, after checking its marker; a folder
  * already gone is fine (returns false). Anything else is refused with ERR_NOT_OWNED and nothing is
- * removed. Symbolic links inside are removed, never followed.
+ * removed. Symbolic links inside are removed, never followed. The marker goes after everything else
+ * in the folder and before the folder itself, so a removal killed midway can be done again.
  *
  * @example
  * await removeOwnedDir(dir); // true: removed
@@ -161,7 +177,8 @@ function ownedPath(dir: string): string | undefined {
 export async function removeOwnedDir(dir: string): Promise<boolean> {
   const real = ownedPath(dir);
   if (real === undefined) return false;
-  await fs.rm(real, { recursive: true, force: true, maxRetries: 3 });
+  for (const entry of removalOrder(real)) await fs.rm(entry, RM);
+  await fs.rm(real, RM); // empty by now, unless a process still writing in it added something since
   return true;
 }
 
@@ -169,7 +186,8 @@ export async function removeOwnedDir(dir: string): Promise<boolean> {
 export function removeOwnedDirSync(dir: string): boolean {
   const real = ownedPath(dir);
   if (real === undefined) return false;
-  rmSync(real, { recursive: true, force: true, maxRetries: 3 });
+  for (const entry of removalOrder(real)) rmSync(entry, RM);
+  rmSync(real, RM);
   return true;
 }
 

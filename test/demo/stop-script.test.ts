@@ -2,16 +2,18 @@
  * The script `rekey demo --keep` leaves (demo/stack-setup.ts `stopScript`), played against what
  * could have changed since it was written: a listed folder without the marker, with a marker naming
  * another folder, replaced by a symbolic link to a marked folder; a pid now used by another process.
- * It removes only what still holds its marker, kills only the process it started, and says so.
+ * It removes only what still holds its marker, kills only the process it started, and says so; killed
+ * midway through a removal, it leaves the folder with its marker, and run again it finishes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { processStarted, stopScript } from '../../demo/stack-setup.js';
-import { makeOwnedDir } from '../../src/lib/owned-dir.js';
+import { makeOwnedDir, OWNED_MARKER, removeOwnedDir } from '../../src/lib/owned-dir.js';
 import { CLI } from '../engine/stack.js';
 import { canaryTmp } from '../helpers/canary-tmp.js';
+import { anyOf, fillOwnedDir, killWhenGone } from '../helpers/kill-mid-removal.js';
 import { record } from '../helpers/resilience.js';
 
 const REPO = path.resolve(path.dirname(CLI), '../../..');
@@ -133,4 +135,54 @@ describe('stop-demo.sh', () => {
     expect(existsSync(path.join(canary.tmp, 'PWNED'))).toBe(false);
     expect(existsSync(path.join(stackDir, '..', 'PWNED'))).toBe(false);
   });
+
+  it('keeps the marker until everything else is gone: killed (SIGKILL) midway, run again, it finishes', async () => {
+    const canary = await canaryTmp();
+    onTestFinished(() => canary.remove());
+    const attempts = 6;
+    let midway = 0;
+    const markerLost: string[] = [];
+    const rerunFailed: string[] = [];
+    for (let i = 0; i < attempts; i++) {
+      const stackDir = await makeOwnedDir('rekey-demo-', { base: canary.tmp });
+      const files = await fillOwnedDir(stackDir);
+      const file = path.join(stackDir, 'stop-demo.sh'); // where --keep writes it: it must stay to run again
+      await fs.writeFile(file, stopScript({ repo: REPO, dir: stackDir, servers: [] }), { mode: 0o755 });
+      await killWhenGone('bash', [file], anyOf(files));
+      if (!existsSync(stackDir)) continue;
+      midway++;
+      const left = await fs.readdir(stackDir);
+      if (left.length === 0) {
+        await fs.rmdir(stackDir); // one system call wide: after the marker, before the folder
+      } else if (left.length === 1 && left[0] === OWNED_MARKER) {
+        await removeOwnedDir(stackDir); // one system call wide: after the script, before the marker
+      } else if (!left.includes(OWNED_MARKER) || !left.includes('stop-demo.sh')) {
+        markerLost.push(
+          `${left.length} entries left, without ${left.includes(OWNED_MARKER) ? 'stop-demo.sh' : 'the marker'}`,
+        );
+      } else {
+        const again = spawn('bash', [file], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        again.stderr.on('data', (b) => {
+          stderr += b;
+        });
+        const code = await new Promise<number | null>((resolve) => again.on('close', resolve));
+        if (code !== 0 || existsSync(stackDir)) rerunFailed.push(`exit ${code}: ${stderr.trim()}`);
+      }
+    }
+    const intact = await canary.intact();
+    record({
+      kind: 'cleanup',
+      suite: 'demo',
+      case: `stop-demo.sh SIGKILLed (whole group) midway (${midway} of ${attempts} kills): the marker and the script stay, run again it finishes`,
+      removedOwn: markerLost.length === 0 && rerunFailed.length === 0,
+      keptOthers: intact,
+    });
+    expect(markerLost, 'half-removed folders left without their marker or script').toEqual([]);
+    expect(rerunFailed, 'stop-demo.sh run again').toEqual([]);
+    await canary.assertCanaries();
+    expect(await canary.leftovers()).toEqual([]);
+    // the kills must land midway for the test to mean anything (each waits for a random file's removal)
+    expect(midway, 'kills that landed mid-removal').toBeGreaterThanOrEqual(2);
+  }, 300_000);
 });

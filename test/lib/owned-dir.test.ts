@@ -1,8 +1,10 @@
 /**
  * The only recursive delete of the project: a folder is removed only when it still holds the marker
  * rekey wrote when it created it, naming that very folder. Everything else is refused, nothing lost.
+ * A removal killed midway leaves the marker, so it can be done again. (The kill test spawns the built
+ * module: `npm run build` first.)
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,10 @@ import {
   removeOwnedDir,
   removeOwnedDirSync,
 } from '../../src/lib/owned-dir.js';
+import { anyOf, fillOwnedDir, killWhenGone } from '../helpers/kill-mid-removal.js';
+import { record } from '../helpers/resilience.js';
+
+const OWNED_JS = path.resolve(import.meta.dirname, '../../dist/src/lib/owned-dir.js');
 
 /** A private base folder for this file, with a canary beside every folder made in it. */
 let base: string;
@@ -117,4 +123,48 @@ describe('owned folders', () => {
     await refused(removeOwnedDir(path.join(base, 'canary')));
     await expect(makeOwnedDir('../escape-', { base })).rejects.toThrow(/not a file name/);
   });
+
+  it('keeps the marker until everything else is gone: a removal killed (SIGKILL) midway can be done again', async () => {
+    const attempts = 12;
+    const outside = await fs.mkdtemp(path.join(base, 'outside-'));
+    await fs.writeFile(path.join(outside, 'kept'), 'kept\n');
+    const intact = async () =>
+      (await fs.readFile(path.join(base, 'canary'), 'utf8')) === 'still here\n' &&
+      (await fs.readFile(path.join(outside, 'kept'), 'utf8')) === 'kept\n';
+    let midway = 0;
+    const markerLost: string[] = [];
+    let kept = true;
+    for (let i = 0; i < attempts; i++) {
+      const sync = i % 2 === 1;
+      const dir = await makeOwnedDir('killed-', { base });
+      const files = await fillOwnedDir(dir);
+      // links inside, to the canary beside it and to a folder beside it: removed, never followed
+      await fs.symlink(path.join(base, 'canary'), path.join(dir, 'link-to-canary'));
+      await fs.symlink(outside, path.join(path.dirname(files[0] as string), 'link-to-folder'));
+      const call = sync ? 'removeOwnedDirSync' : 'await removeOwnedDir';
+      const script = `import { removeOwnedDir, removeOwnedDirSync } from ${JSON.stringify(OWNED_JS)};
+${call}(${JSON.stringify(dir)});`;
+      await killWhenGone(process.execPath, ['--input-type=module', '-e', script], anyOf(files));
+      if (existsSync(dir)) {
+        midway++;
+        const left = await fs.readdir(dir);
+        if (left.includes(OWNED_MARKER)) await removeOwnedDir(dir);
+        // one system call wide: after the marker, before the folder; nothing is left in it then
+        else if (left.length === 0) await fs.rmdir(dir);
+        else markerLost.push(`${call}: ${left.length} entries left, no marker`);
+      }
+      kept &&= await intact();
+    }
+    record({
+      kind: 'cleanup',
+      suite: 'owned folders',
+      case: `removeOwnedDir(Sync) SIGKILLed midway (${midway} of ${attempts} kills): the marker stays, the next removal finishes it`,
+      removedOwn: markerLost.length === 0,
+      keptOthers: kept,
+    });
+    expect(markerLost, 'half-removed folders left without their marker').toEqual([]);
+    expect(kept, 'the canary and the folder linked from inside survive').toBe(true);
+    // the kills must land midway for the test to mean anything (each waits for a random file's removal)
+    expect(midway, 'kills that landed mid-removal').toBeGreaterThanOrEqual(3);
+  }, 300_000);
 });
