@@ -5,12 +5,17 @@
  */
 import { BASELINE_COMMIT } from './baseline.js';
 import { type Machine, machineLine } from './machine.js';
+import type { LoginCosts } from './pg-logins.js';
 import { table } from './report.js';
 import { round } from './stats.js';
 
 /** One size's result, as bench/scale.ts records it in scale.json. */
 export interface SizeResult {
   readonly roles: number;
+  /** The series where the superuser sets the passwords (`admin`); else each role sets its own. */
+  readonly admin?: boolean;
+  /** Login attempts (accepted or refused) the server logged during the rotation, per role (absent in older results). */
+  readonly loginsPerRole?: number;
   readonly runsMs: number[];
   readonly wallMs: number;
   readonly perRoleMs: number;
@@ -38,8 +43,79 @@ const seconds = (ms: number) => `${round(ms / 1000)} s`;
 export function renderScale(
   machine: Machine,
   opts: { readonly runs: number },
+  all: readonly SizeResult[],
+  baselineAll: readonly SizeResult[] | undefined,
+  logins?: LoginCosts,
+): string {
+  const own = all.filter((r) => !r.admin);
+  const admin = all.filter((r) => r.admin);
+  return [
+    renderSeries(
+      machine,
+      opts,
+      own,
+      baselineAll?.filter((r) => !r.admin),
+    ),
+    ...(admin.length > 0
+      ? [
+          '## With `admin`: the superuser sets the passwords',
+          '',
+          'The same roles, rotated again with `admin: { user: postgres }` on every secret: preflight checks the admin login once per server, the stages share a few admin connections (no login per role), the finishes one listing of the LOGIN roles.',
+          '',
+          renderSeries(machine, opts, admin, undefined, true),
+        ]
+      : []),
+    ...(logins ? floor(logins, all) : []),
+  ].join('\n');
+}
+
+/** What one login costs here, and the time the logins alone need at each series' largest size. */
+function floor(logins: LoginCosts, all: readonly SizeResult[]): string[] {
+  const lines = [
+    '## The floor: PostgreSQL logins',
+    '',
+    "A login measured the way rekey logs in (a new connection, then closed; bench/pg-logins.ts): one after another, and 8 at a time (rekey's default concurrency) for the logins per second these cores allow. `trust` needs no password at all: its cost is the new server process alone.",
+    '',
+    table(
+      ['login', 'ms each, one after another', 'logins per second, 8 at a time'],
+      [
+        ['SCRAM-SHA-256 (what rekey uses)', logins.scram.serialMs, logins.scram.perSecond8],
+        ['trust (no authentication)', logins.trust.serialMs, logins.trust.perSecond8],
+      ],
+    ),
+    '',
+  ];
+  const rows = [false, true].flatMap((admin) => {
+    const r = all.filter((x) => !!x.admin === admin && x.loginsPerRole !== undefined).at(-1);
+    if (r === undefined || r.loginsPerRole === undefined) return [];
+    const seconds = (r.loginsPerRole * r.roles) / logins.scram.perSecond8;
+    return [
+      [
+        `${r.roles} roles${admin ? ', admin' : ''}`,
+        r.loginsPerRole,
+        `${round(seconds)} s`,
+        `${round(r.wallMs / 1000)} s`,
+        `${Math.round((seconds * 1000 * 100) / r.wallMs)}%`,
+      ],
+    ];
+  });
+  if (rows.length > 0) {
+    lines.push(
+      table(['rotation', 'logins per role', 'the logins alone, at that rate', 'wall time', 'share'], rows),
+      '',
+      `A role needs at least one fresh login with its new password (\`test\`) and one refused with the old (verify): at ${logins.scram.perSecond8} logins per second, 1000 roles need ${round(2000 / logins.scram.perSecond8)} s for those two alone.`,
+      '',
+    );
+  }
+  return lines;
+}
+
+function renderSeries(
+  machine: Machine,
+  opts: { readonly runs: number },
   results: readonly SizeResult[],
   baseline: readonly SizeResult[] | undefined,
+  sub = false,
 ): string {
   const old = (roles: number) => baseline?.find((b) => b.roles === roles);
   const dash = '—';
@@ -55,6 +131,7 @@ export function renderScale(
       before ? before.perRoleMs : dash,
       prev ? marginalMs(prev, r) : dash,
       before && beforePrev ? marginalMs(beforePrev, before) : dash,
+      r.loginsPerRole ?? dash,
       r.steps,
       r.runsMs.join(', '),
     ];
@@ -89,13 +166,18 @@ export function renderScale(
     );
   }
   const phases = [...new Set(results.flatMap((r) => Object.keys(r.byPhase)))];
+  const head = sub
+    ? []
+    : [
+        '# scale: one rotation of N PostgreSQL roles',
+        '',
+        machineLine(machine),
+        '',
+        `Each role is its own \`type: postgres\` secret (strategy single, SCRAM verifiers) in one rekey.yaml; no deploy command and no verify list, so the time is rekey's own per-secret work. Wall time from process start to exit, median of ${opts.runs} rotations per size. Baseline: the results committed at ${BASELINE_COMMIT}, before issue 17's changes (append-only journal, concurrency). Each role changes its own password with its current one (no \`admin\`), as in the baseline.`,
+        '',
+      ];
   return [
-    '# scale: one rotation of N PostgreSQL roles',
-    '',
-    machineLine(machine),
-    '',
-    `Each role is its own \`type: postgres\` secret (strategy single, SCRAM verifiers) in one rekey.yaml; no deploy command and no verify list, so the time is rekey's own per-secret work. Wall time from process start to exit, median of ${opts.runs} rotations per size. Baseline: the results committed at ${BASELINE_COMMIT}, before issue 17's changes (append-only journal, concurrency).`,
-    '',
+    ...head,
     table(
       [
         'roles',
@@ -105,6 +187,7 @@ export function renderScale(
         'baseline',
         'marginal ms per extra role (vs the size above)',
         'baseline',
+        'logins per role (refused ones too)',
         'journal steps',
         'runs (ms)',
       ],
