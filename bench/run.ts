@@ -12,6 +12,7 @@
  *   startup [--runs 20]                         cold starts: --version, status (5 and 20 secrets), plan
  *   scale [--sizes 10,100,1000] [--runs 3]      N PostgreSQL roles in one rotation
  *   journal [--targets 1000]                    the journal's writes alone: whole-file rewrite vs log
+ *   settle [--runs 10]                          the demo's verify checks polled every ~2 ms after each deploy
  *   all                                         every one of them, in that order
  */
 import { parseArgs } from 'node:util';
@@ -21,10 +22,11 @@ import { say } from './report.js';
 import { benchRotate } from './rotate.js';
 import { benchRotateStores } from './rotate-stores.js';
 import { benchScale } from './scale.js';
+import { benchSettle } from './settle.js';
 import { benchStartup } from './startup.js';
 import { benchZeroDowntime } from './zero-downtime.js';
 
-const NAMES = ['zero-downtime', 'purge', 'rotate', 'startup', 'scale', 'journal'] as const;
+const NAMES = ['zero-downtime', 'purge', 'rotate', 'startup', 'scale', 'journal', 'settle'] as const;
 type Name = (typeof NAMES)[number];
 
 const USAGE = `usage: npm run bench -- <${[...NAMES, 'all'].join('|')}> [options] (see bench/README.md)`;
@@ -96,6 +98,9 @@ async function main(): Promise<number> {
         break;
       case 'journal':
         await benchJournal({ targets: int(values.targets, 1000) });
+        break;
+      case 'settle':
+        await benchSettle({ runs: int(values.runs, 10) });
         break;
     }
     say(`== ${bench} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -12,8 +12,13 @@ import { runLoginCheck } from './login.js';
 
 export type { TargetCheck } from '../engine/ports.js';
 
-/** `verifyPolicy.interval` when not configured: the spacing between two successes of a check. */
-export const DEFAULT_INTERVAL = '200ms';
+/**
+ * `verifyPolicy.interval` when not configured: the spacing between two successes of a check.
+ * Chosen from `npm run bench -- settle` on the demo app (bench/README.md): no check flipped after the
+ * deploy returned, so the rule's floor applies — twice the p99 round trip of the slowest verify check
+ * (Auth, 120 ms), rounded up to 50 ms.
+ */
+export const DEFAULT_INTERVAL = '250ms';
 
 /** Targets checked at once when the config names no `concurrency` (the schema's default). */
 const DEFAULT_TARGETS_AT_ONCE = 8;
