@@ -10,6 +10,8 @@ import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parseDuration } from '../src/lib/duration.js';
+import { DEFAULT_INTERVAL } from '../src/verify/index.js';
 import { rekey, rotateArgs, stepsOf } from './cli.js';
 import { describeMachine, machineLine } from './machine.js';
 import { say, table, writeResults } from './report.js';
@@ -129,7 +131,12 @@ export async function benchRotate(opts: RotateOptions): Promise<void> {
     stepsMs: round(stepsMs),
     coldStarts: Object.fromEntries(cold.results.map((c) => [c.label, round(median(c.ms))])),
   };
-  const met = m.ownMs < 1000;
+  // Issue 17's goal. Its floor here: a cold start that reads rekey.yaml (`rekey status`) and the
+  // spacing of verify's two successes, before any service is touched or any step journaled.
+  const goalMs = 500;
+  const met = m.ownMs <= goalMs;
+  const intervalMs = parseDuration(DEFAULT_INTERVAL) ?? 0;
+  const statusMs = m.coldStarts['`rekey status`'];
   const ms = (values: number[]) => values.map((x) => Math.round(x)).join(', ');
   const md = [
     '# rotate: a full five-secret rotation on the demo stack',
@@ -153,7 +160,13 @@ export async function benchRotate(opts: RotateOptions): Promise<void> {
       ],
     ),
     '',
-    `Target: rekey's own work under 1 s — ${met ? 'met' : 'NOT met'} (${m.ownMs} ms).`,
+    `Target (issue 17): rekey's own work ≤ ${goalMs} ms — ${met ? 'met' : 'NOT met'} (${m.ownMs} ms; the earlier target was 1 s).`,
+    ...(statusMs === undefined
+      ? []
+      : [
+          '',
+          `Its floor on this machine: a cold start that reads rekey.yaml (\`rekey status\`: ${statusMs} ms) plus the spacing of verify's two successes (\`verifyPolicy.interval\`, ${intervalMs} ms by default) = ${round(statusMs + intervalMs)} ms, before a single login or journal write.`,
+        ]),
     '',
     `Where rekey's own time goes, by journal step (median over the runs). Outside the steps: Node start-up and module loading (see the cold starts), config and env-file loading, the git check, the lock, preflight (each target checks the CURRENT credential: a PostgreSQL and a Redis login, a Grafana request), approvals, and the audit record:`,
     '',
