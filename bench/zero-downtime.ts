@@ -9,8 +9,10 @@
  *   c) a control: the same stack and load, no rotation, so the latency during a rotation has an idle
  *      latency to be compared with (the control's p99 is taken over the same window of the load as
  *      the rotation's, 5 s in and as long as it took).
- * `--rate` takes one rate or several (`--rate 200,1000`): rekey and the control run at each; the
- * naive playbook at the first only.
+ *   d) the deploy alone: the same deploy command at the same point, no rotation (what the rolling
+ *      restart of the app's workers costs by itself, apart from rekey's own work).
+ * `--rate` takes one rate or several (`--rate 200,1000`): rekey, the control and the deploy alone
+ * run at each; the naive playbook at the first only.
  * Reports failed requests (non-2xx and connection errors), forced logouts (a token whose /me worked
  * and later answered 401) and the longest gap between successes, overall and per endpoint.
  */
@@ -48,7 +50,7 @@ interface LoadOptions {
   readonly rate: number;
 }
 
-type Mode = 'rekey' | 'naive' | 'control';
+type Mode = 'rekey' | 'naive' | 'control' | 'deploy';
 
 /** The goal of issue 17: p99 during a rotation within twice the control's, at 1,000 req/s. */
 const P99_GOAL_RATIO = 2;
@@ -213,6 +215,7 @@ const LABELS: Record<Mode, string> = {
   rekey: 'rekey rotate --trigger scheduled (alternating roles, Redis dual password, JWT/API-key grace)',
   naive: 'naive playbook (ALTER ROLE, CONFIG SET requirepass, no grace, deploy, FLUSHALL)',
   control: 'control: no rotation (same stack and load)',
+  deploy: 'deploy alone: the same deploy command, no rotation (same stack and load)',
 };
 
 /**
@@ -242,14 +245,20 @@ async function runMode(mode: Mode, opts: LoadOptions, windowMs = 10_000): Promis
       seconds: opts.seconds,
     });
     await sleep(LEAD_IN_MS - (now() - load.at));
-    say(`  ${mode}: load running; ${mode === 'control' ? 'not rotating' : 'rotating'}…`);
+    say(
+      `  ${mode}: load running; ${mode === 'control' ? 'not rotating' : mode === 'deploy' ? 'deploying' : 'rotating'}…`,
+    );
     const start = now();
     const res =
       mode === 'rekey'
         ? await runNode(CLI, rotateArgs('BENCH-ZD'), stack.dir)
         : mode === 'naive'
           ? await runNode(NAIVE, [stack.grafanaUrl], stack.dir)
-          : await sleep(windowMs).then(() => ({ code: 0, stdout: '{"steps":[]}', stderr: '' }));
+          : mode === 'deploy'
+            ? await stack
+                .deployScript('deploy')
+                .then((code) => ({ code, stdout: '{"steps":[]}', stderr: code === 0 ? '' : 'deploy failed' }))
+            : await sleep(windowMs).then(() => ({ code: 0, stdout: '{"steps":[]}', stderr: '' }));
     const end = now();
     let steps: Step[] = [];
     try {
@@ -296,6 +305,7 @@ export async function benchZeroDowntime(opts: ZeroDowntimeOptions): Promise<void
     const rekey = await runMode('rekey', load);
     results.push(rekey);
     results.push(await runMode('control', load, rekey.rotation.end - rekey.rotation.start));
+    results.push(await runMode('deploy', load));
     if (i === 0) results.push(await runMode('naive', load));
   }
   const gap = (ms: number) => (ms >= 1000 ? `${round(ms / 1000)} s` : `${ms} ms`);
@@ -316,6 +326,7 @@ export async function benchZeroDowntime(opts: ZeroDowntimeOptions): Promise<void
   const p99Rows = opts.rates.flatMap((rate) => {
     const rekey = results.find((r) => r.mode === 'rekey' && r.rate === rate);
     const control = results.find((r) => r.mode === 'control' && r.rate === rate);
+    const deploy = results.find((r) => r.mode === 'deploy' && r.rate === rate);
     if (rekey === undefined || control === undefined) return [];
     const ratio = round(rekey.latencyDuring.p99 / control.latencyDuring.p99);
     const met = rekey.rotationOk && rekey.failed === 0 && ratio <= P99_GOAL_RATIO;
@@ -325,6 +336,8 @@ export async function benchZeroDowntime(opts: ZeroDowntimeOptions): Promise<void
         `${rekey.latencyDuring.p99} ms`,
         `${control.latencyDuring.p99} ms`,
         `${ratio}×`,
+        deploy ? `${deploy.latencyDuring.p99} ms` : '—',
+        deploy ? `${round(rekey.latencyDuring.p99 / deploy.latencyDuring.p99)}×` : '—',
         rekey.failed,
         met ? 'met' : 'NOT met',
       ],
@@ -345,7 +358,7 @@ export async function benchZeroDowntime(opts: ZeroDowntimeOptions): Promise<void
     '',
     machineLine(machine),
     '',
-    `Load from a separate process: ${opts.rates.join(' or ')} requests/s for ${opts.seconds} s, open loop, keep-alive, no retries, round-robin over \`GET /api/health\`, \`GET /api/reports\` (the API key from before the rotation) and \`GET /api/auth/me\` (${TOKENS} tokens with their sessions, created before the rotation). The rotation starts ${LEAD_IN_MS / 1000} s in; the load goes on for at least ${opts.seconds} s in all and ${TAIL_MS / 1000} s after the rotation ended. The rotations use the same deploy (\`scripts/deploy.sh deploy\`: workers replaced one by one); the control runs the same stack (alternating roles) under the same load and rotates nothing, its "during" window being the rekey run's at the same rate.`,
+    `Load from a separate process: ${opts.rates.join(' or ')} requests/s for ${opts.seconds} s, open loop, keep-alive, no retries, round-robin over \`GET /api/health\`, \`GET /api/reports\` (the API key from before the rotation) and \`GET /api/auth/me\` (${TOKENS} tokens with their sessions, created before the rotation). The rotation starts ${LEAD_IN_MS / 1000} s in; the load goes on for at least ${opts.seconds} s in all and ${TAIL_MS / 1000} s after the rotation ended. The rotations use the same deploy (\`scripts/deploy.sh deploy\`: workers replaced one by one); the control runs the same stack (alternating roles) under the same load and rotates nothing, its "during" window being the rekey run's at the same rate; "deploy alone" runs only the deploy command at that point (no rotation), to tell what the deploy costs from what rekey adds.`,
     '',
     table(
       [
@@ -369,7 +382,16 @@ export async function benchZeroDowntime(opts: ZeroDowntimeOptions): Promise<void
     `Latency during the rotation against the control (goal, issue 17: at 1,000 req/s, p99 during the rotation ≤ ${P99_GOAL_RATIO}× the control's p99 in the same window, 0 failed):`,
     '',
     table(
-      ['req/s', 'rekey p99 during the rotation', 'control p99, same window', 'ratio', 'failed', 'goal'],
+      [
+        'req/s',
+        'rekey p99 during the rotation',
+        'control p99, same window',
+        'ratio',
+        'the deploy alone: p99 during it',
+        'rekey ÷ deploy alone',
+        'failed',
+        'goal',
+      ],
       p99Rows,
     ),
     '',
@@ -384,7 +406,7 @@ export async function benchZeroDowntime(opts: ZeroDowntimeOptions): Promise<void
     'Steps (ms):',
     '',
     ...results
-      .filter((r) => r.mode !== 'control')
+      .filter((r) => r.mode !== 'control' && r.mode !== 'deploy')
       .map(
         (r) => `- ${r.mode} at ${r.rate} req/s: ${r.steps.map((s) => `${s.id} ${s.ms}`).join(', ') || 'n/a'}`,
       ),
