@@ -11,11 +11,13 @@
  *   rotate --stores [--runs 5] [--out DIR]      a row per store (env file, Vault KV, SSM, Secrets Manager)
  *   startup [--runs 20]                         cold starts: --version, status (5 and 20 secrets), plan
  *   scale [--sizes 10,100,1000] [--runs 3]      N PostgreSQL roles in one rotation
+ *   floor                                       what each piece of a role's rotation costs alone
  *   journal [--targets 1000]                    the journal's writes alone: whole-file rewrite vs log
  *   settle [--runs 10]                          the demo's verify checks polled every ~2 ms after each deploy
  *   all                                         every one of them, in that order
  */
 import { parseArgs } from 'node:util';
+import { benchFloor } from './floor.js';
 import { benchJournal } from './journal.js';
 import { benchPurge } from './purge.js';
 import { say } from './report.js';
@@ -26,7 +28,7 @@ import { benchSettle } from './settle.js';
 import { benchStartup } from './startup.js';
 import { benchZeroDowntime } from './zero-downtime.js';
 
-const NAMES = ['zero-downtime', 'purge', 'rotate', 'startup', 'scale', 'journal', 'settle'] as const;
+const NAMES = ['zero-downtime', 'purge', 'rotate', 'startup', 'scale', 'floor', 'journal', 'settle'] as const;
 type Name = (typeof NAMES)[number];
 
 const USAGE = `usage: npm run bench -- <${[...NAMES, 'all'].join('|')}> [options] (see bench/README.md)`;
@@ -95,6 +97,9 @@ async function main(): Promise<number> {
           sizes: (values.sizes ?? '10,100,1000').split(',').map((s) => int(s, 0)),
           runs: int(values.runs, 3),
         });
+        break;
+      case 'floor':
+        await benchFloor();
         break;
       case 'journal':
         await benchJournal({ targets: int(values.targets, 1000) });
