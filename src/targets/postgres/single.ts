@@ -164,8 +164,11 @@ export function singleStrategy(pc: PgContext): Strategy {
         changed = { password, at: at.after };
         before = { password, at: at.before };
       } catch (err) {
-        if (admin !== undefined || !isRekeyError(err, 'ERR_TARGET_AUTH')) throw err;
+        if (!isRekeyError(err, 'ERR_TARGET_AUTH')) throw err;
+        // A rerun where the admin is this role (its password is the one set already), or a role
+        // that set its own: the new password works, the stage is done.
         if (await already()) return;
+        if (admin !== undefined) throw err;
         throw new RekeyError(
           'ERR_TARGET_AUTH',
           `${key}: role ${user} accepts neither the new nor the current password`,

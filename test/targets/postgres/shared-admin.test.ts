@@ -134,6 +134,28 @@ describe('postgres: one admin login per server for the checks, pooled admin conn
     await expect.poll(open).toBe(0);
   });
 
+  it('a rerun of the stage of a role that is its own admin finds its new password set, and succeeds', async () => {
+    // The admin password is read from the env file, which still holds the old one until the commit.
+    const old = canaries.next();
+    await createLoginRole(server(), { name: 'sa_self', password: old });
+    const self = postgresTarget(
+      pgSecret(server(), {
+        key: 'PG_SELF',
+        user: 'sa_self',
+        database: 'postgres',
+        admin: { user: 'sa_self', passwordKey: 'PG_SELF' },
+      }),
+      { env: new Map([['PG_SELF', old]]), configDir: '/' },
+    );
+    const next = { PG_SELF: canaries.next() };
+    const shared: SharedMemo = new Map();
+    await self.stage({ ...ctxOf(), shared }, { PG_SELF: old }, next);
+    await closeShared(shared);
+    await self.stage({ ...ctxOf(), shared }, { PG_SELF: old }, next); // the rerun (recover)
+    await closeShared(shared);
+    await self.test(ctxOf(), next);
+  });
+
   it('no password reaches the server log', async () => {
     const log = await readFile(server().logFile, 'utf8');
     expect(canaries.foundIn(log)).toEqual([]);
