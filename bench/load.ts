@@ -67,7 +67,11 @@ function request(
 }
 
 async function run(start: LoadStart): Promise<RequestRecord[]> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  // `timeout` as Node's own global agent has it: only then does the agent honour the server's
+  // `Keep-Alive: timeout=5` and drop an idle connection before the server does. Without it, a request
+  // sent on a connection at the instant the server closes it for idleness fails with ECONNRESET (a
+  // client-side keep-alive race, not the app: RFC 9112 §9.3.1 leaves the retry to the client).
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64, timeout: TIMEOUT_MS });
   const base = new URL(start.url);
   const creds = { apiKey: start.apiKey, tokens: start.tokens, gen: 0 };
   const targets: Array<{ endpoint: Endpoint; url: URL; headers: (i: number) => Record<string, string> }> = [
