@@ -4,10 +4,18 @@
  * Closing drains instead of cutting: the listening socket is closed at once (no new connections; in a
  * cluster worker the primary stops routing to it), every request still arriving on an open
  * connection is answered with `Connection: close`, and idle keep-alive connections are left to end by
- * their own idle timeout (5 s; clients close theirs first: Node's and undici's pools honour the
- * `Keep-Alive: timeout=5` hint). `http.Server#close` would instead destroy idle connections at once,
- * racing a client that is sending its next request on one: that request would fail. Whatever is
- * still open at the deadline is destroyed.
+ * their own idle timeout (5 s advertised, 6 s in fact: Node adds 1 s; clients close theirs first:
+ * undici/fetch and `http.globalAgent` honour the `Keep-Alive: timeout=5` hint and close after 4 s).
+ * `http.Server#close` would instead destroy idle connections at once, racing a client that is sending
+ * its next request on one: that request would fail. Whatever is still open at the deadline is
+ * destroyed.
+ *
+ * A client that ignores the hint still races the idle close: Node 20's `new http.Agent({ keepAlive:
+ * true })` WITHOUT a `timeout` option never times out an idle socket (the hint only lowers a timeout
+ * it has), so a request it sends on a connection as the server's 6 s idle timeout closes it fails with
+ * ECONNRESET (RFC 9112 §9.3.1 leaves the retry to the client). No server-side close of an idle
+ * HTTP/1.1 connection avoids that; give such an Agent `timeout: 5000` (as `http.globalAgent` has).
+ * test/demo-app/cluster-stress.test.ts measures the drain with clients that honour the hint.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
