@@ -31,7 +31,7 @@ interface Kept {
   readonly at?: string;
 }
 
-/** What one connection reads: LOGIN roles, those among them that may read pg_authid, verifier hashes (or why not). */
+/** What one connection reads: LOGIN roles, those that may read pg_authid, verifier hashes (or why not). */
 interface Seen {
   readonly roles: string[];
   readonly authidReaders: string[];
@@ -148,7 +148,7 @@ const memoKey = (db: Connector) => db.sharedKey('LOGIN roles');
  * any role), except that only a superuser (or a role granted SELECT on it) reads pg_authid. So
  * another finish's read is taken unless it was denied pg_authid and `login` may read it (then
  * `login` reads, and its read is shared).
- * A failed read is not shared. Without `ctx.shared` (recover, verify), each reads for itself.
+ * A failed read is not shared. Without `ctx.shared`, each reads for itself.
  */
 async function sharedRead(ctx: TargetContext, db: Connector, login: Login): Promise<Seen> {
   const memo = ctx.shared;
