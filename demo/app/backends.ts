@@ -99,7 +99,7 @@ export function openBackends(config: AppConfig, log: AppLog): Backends {
   // True from a close of the connection until the reconnect it starts succeeds or fails.
   let reconnectingAfterClose = false;
   redis.on('error', (err: unknown) => {
-    reconnectingAfterClose = err instanceof SocketClosedUnexpectedlyError;
+    reconnectingAfterClose = closedByPeer(err);
     const message = describeError(err);
     if (message !== lastRedisError) log.error(`redis: ${message}`);
     lastRedisError = message;
@@ -193,18 +193,31 @@ export function openBackends(config: AppConfig, log: AppLog): Backends {
 
 /**
  * Whether node-redis failed a command because its socket closed under it: the command was in flight
- * when the connection was closed (`SocketClosedUnexpectedlyError`: "all the commands that were
- * already sent will reject as they might have been executed on the server", node-redis FAQ), or it
- * was sent during the reconnect that close started (`ClientOfflineError`: the offline queue is off).
- * A rekey compromise rotation closes every connection of the Redis user (`CLIENT KILL USER`), so
- * this happens once per rotation; a server that is down is not this case (its reconnect attempts
- * fail, which clears `reconnectingAfterClose`) and still fails at once.
+ * when the connection was closed (see {@link closedByPeer}: "all the commands that were already sent
+ * will reject as they might have been executed on the server", node-redis FAQ), or it was sent during
+ * the reconnect that close started (`ClientOfflineError`: the offline queue is off). A rekey
+ * compromise rotation closes every connection of the Redis user (`CLIENT KILL USER`), so this happens
+ * once per rotation; a server that is down is not this case (its reconnect attempts fail, which clears
+ * `reconnectingAfterClose`) and still fails at once.
  */
 export function closedUnder(err: unknown, reconnectingAfterClose: boolean): boolean {
-  return (
-    err instanceof SocketClosedUnexpectedlyError ||
-    (err instanceof ClientOfflineError && reconnectingAfterClose)
-  );
+  return closedByPeer(err) || (err instanceof ClientOfflineError && reconnectingAfterClose);
+}
+
+/** Socket errors of a connection the peer ended: a reset, or a write after the peer closed. */
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
+/**
+ * Whether the server ended an open connection: a clean close (`SocketClosedUnexpectedlyError`), or a
+ * reset (`read ECONNRESET`). A server closing a socket whose input it has not read yet (a command the
+ * client sent just before `CLIENT KILL` ran) makes the kernel answer with a reset instead of a close
+ * (RFC 1122 §4.2.2.13); node-redis then fails the commands in flight with that socket error. Seen in
+ * test/live/compromise-live.test.ts under load: one `/api/health` 503 per few dozen rotations.
+ */
+export function closedByPeer(err: unknown): boolean {
+  if (err instanceof SocketClosedUnexpectedlyError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && RESET_CODES.has(code);
 }
 
 /** Rejects when `promise` takes longer than `ms` (the work itself is not cancelled). */

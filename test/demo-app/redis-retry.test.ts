@@ -2,7 +2,9 @@
  * The demo app's one retry of a Redis read whose connection was closed under it (backends.ts, `read`):
  * what a compromise rotation's `CLIENT KILL USER` does to the app's node-redis client. A TCP proxy in
  * front of a real Redis holds the app's `GET`s (the command is in flight: sent, not answered) and
- * closes the app's connection on demand, exactly as the server closes a killed client.
+ * closes the app's connection on demand, exactly as the server closes a killed client: with a close,
+ * or with a reset (what the server's kernel sends when the killed client's last command was still
+ * unread: the last test makes a real Redis do that).
  */
 import net from 'node:net';
 import { ClientOfflineError, SocketClosedUnexpectedlyError } from 'redis';
@@ -26,6 +28,8 @@ interface Proxy {
   connectDelayMs: number;
   /** Closes every client connection, as Redis closes a killed client. */
   cut(): void;
+  /** Resets every client connection (TCP RST), as Redis's kernel ends a killed client with unread input. */
+  reset(): void;
   /** Stops accepting connections (Redis down); cut() then leaves the client nothing to reconnect to. */
   refuse(): Promise<void>;
   close(): Promise<void>;
@@ -65,6 +69,9 @@ async function startProxy(upstreamPort: number): Promise<Proxy> {
     cut() {
       for (const c of clients) c.destroy();
     },
+    reset() {
+      for (const c of clients) c.resetAndDestroy();
+    },
     refuse: () => new Promise<void>((resolve) => server.close(() => resolve())),
     async close() {
       const closed = server.listening ? proxy.refuse() : Promise.resolve();
@@ -80,11 +87,12 @@ describe('demo app: a Redis read closed under it is retried once', () => {
   let backends: Backends;
   const logs: string[] = [];
 
-  const open = async () => {
+  /** Opens the app's backends through a new proxy, or straight to Redis with `direct`. */
+  const open = async (direct = false) => {
     proxy = await startProxy(redis().port);
     const config = {
       postgres: { host: '127.0.0.1', port: 1, user: 'x', password: 'x', database: 'x' },
-      redis: { host: '127.0.0.1', port: proxy.port, password: redis().password },
+      redis: { host: '127.0.0.1', port: direct ? redis().port : proxy.port, password: redis().password },
     } as AppConfig;
     backends = openBackends(
       config,
@@ -116,6 +124,30 @@ describe('demo app: a Redis read closed under it is retried once', () => {
     proxy.holdGets = false;
     proxy.cut();
     expect(await read).toBe('v');
+  });
+
+  it('a GET in flight when the connection is reset answers after the reconnect', async () => {
+    await open();
+    proxy.holdGets = true;
+    // node-redis rejects the in-flight command with the socket's own error, not SocketClosedUnexpectedlyError.
+    const raw = backends.redis.sendCommand(['GET', 'retry:k']).catch((e: unknown) => e);
+    await until(() => proxy.held === 1, 'the GET held');
+    proxy.holdGets = false;
+    proxy.reset();
+    expect(await raw).toMatchObject({ code: 'ECONNRESET' });
+    await until(() => backends.redis.isReady, 'the reconnect');
+
+    proxy.holdGets = true;
+    const read = backends.read(['GET', 'retry:k']);
+    await until(() => proxy.held === 2, 'the second GET held');
+    proxy.holdGets = false;
+    proxy.reset();
+    expect(await read).toBe('v');
+    // And a PING sent during the reconnect that reset started waits for it too (the health probe).
+    proxy.connectDelayMs = 300;
+    proxy.reset();
+    await until(() => !backends.redis.isReady, 'the reset');
+    expect(await backends.read(['PING'])).toBe('PONG');
   });
 
   it('a GET sent while the client reconnects after such a close waits for it, then answers', async () => {
@@ -151,5 +183,41 @@ describe('demo app: a Redis read closed under it is retried once', () => {
     await expect(backends.read(['PING'])).rejects.toBeInstanceOf(ClientOfflineError);
     expect(Date.now() - started).toBeLessThan(100);
     expect((await backends.health()).redis).toBe('error');
+  });
+
+  it('a real Redis resets a killed connection whose command it had not read yet; read() still answers', async () => {
+    await open(true);
+    await backends.redis.sendCommand(['SET', 'retry:k', 'v']);
+    const id = String(await backends.redis.sendCommand(['CLIENT', 'ID']));
+    // The app is connected straight to Redis here. A script keeps the server busy for 300 ms, and the
+    // kill of the app's connection runs right after it, from the same read of this socket.
+    const busy =
+      "local t = redis.call('TIME'); local s = t[1] * 1e6 + t[2]; " +
+      "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] - s > 300000; return 1";
+    const admin = net.connect(redis().port, '127.0.0.1');
+    const replies: string[] = [];
+    admin.on('data', (d: Buffer) => replies.push(d.toString()));
+    const resp = (args: string[]) =>
+      `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+    admin.write(
+      resp(['AUTH', redis().password]) + resp(['EVAL', busy, '0']) + resp(['CLIENT', 'KILL', 'ID', id]),
+    );
+    await sleep(100);
+    // Sent while the server is busy: still unread in its socket when the kill closes it.
+    const raw = backends.redis.sendCommand(['GET', 'retry:k']).catch((e: unknown) => e);
+    expect(await raw).toMatchObject({ code: 'ECONNRESET' });
+    await until(() => replies.join('').includes(':1\r\n:1\r\n'), 'the script and the kill');
+    admin.destroy();
+    // The same again through read(): answered after the reconnect.
+    await until(() => backends.redis.isReady, 'the reconnect');
+    const id2 = String(await backends.redis.sendCommand(['CLIENT', 'ID']));
+    const admin2 = net.connect(redis().port, '127.0.0.1');
+    admin2.on('data', () => {});
+    admin2.write(
+      resp(['AUTH', redis().password]) + resp(['EVAL', busy, '0']) + resp(['CLIENT', 'KILL', 'ID', id2]),
+    );
+    await sleep(100);
+    expect(await backends.read(['GET', 'retry:k'])).toBe('v');
+    admin2.destroy();
   });
 });

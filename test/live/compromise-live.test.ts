@@ -381,10 +381,17 @@ describe('compromise rotation against an attacker holding the stolen env file', 
     expect(
       records.filter((x) => x.sentAt >= rotationStart && x.sentAt <= rotationEnd).length,
     ).toBeGreaterThan(RATE);
+    // On failure, the message carries the steps' start times and the app's log (no secrets in it).
+    const at = (t: number) => `+${Math.round(t - rotationStart)} ms`;
+    const context = failed.length
+      ? [
+          ...doc.steps.map((s) => `${s.id} ${at(Date.parse(s.startedAt ?? ''))} (${s.ms ?? '?'} ms)`),
+          await fs.readFile(path.join(stack.dir, '.run', 'app.log'), 'utf8').catch((e: Error) => e.message),
+        ].join('\n')
+      : '';
     expect(
-      failed.map(
-        (x) => `${x.endpoint} ${x.status || x.error} at +${Math.round(x.sentAt - rotationStart)} ms`,
-      ),
+      failed.map((x) => `${x.endpoint} ${x.status || x.error} at ${at(x.sentAt)}`),
+      context,
     ).toEqual([]);
   }, 240_000);
 });
