@@ -115,6 +115,7 @@ export async function preflight(
         fileOnly: d.fileOnly,
         hasAfterDeploy: t.afterDeploy !== undefined,
         actions: d.actions,
+        reads: readsOf(t),
       };
     }),
     trigger: req.trigger,
@@ -462,9 +463,18 @@ async function runBatch(
  * - the targets' invalidate steps, and their finish steps.
  * Everything else (commit, deploy, the session purge, verify) is a batch of its own, as is a step
  * of a `type: command` target and one whose target rekey.yaml no longer configures (its own step
- * reports that).
+ * reports that). Two targets of which one reads a key the other writes (an admin password rotated
+ * by another secret) are never in one batch: the plan puts the reader's step first (readersFirst).
  */
 export function batchesOf(run: Run, steps: readonly JournalStep[]): JournalStep[][][] {
+  const target = (key: string | undefined) => (key === undefined ? undefined : run.targets.get(key));
+  /** Whether one of the two reads a key the other writes (an admin password both use): never together. */
+  const related = (a: string, b: string) => {
+    const [ta, tb] = [target(a), target(b)];
+    if (ta === undefined || tb === undefined) return false;
+    const reads = (x: Target, y: Target) => readsOf(x).some((k) => y.keys.includes(k));
+    return reads(ta, tb) || reads(tb, ta);
+  };
   const lanes: JournalStep[][] = [];
   for (const s of steps) {
     const last = lanes.at(-1);
@@ -487,7 +497,14 @@ export function batchesOf(run: Run, steps: readonly JournalStep[]): JournalStep[
     const k = laneKind(run, lane);
     const key = lane[0]?.target;
     const batch = batches.at(-1);
-    if (k !== undefined && k === kind && batch !== undefined && key !== undefined && !keys.has(key)) {
+    if (
+      k !== undefined &&
+      k === kind &&
+      batch !== undefined &&
+      key !== undefined &&
+      !keys.has(key) &&
+      ![...keys].some((other) => related(key, other))
+    ) {
       batch.push(lane);
       keys.add(key);
     } else {
@@ -500,6 +517,11 @@ export function batchesOf(run: Run, steps: readonly JournalStep[]): JournalStep[
 }
 
 /** A lane's kind (lanes of one kind may run together), or undefined for a lane that runs alone. */
+/** The keys a target reads but does not write (its `admin`'s password). */
+function readsOf(t: Target): string[] {
+  return t.secretKeys.filter((k) => !t.keys.includes(k));
+}
+
 function laneKind(run: Run, lane: readonly JournalStep[]): string | undefined {
   const first = lane[0];
   if (first?.target === undefined) return undefined;

@@ -54,6 +54,11 @@ export interface PlanSecret {
   readonly fileOnly: boolean;
   readonly hasAfterDeploy: boolean;
   readonly actions: readonly string[];
+  /**
+   * Keys whose values it reads but does not write (an `admin`'s `passwordKey`). When another secret
+   * of the rotation writes one of them, this secret's steps of each phase come before that one's.
+   */
+  readonly reads?: readonly string[];
 }
 
 export interface PlanInput {
@@ -95,8 +100,9 @@ export interface Plan {
 export function buildPlan(input: PlanInput): Plan {
   const warnings: string[] = [];
   const selected = selectSecrets(input, warnings);
-  const early = selected.filter((s) => s.overlap);
-  const late = selected.filter((s) => !s.overlap);
+  const ordered = readersFirst(selected);
+  const early = ordered.filter((s) => s.overlap);
+  const late = ordered.filter((s) => !s.overlap);
 
   const steps: Step[] = [
     {
@@ -123,7 +129,7 @@ export function buildPlan(input: PlanInput): Plan {
       ? (input.deploy.title ?? `run \`${input.deploy.command}\``)
       : 'no deploy command configured (skipped)',
   });
-  for (const s of selected.filter((x) => x.hasAfterDeploy)) {
+  for (const s of ordered.filter((x) => x.hasAfterDeploy)) {
     steps.push(
       step(
         'invalidate',
@@ -153,11 +159,40 @@ export function buildPlan(input: PlanInput): Plan {
     phase: 'verify',
     title: `validation table (${input.verifyChecks} configured check${input.verifyChecks === 1 ? '' : 's'} + each target)`,
   });
-  for (const s of selected) steps.push(step('finish', s, 'retire the old value, persist the service config'));
+  for (const s of ordered) steps.push(step('finish', s, 'retire the old value, persist the service config'));
   if (!input.deploy && selected.some((s) => !s.fileOnly)) {
     warnings.push('no deploy command: consumers of the env file keep their old values until restarted');
   }
   return { trigger: input.trigger, keys: selected.map((s) => s.key), steps, purgeSessions, warnings };
+}
+
+/**
+ * The secrets in config order, except that a secret whose key another one reads (an admin password
+ * that is itself rotated) comes after every secret reading it: their steps of a phase (stage, the
+ * after-deploy step, finish) use the admin password while it is still the one they know, before its
+ * own step retires the old value (the engine also runs them in separate batches, see batchesOf).
+ * Readers of readers go further up; a cycle keeps config order.
+ *
+ * @example
+ * readersFirst([{ key: 'PG_ADMIN_PASSWORD', ... }, { key: 'APP_PASSWORD', reads: ['PG_ADMIN_PASSWORD'], ... }]);
+ * // APP_PASSWORD, then PG_ADMIN_PASSWORD
+ */
+export function readersFirst(secrets: readonly PlanSecret[]): PlanSecret[] {
+  const readers = (key: string) => secrets.filter((r) => r.key !== key && r.reads?.includes(key));
+  const depth = new Map<string, number>();
+  const depthOf = (s: PlanSecret, seen: ReadonlySet<string>): number => {
+    const known = depth.get(s.key);
+    if (known !== undefined) return known;
+    let d = 0;
+    for (const r of readers(s.key))
+      if (!seen.has(r.key)) d = Math.max(d, 1 + depthOf(r, new Set([...seen, s.key])));
+    depth.set(s.key, d);
+    return d;
+  };
+  return secrets
+    .map((s, i) => ({ s, i, d: depthOf(s, new Set([s.key])) }))
+    .sort((a, b) => a.d - b.d || a.i - b.i)
+    .map(({ s }) => s);
 }
 
 function step(phase: Phase, s: PlanSecret, title: string): Step {

@@ -39,6 +39,15 @@ export interface TargetContext {
    * then each target works for itself.
    */
   readonly shared?: SharedMemo;
+  /**
+   * The new value of `key` when the rotation under way changes it (the journal holds it), else
+   * undefined. For a password a target reads from the env file but does not own (an `admin`'s
+   * `passwordKey`) that another secret of the same rotation rotates: the targets read the env file
+   * once, at the start, but once that secret's stage ran the service may accept only the new value.
+   * Such a target tries the env file's value first and this one when that is refused. Absent outside
+   * a rotation (preflight, doctor): then nothing has changed yet.
+   */
+  readonly rotating?: (key: string) => string | undefined;
 }
 
 /** See {@link TargetContext.shared}. */

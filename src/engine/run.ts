@@ -194,7 +194,11 @@ export class Run {
     readonly journal: Journal,
     readonly targets: ReadonlyMap<string, Target>,
   ) {
-    this.ctx = { trigger: journal.trigger, log: deps.log };
+    this.ctx = {
+      trigger: journal.trigger,
+      log: deps.log,
+      rotating: (key) => journal.targets.find((t) => key in t.new && t.new[key] !== t.old[key])?.new[key],
+    };
   }
 
   /** The memo of the batch running now (TargetContext.shared), emptied and closed after each batch. */

@@ -40,6 +40,44 @@ describe('buildPlan', () => {
     expect(plan.keys).toEqual(['JWT_SECRET', 'POSTGRES_PASSWORD', 'REDIS_PASSWORD']);
   });
 
+  it('puts a secret whose key another reads (a rotated admin password) after its readers, in every phase', () => {
+    const plan = buildPlan({
+      secrets: [
+        s('PG_ADMIN_PASSWORD', false, { hasAfterDeploy: true }),
+        s('APP_PASSWORD', false, { reads: ['PG_ADMIN_PASSWORD'], hasAfterDeploy: true }),
+        s('REDIS_ADMIN_PASSWORD', true),
+        s('REDIS_PASSWORD', true, { reads: ['REDIS_ADMIN_PASSWORD'] }),
+        s('REPORTS_PASSWORD', false, { reads: ['APP_PASSWORD'] }),
+      ],
+      trigger: 'compromise',
+      verifyChecks: 1,
+      deploy: { command: 'true' },
+    });
+    const ids = plan.steps.map((x) => x.id);
+    const precedes = (a: string, b: string) =>
+      expect(ids.indexOf(a), `${a} before ${b}`).toBeLessThan(ids.indexOf(b));
+    for (const phase of ['stage', 'test', 'finish']) {
+      precedes(`${phase}:APP_PASSWORD`, `${phase}:PG_ADMIN_PASSWORD`);
+      precedes(`${phase}:REPORTS_PASSWORD`, `${phase}:APP_PASSWORD`);
+      precedes(`${phase}:REDIS_PASSWORD`, `${phase}:REDIS_ADMIN_PASSWORD`);
+    }
+    precedes('invalidate:APP_PASSWORD', 'invalidate:PG_ADMIN_PASSWORD');
+    expect(plan.keys).toEqual([
+      'PG_ADMIN_PASSWORD',
+      'APP_PASSWORD',
+      'REDIS_ADMIN_PASSWORD',
+      'REDIS_PASSWORD',
+      'REPORTS_PASSWORD',
+    ]);
+    // Without readers, config order (the other tests); a cycle keeps it too.
+    const cycle = buildPlan({
+      secrets: [s('A', true, { reads: ['B'] }), s('B', true, { reads: ['A'] })],
+      trigger: 'scheduled',
+      verifyChecks: 1,
+    });
+    expect(cycle.steps.filter((x) => x.phase === 'finish').map((x) => x.id)).toHaveLength(2);
+  });
+
   it('honours --only and rejects unknown keys', () => {
     const plan = buildPlan({ secrets, trigger: 'scheduled', only: ['REDIS_PASSWORD'], verifyChecks: 0 });
     expect(plan.keys).toEqual(['REDIS_PASSWORD']);

@@ -27,6 +27,41 @@ export interface Login {
   readonly user: string;
   readonly password: string;
   readonly label?: string;
+  /**
+   * The env file key the password was read from, when rekey reads it without owning it (`admin`):
+   * if the server refuses it and the rotation under way changes that key (`ctx.rotating`), the new
+   * value is tried next (see {@link TargetContext.rotating}).
+   */
+  readonly passwordKey?: string;
+}
+
+/**
+ * The login to try when `login` is refused: the same role with the new value of its `passwordKey`
+ * when the rotation under way changes it; undefined otherwise.
+ */
+function rotatedLogin(ctx: TargetContext, login: Login): Login | undefined {
+  const password = login.passwordKey === undefined ? undefined : ctx.rotating?.(login.passwordKey);
+  if (password === undefined || password === '' || password === login.password) return undefined;
+  const { passwordKey: _, ...rest } = login;
+  return { ...rest, password };
+}
+
+/** Runs `attempt` as `login`; when the server refused its password, once more as {@link rotatedLogin}. */
+async function withRotated<T>(
+  ctx: TargetContext,
+  login: Login,
+  attempt: (login: Login) => Promise<T>,
+): Promise<T> {
+  try {
+    return await attempt(login);
+  } catch (err) {
+    const next = rotatedLogin(ctx, login);
+    if (next === undefined || !AUTH_REJECTED.has(errorCode(err) ?? '')) throw err;
+    return await attempt(next).catch((again: unknown) => {
+      // Both refused: the env file's value is the one to name.
+      throw AUTH_REJECTED.has(errorCode(again) ?? '') ? err : again;
+    });
+  }
 }
 
 export const CONNECT_TIMEOUT_MS = 5_000;
@@ -188,7 +223,10 @@ export function connector(endpoint: Endpoint, key: string): Connector {
     }
   };
 
-  const connect = async (ctx: TargetContext, login: Login): Promise<pg.Client> => {
+  const connect = (ctx: TargetContext, login: Login): Promise<pg.Client> =>
+    withRotated(ctx, login, (as) => connectAs(ctx, as));
+
+  const connectAs = async (ctx: TargetContext, login: Login): Promise<pg.Client> => {
     if (plain) return open(ctx, login, false);
     try {
       const client = await open(ctx, login, sslOption(mode));
@@ -257,12 +295,15 @@ export function connector(endpoint: Endpoint, key: string): Connector {
     sharedKey,
     withClient,
     async withShared(ctx, login, what, fn) {
-      const pool = poolOf(ctx, login);
-      if (pool === undefined) return withClient(ctx, login, what, fn);
+      if (poolOf(ctx, login) === undefined) return withClient(ctx, login, what, fn);
       if (ctx.signal?.aborted) throw new RekeyError('ERR_INTERRUPTED', `${key}: interrupted`);
       let client: pg.PoolClient;
       try {
-        client = await pool.connect();
+        client = await withRotated(ctx, login, async (as) => {
+          const pool = poolOf(ctx, as);
+          if (pool === undefined) throw new RekeyError('ERR_INTERNAL', `${key}: no shared pool`);
+          return await pool.connect();
+        });
       } catch (err) {
         throw failure(ctx, err, describe(login));
       }

@@ -55,7 +55,7 @@ export function postgresTarget(
         `${adminCfg.passwordKey} (the admin password for ${key}) is missing or empty in the env file`,
       );
     }
-    return { user: adminCfg.user, password, label: 'admin' };
+    return { user: adminCfg.user, password, label: 'admin', passwordKey: adminCfg.passwordKey };
   };
   const pc: PgContext = {
     secret,

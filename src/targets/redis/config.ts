@@ -20,7 +20,7 @@ export const redisType = secretType({
       .strictObject({ user: z.string().min(1), passwordKey: envKey })
       .optional()
       .describe(
-        'An ACL user allowed ACL, CONFIG and CLIENT (e.g. default), for a least-privileged `user`: ACL reads and changes, persistence and eviction go through it. Its password (passwordKey in the env file) is read, never rotated.',
+        'An ACL user allowed ACL, CONFIG and CLIENT (e.g. default), for a least-privileged `user`: ACL reads and changes, persistence and eviction go through it. Its password (passwordKey in the env file) is read, never written by this secret (another secret may rotate it: see docs/secret-types.md).',
       ),
   }),
   // The admin password is secret but only read, never written.

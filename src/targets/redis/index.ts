@@ -80,7 +80,16 @@ export function redisTarget(
   }
   /** The admin login's endpoint: ACL reads and changes, persistence and eviction go through it. */
   const adminEp: RedisEndpoint | undefined = adminCfg ? redisEndpoint(secret, adminCfg.user) : undefined;
-  /** The admin password, read from the env file (never rotated, never written). */
+  /**
+   * The admin password, read from the env file (never rotated by this secret, never written by it).
+   * When another secret of the rotation under way rotates it, its new value is tried second
+   * (`ctx.rotating`): that secret's finish may have retired the env file's value.
+   */
+  const adminPasswords = (ctx: Pick<TargetContext, 'rotating'> | undefined): string[] => {
+    const pw = adminPassword();
+    const next = adminCfg ? ctx?.rotating?.(adminCfg.passwordKey) : undefined;
+    return next && next !== pw ? [pw, next] : [pw];
+  };
   const adminPassword = (): string => {
     const pw = adminCfg ? _env.env.get(adminCfg.passwordKey) : undefined;
     if (!adminCfg || !pw) {
@@ -101,10 +110,12 @@ export function redisTarget(
   const control = <T>(
     passwords: string[],
     fn: (conn: RedisConn) => Promise<T>,
-    signal?: AbortSignal,
+    ctx: Pick<TargetContext, 'signal' | 'rotating'> | undefined,
     options: { nopass?: boolean } = {},
   ): Promise<T> =>
-    adminEp ? withRedis(adminEp, adminPassword(), fn, signal) : withRedis(ep, passwords, fn, signal, options);
+    adminEp
+      ? withRedis(adminEp, adminPasswords(ctx), fn, ctx?.signal)
+      : withRedis(ep, passwords, fn, ctx?.signal, options);
   /**
    * A driver error on the control connection, as a RekeyError: a rotated user that may not read its
    * own ACL (NOPERM) gets "configure admin"; the admin's rejections name the admin.
@@ -119,7 +130,7 @@ export function redisTarget(
         `${key}: ${where(ep)}: user ${ep.user} may not read or change ACLs (${describeDriverError(err)}): configure \`admin\` for ${key} to rotate it`,
         {
           cause: err,
-          hint: `Configure \`admin: { user, passwordKey }\` for ${key} in rekey.yaml: an ACL user allowed ACL, CONFIG and CLIENT (e.g. default), its password in the env file under passwordKey (read, never rotated).`,
+          hint: `Configure \`admin: { user, passwordKey }\` for ${key} in rekey.yaml: an ACL user allowed ACL, CONFIG and CLIENT (e.g. default), its password in the env file under passwordKey (read, never written by this secret).`,
         },
       );
     }
@@ -153,7 +164,7 @@ export function redisTarget(
       return await control(
         passwords,
         async (conn) => fn(conn, await resolvePersistence(conn, ep, secret.persist)),
-        ctx.signal,
+        ctx,
         { nopass: context === 'finish' },
       );
     } catch (err) {
@@ -348,6 +359,7 @@ export function redisTarget(
    * 'closed' (was open, now holds the new password), 'open' (still open), 'unknown' (could not tell).
    */
   const closeIfOpen = async (
+    ctx: TargetContext,
     passwords: string[],
     keep: string,
   ): Promise<'ok' | 'closed' | 'open' | 'unknown'> => {
@@ -361,7 +373,7 @@ export function redisTarget(
           return !after.flags.includes('nopass') && after.passwords.includes(keep) ? 'closed' : 'open';
         },
         // Not cut short by an interruption: this only makes things safe.
-        undefined,
+        { ...(ctx.rotating ? { rotating: ctx.rotating } : {}) },
         { nopass: true },
       );
     } catch {
@@ -459,7 +471,7 @@ export function redisTarget(
               );
             }
           },
-          ctx.signal,
+          ctx,
         );
       } catch (err) {
         throw controlError(err, adminEp ? 'preflight' : 'current password');
@@ -490,7 +502,7 @@ export function redisTarget(
               file: knownUsersFile(_env.stateDir, key),
               asSelf: !adminEp,
             }),
-          ctx.signal,
+          ctx,
         );
       } catch (err) {
         return unchecked(safeMessage(controlError(err, 'footholds')));
@@ -565,7 +577,7 @@ export function redisTarget(
         if (!opened.maybe) throw err;
         // Clearing requirepass opens the user (nopass) until the same MULTI restores its hashes: a
         // failure or a timeout there must never leave it open. Check on a new connection.
-        const closed = await closeIfOpen([newPw, oldPw], keep);
+        const closed = await closeIfOpen(ctx, [newPw, oldPw], keep);
         if (closed === 'open' || closed === 'unknown') {
           throw new RekeyError(
             'ERR_NEEDS_ATTENTION',
