@@ -467,13 +467,24 @@ async function runBatch(
  * by another secret) are never in one batch: the plan puts the reader's step first (readersFirst).
  */
 export function batchesOf(run: Run, steps: readonly JournalStep[]): JournalStep[][][] {
-  const target = (key: string | undefined) => (key === undefined ? undefined : run.targets.get(key));
-  /** Whether one of the two reads a key the other writes (an admin password both use): never together. */
+  // Targets of which one reads a key another writes (an admin password rotated by another secret);
+  // usually none, so the pairwise check below stays off the common path (1000 roles, one batch).
+  const writers = new Map([...run.targets.values()].flatMap((t) => t.keys.map((k) => [k, t.key] as const)));
+  const involved = new Set<string>();
+  for (const t of run.targets.values()) {
+    for (const k of readsOf(t)) {
+      const writer = writers.get(k);
+      if (writer !== undefined && writer !== t.key) involved.add(t.key).add(writer);
+    }
+  }
+  /** Whether one of the two reads a key the other writes: never in one batch. */
   const related = (a: string, b: string) => {
-    const [ta, tb] = [target(a), target(b)];
-    if (ta === undefined || tb === undefined) return false;
-    const reads = (x: Target, y: Target) => readsOf(x).some((k) => y.keys.includes(k));
-    return reads(ta, tb) || reads(tb, ta);
+    if (!involved.has(a) || !involved.has(b)) return false;
+    const reads = (x: string, y: string) => {
+      const tx = run.targets.get(x);
+      return tx !== undefined && readsOf(tx).some((k) => writers.get(k) === y);
+    };
+    return reads(a, b) || reads(b, a);
   };
   const lanes: JournalStep[][] = [];
   for (const s of steps) {
@@ -503,7 +514,7 @@ export function batchesOf(run: Run, steps: readonly JournalStep[]): JournalStep[
       batch !== undefined &&
       key !== undefined &&
       !keys.has(key) &&
-      ![...keys].some((other) => related(key, other))
+      !(involved.has(key) && [...keys].some((other) => related(key, other)))
     ) {
       batch.push(lane);
       keys.add(key);

@@ -158,6 +158,29 @@ describe('engine concurrency: order kept, limit kept', () => {
     expect(stages).toEqual([...OVERLAP, ...SINGLE]);
   });
 
+  it('a target reading a key another writes (a rotated admin password): its stage first, never beside the other', async () => {
+    const s = await slowStack({ concurrency: 8 });
+    // OV_A reads OV_C's value (as a secret whose admin password OV_C rotates); OV_C comes first in rekey.yaml.
+    const deps = {
+      ...s.deps,
+      makeTargets: async (env: ReadonlyMap<string, string>) => {
+        const targets = await s.deps.makeTargets(env);
+        const reader = targets.find((t) => t.key === 'OV_A') as { secretKeys: readonly string[] } | undefined;
+        if (reader) reader.secretKeys = ['OV_A', 'OV_C'];
+        return targets;
+      },
+    };
+    const r = await rotate(deps, { trigger: 'scheduled' });
+    expect(r.outcome).toBe('rotated');
+    const t = s.timeline;
+    // The other overlap targets still stage together with one of the two.
+    expect(first(t, 'stage+ OV_B')).toBeLessThan(last(t, 'stage- OV_A'));
+    // OV_C's stage begins after OV_A's ended, and no other OV_C step runs beside an OV_A step.
+    expect(first(t, 'stage+ OV_C')).toBeGreaterThan(last(t, 'stage- OV_A'));
+    expect(first(t, 'test+ OV_C')).toBeGreaterThan(last(t, 'test- OV_A'));
+    await s.assertConsistent();
+  });
+
   it('a failure in one of several concurrent stages rolls back every target staged, those in flight too', async () => {
     const s = await slowStack({ concurrency: 4 });
     // OV_A fails at once; OV_B..OV_D are mid-stage then and finish it.
