@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { asSuperuser, createLoginRole } from '../../../demo/stack/postgres-roles.js';
+import { asSuperuser, createLoginRole, superuserConfig } from '../../../demo/stack/postgres-roles.js';
 import { closeShared, type SharedMemo } from '../../../src/engine/ports.js';
 import { isRekeyError } from '../../../src/lib/errors.js';
 import { postgresTarget, scramVerifier } from '../../../src/targets/postgres/index.js';
@@ -154,6 +154,52 @@ describe('postgres: one admin login per server for the checks, pooled admin conn
     await self.stage({ ...ctxOf(), shared }, { PG_SELF: old }, next); // the rerun (recover)
     await closeShared(shared);
     await self.test(ctxOf(), next);
+  });
+
+  it('interrupted (Ctrl-C) while a pooled ALTER ROLE waits: ERR_INTERRUPTED at once, nothing changed, connection gone', async () => {
+    const shared: SharedMemo = new Map();
+    const control = new AbortController();
+    const ctx = { ...ctxOf(), shared, signal: control.signal };
+    // Every ALTER ROLE needs ROW EXCLUSIVE on pg_authid: a SHARE lock holds it (logins still work).
+    const locker = new pg.Client(superuserConfig(server()));
+    locker.on('error', () => {});
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE pg_authid IN SHARE MODE');
+      const next = { [keyOf(3)]: canaries.next() };
+      const stage = target(3)
+        .stage(ctx, cur(3), next)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      // Read on connections of their own: inside the locker's transaction, pg_stat_activity is a snapshot.
+      const waiting = () =>
+        asSuperuser(server(), async (c) =>
+          Number(
+            (
+              await c.query<{ n: string }>(
+                "SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'rekey' AND wait_event_type = 'Lock'",
+              )
+            ).rows[0]?.n,
+          ),
+        );
+      await expect.poll(waiting, { timeout: 10_000 }).toBe(1);
+      const asked = Date.now();
+      control.abort();
+      const err = await stage;
+      expect(isRekeyError(err, 'ERR_INTERRUPTED'), String(err)).toBe(true);
+      expect(Date.now() - asked).toBeLessThan(2_000);
+      await locker.query('COMMIT');
+      // The transaction never got its COMMIT: the role keeps its password.
+      await closeShared(shared);
+      await expect.poll(open, { timeout: 10_000 }).toBe(0);
+      await target(3).test(ctxOf(), cur(3));
+      await expect(target(3).test(ctxOf(), next)).rejects.toThrow(/password authentication failed/);
+    } finally {
+      await locker.end().catch(() => {});
+    }
   });
 
   it('no password reaches the server log', async () => {
