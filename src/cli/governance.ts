@@ -2,7 +2,7 @@
 import type { Trigger } from '../config/triggers.js';
 import { silentProgress } from '../engine/progress.js';
 import { approvalState, approveRequest, requestsOverview } from '../governance/approvals/index.js';
-import { checkValue, readAuditLog, verifyAuditLog } from '../governance/audit/index.js';
+import { checkValue, readAuditLog, stackRecords, verifyAuditLog } from '../governance/audit/index.js';
 import { auditFileOf } from '../governance/audit/read.js';
 import { auditLines, requestLines, requestsLines } from '../governance/format.js';
 import { changeControlWarning } from '../governance/hooks.js';
@@ -100,13 +100,32 @@ export async function requestsCommand(globals: GlobalOptions, o: { json?: boolea
 
 export async function auditShowCommand(
   globals: GlobalOptions,
-  o: { json?: boolean; limit?: number },
+  o: { json?: boolean; limit?: number; allStacks?: boolean },
 ): Promise<void> {
   const loaded = await loadStack(globals.config);
-  const records = await readAuditLog(auditFileOf(loaded));
+  const all = await readAuditLog(auditFileOf(loaded));
+  // Configs sharing a folder share the log: this stack's records unless --all-stacks.
+  const records = o.allStacks ? all : await stackRecords(loaded, all);
+  const others = all.length - records.length;
   const shown = o.limit !== undefined && o.limit > 0 ? records.slice(-o.limit) : records;
-  if (o.json) printJson({ ok: true, file: auditFileOf(loaded), records: shown });
-  else printLines(auditLines(shown));
+  if (o.json) {
+    printJson({
+      ok: true,
+      file: auditFileOf(loaded),
+      records: shown,
+      ...(others > 0 ? { otherStacks: others } : {}),
+    });
+    return;
+  }
+  const lines =
+    records.length === 0 && others > 0
+      ? [`no record of this stack (${loaded.stackKey}) in the audit log`]
+      : auditLines(shown);
+  if (others > 0)
+    lines.push(
+      `${others} record${others === 1 ? '' : 's'} of other stacks sharing this log not shown (--all-stacks shows them)`,
+    );
+  printLines(lines);
 }
 
 export async function auditVerifyCommand(

@@ -72,6 +72,26 @@ describe('two configs in one folder', { timeout: 180_000 }, () => {
     // One audit log, one chain: every record names its stack.
     const verify = await s.run(['audit', 'verify']);
     expect(verify.code, verify.stderr).toBe(0);
+    // `audit show` of B: none of A's records (it listed every stack's before), and says so.
+    const showB = await s.run([...b, 'audit', 'show']);
+    expect(showB.code, showB.stderr).toBe(0);
+    const shownB = showB.stdout + showB.stderr;
+    expect(shownB).not.toContain(id);
+    // (Its stack key's "staging-" is redacted here: B's fixture secrets contain that word.)
+    expect(shownB).toMatch(/no record of this stack \(env\..*\) in the audit log/);
+    expect(shownB).toMatch(
+      /\d+ records? of other stacks sharing this log not shown \(--all-stacks shows them\)/,
+    );
+    const showA = JSON.parse((await s.run(['audit', 'show', '--json'])).stdout) as {
+      records: Array<{ rotationId?: string; stackKey?: string }>;
+      otherStacks?: number;
+    };
+    expect(showA.records.some((r) => r.rotationId === id)).toBe(true);
+    expect(new Set(showA.records.map((r) => r.stackKey))).toEqual(new Set([la.stackKey]));
+    const allB = JSON.parse((await s.run([...b, 'audit', 'show', '--all-stacks', '--json'])).stdout) as {
+      records: Array<{ rotationId?: string }>;
+    };
+    expect(allB.records.some((r) => r.rotationId === id)).toBe(true);
   });
 
   it("recover B leaves A's interrupted rotation, lock and backup alone; recover A finishes it", async () => {

@@ -9,6 +9,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .command('show')
     .description('print the history')
     .option('--limit <n>', 'only the newest N records', (v) => Number.parseInt(v, 10))
+    .option('--all-stacks', "every stack's records, when configs sharing a folder share the log")
     .addOption(jsonOption())
     .action(async (o) => (await import('../governance.js')).auditShowCommand(globals(), o));
   audit
