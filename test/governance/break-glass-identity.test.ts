@@ -113,6 +113,27 @@ describe('break-glass identity', () => {
     expect(self.stderr).toMatch(
       /ERR_APPROVAL_INVALID: .*alice@example\.com.* cannot approve it \(approvals\.forbidSelfApproval\)/,
     );
+
+    // Then alice renames herself in the audit log's break-glass record (without the audit key she
+    // cannot redo its MAC and the chain): a record of a log that does not verify names nobody.
+    const lines = (await fs.readFile(s.auditFile, 'utf8')).split('\n');
+    const at = lines.findIndex((l) => l.includes('"kind":"break-glass"'));
+    const forged = JSON.parse(lines[at] ?? '{}');
+    forged.operator = EMAIL.carol;
+    forged.breakGlassBy = {
+      ...forged.breakGlassBy,
+      principal: EMAIL.carol,
+      fingerprint: 'SHA256:Y2Fyb2wncyBrZXkgZmluZ2VycHJpbnQgKG1hZGUgdXAp',
+    };
+    lines[at] = JSON.stringify(forged);
+    await fs.writeFile(s.auditFile, lines.join('\n'));
+    const forgedSelf = await refusedUnchanged(
+      s,
+      ['approve', String(glass!.requestId), '--role', 'security-lead', '--key', s.key('alice')],
+      5,
+      'the breaker renamed in the break-glass audit record approves their own review',
+    );
+    expect(forgedSelf).toContain('is named by no break-glass record of a verified audit log');
   }, 90_000);
 
   it('no --key: the OS user is recorded as such, not --operator', async () => {

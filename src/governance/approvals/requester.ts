@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
 import { RekeyError } from '../../lib/errors.js';
-import { auditFileOf, readAuditLog } from '../audit/read.js';
+import { auditFileOf, readAuditLog, verifyAuditLog } from '../audit/read.js';
 import type { ChangeRequest } from './request.js';
 import { signatureFingerprint, sshFindPrincipals, sshVerify } from './ssh.js';
 
@@ -112,8 +112,9 @@ export function unsignedRequest(id: string): RekeyError {
  * The requester of a break-glass request, as the audit log's break-glass record names it: that
  * request is written by rekey after the rotation, unsigned, so its `requester` field is not trusted;
  * the record (MACed and chained: an edit fails `rekey audit verify`) says who broke glass, with the
- * key's principal and fingerprint when they signed with `--key`. Undefined when no record names the
- * request (the request is then refused).
+ * key's principal and fingerprint when they signed with `--key`. The log is verified first (chain,
+ * head, anchor, and the MACs when the audit key is readable): a record of a log that does not verify
+ * names nobody. Undefined when no record of a verified log names the request (it is then refused).
  *
  * @example
  * const bg = await breakGlassRequester(loaded, request);
@@ -123,6 +124,8 @@ export async function breakGlassRequester(
   loaded: LoadedConfig,
   request: ChangeRequest,
 ): Promise<{ readonly name: string; readonly check: RequesterCheck } | undefined> {
+  // Whoever broke glass could rename themselves in the record to approve their own review.
+  if (!(await verifyAuditLog(loaded)).ok) return undefined;
   const record = (await readAuditLog(auditFileOf(loaded))).find(
     (r) => r.kind === 'break-glass' && r.requestId === request.id,
   );
@@ -142,7 +145,7 @@ export async function breakGlassRequester(
 export function unrecordedBreakGlass(id: string): RekeyError {
   return new RekeyError(
     'ERR_APPROVAL_INVALID',
-    `break-glass request ${id} is named by no break-glass record of the audit log: who broke glass cannot be told; nothing was changed`,
+    `break-glass request ${id} is named by no break-glass record of a verified audit log: who broke glass cannot be told; nothing was changed`,
     { hint: 'Run `rekey audit verify`: the log or the request file was altered.' },
   );
 }
