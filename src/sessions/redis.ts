@@ -4,7 +4,9 @@
  * - `patterns`: purge the matching keys of db 0 by SCAN + UNLINK (see redis-purge.ts), never KEYS;
  * - `flushDb: N`: `SELECT N` + `FLUSHDB ASYNC` (a dedicated sessions db: 34 ms for 1M keys);
  * - `flushAll: true`: `FLUSHALL ASYNC` (every key of every db).
- * It connects with the env file's value AFTER the commit, so with the new password.
+ * It connects with the env file's value AFTER the commit, so with the new password: as the secret's
+ * `admin` when it has one (a least-privileged app user may not reach the session keys, nor FLUSHDB),
+ * else as the rotated user.
  */
 import type { ParsedConfig, SecretConfigOf } from '../config/schema.js';
 import type { SessionInvalidator, TargetContext } from '../engine/ports.js';
@@ -33,7 +35,9 @@ export function redisSessions(
   config: RedisSessionsConfig,
   options: RedisSessionsOptions = {},
 ): SessionInvalidator {
-  const ep = redisEndpoint(secret);
+  const admin = secret.admin;
+  const ep = redisEndpoint(secret, admin?.user);
+  const passwordKey = admin?.passwordKey ?? secret.key;
   const server = `redis ${secret.host}:${secret.port}`;
   const patterns = config.patterns ?? [];
 
@@ -67,15 +71,19 @@ export function redisSessions(
   return {
     ...(config.on ? { on: config.on } : {}),
     describe(): string {
-      if (config.flushAll) return `FLUSHALL ASYNC on ${server} (every key of every db)`;
-      if (config.flushDb !== undefined) return `FLUSHDB ASYNC of db ${config.flushDb} on ${server}`;
-      return `purge ${patterns.join(', ')} on ${server} (SCAN + UNLINK, batches of ${config.batch})`;
+      const as = admin ? ` as admin user ${admin.user}` : '';
+      if (config.flushAll) return `FLUSHALL ASYNC on ${server}${as} (every key of every db)`;
+      if (config.flushDb !== undefined) return `FLUSHDB ASYNC of db ${config.flushDb} on ${server}${as}`;
+      return `purge ${patterns.join(', ')} on ${server}${as} (SCAN + UNLINK, batches of ${config.batch})`;
     },
 
     async invalidate(ctx: TargetContext, env: ReadonlyMap<string, string>): Promise<string> {
-      const password = env.get(secret.key);
+      const password = env.get(passwordKey);
       if (!password) {
-        throw new RekeyError('ERR_ENVFILE_MISSING_KEY', `${secret.key} is missing or empty in the env file`);
+        throw new RekeyError(
+          'ERR_ENVFILE_MISSING_KEY',
+          `${passwordKey}${admin ? ` (the admin password for ${secret.key})` : ''} is missing or empty in the env file`,
+        );
       }
       const started = Date.now();
       let summary: string;

@@ -127,6 +127,53 @@ describe('redis sessions', () => {
     expect(isRekeyError(missing, 'ERR_ENVFILE_MISSING_KEY')).toBe(true);
   });
 
+  it('with `admin` on the secret, purges as the admin: a least-privileged app user cannot reach the sessions', async () => {
+    const appPassword = 'sessions-app-pw-0123456789abc';
+    await withClient((c) =>
+      c.sendCommand([
+        'ACL',
+        'SETUSER',
+        'app',
+        'reset',
+        'on',
+        `>${appPassword}`,
+        '~app:*',
+        '+@all',
+        '-@dangerous',
+      ]),
+    );
+    try {
+      await seed(0, 300, (i) => `session:${i}`);
+      await seed(0, 10, (i) => `app:${i}`);
+      const appEnv = new Map([
+        [KEY, appPassword],
+        ['REDIS_ADMIN_PASSWORD', PASSWORD],
+      ]);
+      // As the app user (no admin): refused on the session keys (it failed the same way before).
+      const asApp = redisSessions(secretFor(redis(), { user: 'app' }), {
+        patterns: ['session:*'],
+        batch: 100,
+      });
+      const refused = await asApp.invalidate(ctx, appEnv).catch((e: unknown) => e);
+      expect(isRekeyError(refused), String(refused)).toBe(true);
+      expect(String((refused as Error).message)).toMatch(/NOPERM|permission/i);
+      expect(await dbsize(0)).toBe(310);
+      // With admin: purged as the admin user, the app's keys untouched.
+      const asAdmin = redisSessions(
+        secretFor(redis(), { user: 'app', admin: { user: 'default', passwordKey: 'REDIS_ADMIN_PASSWORD' } }),
+        { patterns: ['session:*'], batch: 100 },
+      );
+      expect(asAdmin.describe()).toContain('as admin user default');
+      expect(await asAdmin.invalidate(ctx, appEnv)).toMatch(/^purged 300 keys matching session:\*/);
+      expect(await dbsize(0)).toBe(10);
+      const missing = await asAdmin.invalidate(ctx, new Map([[KEY, appPassword]])).catch((e: unknown) => e);
+      expect(isRekeyError(missing, 'ERR_ENVFILE_MISSING_KEY')).toBe(true);
+      expect(String((missing as Error).message)).toContain('REDIS_ADMIN_PASSWORD (the admin password for');
+    } finally {
+      await withClient((c) => c.sendCommand(['ACL', 'DELUSER', 'app']));
+    }
+  });
+
   it('stops when the rotation is interrupted: ERR_INTERRUPTED, the rest kept', async () => {
     await seed(0, 20_000, (i) => `session:${i}`);
     const controller = new AbortController();
