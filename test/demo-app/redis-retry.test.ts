@@ -107,48 +107,36 @@ describe('demo app: a Redis read closed under it is retried once', () => {
     await proxy?.close();
   });
 
-  it('a GET in flight when the connection is closed answers after the reconnect', async () => {
-    await open();
-    proxy.holdGets = true;
-    // Without the retry, node-redis rejects the in-flight command: what an app sees on CLIENT KILL.
-    const raw = backends.redis.sendCommand(['GET', 'retry:k']).catch((e: unknown) => e);
-    await until(() => proxy.held === 1, 'the GET held');
-    proxy.holdGets = false;
-    proxy.cut();
-    expect(await raw).toBeInstanceOf(SocketClosedUnexpectedlyError);
-    await until(() => backends.redis.isReady, 'the reconnect');
+  it.each([
+    ['closed', 'cut', (e: unknown) => expect(e).toBeInstanceOf(SocketClosedUnexpectedlyError)],
+    // node-redis rejects the in-flight command with the socket's own error on a reset.
+    ['reset', 'reset', (e: unknown) => expect(e).toMatchObject({ code: 'ECONNRESET' })],
+  ] as const)(
+    'a GET in flight when the connection is %s answers after the reconnect',
+    async (_, end, seen) => {
+      await open();
+      proxy.holdGets = true;
+      // Without the retry, node-redis rejects the in-flight command: what an app sees on CLIENT KILL.
+      const raw = backends.redis.sendCommand(['GET', 'retry:k']).catch((e: unknown) => e);
+      await until(() => proxy.held === 1, 'the GET held');
+      proxy.holdGets = false;
+      proxy[end]();
+      seen(await raw);
+      await until(() => backends.redis.isReady, 'the reconnect');
 
-    proxy.holdGets = true;
-    const read = backends.read(['GET', 'retry:k']);
-    await until(() => proxy.held === 2, 'the second GET held');
-    proxy.holdGets = false;
-    proxy.cut();
-    expect(await read).toBe('v');
-  });
-
-  it('a GET in flight when the connection is reset answers after the reconnect', async () => {
-    await open();
-    proxy.holdGets = true;
-    // node-redis rejects the in-flight command with the socket's own error, not SocketClosedUnexpectedlyError.
-    const raw = backends.redis.sendCommand(['GET', 'retry:k']).catch((e: unknown) => e);
-    await until(() => proxy.held === 1, 'the GET held');
-    proxy.holdGets = false;
-    proxy.reset();
-    expect(await raw).toMatchObject({ code: 'ECONNRESET' });
-    await until(() => backends.redis.isReady, 'the reconnect');
-
-    proxy.holdGets = true;
-    const read = backends.read(['GET', 'retry:k']);
-    await until(() => proxy.held === 2, 'the second GET held');
-    proxy.holdGets = false;
-    proxy.reset();
-    expect(await read).toBe('v');
-    // And a PING sent during the reconnect that reset started waits for it too (the health probe).
-    proxy.connectDelayMs = 300;
-    proxy.reset();
-    await until(() => !backends.redis.isReady, 'the reset');
-    expect(await backends.read(['PING'])).toBe('PONG');
-  });
+      proxy.holdGets = true;
+      const read = backends.read(['GET', 'retry:k']);
+      await until(() => proxy.held === 2, 'the second GET held');
+      proxy.holdGets = false;
+      proxy[end]();
+      expect(await read).toBe('v');
+      // And a PING sent during the reconnect that follows waits for it too (the health probe).
+      proxy.connectDelayMs = 300;
+      proxy[end]();
+      await until(() => !backends.redis.isReady, 'the close');
+      expect(await backends.read(['PING'])).toBe('PONG');
+    },
+  );
 
   it('a GET sent while the client reconnects after such a close waits for it, then answers', async () => {
     await open();
@@ -187,37 +175,38 @@ describe('demo app: a Redis read closed under it is retried once', () => {
 
   it('a real Redis resets a killed connection whose command it had not read yet; read() still answers', async () => {
     await open(true);
-    await backends.redis.sendCommand(['SET', 'retry:k', 'v']);
-    const id = String(await backends.redis.sendCommand(['CLIENT', 'ID']));
     // The app is connected straight to Redis here. A script keeps the server busy for 300 ms, and the
     // kill of the app's connection runs right after it, from the same read of this socket.
-    const busy =
-      "local t = redis.call('TIME'); local s = t[1] * 1e6 + t[2]; " +
-      "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] - s > 300000; return 1";
-    const admin = net.connect(redis().port, '127.0.0.1');
-    const replies: string[] = [];
-    admin.on('data', (d: Buffer) => replies.push(d.toString()));
-    const resp = (args: string[]) =>
-      `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
-    admin.write(
-      resp(['AUTH', redis().password]) + resp(['EVAL', busy, '0']) + resp(['CLIENT', 'KILL', 'ID', id]),
-    );
-    await sleep(100);
+    const killWhileBusy = async () => {
+      const id = String(await backends.redis.sendCommand(['CLIENT', 'ID']));
+      const busy =
+        "local t = redis.call('TIME'); local s = t[1] * 1e6 + t[2]; " +
+        "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] - s > 300000; return 1";
+      const resp = (args: string[]) =>
+        `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+      const admin = net.connect(redis().port, '127.0.0.1');
+      let replies = '';
+      admin.on('data', (d: Buffer) => {
+        replies += d.toString();
+      });
+      admin.write(
+        resp(['AUTH', redis().password]) + resp(['EVAL', busy, '0']) + resp(['CLIENT', 'KILL', 'ID', id]),
+      );
+      await sleep(100);
+      return async () => {
+        await until(() => replies.includes(':1\r\n:1\r\n'), 'the script and the kill');
+        admin.destroy();
+      };
+    };
     // Sent while the server is busy: still unread in its socket when the kill closes it.
+    let done = await killWhileBusy();
     const raw = backends.redis.sendCommand(['GET', 'retry:k']).catch((e: unknown) => e);
     expect(await raw).toMatchObject({ code: 'ECONNRESET' });
-    await until(() => replies.join('').includes(':1\r\n:1\r\n'), 'the script and the kill');
-    admin.destroy();
+    await done();
     // The same again through read(): answered after the reconnect.
     await until(() => backends.redis.isReady, 'the reconnect');
-    const id2 = String(await backends.redis.sendCommand(['CLIENT', 'ID']));
-    const admin2 = net.connect(redis().port, '127.0.0.1');
-    admin2.on('data', () => {});
-    admin2.write(
-      resp(['AUTH', redis().password]) + resp(['EVAL', busy, '0']) + resp(['CLIENT', 'KILL', 'ID', id2]),
-    );
-    await sleep(100);
+    done = await killWhileBusy();
     expect(await backends.read(['GET', 'retry:k'])).toBe('v');
-    admin2.destroy();
+    await done();
   });
 });
