@@ -58,7 +58,8 @@ export async function rollBack(run: Run, failure: RekeyError, failedStep: string
     } catch (e) {
       const err = asRekeyError(e);
       problems.push(`${jt.key}: revert failed: ${err.message}`);
-      state[jt.key] = `UNKNOWN: may hold the new value (kept in the journal); revert failed (${err.code})`;
+      state[jt.key] =
+        err.state ?? `UNKNOWN: may hold the new value (kept in the journal); revert failed (${err.code})`;
     }
   }
 

@@ -296,6 +296,11 @@ export interface RekeyErrorOptions {
   cause?: unknown;
   /** Extra lines printed under the message (for example repair steps). Must not contain secrets. */
   details?: string[];
+  /**
+   * What the service holds after this failure, when the target knows it (a revert that reached the
+   * service but not its saved config): the rollback summary says it instead of "UNKNOWN".
+   */
+  state?: string;
 }
 
 /**
@@ -309,6 +314,7 @@ export class RekeyError extends Error {
   readonly code: ErrorCode;
   readonly hint: string;
   readonly details: string[];
+  readonly state: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: RekeyErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -316,6 +322,7 @@ export class RekeyError extends Error {
     this.code = code;
     this.hint = options.hint ?? ERROR_CODES[code].hint;
     this.details = options.details ?? [];
+    this.state = options.state;
   }
 
   get exitCode(): ExitCode {

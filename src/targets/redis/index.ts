@@ -183,6 +183,7 @@ export function redisTarget(
       {
         cause: err,
         hint: `Make ${file} writable for Redis (not a read-only mount, not replaced by a directory, disk not full), then run \`rekey recover\`: it saves the revert. Do not restart Redis before that.`,
+        state: `old value live (Redis accepts only it); ${file} may still hold the new one (not saved): run \`rekey recover\` once it is writable`,
       },
     );
   };

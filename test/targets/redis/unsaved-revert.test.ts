@@ -43,6 +43,11 @@ describe.each(['config', 'aclfile'] as const)('revert not saved (%s mode)', (mod
 
     const rotated = await run(['rotate']);
     expect(rotated.code, rotated.stderr).toBe(4);
+    // The summary says what Redis holds (it said "UNKNOWN: may hold the new value" before).
+    expect(rotated.stdout + rotated.stderr).toContain(
+      'REDIS_PASSWORD: old value live (Redis accepts only it)',
+    );
+    expect(rotated.stdout + rotated.stderr).not.toContain('UNKNOWN');
     const next = (await journal()).targets[0]?.new.REDIS_PASSWORD ?? '';
     expect(next).not.toBe('');
     // Redis itself is back on the old password only; its saved file still holds the new one.
