@@ -59,12 +59,20 @@ export function requestLines(r: ChangeRequest, state: ApprovalState): string[] {
       ? [`  returns to: ${r.returnTo.what} (values fingerprint ${r.returnTo.fingerprint.slice(0, 16)}…)`]
       : []),
     ...(r.envFile ? [`  for:       ${r.envFile} on ${r.host ?? '?'} (stack id ${r.stackId ?? '?'})`] : []),
-    `  requester: ${r.requester}`,
+    `  requester: ${r.requester} (${requesterProof(state.requester)})`,
     `  expires:   ${r.expires}`,
     `  digest:    ${r.digest}`,
     ...state.approvals.map((a) => `  ${color.green('✓')} ${a.role}: ${a.principal}`),
     ...state.missing.map((m) => `  ${color.yellow('…')} ${m.role}: ${m.why}`),
   ];
+}
+
+/** What the requester's signature proves, in words. */
+function requesterProof(check: ApprovalState['requester']): string {
+  if (!check.signed) return 'unsigned: named, not proven';
+  if (check.verified === undefined)
+    return color.red(`signature does not verify${check.why ? `: ${check.why}` : ''}`);
+  return `signed by ${check.verified.principal}${check.fingerprint ? `, key ${check.fingerprint}` : ''}`;
 }
 
 /**

@@ -32,6 +32,23 @@ async function refused(s: GovStack, args: string[], code = 5): Promise<string> {
 }
 
 describe('approvals', () => {
+  it('rekey request says what proves the requester: the signature (principal, key)', async () => {
+    const s = await stack();
+    const signed = await s.run([
+      'request',
+      '--trigger',
+      'scheduled',
+      '--ticket',
+      'CHG-8',
+      '--key',
+      s.key('carol'),
+    ]);
+    expect(signed.code, signed.stderr).toBe(0);
+    expect(signed.stdout + signed.stderr).toMatch(
+      new RegExp(`requester: ${EMAIL.carol} \\(signed by ${EMAIL.carol}, key SHA256:`),
+    );
+  });
+
   it('request, two approvals with the CLI, then the rotation runs and the request is spent', async () => {
     const s = await stack();
     const req = await s.run([
