@@ -9,7 +9,16 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requestDigest } from '../../src/governance/approvals/request.js';
 import { record } from '../helpers/resilience.js';
-import { EMAIL, expectUnchanged, type GovStack, readJsonl, snapshot, useGovStacks } from './helpers.js';
+import {
+  addApprovalByHand,
+  EMAIL,
+  expectUnchanged,
+  type GovStack,
+  readJsonl,
+  signDigest,
+  snapshot,
+  useGovStacks,
+} from './helpers.js';
 
 const { stack } = useGovStacks();
 
@@ -134,6 +143,25 @@ describe('break-glass identity', () => {
       'the breaker renamed in the break-glass audit record approves their own review',
     );
     expect(forgedSelf).toContain('is named by no break-glass record of a verified audit log');
+
+    // Nor can she sign her approval into the request file by hand, beside bob's: with no verified
+    // record, the file's own (edited) requester does not stand in, and nothing counts as approved.
+    const id = String(glass!.requestId);
+    const digest = (JSON.parse(await fs.readFile(file, 'utf8')) as { digest: string }).digest;
+    await addApprovalByHand(file, {
+      role: 'security-lead',
+      principal: EMAIL.alice,
+      signature: signDigest(s.key('alice'), digest, 'security-lead', EMAIL.alice),
+    });
+    await addApprovalByHand(file, {
+      role: 'devops-lead',
+      principal: EMAIL.bob,
+      signature: signDigest(s.key('bob'), digest, 'devops-lead', EMAIL.bob),
+    });
+    const listed = JSON.parse((await s.run(['requests', '--json'])).stdout) as {
+      requests: Array<{ id: string; status: string }>;
+    };
+    expect(listed.requests.find((r) => r.id === id)?.status).toBe('approval outstanding');
   }, 90_000);
 
   it('no --key: the OS user is recorded as such, not --operator', async () => {

@@ -79,7 +79,12 @@ export async function approvalState(loaded: LoadedConfig, request: ChangeRequest
   const altered = digest !== request.digest;
   // A break-glass request is written by rekey, unsigned: its requester comes from the audit log.
   const bg = request.breakGlass === undefined ? undefined : await breakGlassRequester(loaded, request);
-  const requester = bg?.check ?? (await checkRequester(signers, request, digest));
+  // No break-glass record of a verified log names it: who broke glass is unknown, so nothing may
+  // count as approved (the request file's own `requester` is written by rekey, unsigned, editable).
+  const requester: RequesterCheck =
+    request.breakGlass !== undefined && bg === undefined
+      ? { signed: true, principals: [], why: 'no break-glass record of a verified audit log names it' }
+      : (bg?.check ?? (await checkRequester(signers, request, digest)));
   const requesterName = bg?.name ?? request.requester;
   const invalid: string[] = [];
   const unlisted = new Map<string, string[]>();
