@@ -527,12 +527,12 @@ export function batchesOf(run: Run, steps: readonly JournalStep[]): JournalStep[
   return batches;
 }
 
-/** A lane's kind (lanes of one kind may run together), or undefined for a lane that runs alone. */
 /** The keys a target reads but does not write (its `admin`'s password). */
 function readsOf(t: Target): string[] {
   return t.secretKeys.filter((k) => !t.keys.includes(k));
 }
 
+/** A lane's kind (lanes of one kind may run together), or undefined for a lane that runs alone. */
 function laneKind(run: Run, lane: readonly JournalStep[]): string | undefined {
   const first = lane[0];
   if (first?.target === undefined) return undefined;
